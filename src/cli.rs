@@ -1,0 +1,83 @@
+//! Command-line words. Parsing only: validation lives in `options`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::harness::message::Verify;
+use crate::harness::peer::PeerArgs;
+use crate::options;
+use crate::results::{Pattern, Placement};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ipcbench",
+    version,
+    about = "Measures Linux IPC mechanisms between two real processes: round-trip latency, throughput, verified delivery",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the benchmark suite (what `ipcbench` with no arguments does)
+    Run(RunArgs),
+    /// List the transports, whether each works on this host, and why not
+    List,
+    #[command(name = "__peer", hide = true)]
+    Peer(PeerArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// Transports to measure: `all` or a comma-separated list (see `ipcbench list`)
+    #[arg(short, long, default_value = "all")]
+    pub mechanisms: String,
+
+    /// Message sizes in bytes, header included [default: 64,1KiB,4KiB,64KiB,1MiB]
+    #[arg(short, long, value_delimiter = ',', value_parser = options::parse_size)]
+    pub sizes: Vec<usize>,
+
+    /// Workloads to run
+    #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Pattern::Latency, Pattern::Throughput])]
+    pub patterns: Vec<Pattern>,
+
+    /// CPU placements of the two processes: same (one CPU), cross (two CPUs), none (scheduler's choice)
+    #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Placement::Same, Placement::Cross])]
+    pub pin: Vec<Placement>,
+
+    /// Timed messages per case (round trips for latency) instead of --duration
+    #[arg(short = 'n', long, conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: Option<u64>,
+
+    /// Timed length of each case [default: 500ms]
+    #[arg(short, long, value_parser = options::parse_positive_duration)]
+    pub duration: Option<std::time::Duration>,
+
+    /// Untimed warm-up before each case; at least one message is always warm-up [default: 100ms]
+    #[arg(long, value_parser = options::parse_duration)]
+    pub warmup: Option<std::time::Duration>,
+
+    /// Give up on a case whose peer has not finished within this time
+    #[arg(long, default_value = "30s", value_parser = options::parse_positive_duration)]
+    pub timeout: std::time::Duration,
+
+    /// What the receiver checks: full (sequence and CRC32C of every payload) or seq (sequence only)
+    #[arg(long, value_enum, default_value_t = Verify::Full)]
+    pub verify: Verify,
+
+    /// A smoke run of a few seconds: 50ms cases, sizes 64 and 64KiB unless --sizes says otherwise
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Where to write the JSON result file [default: results/run-<UTC time>.json]
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+
+    /// Test only: inject a fault into throughput cases (corrupt@N, drop@N, repeat@N, swap@N)
+    #[arg(long, hide = true, value_parser = options::parse_injection)]
+    pub inject: Option<crate::harness::workload::Injection>,
+}

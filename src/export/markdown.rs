@@ -1,0 +1,105 @@
+//! The results as a Markdown table, padded so it also reads well as plain
+//! text on a terminal.
+
+use crate::output::{bytes, ns, rate};
+use crate::results::{Pattern, ResultFile, Row, Status};
+
+fn cells(row: &Row) -> Vec<String> {
+    let dash = || "–".to_string();
+    let (p50, p99, p999) = match &row.rtt_ns {
+        Some(r) => (ns(r.p50 as f64), ns(r.p99 as f64), ns(r.p999 as f64)),
+        None => (dash(), dash(), dash()),
+    };
+    let (msgs, mib) = match (row.msgs_per_s, row.mib_per_s) {
+        (Some(m), Some(b)) => (rate(m), format!("{b:.1}")),
+        _ => (dash(), dash()),
+    };
+    let cpu = row
+        .cpu_ns_per_msg
+        .as_ref()
+        .map_or_else(dash, |c| format!("{} / {}", ns(c.parent), ns(c.child)));
+    let status = match row.status {
+        Status::Ok if row.errors.total() == 0 => "ok".to_string(),
+        Status::Ok => format!(
+            "ERRORS lost {} dup {} reord {} corrupt {}",
+            row.errors.lost, row.errors.duplicated, row.errors.reordered, row.errors.corrupted
+        ),
+        Status::Unsupported => format!("unsupported: {}", row.reason.as_deref().unwrap_or("")),
+        Status::Failed => format!("FAILED: {}", row.reason.as_deref().unwrap_or("")),
+    };
+    vec![
+        row.mechanism.clone(),
+        crate::harness::pattern_name(row.pattern).to_string(),
+        format!("{:?}", row.placement).to_lowercase(),
+        bytes(row.size_bytes),
+        p50,
+        p99,
+        p999,
+        msgs,
+        mib,
+        cpu,
+        row.messages.to_string(),
+        status,
+    ]
+}
+
+const HEADER: [&str; 12] = [
+    "mechanism",
+    "pattern",
+    "placement",
+    "size",
+    "RTT p50",
+    "RTT p99",
+    "RTT p99.9",
+    "throughput",
+    "MiB/s",
+    "CPU/msg parent / peer",
+    "messages",
+    "status",
+];
+
+/// Renders rows as a padded Markdown table.
+pub fn table(rows: &[Row]) -> String {
+    let body: Vec<Vec<String>> = rows.iter().map(cells).collect();
+    let widths: Vec<usize> = (0..HEADER.len())
+        .map(|i| {
+            body.iter()
+                .map(|r| r[i].chars().count())
+                .chain([HEADER[i].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cols: Vec<String>| {
+        let padded: Vec<String> = cols
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}", w = *w))
+            .collect();
+        format!("| {} |\n", padded.join(" | "))
+    };
+    let mut out = line(HEADER.iter().map(|s| s.to_string()).collect());
+    out += &line(widths.iter().map(|w| "-".repeat(*w)).collect());
+    for r in body {
+        out += &line(r);
+    }
+    out
+}
+
+/// A whole report: machine, how to read it, the table.
+pub fn report(result: &ResultFile) -> String {
+    let latency = result.rows.iter().any(|r| r.pattern == Pattern::Latency);
+    let mut s = format!(
+        "# ipcbench results\n\nMachine: {}\n\nipcbench {} ({}), verification: {:?}, clock read: {:.0} ns{}\n\n",
+        result.machine.summary(),
+        result.tool.version,
+        result.tool.git_commit,
+        result.options.verify,
+        result.calibration.timer_overhead_ns,
+        if result.complete { "" } else { ", INCOMPLETE (interrupted)" },
+    );
+    if latency {
+        s += "RTT = round trip (send + echo); one-way latency ≈ RTT / 2. Throughput is one-way, MiB = 2^20 bytes. CPU/msg is user+system CPU time per message of each process.\n\n";
+    }
+    s + &table(&result.rows)
+}

@@ -1,0 +1,5 @@
+//! Result files turned into other formats, one file per format. Nothing here
+//! measures; everything here works from a result file alone.
+
+pub mod json;
+pub mod markdown;

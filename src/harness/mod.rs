@@ -1,0 +1,354 @@
+//! Runs one case: a peer process started from this very binary, a channel
+//! between the two, a workload timed on this side, and everything reaped and
+//! removed afterwards whatever happened.
+
+pub mod message;
+pub mod peer;
+pub mod watchdog;
+pub mod workload;
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::unistd::Pid;
+
+use crate::results::{CpuPerMessage, Pattern, Placement, Row, Rtt, Status};
+use crate::sys::{affinity, interrupt};
+use crate::transport::{Rendezvous, Transport};
+use message::Verify;
+use watchdog::{Event, Watchdog};
+use workload::{Injection, Length, Measured, PeerReport, Plan};
+
+/// Names the descriptors a peer inherits, as Node.js's NODE_CHANNEL_FD does.
+pub const CHANNEL_FD_ENV: &str = "IPCBENCH_CHANNEL_FD";
+
+/// What every case of a run shares.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub length: Length,
+    pub warmup: Duration,
+    pub verify: Verify,
+    pub timeout: Duration,
+    /// The binary started as the peer (this one, unless a test says otherwise).
+    pub peer_exe: PathBuf,
+    /// CPUs the run may use; placements pick from these.
+    pub cpus: Vec<usize>,
+    pub inject: Option<Injection>,
+}
+
+pub struct Case<'a> {
+    pub transport: &'static dyn Transport,
+    pub pattern: Pattern,
+    pub placement: Placement,
+    pub size: usize,
+    pub settings: &'a Settings,
+}
+
+enum CaseError {
+    Unsupported(String),
+    Failed(String),
+}
+
+/// Runs one case to a result row; never panics on what the peer or the
+/// kernel does, and leaves no process or IPC object behind.
+pub fn run_case(case: &Case) -> Row {
+    let row = Row::new(
+        case.transport.name(),
+        case.placement,
+        case.pattern,
+        case.size,
+    );
+    if let Err(reason) = case.transport.check_size(case.size) {
+        return row.with_status(Status::Unsupported, reason);
+    }
+    let cpus = match placement_cpus(case.placement, &case.settings.cpus) {
+        Ok(c) => c,
+        Err(reason) => return row.with_status(Status::Unsupported, reason),
+    };
+    let mut row = Row {
+        cpus: cpus.map_or_else(Vec::new, |(p, c)| vec![p, c]),
+        ..row
+    };
+    match execute(case, cpus) {
+        Ok((measured, report)) => {
+            fill(&mut row, case, &measured, &report);
+            row
+        }
+        Err(CaseError::Unsupported(r)) => row.with_status(Status::Unsupported, r),
+        Err(CaseError::Failed(r)) => row.with_status(Status::Failed, r),
+    }
+}
+
+/// (parent CPU, peer CPU) for a placement, or why it cannot be had here.
+fn placement_cpus(
+    placement: Placement,
+    allowed: &[usize],
+) -> Result<Option<(usize, usize)>, String> {
+    match (placement, allowed) {
+        (Placement::None, _) => Ok(None),
+        (_, []) => Err("cannot read this process's CPU affinity".into()),
+        (Placement::Same, [c, ..]) => Ok(Some((*c, *c))),
+        (Placement::Cross, [p, c, ..]) => Ok(Some((*p, *c))),
+        (Placement::Cross, [only]) => Err(format!(
+            "cross placement needs two CPUs; this process may only use CPU {only}"
+        )),
+    }
+}
+
+fn fill(row: &mut Row, case: &Case, m: &Measured, peer: &PeerReport) {
+    let per_msg = |ns: f64| ns / m.messages.max(1) as f64;
+    row.messages = m.messages;
+    row.warmup_messages = m.warmup_messages;
+    row.elapsed_s = m.elapsed.as_secs_f64();
+    row.cpu_ns_per_msg = Some(CpuPerMessage {
+        parent: per_msg(m.cpu.as_nanos() as f64),
+        child: per_msg(peer.cpu_ns as f64),
+    });
+    row.errors = m.errors;
+    row.errors.add(&peer.errors);
+    if let Some(h) = &m.histogram {
+        row.rtt_ns = Some(Rtt {
+            min: h.min(),
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            mean: h.mean(),
+            stddev: h.stdev(),
+        });
+    } else {
+        let secs = m.elapsed.as_secs_f64();
+        row.msgs_per_s = Some(m.messages as f64 / secs);
+        row.mib_per_s = Some(m.messages as f64 * case.size as f64 / secs / (1u64 << 20) as f64);
+    }
+}
+
+static CASE_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerReport), CaseError> {
+    let s = case.settings;
+    interrupt::reset_case();
+    let failed = |what: &str| {
+        let what = what.to_string();
+        move |e: io::Error| classify(&what, e)
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("ipcbench-")
+        .tempdir()
+        .map_err(failed("creating the private directory"))?;
+    let tag = format!(
+        "ipcbench-{}-{}",
+        std::process::id(),
+        CASE_COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let at = Rendezvous {
+        dir: dir.path(),
+        tag: &tag,
+        size: case.size,
+    };
+    let prepared = case
+        .transport
+        .prepare(&at)
+        .map_err(failed("setting up the channel"))?;
+    let mut child = spawn_peer(case, &at, &prepared.child_fds, cpus.map(|c| c.1))
+        .map_err(failed("starting the peer process"))?;
+    // The peer has its copies; ours would keep a pipe open after the peer died.
+    drop(prepared.child_fds);
+    let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
+    let watchdog = Watchdog::start(
+        control,
+        Pid::from_raw(child.id() as i32),
+        Instant::now() + s.timeout,
+    );
+    if let Some((parent_cpu, _)) = cpus {
+        let _ = affinity::pin_to(&[parent_cpu]);
+    }
+    let plan = Plan {
+        pattern: case.pattern,
+        size: case.size,
+        length: s.length,
+        warmup: s.warmup,
+        verify: s.verify,
+        inject: s.inject,
+    };
+    let mut progress = 0u64;
+    let outcome = (|| -> io::Result<(Measured, PeerReport)> {
+        let mut channel = (prepared.connect)()?;
+        expect_ready(&watchdog)?;
+        // Both ends hold the channel now; named objects are already unlinked,
+        // so the directory can go before the measurement starts.
+        let _ = std::fs::remove_dir(dir.path());
+        let measured = workload::drive(&mut *channel, &plan, &mut progress)?;
+        match watchdog.next() {
+            Some(Event::Report(r)) => Ok((measured, r)),
+            other => Err(unexpected(other)),
+        }
+    })();
+    // Whether the peer ended by itself tells a crash from our own kill.
+    let ended_alone = match outcome {
+        Ok(_) => None,
+        Err(_) => {
+            let status = exit_within(&mut child, Duration::from_millis(200));
+            if status.is_none() {
+                let _ = child.kill();
+            }
+            status
+        }
+    };
+    // std retries EINTR in wait, which is what we want: the peer is ending.
+    let _ = child.wait();
+    let seen = watchdog.finish();
+    let _ = affinity::pin_to(&s.cpus);
+    drop(dir);
+    outcome.map_err(|e| explain(e, ended_alone, &seen, progress, s.timeout))
+}
+
+/// The peer's exit status if it exits within `grace`.
+fn exit_within(child: &mut Child, grace: Duration) -> Option<ExitStatus> {
+    let until = Instant::now() + grace;
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return Some(st),
+            Ok(None) if Instant::now() < until => std::thread::sleep(Duration::from_millis(5)),
+            _ => return None,
+        }
+    }
+}
+
+fn expect_ready(w: &Watchdog) -> io::Result<()> {
+    match w.next() {
+        Some(Event::Ready) => Ok(()),
+        other => Err(unexpected(other)),
+    }
+}
+
+const PEER_FAILED: &str = "peer failed: ";
+
+fn unexpected(e: Option<Event>) -> io::Error {
+    match e {
+        None => io::Error::new(io::ErrorKind::Interrupted, "interrupted"),
+        Some(Event::PeerError(m)) => io::Error::other(format!("{PEER_FAILED}{m}")),
+        Some(e) => io::Error::other(format!("peer: {e:?}")),
+    }
+}
+
+fn classify(what: &str, e: io::Error) -> CaseError {
+    match e.raw_os_error() {
+        Some(libc::EMSGSIZE) => CaseError::Unsupported(format!("{what}: {e}")),
+        _ if e.kind() == io::ErrorKind::Unsupported => CaseError::Unsupported(e.to_string()),
+        _ => CaseError::Failed(format!("{what}: {e}")),
+    }
+}
+
+/// The most telling reason a case failed: the user's interrupt, a timeout,
+/// the peer's own words, how it died, and only then our side's error.
+fn explain(
+    e: io::Error,
+    ended_alone: Option<ExitStatus>,
+    seen: &[Event],
+    progress: u64,
+    timeout: Duration,
+) -> CaseError {
+    use std::os::unix::process::ExitStatusExt;
+    let after = format!("after {progress} messages");
+    if interrupt::interrupted() {
+        return CaseError::Failed(format!("interrupted by the user {after}"));
+    }
+    if seen.iter().any(|e| matches!(e, Event::TimedOut)) {
+        return CaseError::Failed(format!(
+            "peer did not answer within the {} timeout; killed {after}",
+            humantime::format_duration(timeout)
+        ));
+    }
+    let peer_said = seen
+        .iter()
+        .find_map(|e| match e {
+            Event::PeerError(m) => Some(m.clone()),
+            _ => None,
+        })
+        .or_else(|| e.to_string().strip_prefix(PEER_FAILED).map(str::to_string));
+    if let Some(m) = peer_said {
+        return CaseError::Failed(format!("peer failed {after}: {m}"));
+    }
+    match ended_alone {
+        Some(st) if st.signal().is_some() => {
+            let sig = st.signal().unwrap_or(0);
+            let name = nix::sys::signal::Signal::try_from(sig).map_or("?", |s| s.as_str());
+            CaseError::Failed(format!("peer killed by signal {sig} ({name}) {after}"))
+        }
+        Some(st) => CaseError::Failed(format!(
+            "peer exited with status {} {after} (parent side: {e})",
+            st.code().unwrap_or(-1)
+        )),
+        None => classify(&format!("parent side {after}"), e),
+    }
+}
+
+fn spawn_peer(
+    case: &Case,
+    at: &Rendezvous,
+    fds: &[OwnedFd],
+    cpu: Option<usize>,
+) -> io::Result<Child> {
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let list = raw
+        .iter()
+        .map(|f| f.to_string())
+        .collect::<Vec<_>>()
+        .join(",");
+    let mut cmd = Command::new(&case.settings.peer_exe);
+    cmd.arg("__peer")
+        .args(["--mechanism", case.transport.name()])
+        .args(["--pattern", pattern_name(case.pattern)])
+        .args(["--size", &case.size.to_string()])
+        .args(["--verify", verify_name(case.settings.verify)])
+        .arg("--dir")
+        .arg(at.dir)
+        .args(["--tag", at.tag])
+        .env(CHANNEL_FD_ENV, list)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        // Its own process group: Ctrl-C reaches only us, and we stop the peer
+        // in order instead of racing it.
+        .process_group(0);
+    // SAFETY: the closure runs between fork and exec and only makes
+    // async-signal-safe system calls (fcntl, prctl, sched_setaffinity) on
+    // values prepared before the fork; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &raw {
+                if libc::fcntl(fd, libc::F_SETFD, 0) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            // Dies with us, even when we are SIGKILLed and no cleanup runs.
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            if let Some(c) = cpu {
+                affinity::pin_to(&[c])?;
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn()
+}
+
+pub fn pattern_name(p: Pattern) -> &'static str {
+    match p {
+        Pattern::Latency => "latency",
+        Pattern::Throughput => "throughput",
+    }
+}
+
+fn verify_name(v: Verify) -> &'static str {
+    match v {
+        Verify::Full => "full",
+        Verify::Seq => "seq",
+    }
+}

@@ -1,0 +1,89 @@
+//! The peer process: `ipcbench __peer ...`, started by the harness, never by
+//! a person. It joins the channel, says `ready` on stdout, serves the
+//! workload and reports on stdout as one JSON line.
+
+use std::io::{self, Write};
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use super::message::Verify;
+use super::workload::{self, PeerReport};
+use super::CHANNEL_FD_ENV;
+use crate::results::Pattern;
+use crate::transport::{self, Rendezvous};
+
+#[derive(clap::Args, Debug)]
+pub struct PeerArgs {
+    #[arg(long)]
+    pub mechanism: String,
+    #[arg(long, value_enum)]
+    pub pattern: Pattern,
+    #[arg(long)]
+    pub size: usize,
+    #[arg(long, value_enum)]
+    pub verify: Verify,
+    #[arg(long)]
+    pub dir: PathBuf,
+    #[arg(long)]
+    pub tag: String,
+}
+
+/// Runs the peer; returns the process exit code.
+pub fn main(args: &PeerArgs) -> i32 {
+    let mut out = io::stdout().lock();
+    let (line, code) = match serve(args, &mut out) {
+        Ok(report) => (
+            serde_json::to_string(&report).expect("report serialises"),
+            0,
+        ),
+        Err(e) => (serde_json::json!({ "error": e }).to_string(), 1),
+    };
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+    code
+}
+
+fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
+    let transport = transport::by_name(&args.mechanism)
+        .ok_or_else(|| format!("unknown mechanism '{}'", args.mechanism))?;
+    let inherited = inherited_fds()?;
+    let at = Rendezvous {
+        dir: &args.dir,
+        tag: &args.tag,
+        size: args.size,
+    };
+    let mut channel = transport
+        .join(&at, inherited)
+        .map_err(|e| format!("joining the {} channel: {e}", args.mechanism))?;
+    writeln!(out, "ready")
+        .and_then(|_| out.flush())
+        .map_err(|e| format!("control pipe: {e}"))?;
+    workload::serve(&mut *channel, args.pattern, args.size, args.verify)
+        .map_err(|e| format!("serving {}: {e}", super::pattern_name(args.pattern)))
+}
+
+fn inherited_fds() -> Result<Vec<OwnedFd>, String> {
+    let list = std::env::var(CHANNEL_FD_ENV).unwrap_or_default();
+    list.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let fd: RawFd = s
+                .parse()
+                .map_err(|_| format!("{CHANNEL_FD_ENV} holds '{s}', not a descriptor number"))?;
+            if nix::fcntl::fcntl(
+                // SAFETY: only borrowed for the F_GETFD check on the next line.
+                unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) },
+                nix::fcntl::FcntlArg::F_GETFD,
+            )
+            .is_err()
+            {
+                return Err(format!(
+                    "{CHANNEL_FD_ENV} names descriptor {fd}, which is not open"
+                ));
+            }
+            // SAFETY: the harness created this descriptor for us alone and
+            // named it in the environment; nothing else in this process owns it.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        })
+        .collect()
+}

@@ -1,0 +1,146 @@
+//! Watches the peer while the case thread is busy measuring.
+//!
+//! The peer speaks on its stdout (the control pipe): `ready`, then one JSON
+//! line, either its report or `{"error": ...}`. End of file before the report
+//! means the peer died; no line by the deadline means it hangs, and is killed.
+//! Either way the case thread is kicked out of whatever call it blocks in.
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use super::workload::PeerReport;
+use crate::sys::interrupt;
+
+#[derive(Debug)]
+pub enum Event {
+    Ready,
+    Report(PeerReport),
+    /// The peer said what went wrong before exiting.
+    PeerError(String),
+    /// The control pipe closed before a report: the peer is gone.
+    Closed,
+    TimedOut,
+}
+
+pub struct Watchdog {
+    events: mpsc::Receiver<Event>,
+    case_over: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorLine {
+    error: String,
+}
+
+impl Watchdog {
+    pub fn start(control: OwnedFd, peer: Pid, deadline: Instant) -> Watchdog {
+        let (tx, events) = mpsc::channel();
+        let case_over = Arc::new(AtomicBool::new(false));
+        let over = case_over.clone();
+        let thread = std::thread::spawn(move || {
+            interrupt::block_in_this_thread();
+            let must_abort = watch(&control, peer, deadline, &tx);
+            if must_abort {
+                // A signal landing between two system calls is lost, so keep
+                // kicking until the case thread says it is back.
+                while !over.load(Ordering::SeqCst) {
+                    interrupt::abort_case();
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+            }
+        });
+        Watchdog {
+            events,
+            case_over,
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits for an event the case needs (`Ready` or the report), giving up
+    /// when the run is interrupted.
+    pub fn next(&self) -> Option<Event> {
+        loop {
+            match self.events.recv_timeout(Duration::from_millis(50)) {
+                Ok(e) => return Some(e),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) if interrupt::interrupted() => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+        }
+    }
+
+    /// Everything the watchdog saw that the case did not consume.
+    pub fn drain(&self) -> Vec<Event> {
+        self.events.try_iter().collect()
+    }
+
+    /// Ends the watch once the peer has been reaped.
+    pub fn finish(mut self) -> Vec<Event> {
+        self.case_over.store(true, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.drain()
+    }
+}
+
+/// Returns true when the case must be aborted.
+fn watch(control: &OwnedFd, peer: Pid, deadline: Instant, tx: &mpsc::Sender<Event>) -> bool {
+    let mut pending = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let mut reported = false;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        let mut fds = [PollFd::new(control.as_fd(), PollFlags::POLLIN)];
+        match poll(
+            &mut fds,
+            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
+        ) {
+            Ok(0) => {
+                let _ = kill(peer, Signal::SIGKILL);
+                let _ = tx.send(Event::TimedOut);
+                return true;
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return !reported,
+            Ok(_) => {}
+        }
+        let n = match nix::unistd::read(control, &mut chunk) {
+            Ok(n) => n,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => 0,
+        };
+        if n == 0 {
+            if !reported {
+                let _ = tx.send(Event::Closed);
+            }
+            return !reported;
+        }
+        pending.extend_from_slice(&chunk[..n]);
+        while let Some(end) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=end).collect();
+            let line = String::from_utf8_lossy(&line);
+            let line = line.trim();
+            let event = if line == "ready" {
+                Event::Ready
+            } else if let Ok(r) = serde_json::from_str::<PeerReport>(line) {
+                reported = true;
+                Event::Report(r)
+            } else if let Ok(e) = serde_json::from_str::<ErrorLine>(line) {
+                Event::PeerError(e.error)
+            } else {
+                Event::PeerError(format!("unexpected line from peer: {line}"))
+            };
+            let _ = tx.send(event);
+        }
+    }
+}

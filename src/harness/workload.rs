@@ -1,0 +1,267 @@
+//! The two workloads, parent side and peer side. Timing happens here and
+//! nowhere else; the transport under test only sees `send` and `recv`.
+
+use std::io;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use super::message::{parse, ErrorCounts, Message, Verifier, Verify, DATA, END, SYNC};
+use crate::results::Pattern;
+use crate::sys::{process_cpu_time, thread_cpu_time};
+use crate::transport::Channel;
+
+/// How long the timed part of a case lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Length {
+    Iterations(u64),
+    Duration(#[serde(with = "humantime_serde_compat")] Duration),
+}
+
+mod humantime_serde_compat {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_secs_f64(f64::deserialize(d)?))
+    }
+}
+
+impl Length {
+    /// Whether a timed part that has done `done` messages since `start` is over.
+    /// The clock is read every 16 messages only: reading it costs ~20 ns,
+    /// which matters against the fastest transports.
+    fn over(&self, done: u64, start: Instant) -> bool {
+        match *self {
+            Length::Iterations(n) => done >= n,
+            Length::Duration(d) => done.is_multiple_of(16) && start.elapsed() >= d,
+        }
+    }
+}
+
+/// A deliberate fault, for tests that prove the verifier counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Corrupt,
+    Drop,
+    Repeat,
+    Swap,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Injection {
+    pub fault: Fault,
+    /// Which data message (counted from the first timed one) it hits.
+    pub at: u64,
+}
+
+/// What the peer reports over the control pipe when it is done.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct PeerReport {
+    pub errors: ErrorCounts,
+    pub received: u64,
+    /// CPU time of the peer process during the timed part.
+    pub cpu_ns: u64,
+}
+
+/// What the parent measured.
+pub struct Measured {
+    pub histogram: Option<Histogram<u64>>,
+    pub messages: u64,
+    pub elapsed: Duration,
+    pub cpu: Duration,
+    pub warmup_messages: u64,
+    pub errors: ErrorCounts,
+}
+
+pub struct Plan {
+    pub pattern: Pattern,
+    pub size: usize,
+    pub length: Length,
+    pub warmup: Duration,
+    pub verify: Verify,
+    pub inject: Option<Injection>,
+}
+
+/// Parent side. `progress` counts data messages done so far, so that a case
+/// that dies midway can say how far it got.
+pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &mut u64) -> io::Result<Measured> {
+    let mut out = Message::new(plan.size);
+    let mut back = vec![0u8; plan.size];
+    // First touch of both buffers happens here, not in the timed part.
+    back.fill(0xA5);
+    let mut replies = Verifier::new(plan.verify);
+    let round_trip = plan.pattern == Pattern::Latency;
+
+    // Warm-up: at least one message, so the first (cold) one is never timed.
+    let warm_start = Instant::now();
+    let mut seq = 0u64;
+    while seq == 0 || warm_start.elapsed() < plan.warmup {
+        out.stamp(DATA, seq);
+        ch.send(&out.buf)?;
+        if round_trip {
+            let n = ch.recv(&mut back)?;
+            replies.check(&back[..n.min(plan.size)], plan.size);
+        }
+        seq += 1;
+        *progress = seq;
+    }
+    let warmup_messages = seq;
+    // The peer answers SYNC once it has read everything before it, so the
+    // timed part starts with an empty channel and the peer's CPU clock reset.
+    exchange(ch, &mut out, &mut back, SYNC, seq)?;
+
+    let mut histogram = round_trip
+        .then(|| Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds"));
+    let cpu0 = thread_cpu_time();
+    let start = Instant::now();
+    let mut done = 0u64;
+    while !plan.length.over(done, start) {
+        let used = match &mut histogram {
+            Some(h) => {
+                out.stamp(DATA, seq);
+                let t0 = Instant::now();
+                ch.send(&out.buf)?;
+                let n = ch.recv(&mut back)?;
+                let rtt = t0.elapsed();
+                h.saturating_record(rtt.as_nanos() as u64);
+                replies.check(&back[..n.min(plan.size)], plan.size);
+                1
+            }
+            None => send_with_fault(ch, &mut out, seq, done, plan.inject)?,
+        };
+        seq += used;
+        done += used;
+        *progress = seq;
+    }
+    exchange(ch, &mut out, &mut back, END, seq)?;
+    let elapsed = start.elapsed();
+    let cpu = thread_cpu_time().saturating_sub(cpu0);
+    let errors = if round_trip {
+        replies.finish(seq)
+    } else {
+        ErrorCounts::default()
+    };
+    Ok(Measured {
+        histogram,
+        messages: done,
+        elapsed,
+        cpu,
+        warmup_messages,
+        errors,
+    })
+}
+
+/// Sends a control message and waits for the peer's answer.
+fn exchange(
+    ch: &mut dyn Channel,
+    out: &mut Message,
+    back: &mut [u8],
+    flags: u32,
+    seq: u64,
+) -> io::Result<()> {
+    out.stamp(flags, seq);
+    ch.send(&out.buf)?;
+    let n = ch.recv(back)?;
+    // In a latency case nothing else is in flight; in a throughput case the
+    // peer answers only control messages. Anything else is a protocol fault
+    // of the transport, reported rather than waited out.
+    match parse(&back[..n.min(back.len())]) {
+        Some(h) if h.flags == flags => Ok(()),
+        _ => Err(io::Error::other(format!(
+            "expected the peer's answer to a control message, got {n} bytes of something else"
+        ))),
+    }
+}
+
+/// Sends data message `seq`, or the injected fault in its place. Returns
+/// how many sequence numbers it used up (a swap sends two).
+fn send_with_fault(
+    ch: &mut dyn Channel,
+    out: &mut Message,
+    seq: u64,
+    done: u64,
+    inject: Option<Injection>,
+) -> io::Result<u64> {
+    let fault = inject.filter(|i| i.at == done).map(|i| i.fault);
+    out.stamp(DATA, seq);
+    match fault {
+        None => ch.send(&out.buf)?,
+        Some(Fault::Corrupt) => {
+            let last = out.buf.len() - 1;
+            out.buf[last] ^= 0x40;
+            let sent = ch.send(&out.buf);
+            out.buf[last] ^= 0x40;
+            sent?
+        }
+        Some(Fault::Drop) => {}
+        Some(Fault::Repeat) => {
+            ch.send(&out.buf)?;
+            ch.send(&out.buf)?
+        }
+        Some(Fault::Swap) => {
+            out.stamp(DATA, seq + 1);
+            ch.send(&out.buf)?;
+            out.stamp(DATA, seq);
+            ch.send(&out.buf)?;
+            return Ok(2);
+        }
+    }
+    Ok(1)
+}
+
+/// Peer side: answer what the pattern asks for until END.
+pub fn serve(
+    ch: &mut dyn Channel,
+    pattern: Pattern,
+    size: usize,
+    verify: Verify,
+) -> io::Result<PeerReport> {
+    let mut buf = vec![0u8; size];
+    buf.fill(0x5A);
+    let mut verifier = Verifier::new(verify);
+    let echo_all = pattern == Pattern::Latency;
+    let mut cpu0 = process_cpu_time();
+    let mut data_seen = 0u64;
+    let mut seen_at_sync = 0u64;
+    loop {
+        let n = ch.recv(&mut buf)?.min(size);
+        let flags = parse(&buf[..n]).map_or(DATA, |h| h.flags);
+        if echo_all || flags != DATA {
+            ch.send(&buf[..n])?;
+        }
+        match flags {
+            SYNC => {
+                cpu0 = process_cpu_time();
+                seen_at_sync = data_seen;
+            }
+            END => {
+                let sent = parse(&buf[..n]).map_or(0, |h| h.seq);
+                let cpu_ns = process_cpu_time().saturating_sub(cpu0).as_nanos() as u64;
+                // In a latency case the parent checks the echoes (the whole
+                // round trip); the echoer stays off the timed path.
+                let received = data_seen - seen_at_sync;
+                let errors = if echo_all {
+                    ErrorCounts::default()
+                } else {
+                    verifier.finish(sent)
+                };
+                return Ok(PeerReport {
+                    errors,
+                    received,
+                    cpu_ns,
+                });
+            }
+            _ => {
+                data_seen += 1;
+                if !echo_all {
+                    verifier.check(&buf[..n], size);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! ipcbench: measures Linux IPC mechanisms between two real processes.
+//!
+//! Where things are: `transport` (one file per mechanism behind one trait),
+//! `harness` (peer process, workloads, verification, timing), `results` (the
+//! result-file contract), `export` and `output` (what people read), `sys`
+//! (the system calls the standard library and nix do not cover cleanly).
+
+pub mod cli;
+pub mod error;
+pub mod export;
+pub mod harness;
+pub mod list;
+pub mod options;
+pub mod output;
+pub mod results;
+pub mod suite;
+pub mod sys;
+pub mod timer;
+pub mod transport;

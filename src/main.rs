@@ -1,0 +1,72 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use ipcbench::cli::{Cli, Command, RunArgs};
+use ipcbench::error::Error;
+use ipcbench::{export, harness, list, suite};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => return clap_error(e),
+    };
+    let code = match cli.command {
+        Some(Command::Peer(args)) => harness::peer::main(&args),
+        Some(Command::List) => {
+            print!("{}", list::render());
+            0
+        }
+        Some(Command::Run(args)) => run(&args),
+        None => match Cli::try_parse_from(["ipcbench", "run"]) {
+            Ok(Cli {
+                command: Some(Command::Run(args)),
+            }) => run(&args),
+            _ => unreachable!("`run` with no options always parses"),
+        },
+    };
+    ExitCode::from(code as u8)
+}
+
+fn run(args: &RunArgs) -> i32 {
+    let outcome = suite::Plan::from_args(args).and_then(|plan| {
+        let (result, clean) = suite::run(&plan)?;
+        println!("{}", export::markdown::report(&result));
+        println!("results written to {}", plan.out.display());
+        Ok((result.complete, clean))
+    });
+    match outcome {
+        Ok((_, true)) => 0,
+        Ok((false, _)) => {
+            eprintln!("ipcbench: interrupted; partial results were written");
+            130
+        }
+        Ok((true, false)) => 1,
+        Err(e) => fail(&e),
+    }
+}
+
+fn fail(e: &Error) -> i32 {
+    eprintln!("ipcbench: {e}");
+    e.exit_code()
+}
+
+/// Help and version go out as clap writes them; a usage error becomes one
+/// line that names the bad value and what is accepted.
+fn clap_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return ExitCode::SUCCESS;
+    }
+    let text = e.render().to_string();
+    let line: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .take_while(|l| !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let line = line.join(" ");
+    eprintln!("ipcbench: {}", line.trim_start_matches("error: "));
+    ExitCode::from(2)
+}

@@ -1,0 +1,154 @@
+//! Turning command-line words into validated values. Every parser names the
+//! bad value and what is accepted, in one line.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::error::Error;
+use crate::harness::message::HEADER_BYTES;
+use crate::harness::workload::{Fault, Injection};
+use crate::transport;
+
+/// The largest message the sweep accepts: beyond this the figures measure
+/// memory bandwidth, not IPC.
+pub const MAX_SIZE: usize = 64 << 20;
+
+const SIZE_HELP: &str =
+    "a number of bytes with an optional suffix B, KiB (K) or MiB (M), e.g. 64, 4KiB, 1MiB";
+
+/// Parses `64`, `64B`, `4K`, `4KiB`, `1M`, `1MiB`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let scale = match unit.trim() {
+        "" | "B" | "b" => 1,
+        "K" | "k" | "KiB" | "kiB" => 1 << 10,
+        "M" | "m" | "MiB" => 1 << 20,
+        _ => return Err(format!("invalid size '{s}': expected {SIZE_HELP}")),
+    };
+    let n: usize = digits
+        .parse()
+        .map_err(|_| format!("invalid size '{s}': expected {SIZE_HELP}"))?;
+    let bytes = n
+        .checked_mul(scale)
+        .filter(|&b| b <= MAX_SIZE)
+        .ok_or_else(|| format!("invalid size '{s}': at most 64MiB"))?;
+    if bytes < HEADER_BYTES {
+        return Err(format!(
+            "invalid size '{s}': at least {HEADER_BYTES} bytes, the message header every message carries"
+        ));
+    }
+    Ok(bytes)
+}
+
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim()).map_err(|_| {
+        format!("invalid duration '{s}': expected a number with a unit, e.g. 500ms, 2s, 1m")
+    })
+}
+
+/// A positive duration (for lengths and timeouts, where zero means nothing).
+pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err(format!("invalid duration '{s}': must be more than zero")),
+        d => Ok(d),
+    }
+}
+
+/// `all`, or transport names separated by commas.
+pub fn parse_mechanisms(list: &str) -> Result<Vec<&'static str>, String> {
+    if list.trim() == "all" {
+        return Ok(transport::names());
+    }
+    let mut chosen = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        let t = transport::by_name(name).ok_or_else(|| {
+            format!(
+                "unknown mechanism '{name}': expected all or a comma-separated list of {}",
+                transport::names().join(", ")
+            )
+        })?;
+        if !chosen.contains(&t.name()) {
+            chosen.push(t.name());
+        }
+    }
+    Ok(chosen)
+}
+
+/// `corrupt@N`, `drop@N`, `repeat@N` or `swap@N` (test-only fault injection).
+pub fn parse_injection(s: &str) -> Result<Injection, String> {
+    let bad = || format!("invalid injection '{s}': expected corrupt@N, drop@N, repeat@N or swap@N");
+    let (kind, at) = s.split_once('@').ok_or_else(bad)?;
+    let fault = match kind {
+        "corrupt" => Fault::Corrupt,
+        "drop" => Fault::Drop,
+        "repeat" => Fault::Repeat,
+        "swap" => Fault::Swap,
+        _ => return Err(bad()),
+    };
+    Ok(Injection {
+        fault,
+        at: at.parse().map_err(|_| bad())?,
+    })
+}
+
+/// Checks, before anything runs, that the result file can be written there,
+/// so that a long run never ends in an unwritable path.
+pub fn check_output_path(path: &Path) -> Result<PathBuf, Error> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if path.is_dir() {
+        return Err(Error::Usage(format!(
+            "invalid output path '{}': it is a directory; expected a file path such as results/run.json",
+            path.display()
+        )));
+    }
+    tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
+        Error::Usage(format!(
+            "invalid output path '{}': cannot write in '{}' ({e}); expected a path in a writable directory",
+            path.display(),
+            dir.display()
+        ))
+    })?;
+    Ok(path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_take_binary_units_and_refuse_the_rest() {
+        assert_eq!(parse_size("64"), Ok(64));
+        assert_eq!(parse_size("4KiB"), Ok(4096));
+        assert_eq!(parse_size("1M"), Ok(1 << 20));
+        for bad in ["0", "abc", "5XB", "", "12 parsecs", "1GiB", "8"] {
+            let e = parse_size(bad).unwrap_err();
+            assert!(e.contains(&format!("'{bad}'")), "{e}");
+        }
+    }
+
+    #[test]
+    fn mechanisms_accept_all_and_names_only() {
+        assert_eq!(parse_mechanisms("all").unwrap(), transport::names());
+        assert_eq!(
+            parse_mechanisms("fifo,pipe,fifo").unwrap(),
+            ["fifo", "pipe"]
+        );
+        let e = parse_mechanisms("pipe,carrier-pigeon").unwrap_err();
+        assert!(
+            e.contains("'carrier-pigeon'") && e.contains("uds-dgram"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn durations_need_units_and_lengths_must_be_positive() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert!(parse_duration("5").unwrap_err().contains("'5'"));
+        assert!(parse_positive_duration("0s").is_err());
+    }
+}

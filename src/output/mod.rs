@@ -1,0 +1,76 @@
+//! What a person sees while a run goes: one progress line per case on
+//! stderr, warnings, and human units.
+
+use crate::results::{Pattern, Row, Status};
+
+/// `1.23 µs`, `456 ns`, `12.3 ms`.
+pub fn ns(v: f64) -> String {
+    if v < 1_000.0 {
+        format!("{v:.0} ns")
+    } else if v < 1_000_000.0 {
+        format!("{:.2} µs", v / 1e3)
+    } else if v < 1e9 {
+        format!("{:.2} ms", v / 1e6)
+    } else {
+        format!("{:.2} s", v / 1e9)
+    }
+}
+
+/// `64 B`, `4 KiB`, `1 MiB`: binary units, as the sizes are given.
+pub fn bytes(b: u64) -> String {
+    match b {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
+        b => format!("{b} B"),
+    }
+}
+
+/// `1.2 M msg/s`.
+pub fn rate(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} M msg/s", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1} k msg/s", v / 1e3)
+    } else {
+        format!("{v:.0} msg/s")
+    }
+}
+
+/// The headline figure of a row, for progress lines and tables.
+pub fn headline(row: &Row) -> String {
+    match (row.status, row.pattern) {
+        (Status::Ok, Pattern::Latency) => row
+            .rtt_ns
+            .as_ref()
+            .map(|r| format!("RTT p50 {}  p99 {}", ns(r.p50 as f64), ns(r.p99 as f64)))
+            .unwrap_or_default(),
+        (Status::Ok, Pattern::Throughput) => format!(
+            "{}  {:.1} MiB/s",
+            rate(row.msgs_per_s.unwrap_or(0.0)),
+            row.mib_per_s.unwrap_or(0.0)
+        ),
+        (Status::Unsupported, _) => format!("unsupported: {}", row.reason.as_deref().unwrap_or("")),
+        (Status::Failed, _) => format!("FAILED: {}", row.reason.as_deref().unwrap_or("")),
+    }
+}
+
+pub fn progress(done: usize, total: usize, row: &Row) {
+    let width = total.to_string().len();
+    let errors = if row.errors.total() > 0 {
+        format!("  !! {} verification errors", row.errors.total())
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "[{done:>width$}/{total}] {:<11} {:<10} {:<5} {:>7}  {}{errors}",
+        row.mechanism,
+        crate::harness::pattern_name(row.pattern),
+        format!("{:?}", row.placement).to_lowercase(),
+        bytes(row.size_bytes),
+        headline(row),
+    );
+}
+
+pub fn warn(msg: &str) {
+    eprintln!("warning: {msg}");
+}

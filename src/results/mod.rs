@@ -1,0 +1,170 @@
+//! The result file: a contract read by the report, the regression check and
+//! other people's tools. Extend it freely; change a field's meaning only with
+//! a new `SCHEMA_VERSION`.
+
+pub mod machine;
+
+use serde::{Deserialize, Serialize};
+
+use crate::harness::message::{ErrorCounts, Verify};
+pub use machine::Machine;
+
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Pattern {
+    /// Ping-pong round trips.
+    Latency,
+    /// One-way streaming.
+    Throughput,
+}
+
+/// Where the two processes run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Placement {
+    /// Both processes pinned to one CPU.
+    Same,
+    /// Parent and peer pinned to two different CPUs.
+    Cross,
+    /// Left to the scheduler.
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Ok,
+    Unsupported,
+    Failed,
+}
+
+/// Round-trip time distribution in nanoseconds (one-way ≈ RTT / 2).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rtt {
+    pub min: u64,
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    pub mean: f64,
+    pub stddev: f64,
+}
+
+/// CPU time (user + system) per timed message, in nanoseconds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CpuPerMessage {
+    pub parent: f64,
+    pub child: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    pub mechanism: String,
+    pub placement: Placement,
+    pub pattern: Pattern,
+    pub size_bytes: u64,
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// CPUs the parent and the peer were pinned to (empty: unpinned).
+    #[serde(default)]
+    pub cpus: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rtt_ns: Option<Rtt>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub msgs_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mib_per_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ns_per_msg: Option<CpuPerMessage>,
+    /// Timed messages (round trips for latency), warm-up excluded.
+    pub messages: u64,
+    pub warmup_messages: u64,
+    /// Wall time of the timed part, in seconds.
+    pub elapsed_s: f64,
+    pub errors: ErrorCounts,
+}
+
+impl Row {
+    pub fn new(mechanism: &str, placement: Placement, pattern: Pattern, size: usize) -> Row {
+        Row {
+            mechanism: mechanism.to_string(),
+            placement,
+            pattern,
+            size_bytes: size as u64,
+            status: Status::Ok,
+            reason: None,
+            cpus: Vec::new(),
+            rtt_ns: None,
+            msgs_per_s: None,
+            mib_per_s: None,
+            cpu_ns_per_msg: None,
+            messages: 0,
+            warmup_messages: 0,
+            elapsed_s: 0.0,
+            errors: ErrorCounts::default(),
+        }
+    }
+
+    pub fn with_status(mut self, status: Status, reason: impl Into<String>) -> Row {
+        self.status = status;
+        self.reason = Some(reason.into());
+        self
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+    pub git_commit: String,
+}
+
+impl Tool {
+    pub fn current() -> Tool {
+        Tool {
+            name: env!("CARGO_PKG_NAME").to_string(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: env!("IPCBENCH_GIT_COMMIT").to_string(),
+        }
+    }
+}
+
+/// What the harness itself costs, measured at the start of the run.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Cost of one clock read (`Instant::now`), included once in every round
+    /// trip; reported, not subtracted.
+    pub timer_overhead_ns: f64,
+}
+
+/// The options a run used, as recorded in its result file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub mechanisms: Vec<String>,
+    pub patterns: Vec<Pattern>,
+    pub sizes: Vec<u64>,
+    pub placements: Vec<Placement>,
+    pub length: crate::harness::workload::Length,
+    pub warmup_s: f64,
+    pub timeout_s: f64,
+    pub verify: Verify,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResultFile {
+    pub schema_version: u32,
+    pub tool: Tool,
+    pub machine: Machine,
+    pub options: RunRecord,
+    pub calibration: Calibration,
+    /// RFC 3339 UTC.
+    pub started_at: String,
+    pub finished_at: String,
+    /// False when the run was interrupted: the rows are what finished.
+    pub complete: bool,
+    pub rows: Vec<Row>,
+}

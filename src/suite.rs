@@ -1,0 +1,195 @@
+//! `ipcbench run`: every selected case in turn, then the result file and
+//! the table. Cases never stop the run; only the user does.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use crate::cli::RunArgs;
+use crate::error::Error;
+use crate::export;
+use crate::harness::{self, Case, Settings};
+use crate::options;
+use crate::output;
+use crate::results::{
+    Calibration, Machine, Pattern, Placement, ResultFile, RunRecord, Status, Tool, SCHEMA_VERSION,
+};
+use crate::sys::{affinity, interrupt};
+use crate::transport;
+
+const DEFAULT_SIZES: [usize; 5] = [64, 1 << 10, 4 << 10, 64 << 10, 1 << 20];
+const QUICK_SIZES: [usize; 2] = [64, 64 << 10];
+
+/// A run's validated plan.
+pub struct Plan {
+    pub mechanisms: Vec<&'static str>,
+    pub patterns: Vec<Pattern>,
+    pub sizes: Vec<usize>,
+    pub placements: Vec<Placement>,
+    pub settings: Settings,
+    pub out: PathBuf,
+}
+
+impl Plan {
+    pub fn from_args(args: &RunArgs) -> Result<Plan, Error> {
+        let mechanisms = options::parse_mechanisms(&args.mechanisms).map_err(Error::Usage)?;
+        let sizes = match (&args.sizes[..], args.quick) {
+            ([], false) => DEFAULT_SIZES.to_vec(),
+            ([], true) => QUICK_SIZES.to_vec(),
+            (given, _) => given.to_vec(),
+        };
+        let (duration, warmup) = if args.quick {
+            (Duration::from_millis(50), Duration::from_millis(10))
+        } else {
+            (Duration::from_millis(500), Duration::from_millis(100))
+        };
+        let length = match (args.iterations, args.duration) {
+            (Some(n), _) => harness::workload::Length::Iterations(n),
+            (None, d) => harness::workload::Length::Duration(d.unwrap_or(duration)),
+        };
+        let out = match &args.out {
+            Some(p) => p.clone(),
+            None => default_output()?,
+        };
+        let out = options::check_output_path(&out)?;
+        let peer_exe = std::env::current_exe()
+            .map_err(|e| Error::Runtime(format!("cannot find this program's own path: {e}")))?;
+        Ok(Plan {
+            mechanisms,
+            patterns: dedup(&args.patterns),
+            sizes: dedup(&sizes),
+            placements: dedup(&args.pin),
+            settings: Settings {
+                length,
+                warmup: args.warmup.unwrap_or(warmup),
+                verify: args.verify,
+                timeout: args.timeout,
+                peer_exe,
+                cpus: affinity::allowed_cpus(),
+                inject: args.inject,
+            },
+            out,
+        })
+    }
+
+    fn cases(&self) -> Vec<(&'static str, Pattern, usize, Placement)> {
+        let mut v = Vec::new();
+        for &m in &self.mechanisms {
+            for &p in &self.patterns {
+                for &s in &self.sizes {
+                    for &pl in &self.placements {
+                        v.push((m, p, s, pl));
+                    }
+                }
+            }
+        }
+        v
+    }
+}
+
+fn dedup<T: PartialEq + Copy>(v: &[T]) -> Vec<T> {
+    let mut out = Vec::new();
+    for x in v {
+        if !out.contains(x) {
+            out.push(*x);
+        }
+    }
+    out
+}
+
+fn default_output() -> Result<PathBuf, Error> {
+    let dir = PathBuf::from("results");
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        Error::Usage(format!(
+            "cannot create the results directory '{}': {e}; pass --out PATH",
+            dir.display()
+        ))
+    })?;
+    let stamp = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .replace(':', "-");
+    Ok(dir.join(format!("run-{stamp}.json")))
+}
+
+/// Runs the plan; returns the result and whether it is clean (complete, no
+/// failed case, no verification error).
+pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
+    interrupt::install().map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
+    let machine = Machine::detect();
+    eprintln!("machine: {}", machine.summary());
+    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let calibration = Calibration {
+        timer_overhead_ns: crate::timer::clock_overhead_ns(),
+    };
+    let cases = plan.cases();
+    let mut rows = Vec::with_capacity(cases.len());
+    for (i, &(mechanism, pattern, size, placement)) in cases.iter().enumerate() {
+        if interrupt::interrupted() {
+            break;
+        }
+        let transport = transport::by_name(mechanism).expect("validated mechanism");
+        let row = match transport.availability() {
+            Err(reason) => crate::results::Row::new(mechanism, placement, pattern, size)
+                .with_status(Status::Unsupported, reason),
+            Ok(()) => harness::run_case(&Case {
+                transport,
+                pattern,
+                placement,
+                size,
+                settings: &plan.settings,
+            }),
+        };
+        output::progress(i + 1, cases.len(), &row);
+        rows.push(row);
+    }
+    let complete = !interrupt::interrupted();
+    // A case cut short by Ctrl-C is not a result.
+    if !complete {
+        rows.retain(|r| r.status != Status::Failed);
+    }
+    let result = ResultFile {
+        schema_version: SCHEMA_VERSION,
+        tool: Tool::current(),
+        machine,
+        options: RunRecord {
+            mechanisms: plan.mechanisms.iter().map(|s| s.to_string()).collect(),
+            patterns: plan.patterns.clone(),
+            sizes: plan.sizes.iter().map(|&s| s as u64).collect(),
+            placements: plan.placements.clone(),
+            length: plan.settings.length,
+            warmup_s: plan.settings.warmup.as_secs_f64(),
+            timeout_s: plan.settings.timeout.as_secs_f64(),
+            verify: plan.settings.verify,
+        },
+        calibration,
+        started_at,
+        finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        complete,
+        rows,
+    };
+    export::json::write(&plan.out, &result).map_err(|e| {
+        Error::Runtime(format!(
+            "writing the result file '{}': {e}",
+            plan.out.display()
+        ))
+    })?;
+    let bad_rows: Vec<_> = result
+        .rows
+        .iter()
+        .filter(|r| r.status == Status::Failed || r.errors.total() > 0)
+        .collect();
+    for r in &bad_rows {
+        output::warn(&format!(
+            "{} {} {} {}: {}",
+            r.mechanism,
+            harness::pattern_name(r.pattern),
+            format!("{:?}", r.placement).to_lowercase(),
+            output::bytes(r.size_bytes),
+            if r.errors.total() > 0 {
+                format!("VERIFICATION ERRORS {:?}", r.errors)
+            } else {
+                output::headline(r)
+            }
+        ));
+    }
+    Ok((result.clone(), complete && bad_rows.is_empty()))
+}

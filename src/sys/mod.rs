@@ -1,0 +1,34 @@
+//! The few operating-system services the harness needs beyond what the
+//! transports use directly: interruptible blocking calls, CPU placement and
+//! per-thread CPU accounting.
+
+pub mod affinity;
+pub mod interrupt;
+
+use std::time::Duration;
+
+/// CPU time (user + system) consumed so far by the calling thread.
+///
+/// The parent measures its main thread only, so the watchdog thread's
+/// bookkeeping never shows up as transport cost.
+pub fn thread_cpu_time() -> Duration {
+    cpu_time(nix::sys::resource::UsageWho::RUSAGE_THREAD)
+}
+
+/// CPU time (user + system) consumed so far by the whole calling process.
+pub fn process_cpu_time() -> Duration {
+    cpu_time(nix::sys::resource::UsageWho::RUSAGE_SELF)
+}
+
+fn cpu_time(who: nix::sys::resource::UsageWho) -> Duration {
+    match nix::sys::resource::getrusage(who) {
+        Ok(u) => timeval(u.user_time()) + timeval(u.system_time()),
+        // getrusage cannot fail for RUSAGE_SELF/THREAD on Linux; a zero keeps the
+        // measurement going rather than aborting a case over bookkeeping.
+        Err(_) => Duration::ZERO,
+    }
+}
+
+fn timeval(tv: nix::sys::time::TimeVal) -> Duration {
+    Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
+}

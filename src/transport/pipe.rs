@@ -1,0 +1,34 @@
+//! Anonymous pipes: one per direction, inherited by the peer.
+
+use std::io;
+use std::os::fd::OwnedFd;
+
+use nix::fcntl::OFlag;
+use nix::unistd::pipe2;
+
+use super::{Channel, FdStream, Prepared, Rendezvous, Transport};
+
+pub struct Pipe;
+
+impl Transport for Pipe {
+    fn name(&self) -> &'static str {
+        "pipe"
+    }
+    fn description(&self) -> &'static str {
+        "anonymous pipe pair (pipe2), ends inherited by the peer"
+    }
+    fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
+        let (to_child_r, to_child_w) = pipe2(OFlag::O_CLOEXEC)?;
+        let (to_parent_r, to_parent_w) = pipe2(OFlag::O_CLOEXEC)?;
+        Ok(Prepared {
+            child_fds: vec![to_child_r, to_parent_w],
+            connect: Box::new(move || Ok(Box::new(FdStream::new(to_parent_r, to_child_w)) as _)),
+        })
+    }
+    fn join(&self, _at: &Rendezvous, inherited: Vec<OwnedFd>) -> io::Result<Box<dyn Channel>> {
+        let [rx, tx]: [OwnedFd; 2] = inherited
+            .try_into()
+            .map_err(|_| io::Error::other("pipe expects two inherited descriptors"))?;
+        Ok(Box::new(FdStream::new(rx, tx)))
+    }
+}

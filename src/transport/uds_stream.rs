@@ -1,0 +1,45 @@
+//! Unix domain stream socket: the parent listens on a path, the peer connects.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+
+use super::{Channel, FdStream, Prepared, Rendezvous, Transport};
+use crate::sys::interrupt::retry;
+
+pub struct UdsStream;
+
+const SOCKET: &str = "stream.sock";
+
+impl Transport for UdsStream {
+    fn name(&self) -> &'static str {
+        "uds-stream"
+    }
+    fn description(&self) -> &'static str {
+        "Unix domain SOCK_STREAM socket, bound to a path, connect/accept"
+    }
+    fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
+        let path = at.dir.join(SOCKET);
+        let listener = UnixListener::bind(&path)?;
+        Ok(Prepared {
+            child_fds: Vec::new(),
+            connect: Box::new(move || {
+                // std's accept retries EINTR forever; nix's lets a dead peer end the wait.
+                let fd = retry(|| {
+                    nix::sys::socket::accept4(
+                        listener.as_raw_fd(),
+                        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+                    )
+                })?;
+                // SAFETY: accept4 just returned this descriptor and nothing else owns it.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                std::fs::remove_file(&path)?;
+                Ok(Box::new(FdStream::duplex(fd)?) as _)
+            }),
+        })
+    }
+    fn join(&self, at: &Rendezvous, _inherited: Vec<OwnedFd>) -> io::Result<Box<dyn Channel>> {
+        let stream = UnixStream::connect(at.dir.join(SOCKET))?;
+        Ok(Box::new(FdStream::duplex(stream.into())?))
+    }
+}
