@@ -61,7 +61,7 @@ pub struct RunArgs {
     #[arg(long, value_parser = options::parse_duration)]
     pub warmup: Option<std::time::Duration>,
 
-    /// Give up on a case whose peer has not finished within this time
+    /// Declare the peer hung, kill it and fail the case when no message moves for this long
     #[arg(long, default_value = "30s", value_parser = options::parse_positive_duration)]
     pub timeout: std::time::Duration,
 

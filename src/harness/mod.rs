@@ -13,6 +13,7 @@ use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
@@ -161,10 +162,12 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
     // The peer has its copies; ours would keep a pipe open after the peer died.
     drop(prepared.child_fds);
     let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
+    let progress = Arc::new(AtomicU64::new(0));
     let watchdog = Watchdog::start(
         control,
         Pid::from_raw(child.id() as i32),
-        Instant::now() + s.timeout,
+        progress.clone(),
+        s.timeout,
     );
     if let Some((parent_cpu, _)) = cpus {
         let _ = affinity::pin_to(&[parent_cpu]);
@@ -177,14 +180,13 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
         verify: s.verify,
         inject: s.inject,
     };
-    let mut progress = 0u64;
     let outcome = (|| -> io::Result<(Measured, PeerReport)> {
         let mut channel = (prepared.connect)()?;
         expect_ready(&watchdog)?;
         // Both ends hold the channel now; named objects are already unlinked,
         // so the directory can go before the measurement starts.
         let _ = std::fs::remove_dir(dir.path());
-        let measured = workload::drive(&mut *channel, &plan, &mut progress)?;
+        let measured = workload::drive(&mut *channel, &plan, &progress)?;
         match watchdog.next() {
             Some(Event::Report(r)) => Ok((measured, r)),
             other => Err(unexpected(other)),
@@ -206,7 +208,8 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
     let seen = watchdog.finish();
     let _ = affinity::pin_to(&s.cpus);
     drop(dir);
-    outcome.map_err(|e| explain(e, ended_alone, &seen, progress, s.timeout))
+    let done = progress.load(Ordering::Relaxed);
+    outcome.map_err(|e| explain(e, ended_alone, &seen, done, s.timeout))
 }
 
 /// The peer's exit status if it exits within `grace`.
@@ -262,7 +265,7 @@ fn explain(
     }
     if seen.iter().any(|e| matches!(e, Event::TimedOut)) {
         return CaseError::Failed(format!(
-            "peer did not answer within the {} timeout; killed {after}",
+            "peer did not answer for {} (--timeout); killed {after}",
             humantime::format_duration(timeout)
         ));
     }

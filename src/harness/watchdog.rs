@@ -2,11 +2,12 @@
 //!
 //! The peer speaks on its stdout (the control pipe): `ready`, then one JSON
 //! line, either its report or `{"error": ...}`. End of file before the report
-//! means the peer died; no line by the deadline means it hangs, and is killed.
+//! means the peer died; a case whose message count has not moved for the
+//! timeout hangs, and its peer is killed.
 //! Either way the case thread is kicked out of whatever call it blocks in.
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -41,13 +42,20 @@ struct ErrorLine {
 }
 
 impl Watchdog {
-    pub fn start(control: OwnedFd, peer: Pid, deadline: Instant) -> Watchdog {
+    /// `progress` is the case's message count, which the case thread bumps;
+    /// the peer is declared hung when it stands still for `timeout`.
+    pub fn start(
+        control: OwnedFd,
+        peer: Pid,
+        progress: Arc<AtomicU64>,
+        timeout: Duration,
+    ) -> Watchdog {
         let (tx, events) = mpsc::channel();
         let case_over = Arc::new(AtomicBool::new(false));
         let over = case_over.clone();
         let thread = std::thread::spawn(move || {
             interrupt::block_in_this_thread();
-            let must_abort = watch(&control, peer, deadline, &tx);
+            let must_abort = watch(&control, peer, &progress, timeout, &tx);
             if must_abort {
                 // A signal landing between two system calls is lost, so keep
                 // kicking until the case thread says it is back.
@@ -93,23 +101,33 @@ impl Watchdog {
 }
 
 /// Returns true when the case must be aborted.
-fn watch(control: &OwnedFd, peer: Pid, deadline: Instant, tx: &mpsc::Sender<Event>) -> bool {
+fn watch(
+    control: &OwnedFd,
+    peer: Pid,
+    progress: &AtomicU64,
+    timeout: Duration,
+    tx: &mpsc::Sender<Event>,
+) -> bool {
     let mut pending = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut reported = false;
+    let mut seen = progress.load(Ordering::Relaxed);
+    let mut moved_at = Instant::now();
+    let tick = timeout.min(Duration::from_millis(100));
     loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        let now = progress.load(Ordering::Relaxed);
+        if now != seen {
+            seen = now;
+            moved_at = Instant::now();
+        } else if moved_at.elapsed() >= timeout {
+            let _ = kill(peer, Signal::SIGKILL);
+            let _ = tx.send(Event::TimedOut);
+            return true;
+        }
         let mut fds = [PollFd::new(control.as_fd(), PollFlags::POLLIN)];
-        match poll(
-            &mut fds,
-            PollTimeout::try_from(ms).unwrap_or(PollTimeout::MAX),
-        ) {
-            Ok(0) => {
-                let _ = kill(peer, Signal::SIGKILL);
-                let _ = tx.send(Event::TimedOut);
-                return true;
-            }
+        let ms = PollTimeout::try_from(tick.as_millis().max(1) as i32).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, ms) {
+            Ok(0) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => return !reported,
             Ok(_) => {}

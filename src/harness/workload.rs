@@ -2,6 +2,7 @@
 //! nowhere else; the transport under test only sees `send` and `recv`.
 
 use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
@@ -87,9 +88,10 @@ pub struct Plan {
     pub inject: Option<Injection>,
 }
 
-/// Parent side. `progress` counts data messages done so far, so that a case
-/// that dies midway can say how far it got.
-pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &mut u64) -> io::Result<Measured> {
+/// Parent side. `progress` counts data messages done so far: the watchdog
+/// reads it to tell a slow case from a hung one, and a case that dies midway
+/// says how far it got.
+pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &AtomicU64) -> io::Result<Measured> {
     let mut out = Message::new(plan.size);
     let mut back = vec![0u8; plan.size];
     // First touch of both buffers happens here, not in the timed part.
@@ -108,7 +110,7 @@ pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &mut u64) -> io::Resul
             replies.check(&back[..n.min(plan.size)], plan.size);
         }
         seq += 1;
-        *progress = seq;
+        progress.store(seq, Ordering::Relaxed);
     }
     let warmup_messages = seq;
     // The peer answers SYNC once it has read everything before it, so the
@@ -136,7 +138,7 @@ pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &mut u64) -> io::Resul
         };
         seq += used;
         done += used;
-        *progress = seq;
+        progress.store(seq, Ordering::Relaxed);
     }
     exchange(ch, &mut out, &mut back, END, seq)?;
     let elapsed = start.elapsed();

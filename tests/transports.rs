@@ -1,0 +1,141 @@
+//! Every transport moves verified messages in both workloads, and a run
+//! leaves nothing behind.
+
+mod common;
+use common::*;
+
+const ALL: &str = "pipe,fifo,uds-stream,uds-dgram";
+
+#[test]
+fn every_transport_moves_verified_messages_in_both_workloads() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let o = sb.run(&[
+        "run",
+        "-m",
+        ALL,
+        "--sizes",
+        "64,4KiB,64KiB",
+        "-n",
+        "300",
+        "--warmup",
+        "0ms",
+        "--pin",
+        "none,same",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = sb.result();
+    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["options"]["verify"], "full");
+    let rows = rows(&r);
+    assert_eq!(rows.len(), 4 * 3 * 2 * 2);
+    for row in rows {
+        assert_eq!(row["status"], "ok", "{row}");
+        assert_eq!(row["messages"], 300, "{row}");
+        assert!(row["warmup_messages"].as_u64().unwrap() >= 1, "{row}");
+        assert_eq!(errors(row), (0, 0, 0, 0), "{row}");
+        match row["pattern"].as_str().unwrap() {
+            "latency" => {
+                let rtt = &row["rtt_ns"];
+                let (min, p50, max) = (
+                    rtt["min"].as_u64().unwrap(),
+                    rtt["p50"].as_u64().unwrap(),
+                    rtt["max"].as_u64().unwrap(),
+                );
+                assert!(0 < min && min <= p50 && p50 <= max, "{rtt}");
+            }
+            _ => {
+                assert!(row["msgs_per_s"].as_f64().unwrap() > 0.0, "{row}");
+                let mib = row["mib_per_s"].as_f64().unwrap();
+                let msgs = row["msgs_per_s"].as_f64().unwrap();
+                let size = row["size_bytes"].as_f64().unwrap();
+                assert!(
+                    (mib - msgs * size / 1048576.0).abs() < 1e-6 * mib.max(1.0),
+                    "{row}"
+                );
+            }
+        }
+        if row["placement"] == "same" {
+            let cpus = row["cpus"].as_array().unwrap();
+            assert_eq!(cpus.len(), 2);
+            assert_eq!(cpus[0], cpus[1]);
+        }
+    }
+    assert!(r["machine"]["kernel"].as_str().unwrap().len() > 1);
+    assert!(r["calibration"]["timer_overhead_ns"].as_f64().unwrap() > 0.0);
+    sb.assert_nothing_left();
+}
+
+#[test]
+fn sequence_only_verification_is_recorded() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let o = sb.run(&[
+        "run",
+        "-m",
+        "pipe",
+        "--sizes",
+        "1KiB",
+        "-n",
+        "100",
+        "--verify",
+        "seq",
+        "--pin",
+        "none",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert_eq!(sb.result()["options"]["verify"], "seq");
+}
+
+#[test]
+fn a_datagram_over_the_socket_limit_is_unsupported_not_a_crash() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let o = sb.run(&[
+        "run",
+        "-m",
+        "uds-dgram,pipe",
+        "--sizes",
+        "1MiB",
+        "-n",
+        "20",
+        "--pin",
+        "none",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = sb.result();
+    for row in rows(&r) {
+        if row["mechanism"] == "uds-dgram" {
+            assert_eq!(row["status"], "unsupported");
+            let why = row["reason"].as_str().unwrap();
+            assert!(
+                why.contains("EMSGSIZE") && why.contains("SO_SNDBUF"),
+                "{why}"
+            );
+        } else {
+            assert_eq!(row["status"], "ok", "{row}");
+        }
+    }
+    sb.assert_nothing_left();
+}
+
+#[test]
+fn list_names_every_transport() {
+    let sb = Sandbox::new();
+    let o = sb.run(&["list"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    for m in ALL.split(',') {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(m) && l.contains("available")),
+            "{text}"
+        );
+    }
+}
