@@ -4,7 +4,24 @@
 use crate::output::{bytes, ns, rate};
 use crate::results::{Pattern, ResultFile, Row, Status};
 
-fn cells(row: &Row) -> Vec<String> {
+/// Long reasons go under the table as numbered notes, shared by the rows
+/// that have the same one, so the table stays readable.
+#[derive(Default)]
+struct Notes(Vec<String>);
+
+impl Notes {
+    fn mark(&mut self, reason: &str) -> usize {
+        match self.0.iter().position(|r| r == reason) {
+            Some(i) => i + 1,
+            None => {
+                self.0.push(reason.to_string());
+                self.0.len()
+            }
+        }
+    }
+}
+
+fn cells(row: &Row, notes: &mut Notes) -> Vec<String> {
     let dash = || "–".to_string();
     let (p50, p99, p999) = match &row.rtt_ns {
         Some(r) => (ns(r.p50 as f64), ns(r.p99 as f64), ns(r.p999 as f64)),
@@ -24,8 +41,14 @@ fn cells(row: &Row) -> Vec<String> {
             "ERRORS lost {} dup {} reord {} corrupt {}",
             row.errors.lost, row.errors.duplicated, row.errors.reordered, row.errors.corrupted
         ),
-        Status::Unsupported => format!("unsupported: {}", row.reason.as_deref().unwrap_or("")),
-        Status::Failed => format!("FAILED: {}", row.reason.as_deref().unwrap_or("")),
+        Status::Unsupported => format!(
+            "unsupported [{}]",
+            notes.mark(row.reason.as_deref().unwrap_or(""))
+        ),
+        Status::Failed => format!(
+            "FAILED [{}]",
+            notes.mark(row.reason.as_deref().unwrap_or(""))
+        ),
     };
     vec![
         row.mechanism.clone(),
@@ -58,9 +81,11 @@ const HEADER: [&str; 12] = [
     "status",
 ];
 
-/// Renders rows as a padded Markdown table.
+/// Renders rows as a padded Markdown table, followed by the notes its
+/// status column refers to.
 pub fn table(rows: &[Row]) -> String {
-    let body: Vec<Vec<String>> = rows.iter().map(cells).collect();
+    let mut notes = Notes::default();
+    let body: Vec<Vec<String>> = rows.iter().map(|r| cells(r, &mut notes)).collect();
     let widths: Vec<usize> = (0..HEADER.len())
         .map(|i| {
             body.iter()
@@ -82,6 +107,12 @@ pub fn table(rows: &[Row]) -> String {
     out += &line(widths.iter().map(|w| "-".repeat(*w)).collect());
     for r in body {
         out += &line(r);
+    }
+    if !notes.0.is_empty() {
+        out += "\n";
+        for (i, n) in notes.0.iter().enumerate() {
+            out += &format!("[{}] {n}\n", i + 1);
+        }
     }
     out
 }
