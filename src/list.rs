@@ -9,7 +9,11 @@ pub fn render() -> String {
             Ok(()) => "available".to_string(),
             Err(why) => format!("unavailable: {why}"),
         };
-        s += &format!("{:<12} {:<11} {}\n", t.name(), state, t.description());
+        s += &format!("{:<14} {:<11} {}\n", t.name(), state, t.description());
+    }
+    s += "\nKernel limits that decide which message sizes are supported:\n";
+    for (name, value, what) in crate::sys::limits::report() {
+        s += &format!("  {name:<24} {value:<22} {what}\n");
     }
     s
 }

@@ -74,8 +74,11 @@ impl Plan {
     fn cases(&self) -> Vec<(&'static str, Pattern, usize, Placement)> {
         let mut v = Vec::new();
         for &m in &self.mechanisms {
+            // A signal-only transport has one case per pattern and placement.
+            let payload = transport::by_name(m).is_some_and(|t| t.carries_payload());
+            let sizes = if payload { &self.sizes[..] } else { &[0] };
             for &p in &self.patterns {
-                for &s in &self.sizes {
+                for &s in sizes {
                     for &pl in &self.placements {
                         v.push((m, p, s, pl));
                     }
@@ -116,6 +119,13 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
     interrupt::install().map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
     let machine = Machine::detect();
     eprintln!("machine: {}", machine.summary());
+    if plan.mechanisms.contains(&"posix-mq") {
+        match crate::sys::limits::ensure_mqueue_mounted() {
+            Ok("already mounted") => {}
+            Ok(done) => eprintln!("{done}"),
+            Err(why) => output::warn(&why),
+        }
+    }
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let calibration = Calibration {
         timer_overhead_ns: crate::timer::clock_overhead_ns(),
@@ -142,9 +152,10 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
         rows.push(row);
     }
     let complete = !interrupt::interrupted();
-    // A case cut short by Ctrl-C is not a result.
-    if !complete {
-        rows.retain(|r| r.status != Status::Failed);
+    // The case cut short by Ctrl-C (always the last) is not a result;
+    // failures before it are.
+    if !complete && rows.last().is_some_and(|r| r.status == Status::Failed) {
+        rows.pop();
     }
     let result = ResultFile {
         schema_version: SCHEMA_VERSION,

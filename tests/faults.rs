@@ -33,51 +33,78 @@ fn start_long_run(sb: &Sandbox, extra: &[&str]) -> (std::process::Child, u32) {
     (child, peer)
 }
 
-fn no_zombies_while_running(pid: u32) {
-    let zombies: Vec<_> = children(pid).into_iter().filter(|c| c.1 == 'Z').collect();
-    assert!(zombies.is_empty(), "unreaped peers: {zombies:?}");
-}
-
 #[test]
 fn a_peer_killed_mid_case_fails_that_case_and_the_run_goes_on() {
-    for pattern in ["latency", "throughput"] {
-        let sb = Sandbox::new();
-        let (run, peer) = start_long_run(
-            &sb,
-            &[
-                "-m",
-                "uds-dgram,pipe",
-                "--patterns",
-                pattern,
-                "--duration",
-                "3s",
-            ],
-        );
-        kill(Pid::from_raw(peer as i32), Signal::SIGKILL).unwrap();
-        // The next case starts with a new peer; the dead one must be reaped.
-        wait_until("the next case", Duration::from_secs(10), || {
-            children(run.id()).iter().any(|c| c.0 != peer && c.1 != 'Z')
+    // One run of every transport in both workloads; each peer is killed
+    // shortly after it appears, except the last one's, which must finish.
+    let watch = IpcWatch::start();
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let all = ALL.join(",");
+    let run = sb.spawn(&[
+        "run",
+        "-m",
+        &all,
+        "--sizes",
+        "64",
+        "--pin",
+        "none",
+        "--duration",
+        "1s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let cases = ALL.len() * 2;
+    let mut killed: Vec<u32> = Vec::new();
+    while killed.len() < cases - 1 {
+        let mut peer = 0;
+        wait_until("the next peer", Duration::from_secs(10), || {
+            let now = children(run.id());
+            peer = now
+                .iter()
+                .find(|c| !killed.contains(&c.0) && c.1 != 'Z')
+                .map_or(0, |c| c.0);
+            // The harness reaps a dead peer before it starts the next one.
+            if peer != 0 {
+                assert!(
+                    now.iter().all(|c| !killed.contains(&c.0)),
+                    "a killed peer was not reaped: {now:?}"
+                );
+            }
+            peer != 0
         });
-        no_zombies_while_running(run.id());
-        let o = run.wait_with_output().unwrap();
-        assert_eq!(
-            o.status.code(),
-            Some(1),
-            "a failed case makes the run exit 1"
-        );
-        let r = sb.result();
-        let rows = rows(&r);
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0]["status"], "failed", "{}", rows[0]);
-        let why = rows[0]["reason"].as_str().unwrap();
-        assert!(why.contains("signal 9") && why.contains("after"), "{why}");
-        assert_eq!(rows[1]["status"], "ok", "{}", rows[1]);
-        sb.assert_nothing_left();
+        std::thread::sleep(Duration::from_millis(150));
+        kill(Pid::from_raw(peer as i32), Signal::SIGKILL).unwrap();
+        killed.push(peer);
     }
+    let o = run.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "a failed case makes the run exit 1"
+    );
+    let r = sb.result();
+    let rows = rows(&r);
+    assert_eq!(rows.len(), cases);
+    for row in &rows[..cases - 1] {
+        assert_eq!(row["status"], "failed", "{row}");
+        let why = row["reason"].as_str().unwrap();
+        assert!(why.contains("signal 9") && why.contains("after"), "{row}");
+    }
+    assert_eq!(rows[cases - 1]["status"], "ok", "{}", rows[cases - 1]);
+    for pid in killed {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "peer {pid} was not reaped"
+        );
+    }
+    sb.assert_nothing_left();
+    watch.assert_nothing_new();
 }
 
 #[test]
 fn a_hung_peer_times_out_and_is_killed() {
+    let watch = IpcWatch::start();
     let sb = Sandbox::new();
     let (run, peer) = start_long_run(
         &sb,
@@ -106,17 +133,19 @@ fn a_hung_peer_times_out_and_is_killed() {
         "hung peer {peer} still exists"
     );
     sb.assert_nothing_left();
+    watch.assert_nothing_new();
 }
 
 #[test]
 fn ctrl_c_stops_the_run_promptly_and_keeps_finished_rows() {
+    let watch = IpcWatch::start();
     for signal in [Signal::SIGINT, Signal::SIGTERM] {
         let sb = Sandbox::new();
         let (run, peer) = start_long_run(
             &sb,
             &[
                 "-m",
-                "pipe,uds-stream,fifo",
+                "pipe,shm-sysv-sem,posix-mq",
                 "--duration",
                 "1s",
                 "--patterns",
@@ -147,4 +176,5 @@ fn ctrl_c_stops_the_run_promptly_and_keeps_finished_rows() {
         assert!(!std::path::Path::new(&format!("/proc/{peer}")).exists());
         sb.assert_nothing_left();
     }
+    watch.assert_nothing_new();
 }

@@ -4,16 +4,16 @@
 mod common;
 use common::*;
 
-const ALL: &str = "pipe,fifo,uds-stream,uds-dgram";
-
 #[test]
 fn every_transport_moves_verified_messages_in_both_workloads() {
+    let watch = IpcWatch::start();
     let sb = Sandbox::new();
     let out = sb.out();
+    let all = ALL.join(",");
     let o = sb.run(&[
         "run",
         "-m",
-        ALL,
+        &all,
         "--sizes",
         "64,4KiB,64KiB",
         "-n",
@@ -30,8 +30,21 @@ fn every_transport_moves_verified_messages_in_both_workloads() {
     assert_eq!(r["schema_version"], 1);
     assert_eq!(r["options"]["verify"], "full");
     let rows = rows(&r);
-    assert_eq!(rows.len(), 4 * 3 * 2 * 2);
+    // Eight transports with three sizes, the semaphore with none; two
+    // patterns, two placements.
+    assert_eq!(rows.len(), (8 * 3 + 1) * 2 * 2);
     for row in rows {
+        let queue = row["mechanism"] == "posix-mq" || row["mechanism"] == "sysv-mq";
+        if queue && row["size_bytes"] == 65536 {
+            // Over the default queue limits (8192 bytes); see the test below.
+            assert_eq!(row["status"], "unsupported", "{row}");
+            continue;
+        }
+        if row["mechanism"] == "semaphore" {
+            assert_eq!(row["size_bytes"], 0, "{row}");
+            assert!(row["note"].as_str().unwrap().contains("no payload"));
+            assert!(row.get("mib_per_s").is_none(), "{row}");
+        }
         assert_eq!(row["status"], "ok", "{row}");
         assert_eq!(row["messages"], 300, "{row}");
         assert!(row["warmup_messages"].as_u64().unwrap() >= 1, "{row}");
@@ -48,7 +61,10 @@ fn every_transport_moves_verified_messages_in_both_workloads() {
             }
             _ => {
                 assert!(row["msgs_per_s"].as_f64().unwrap() > 0.0, "{row}");
-                let mib = row["mib_per_s"].as_f64().unwrap();
+                let Some(mib) = row["mib_per_s"].as_f64() else {
+                    assert_eq!(row["mechanism"], "semaphore", "{row}");
+                    continue;
+                };
                 let msgs = row["msgs_per_s"].as_f64().unwrap();
                 let size = row["size_bytes"].as_f64().unwrap();
                 assert!(
@@ -66,6 +82,47 @@ fn every_transport_moves_verified_messages_in_both_workloads() {
     assert!(r["machine"]["kernel"].as_str().unwrap().len() > 1);
     assert!(r["calibration"]["timer_overhead_ns"].as_f64().unwrap() > 0.0);
     sb.assert_nothing_left();
+    watch.assert_nothing_new();
+}
+
+#[test]
+fn a_message_over_a_queue_limit_is_unsupported_and_names_the_limit() {
+    let watch = IpcWatch::start();
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let msgmax = ipcbench::sys::limits::sysctl("kernel.msgmax").unwrap();
+    let mqmax = ipcbench::sys::limits::sysctl("fs.mqueue.msgsize_max").unwrap();
+    let over = (msgmax.max(mqmax) + 1).to_string();
+    let o = sb.run(&[
+        "run",
+        "-m",
+        "posix-mq,sysv-mq",
+        "--sizes",
+        &format!("64,{over}"),
+        "-n",
+        "50",
+        "--pin",
+        "none",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = sb.result();
+    for row in rows(&r) {
+        if row["size_bytes"] == 64 {
+            assert_eq!(row["status"], "ok", "{row}");
+            continue;
+        }
+        assert_eq!(row["status"], "unsupported", "{row}");
+        let why = row["reason"].as_str().unwrap();
+        let limit = if row["mechanism"] == "posix-mq" {
+            format!("fs.mqueue.msgsize_max = {mqmax}")
+        } else {
+            format!("kernel.msgmax = {msgmax}")
+        };
+        assert!(why.contains(&limit) && why.contains("sysctl"), "{why}");
+    }
+    watch.assert_nothing_new();
 }
 
 #[test]
@@ -131,7 +188,11 @@ fn list_names_every_transport() {
     let o = sb.run(&["list"]);
     assert!(o.status.success());
     let text = String::from_utf8_lossy(&o.stdout);
-    for m in ALL.split(',') {
+    assert!(
+        text.contains("fs.mqueue.msgsize_max") && text.contains("kernel.msgmnb"),
+        "{text}"
+    );
+    for m in ALL {
         assert!(
             text.lines()
                 .any(|l| l.starts_with(m) && l.contains("available")),

@@ -27,10 +27,8 @@ fn cells(row: &Row, notes: &mut Notes) -> Vec<String> {
         Some(r) => (ns(r.p50 as f64), ns(r.p99 as f64), ns(r.p999 as f64)),
         None => (dash(), dash(), dash()),
     };
-    let (msgs, mib) = match (row.msgs_per_s, row.mib_per_s) {
-        (Some(m), Some(b)) => (rate(m), format!("{b:.1}")),
-        _ => (dash(), dash()),
-    };
+    let msgs = row.msgs_per_s.map_or_else(dash, rate);
+    let mib = row.mib_per_s.map_or_else(dash, |b| format!("{b:.1}"));
     let cpu = row
         .cpu_ns_per_msg
         .as_ref()
@@ -54,7 +52,7 @@ fn cells(row: &Row, notes: &mut Notes) -> Vec<String> {
         row.mechanism.clone(),
         crate::harness::pattern_name(row.pattern).to_string(),
         format!("{:?}", row.placement).to_lowercase(),
-        bytes(row.size_bytes),
+        size_cell(row),
         p50,
         p99,
         p999,
@@ -80,6 +78,15 @@ const HEADER: [&str; 12] = [
     "messages",
     "status",
 ];
+
+/// A signal-only row has no size (and says so in its note).
+pub fn size_cell(row: &Row) -> String {
+    if row.size_bytes == 0 && row.note.is_some() {
+        "none".to_string()
+    } else {
+        bytes(row.size_bytes)
+    }
+}
 
 /// Renders rows as a padded Markdown table, followed by the notes its
 /// status column refers to.

@@ -9,6 +9,7 @@ pub mod workload;
 
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -20,7 +21,7 @@ use nix::unistd::Pid;
 
 use crate::results::{CpuPerMessage, Pattern, Placement, Row, Rtt, Status};
 use crate::sys::{affinity, interrupt};
-use crate::transport::{Rendezvous, Transport};
+use crate::transport::{Prepared, Rendezvous, Transport};
 use message::Verify;
 use watchdog::{Event, Watchdog};
 use workload::{Injection, Length, Measured, PeerReport, Plan};
@@ -46,8 +47,30 @@ pub struct Case<'a> {
     pub transport: &'static dyn Transport,
     pub pattern: Pattern,
     pub placement: Placement,
+    /// Bytes per message; ignored by transports that carry no payload.
     pub size: usize,
     pub settings: &'a Settings,
+}
+
+impl Case<'_> {
+    /// What the row reports as the size: none for a signal-only transport.
+    pub fn row_size(&self) -> usize {
+        if self.transport.carries_payload() {
+            self.size
+        } else {
+            0
+        }
+    }
+
+    /// What the workload moves: a signal-only transport still frames its
+    /// posts as bare headers inside the harness.
+    fn wire_size(&self) -> usize {
+        if self.transport.carries_payload() {
+            self.size
+        } else {
+            message::HEADER_BYTES
+        }
+    }
 }
 
 enum CaseError {
@@ -62,9 +85,9 @@ pub fn run_case(case: &Case) -> Row {
         case.transport.name(),
         case.placement,
         case.pattern,
-        case.size,
+        case.row_size(),
     );
-    if let Err(reason) = case.transport.check_size(case.size) {
+    if let Err(reason) = case.transport.check_size(case.wire_size()) {
         return row.with_status(Status::Unsupported, reason);
     }
     let cpus = match placement_cpus(case.placement, &case.settings.cpus) {
@@ -126,7 +149,15 @@ fn fill(row: &mut Row, case: &Case, m: &Measured, peer: &PeerReport) {
     } else {
         let secs = m.elapsed.as_secs_f64();
         row.msgs_per_s = Some(m.messages as f64 / secs);
-        row.mib_per_s = Some(m.messages as f64 * case.size as f64 / secs / (1u64 << 20) as f64);
+        if case.transport.carries_payload() {
+            row.mib_per_s = Some(m.messages as f64 * case.size as f64 / secs / (1u64 << 20) as f64);
+        }
+    }
+    if !case.transport.carries_payload() {
+        row.note = Some(
+            "no payload: message size does not apply; a message is one post, RTT is post-to-answered-post"
+                .into(),
+        );
     }
 }
 
@@ -151,13 +182,13 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
     let at = Rendezvous {
         dir: dir.path(),
         tag: &tag,
-        size: case.size,
+        size: case.wire_size(),
     };
     let prepared = case
         .transport
         .prepare(&at)
         .map_err(failed("setting up the channel"))?;
-    let mut child = spawn_peer(case, &at, &prepared.child_fds, cpus.map(|c| c.1))
+    let mut child = spawn_peer(case, &at, &prepared, cpus.map(|c| c.1))
         .map_err(failed("starting the peer process"))?;
     // The peer has its copies; ours would keep a pipe open after the peer died.
     drop(prepared.child_fds);
@@ -174,7 +205,7 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
     }
     let plan = Plan {
         pattern: case.pattern,
-        size: case.size,
+        size: case.wire_size(),
         length: s.length,
         warmup: s.warmup,
         verify: s.verify,
@@ -183,8 +214,8 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
     let outcome = (|| -> io::Result<(Measured, PeerReport)> {
         let mut channel = (prepared.connect)()?;
         expect_ready(&watchdog)?;
-        // Both ends hold the channel now; named objects are already unlinked,
-        // so the directory can go before the measurement starts.
+        // Both ends hold the channel now: names can go before measuring.
+        channel.peer_joined()?;
         let _ = std::fs::remove_dir(dir.path());
         let measured = workload::drive(&mut *channel, &plan, &progress)?;
         match watchdog.next() {
@@ -296,10 +327,10 @@ fn explain(
 fn spawn_peer(
     case: &Case,
     at: &Rendezvous,
-    fds: &[OwnedFd],
+    prepared: &Prepared,
     cpu: Option<usize>,
 ) -> io::Result<Child> {
-    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+    let raw: Vec<RawFd> = prepared.child_fds.iter().map(|f| f.as_raw_fd()).collect();
     let list = raw
         .iter()
         .map(|f| f.to_string())
@@ -309,11 +340,12 @@ fn spawn_peer(
     cmd.arg("__peer")
         .args(["--mechanism", case.transport.name()])
         .args(["--pattern", pattern_name(case.pattern)])
-        .args(["--size", &case.size.to_string()])
+        .args(["--size", &case.wire_size().to_string()])
         .args(["--verify", verify_name(case.settings.verify)])
         .arg("--dir")
         .arg(at.dir)
         .args(["--tag", at.tag])
+        .args(["--token", &prepared.token])
         .env(CHANNEL_FD_ENV, list)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -10,7 +10,7 @@ use super::message::Verify;
 use super::workload::{self, PeerReport};
 use super::CHANNEL_FD_ENV;
 use crate::results::Pattern;
-use crate::transport::{self, Rendezvous};
+use crate::transport::{self, Inherited, Rendezvous};
 
 #[derive(clap::Args, Debug)]
 pub struct PeerArgs {
@@ -26,6 +26,8 @@ pub struct PeerArgs {
     pub dir: PathBuf,
     #[arg(long)]
     pub tag: String,
+    #[arg(long, default_value = "")]
+    pub token: String,
 }
 
 /// Runs the peer; returns the process exit code.
@@ -51,6 +53,10 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
         dir: &args.dir,
         tag: &args.tag,
         size: args.size,
+    };
+    let inherited = Inherited {
+        fds: inherited,
+        token: args.token.clone(),
     };
     let mut channel = transport
         .join(&at, inherited)

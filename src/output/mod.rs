@@ -44,11 +44,10 @@ pub fn headline(row: &Row) -> String {
             .as_ref()
             .map(|r| format!("RTT p50 {}  p99 {}", ns(r.p50 as f64), ns(r.p99 as f64)))
             .unwrap_or_default(),
-        (Status::Ok, Pattern::Throughput) => format!(
-            "{}  {:.1} MiB/s",
-            rate(row.msgs_per_s.unwrap_or(0.0)),
-            row.mib_per_s.unwrap_or(0.0)
-        ),
+        (Status::Ok, Pattern::Throughput) => match row.mib_per_s {
+            Some(mib) => format!("{}  {mib:.1} MiB/s", rate(row.msgs_per_s.unwrap_or(0.0))),
+            None => rate(row.msgs_per_s.unwrap_or(0.0)),
+        },
         (Status::Unsupported, _) => format!("unsupported: {}", row.reason.as_deref().unwrap_or("")),
         (Status::Failed, _) => format!("FAILED: {}", row.reason.as_deref().unwrap_or("")),
     }
@@ -66,7 +65,7 @@ pub fn progress(done: usize, total: usize, row: &Row) {
         row.mechanism,
         crate::harness::pattern_name(row.pattern),
         format!("{:?}", row.placement).to_lowercase(),
-        bytes(row.size_bytes),
+        crate::export::markdown::size_cell(row),
         headline(row),
     );
 }

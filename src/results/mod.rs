@@ -69,6 +69,9 @@ pub struct Row {
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// How to read this row when it differs from the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// CPUs the parent and the peer were pinned to (empty: unpinned).
     #[serde(default)]
     pub cpus: Vec<usize>,
@@ -97,6 +100,7 @@ impl Row {
             size_bytes: size as u64,
             status: Status::Ok,
             reason: None,
+            note: None,
             cpus: Vec::new(),
             rtt_ns: None,
             msgs_per_s: None,

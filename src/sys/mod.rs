@@ -4,6 +4,10 @@
 
 pub mod affinity;
 pub mod interrupt;
+pub mod limits;
+pub mod mapping;
+pub mod posix_sem;
+pub mod sysv;
 
 use std::time::Duration;
 

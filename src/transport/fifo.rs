@@ -11,7 +11,7 @@ use std::path::Path;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 
-use super::{Channel, FdStream, Prepared, Rendezvous, Transport};
+use super::{Channel, FdStream, Inherited, Prepared, Rendezvous, Transport};
 use crate::sys::interrupt::retry;
 
 pub struct Fifo;
@@ -38,6 +38,7 @@ impl Transport for Fifo {
         }
         Ok(Prepared {
             child_fds: Vec::new(),
+            token: String::new(),
             connect: Box::new(move || {
                 let tx = open_fifo(&to_child, OFlag::O_WRONLY)?;
                 let rx = open_fifo(&to_parent, OFlag::O_RDONLY)?;
@@ -47,7 +48,7 @@ impl Transport for Fifo {
             }),
         })
     }
-    fn join(&self, at: &Rendezvous, _inherited: Vec<OwnedFd>) -> io::Result<Box<dyn Channel>> {
+    fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let rx = open_fifo(&at.dir.join(TO_CHILD), OFlag::O_RDONLY)?;
         let tx = open_fifo(&at.dir.join(TO_PARENT), OFlag::O_WRONLY)?;
         Ok(Box::new(FdStream::new(rx, tx)))

@@ -3,9 +3,15 @@
 //! A transport only moves bytes between two ends and says what it cannot do.
 //! It never times and never verifies: the harness does both, once, for all.
 
+mod bounded_buffer;
 mod fifo;
 mod pipe;
+mod posix_mq;
+mod semaphore;
+mod shm_posix_sem;
+mod shm_sysv_sem;
 mod stream;
+mod sysv_mq;
 mod uds_dgram;
 mod uds_stream;
 
@@ -23,6 +29,12 @@ pub trait Channel {
     /// streams fill `buf` exactly; message transports return what the message
     /// held (a length other than `buf.len()` is the verifier's business).
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Called once the peer has joined: both ends now hold the channel, so
+    /// names (queues, segments, semaphores) can be removed and nothing
+    /// outlives the two processes, even if both are killed.
+    fn peer_joined(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Where the two processes of one case meet.
@@ -42,9 +54,64 @@ pub struct Prepared {
     /// Descriptors the peer inherits; the harness passes their numbers in
     /// `IPCBENCH_CHANNEL_FD` and closes its own copies once the peer runs.
     pub child_fds: Vec<OwnedFd>,
+    /// Handed to the peer as is (ids of System V objects, for instance).
+    pub token: String,
     /// Completes the parent's end once the peer is running. It may block
     /// until the peer has joined (and is interrupted if the peer dies).
     pub connect: Box<dyn FnOnce() -> io::Result<Box<dyn Channel>>>,
+}
+
+impl Prepared {
+    /// A channel whose parent end is ready now, with nothing to hand over.
+    pub fn ready(channel: Box<dyn Channel>) -> Prepared {
+        Prepared {
+            child_fds: Vec::new(),
+            token: String::new(),
+            connect: Box::new(move || Ok(channel)),
+        }
+    }
+}
+
+/// What the peer receives from the parent.
+pub struct Inherited {
+    pub fds: Vec<OwnedFd>,
+    pub token: String,
+}
+
+/// Removes named objects when dropped, unless removed earlier: a case that
+/// fails halfway leaves nothing behind either.
+pub struct Names {
+    names: Vec<String>,
+    unlink: fn(&str),
+}
+
+impl Names {
+    pub fn new(unlink: fn(&str)) -> Names {
+        Names {
+            names: Vec::new(),
+            unlink,
+        }
+    }
+    pub fn add(&mut self, name: &str) {
+        self.names.push(name.to_string());
+    }
+    pub fn remove_all(&mut self) {
+        for n in self.names.drain(..) {
+            (self.unlink)(&n);
+        }
+    }
+}
+
+impl Drop for Names {
+    fn drop(&mut self) {
+        self.remove_all();
+    }
+}
+
+/// An error that makes the case `unsupported` (a kernel limit, a missing
+/// facility) rather than `failed`.
+pub fn unsupported(reason: String) -> io::Error {
+    io::Error::new(io::ErrorKind::Unsupported, reason)
 }
 
 pub trait Transport: Sync {
@@ -61,10 +128,15 @@ pub trait Transport: Sync {
     fn check_size(&self, _size: usize) -> Result<(), String> {
         Ok(())
     }
+    /// False for mechanisms that only signal (a semaphore): their rows have
+    /// no message size, and the harness checks counts instead of contents.
+    fn carries_payload(&self) -> bool {
+        true
+    }
     /// Parent side, before the peer starts: create the channel's resources.
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared>;
-    /// Peer side: join what `prepare` made, with the inherited descriptors.
-    fn join(&self, at: &Rendezvous, inherited: Vec<OwnedFd>) -> io::Result<Box<dyn Channel>>;
+    /// Peer side: join what `prepare` made.
+    fn join(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>>;
 }
 
 /// Every transport, in the order of the claimed table.
@@ -74,6 +146,11 @@ pub fn all() -> &'static [&'static dyn Transport] {
         &fifo::Fifo,
         &uds_stream::UdsStream,
         &uds_dgram::UdsDgram,
+        &posix_mq::PosixMq,
+        &sysv_mq::SysvMq,
+        &shm_posix_sem::ShmPosixSem,
+        &shm_sysv_sem::ShmSysvSem,
+        &semaphore::Semaphore,
     ]
 }
 

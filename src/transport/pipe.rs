@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
 
-use super::{Channel, FdStream, Prepared, Rendezvous, Transport};
+use super::{Channel, FdStream, Inherited, Prepared, Rendezvous, Transport};
 
 pub struct Pipe;
 
@@ -22,11 +22,13 @@ impl Transport for Pipe {
         let (to_parent_r, to_parent_w) = pipe2(OFlag::O_CLOEXEC)?;
         Ok(Prepared {
             child_fds: vec![to_child_r, to_parent_w],
+            token: String::new(),
             connect: Box::new(move || Ok(Box::new(FdStream::new(to_parent_r, to_child_w)) as _)),
         })
     }
-    fn join(&self, _at: &Rendezvous, inherited: Vec<OwnedFd>) -> io::Result<Box<dyn Channel>> {
+    fn join(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let [rx, tx]: [OwnedFd; 2] = inherited
+            .fds
             .try_into()
             .map_err(|_| io::Error::other("pipe expects two inherited descriptors"))?;
         Ok(Box::new(FdStream::new(rx, tx)))

@@ -24,31 +24,41 @@ impl FdStream {
     }
 }
 
+/// Writes all of `msg`, however many writes it takes.
+pub fn write_all(fd: &OwnedFd, msg: &[u8]) -> io::Result<()> {
+    let mut done = 0;
+    while done < msg.len() {
+        done += retry(|| nix::unistd::write(fd, &msg[done..]))?;
+    }
+    Ok(())
+}
+
+/// Fills all of `buf`; the peer closing first is an error.
+pub fn read_exact(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match retry(|| nix::unistd::read(fd, &mut buf[done..]))? {
+            0 => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!(
+                        "peer closed the channel after {done} of {} bytes",
+                        buf.len()
+                    ),
+                ))
+            }
+            n => done += n,
+        }
+    }
+    Ok(done)
+}
+
 impl Channel for FdStream {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        let mut done = 0;
-        while done < msg.len() {
-            done += retry(|| nix::unistd::write(&self.tx, &msg[done..]))?;
-        }
-        Ok(())
+        write_all(&self.tx, msg)
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut done = 0;
-        while done < buf.len() {
-            match retry(|| nix::unistd::read(&self.rx, &mut buf[done..]))? {
-                0 => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        format!(
-                            "peer closed the channel after {done} of {} bytes",
-                            buf.len()
-                        ),
-                    ))
-                }
-                n => done += n,
-            }
-        }
-        Ok(done)
+        read_exact(&self.rx, buf)
     }
 }

@@ -3,12 +3,12 @@
 //! the parent that the peer's path exists.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
 
 use nix::sys::socket::{getsockopt, sockopt, MsgFlags};
 
-use super::{Channel, Prepared, Rendezvous, Transport};
+use super::{Channel, Inherited, Prepared, Rendezvous, Transport};
 use crate::sys::interrupt::retry;
 
 pub struct UdsDgram;
@@ -64,6 +64,7 @@ impl Transport for UdsDgram {
         let socket = UnixDatagram::bind(&own)?;
         Ok(Prepared {
             child_fds: Vec::new(),
+            token: String::new(),
             connect: Box::new(move || {
                 let mut hello = [0u8; 1];
                 retry(|| {
@@ -77,7 +78,7 @@ impl Transport for UdsDgram {
             }),
         })
     }
-    fn join(&self, at: &Rendezvous, _inherited: Vec<OwnedFd>) -> io::Result<Box<dyn Channel>> {
+    fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let socket = UnixDatagram::bind(at.dir.join(CHILD))?;
         socket.connect(at.dir.join(PARENT))?;
         socket.send(&[1])?;

@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
-use super::{Channel, FdStream, Prepared, Rendezvous, Transport};
+use super::{Channel, FdStream, Inherited, Prepared, Rendezvous, Transport};
 use crate::sys::interrupt::retry;
 
 pub struct UdsStream;
@@ -23,6 +23,7 @@ impl Transport for UdsStream {
         let listener = UnixListener::bind(&path)?;
         Ok(Prepared {
             child_fds: Vec::new(),
+            token: String::new(),
             connect: Box::new(move || {
                 // std's accept retries EINTR forever; nix's lets a dead peer end the wait.
                 let fd = retry(|| {
@@ -38,7 +39,7 @@ impl Transport for UdsStream {
             }),
         })
     }
-    fn join(&self, at: &Rendezvous, _inherited: Vec<OwnedFd>) -> io::Result<Box<dyn Channel>> {
+    fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let stream = UnixStream::connect(at.dir.join(SOCKET))?;
         Ok(Box::new(FdStream::duplex(stream.into())?))
     }

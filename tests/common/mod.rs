@@ -119,3 +119,78 @@ pub fn stderr_lines(o: &Output) -> Vec<String> {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+pub const ALL: [&str; 9] = [
+    "pipe",
+    "fifo",
+    "uds-stream",
+    "uds-dgram",
+    "posix-mq",
+    "sysv-mq",
+    "shm-posix-sem",
+    "shm-sysv-sem",
+    "semaphore",
+];
+
+static IPC_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// IPC objects that exist on the machine now: POSIX names containing
+/// "ipcbench" in /dev/shm and /dev/mqueue, and every System V id.
+#[derive(Debug, PartialEq)]
+pub struct IpcObjects(Vec<String>);
+
+impl IpcObjects {
+    pub fn now() -> IpcObjects {
+        let mut v = Vec::new();
+        for dir in ["/dev/shm", "/dev/mqueue"] {
+            if let Ok(entries) = std::fs::read_dir(dir) {
+                for e in entries.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if name.contains("ipcbench") {
+                        v.push(format!("{dir}/{name}"));
+                    }
+                }
+            }
+        }
+        for kind in ["msg", "sem", "shm"] {
+            let table =
+                std::fs::read_to_string(format!("/proc/sysvipc/{kind}")).unwrap_or_default();
+            for line in table.lines().skip(1) {
+                if let Some(id) = line.split_whitespace().nth(1) {
+                    v.push(format!("sysv {kind} {id}"));
+                }
+            }
+        }
+        v.sort();
+        IpcObjects(v)
+    }
+}
+
+/// Holds the machine's IPC namespace still for one test: snapshots taken
+/// before and after must not see another test's objects in flight.
+pub struct IpcWatch {
+    before: IpcObjects,
+    _serial: std::sync::MutexGuard<'static, ()>,
+}
+
+impl IpcWatch {
+    pub fn start() -> IpcWatch {
+        let serial = IPC_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+        // Listing POSIX queues needs the mqueue file system; we are root in CI.
+        let _ = ipcbench::sys::limits::ensure_mqueue_mounted();
+        IpcWatch {
+            before: IpcObjects::now(),
+            _serial: serial,
+        }
+    }
+
+    pub fn assert_nothing_new(&self) {
+        let after = IpcObjects::now();
+        let new: Vec<_> = after
+            .0
+            .iter()
+            .filter(|o| !self.before.0.contains(o))
+            .collect();
+        assert!(new.is_empty(), "IPC objects left behind: {new:?}");
+    }
+}

@@ -1,0 +1,108 @@
+//! Kernel limits that decide which message sizes an IPC mechanism accepts.
+//! They are results, not crashes: transports quote them in `unsupported`
+//! rows, and `ipcbench list` prints them.
+
+use nix::sys::resource::{getrlimit, Resource};
+
+/// A sysctl's value, by its dotted name (`fs.mqueue.msgsize_max`).
+pub fn sysctl(name: &str) -> Option<u64> {
+    let path = format!("/proc/sys/{}", name.replace('.', "/"));
+    std::fs::read_to_string(path)
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The per-user byte budget for POSIX message queues (soft, hard).
+pub fn rlimit_msgqueue() -> Option<(u64, u64)> {
+    getrlimit(Resource::RLIMIT_MSGQUEUE).ok()
+}
+
+/// Whether the mqueue file system is mounted where queues can be listed.
+pub fn mqueue_mounted() -> bool {
+    std::fs::read_to_string("/proc/mounts")
+        .map(|m| {
+            m.lines()
+                .any(|l| l.split_whitespace().nth(2) == Some("mqueue"))
+        })
+        .unwrap_or(false)
+}
+
+/// Free bytes on /dev/shm, where POSIX shared memory lives.
+pub fn dev_shm_free() -> Option<u64> {
+    let s = nix::sys::statvfs::statvfs("/dev/shm").ok()?;
+    Some(s.blocks_available() as u64 * s.fragment_size() as u64)
+}
+
+/// Every limit worth knowing, as (name, value, what it bounds).
+pub fn report() -> Vec<(String, String, &'static str)> {
+    let show = |v: Option<u64>| v.map_or("unreadable".to_string(), |v| v.to_string());
+    let mut rows: Vec<(String, String, &'static str)> = [
+        ("fs.mqueue.msg_max", "POSIX queue: messages per queue"),
+        ("fs.mqueue.msgsize_max", "POSIX queue: bytes per message"),
+        ("fs.mqueue.queues_max", "POSIX queue: queues on the system"),
+        ("kernel.msgmax", "System V queue: bytes per message"),
+        ("kernel.msgmnb", "System V queue: bytes per queue"),
+        ("kernel.msgmni", "System V queue: queues on the system"),
+        ("kernel.shmmax", "System V shm: bytes per segment"),
+        ("kernel.sem", "System V semaphores: per set (first of four)"),
+        (
+            "net.core.wmem_default",
+            "socket send buffer (bounds a Unix datagram)",
+        ),
+        (
+            "net.core.wmem_max",
+            "largest send buffer setsockopt may ask for",
+        ),
+    ]
+    .into_iter()
+    .map(|(n, what)| (n.to_string(), show(sysctl(n)), what))
+    .collect();
+    rows.push((
+        "RLIMIT_MSGQUEUE".into(),
+        rlimit_msgqueue().map_or("unreadable".into(), |(s, h)| format!("{s} (hard {h})")),
+        "POSIX queue: bytes per user, all queues",
+    ));
+    rows.push((
+        "/dev/shm free".into(),
+        show(dev_shm_free()),
+        "POSIX shared memory: bytes",
+    ));
+    rows.push((
+        "/dev/mqueue".into(),
+        if mqueue_mounted() {
+            "mounted"
+        } else {
+            "not mounted"
+        }
+        .into(),
+        "POSIX queues work either way; mounted, they can be listed",
+    ));
+    rows
+}
+
+/// Mounts the mqueue file system on /dev/mqueue when it is absent and we
+/// are root, so that leftover POSIX queues can be listed (queues work
+/// without it). Returns what happened, for the run's log.
+pub fn ensure_mqueue_mounted() -> Result<&'static str, String> {
+    if mqueue_mounted() {
+        return Ok("already mounted");
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err("/dev/mqueue is not mounted and we are not root: leftover POSIX queues cannot be listed".into());
+    }
+    std::fs::create_dir_all("/dev/mqueue").map_err(|e| format!("creating /dev/mqueue: {e}"))?;
+    nix::mount::mount(
+        Some("none"),
+        "/dev/mqueue",
+        Some("mqueue"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .map(|_| "mounted mqueue on /dev/mqueue")
+    .map_err(|e| {
+        format!("mounting mqueue on /dev/mqueue: {e}; leftover POSIX queues cannot be listed")
+    })
+}

@@ -1,0 +1,105 @@
+//! A region of memory shared with another process, accessed only by copying
+//! bytes in and out at offsets. The protocol on top (semaphores, futexes)
+//! orders those copies; this type only keeps them inside the region.
+
+use std::ptr::NonNull;
+
+use super::sysv::Detach;
+
+pub struct Mapping {
+    ptr: NonNull<u8>,
+    len: usize,
+    detach: Detach,
+}
+
+// SAFETY: the mapping is plain memory; which thread copies in or out does not
+// matter, and the owner releases it exactly once.
+unsafe impl Send for Mapping {}
+
+impl Mapping {
+    /// # Safety
+    /// `ptr` must point to a mapping of at least `len` bytes that stays valid
+    /// until released as `detach` says, and that nobody else releases.
+    pub unsafe fn new(ptr: NonNull<u8>, len: usize, detach: Detach) -> Mapping {
+        Mapping { ptr, len, detach }
+    }
+
+    /// Maps an open shared memory object of `len` bytes read/write, shared.
+    pub fn map_fd(fd: &std::os::fd::OwnedFd, len: usize) -> nix::Result<Mapping> {
+        use nix::sys::mman::{mmap, MapFlags, ProtFlags};
+        let size = std::num::NonZeroUsize::new(len).ok_or(nix::errno::Errno::EINVAL)?;
+        // SAFETY: a fresh shared mapping of a descriptor we own; nothing else
+        // in this process aliases it.
+        let ptr = unsafe {
+            mmap(
+                None,
+                size,
+                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
+                MapFlags::MAP_SHARED,
+                fd,
+                0,
+            )?
+        };
+        // SAFETY: mmap returned a mapping of len bytes, released by munmap in Drop.
+        Ok(unsafe { Mapping::new(ptr.cast(), len, Detach::Munmap) })
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Copies `src` into the region at `offset`.
+    pub fn write(&self, offset: usize, src: &[u8]) {
+        assert!(offset
+            .checked_add(src.len())
+            .is_some_and(|end| end <= self.len));
+        // SAFETY: the range is inside the mapping (checked above) and cannot
+        // overlap `src`, which lives in this process's private memory.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src.as_ptr(), self.ptr.as_ptr().add(offset), src.len())
+        };
+    }
+
+    /// Copies from the region at `offset` into `dst`.
+    pub fn read(&self, offset: usize, dst: &mut [u8]) {
+        assert!(offset
+            .checked_add(dst.len())
+            .is_some_and(|end| end <= self.len));
+        // SAFETY: as in `write`, with the roles swapped.
+        unsafe {
+            std::ptr::copy_nonoverlapping(
+                self.ptr.as_ptr().add(offset),
+                dst.as_mut_ptr(),
+                dst.len(),
+            )
+        };
+    }
+
+    /// Writes every page once, so first-touch faults happen before timing.
+    pub fn touch(&self) {
+        let page = 4096;
+        for off in (0..self.len).step_by(page) {
+            self.write(off, &[0]);
+        }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        match self.detach {
+            Detach::Munmap => {
+                // SAFETY: this mapping was made by mmap for len bytes and is
+                // released only here.
+                let _ = unsafe { nix::sys::mman::munmap(self.ptr.cast(), self.len) };
+            }
+            Detach::Shmdt => {
+                // SAFETY: attached by shmat, detached only here.
+                unsafe { libc::shmdt(self.ptr.as_ptr() as *const libc::c_void) };
+            }
+        }
+    }
+}

@@ -1,0 +1,189 @@
+//! System V IPC (message queues, semaphore sets, shared memory segments),
+//! which nix does not wrap. Each object is created with IPC_PRIVATE, so no
+//! key can collide with anyone else's; the peer learns the id from the
+//! harness. Every unsafe call is here, each with why it is sound.
+
+use std::ffi::c_void;
+use std::ptr::NonNull;
+
+use nix::errno::Errno;
+
+use super::mapping::Mapping;
+
+fn check(ret: libc::c_int) -> nix::Result<libc::c_int> {
+    Errno::result(ret)
+}
+
+/// A System V message queue. The creator removes it on drop; a queue is
+/// destroyed at once by IPC_RMID, so it cannot be marked for removal early.
+pub struct MsgQueue {
+    id: i32,
+    owner: bool,
+}
+
+impl MsgQueue {
+    pub fn create() -> nix::Result<MsgQueue> {
+        // SAFETY: plain system call with integer arguments.
+        let id = check(unsafe { libc::msgget(libc::IPC_PRIVATE, libc::IPC_CREAT | 0o600) })?;
+        Ok(MsgQueue { id, owner: true })
+    }
+
+    /// A queue someone else created and will remove.
+    pub fn attach(id: i32) -> MsgQueue {
+        MsgQueue { id, owner: false }
+    }
+
+    pub fn id(&self) -> i32 {
+        self.id
+    }
+
+    /// Sends `buf`, whose first 8 bytes are the message type (a native
+    /// `long`, > 0) and the rest the message text, as msgsnd wants it.
+    pub fn send(&self, buf: &[u8]) -> nix::Result<()> {
+        assert!(buf.len() >= 8, "a message starts with its type");
+        // SAFETY: buf is a readable region of buf.len() bytes laid out as
+        // struct msgbuf; msgsz counts only the text after the type.
+        check(unsafe { libc::msgsnd(self.id, buf.as_ptr() as *const c_void, buf.len() - 8, 0) })
+            .map(drop)
+    }
+
+    /// Receives the first message of type `mtype` into `buf` (type first,
+    /// then text); returns the text's length.
+    pub fn recv(&self, buf: &mut [u8], mtype: i64) -> nix::Result<usize> {
+        assert!(buf.len() >= 8, "a message starts with its type");
+        // SAFETY: buf is a writable region of buf.len() bytes; the kernel
+        // writes at most 8 + msgsz bytes into it.
+        let n = unsafe {
+            libc::msgrcv(
+                self.id,
+                buf.as_mut_ptr() as *mut c_void,
+                buf.len() - 8,
+                mtype as libc::c_long,
+                0,
+            )
+        };
+        Errno::result(n).map(|n| n as usize)
+    }
+}
+
+impl Drop for MsgQueue {
+    fn drop(&mut self) {
+        if self.owner {
+            // SAFETY: IPC_RMID takes no buffer.
+            unsafe { libc::msgctl(self.id, libc::IPC_RMID, std::ptr::null_mut()) };
+        }
+    }
+}
+
+/// A System V semaphore set; removed on drop by its creator.
+pub struct SemSet {
+    id: i32,
+    owner: bool,
+}
+
+impl SemSet {
+    pub fn create(initial: &[u16]) -> nix::Result<SemSet> {
+        // SAFETY: plain system call with integer arguments.
+        let id = check(unsafe {
+            libc::semget(
+                libc::IPC_PRIVATE,
+                initial.len() as i32,
+                libc::IPC_CREAT | 0o600,
+            )
+        })?;
+        let set = SemSet { id, owner: true };
+        for (i, &v) in initial.iter().enumerate() {
+            // SAFETY: SETVAL reads `union semun`'s int member, passed as the
+            // variadic argument, as glibc expects.
+            check(unsafe { libc::semctl(id, i as i32, libc::SETVAL, v as libc::c_int) })?;
+        }
+        Ok(set)
+    }
+
+    pub fn attach(id: i32) -> SemSet {
+        SemSet { id, owner: false }
+    }
+
+    pub fn id(&self) -> i32 {
+        self.id
+    }
+
+    fn op(&self, num: u16, delta: i16) -> nix::Result<()> {
+        let mut op = libc::sembuf {
+            sem_num: num,
+            sem_op: delta,
+            sem_flg: 0,
+        };
+        // SAFETY: one valid sembuf, nsops = 1.
+        check(unsafe { libc::semop(self.id, &mut op, 1) }).map(drop)
+    }
+
+    pub fn wait(&self, num: u16) -> nix::Result<()> {
+        self.op(num, -1)
+    }
+
+    pub fn post(&self, num: u16) -> nix::Result<()> {
+        self.op(num, 1)
+    }
+}
+
+impl Drop for SemSet {
+    fn drop(&mut self) {
+        if self.owner {
+            // SAFETY: IPC_RMID takes no further argument.
+            unsafe { libc::semctl(self.id, 0, libc::IPC_RMID) };
+        }
+    }
+}
+
+/// A System V shared memory segment, attached in this process.
+pub struct Segment {
+    id: i32,
+    map: Mapping,
+}
+
+impl Segment {
+    pub fn create(len: usize) -> nix::Result<Segment> {
+        // SAFETY: plain system call with integer arguments.
+        let id = check(unsafe { libc::shmget(libc::IPC_PRIVATE, len, libc::IPC_CREAT | 0o600) })?;
+        Segment::attach(id, len).inspect_err(|_| {
+            // SAFETY: IPC_RMID takes no buffer.
+            unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+        })
+    }
+
+    pub fn attach(id: i32, len: usize) -> nix::Result<Segment> {
+        // SAFETY: shmat maps a fresh region of at least `len` bytes (the
+        // segment's size) or returns (void*)-1.
+        let ptr = unsafe { libc::shmat(id, std::ptr::null(), 0) };
+        if ptr as isize == -1 {
+            return Err(Errno::last());
+        }
+        let ptr = NonNull::new(ptr as *mut u8).ok_or(Errno::EINVAL)?;
+        // SAFETY: the region is mapped for len bytes until shmdt in Drop.
+        let map = unsafe { Mapping::new(ptr, len, Detach::Shmdt) };
+        Ok(Segment { id, map })
+    }
+
+    pub fn id(&self) -> i32 {
+        self.id
+    }
+
+    /// Marks the segment for removal; it lives on until the last process
+    /// detaches, so nothing outlives the two peers even if both are killed.
+    pub fn mark_for_removal(&self) -> nix::Result<()> {
+        // SAFETY: IPC_RMID takes no buffer.
+        check(unsafe { libc::shmctl(self.id, libc::IPC_RMID, std::ptr::null_mut()) }).map(drop)
+    }
+
+    /// The attached memory; it stays attached until the mapping is dropped.
+    pub fn into_map(self) -> Mapping {
+        self.map
+    }
+}
+
+/// How a mapping is released.
+pub enum Detach {
+    Munmap,
+    Shmdt,
+}

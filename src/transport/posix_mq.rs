@@ -1,0 +1,122 @@
+//! POSIX message queues: one queue per direction, created by the parent,
+//! opened by name by the peer, unlinked once both hold them. All messages go
+//! at one priority (0).
+
+use std::io;
+
+use nix::errno::Errno;
+use nix::mqueue::{mq_close, mq_open, mq_receive, mq_send, mq_unlink, MQ_OFlag, MqAttr, MqdT};
+use nix::sys::stat::Mode;
+
+use super::{unsupported, Channel, Inherited, Names, Prepared, Rendezvous, Transport};
+use crate::sys::interrupt::retry;
+use crate::sys::limits::{rlimit_msgqueue, sysctl};
+
+pub struct PosixMq;
+
+/// A queue descriptor that closes itself.
+struct Queue(Option<MqdT>);
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        if let Some(q) = self.0.take() {
+            let _ = mq_close(q);
+        }
+    }
+}
+
+impl Queue {
+    fn get(&self) -> &MqdT {
+        self.0.as_ref().expect("open until dropped")
+    }
+}
+
+struct MqChannel {
+    tx: Queue,
+    rx: Queue,
+    names: Option<Names>,
+}
+
+impl Channel for MqChannel {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        retry(|| mq_send(self.tx.get(), msg, 0))
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut prio = 0;
+        retry(|| mq_receive(self.rx.get(), buf, &mut prio))
+    }
+    fn peer_joined(&mut self) -> io::Result<()> {
+        self.names.take();
+        Ok(())
+    }
+}
+
+/// Queue depth: the kernel's default maximum, bounded so two queues fit the
+/// per-user byte budget at the sizes we accept.
+fn depth() -> i64 {
+    sysctl("fs.mqueue.msg_max").unwrap_or(10).min(10) as i64
+}
+
+fn names(tag: &str) -> (String, String) {
+    (format!("/{tag}-to-child"), format!("/{tag}-to-parent"))
+}
+
+fn open(name: &str, create: Option<&MqAttr>) -> io::Result<Queue> {
+    let flags = MQ_OFlag::O_RDWR | MQ_OFlag::O_CLOEXEC;
+    let flags = if create.is_some() {
+        flags | MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL
+    } else {
+        flags
+    };
+    match mq_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR, create) {
+        Ok(q) => Ok(Queue(Some(q))),
+        Err(Errno::EMFILE) if create.is_some() => Err(unsupported(format!(
+            "mq_open: EMFILE: the per-user POSIX queue budget RLIMIT_MSGQUEUE ({} bytes) is exhausted; it is raised with ulimit -q, which needs CAP_SYS_RESOURCE above the hard limit",
+            rlimit_msgqueue().map_or(0, |l| l.0)
+        ))),
+        Err(Errno::ENOSYS) => Err(unsupported("mq_open: ENOSYS: this kernel has no POSIX message queues".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+impl Transport for PosixMq {
+    fn name(&self) -> &'static str {
+        "posix-mq"
+    }
+    fn description(&self) -> &'static str {
+        "POSIX message queue pair (mq_open), opened by name"
+    }
+    fn check_size(&self, size: usize) -> Result<(), String> {
+        match sysctl("fs.mqueue.msgsize_max") {
+            Some(max) if size as u64 > max => Err(format!(
+                "a {size}-byte message exceeds fs.mqueue.msgsize_max = {max} bytes (raise it as root: sysctl fs.mqueue.msgsize_max={size}; RLIMIT_MSGQUEUE must also hold two queues of {} such messages)",
+                depth()
+            )),
+            _ => Ok(()),
+        }
+    }
+    fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
+        let attr = MqAttr::new(0, depth(), at.size as i64, 0);
+        let (to_child, to_parent) = names(at.tag);
+        let mut guard = Names::new(|n| {
+            let _ = mq_unlink(n);
+        });
+        let tx = open(&to_child, Some(&attr))?;
+        guard.add(&to_child);
+        let rx = open(&to_parent, Some(&attr))?;
+        guard.add(&to_parent);
+        Ok(Prepared::ready(Box::new(MqChannel {
+            tx,
+            rx,
+            names: Some(guard),
+        })))
+    }
+    fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        let (to_child, to_parent) = names(at.tag);
+        Ok(Box::new(MqChannel {
+            rx: open(&to_child, None)?,
+            tx: open(&to_parent, None)?,
+            names: None,
+        }))
+    }
+}

@@ -1,0 +1,100 @@
+//! A System V message queue, one for both directions: message type 1 goes to
+//! the peer, type 2 comes back. Created IPC_PRIVATE; the peer gets its id.
+//! A System V queue vanishes at once when removed, so the parent removes it
+//! at the end of the case (a harness killed by SIGKILL cannot).
+
+use std::io;
+
+use super::{unsupported, Channel, Inherited, Prepared, Rendezvous, Transport};
+use crate::sys::interrupt::retry;
+use crate::sys::limits::sysctl;
+use crate::sys::sysv::MsgQueue;
+
+pub struct SysvMq;
+
+const TO_CHILD: i64 = 1;
+const TO_PARENT: i64 = 2;
+
+struct SysvChannel {
+    queue: MsgQueue,
+    send_type: i64,
+    recv_type: i64,
+    /// msgsnd/msgrcv want the type in front of the text: one reused buffer.
+    scratch: Vec<u8>,
+}
+
+impl SysvChannel {
+    fn new(queue: MsgQueue, send_type: i64, size: usize) -> SysvChannel {
+        SysvChannel {
+            queue,
+            send_type,
+            recv_type: TO_CHILD + TO_PARENT - send_type,
+            scratch: vec![0; 8 + size],
+        }
+    }
+}
+
+impl Channel for SysvChannel {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        let buf = &mut self.scratch[..8 + msg.len()];
+        buf[..8].copy_from_slice(&self.send_type.to_ne_bytes());
+        buf[8..].copy_from_slice(msg);
+        let queue = &self.queue;
+        retry(|| queue.send(buf))
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let scratch = &mut self.scratch[..8 + buf.len()];
+        let (queue, kind) = (&self.queue, self.recv_type);
+        let n = retry(|| queue.recv(scratch, kind))?;
+        buf[..n].copy_from_slice(&scratch[8..8 + n]);
+        Ok(n)
+    }
+}
+
+impl Transport for SysvMq {
+    fn name(&self) -> &'static str {
+        "sysv-mq"
+    }
+    fn description(&self) -> &'static str {
+        "System V message queue (msgget), message types per direction"
+    }
+    fn check_size(&self, size: usize) -> Result<(), String> {
+        let max = sysctl("kernel.msgmax");
+        let queue = sysctl("kernel.msgmnb");
+        match (max, queue) {
+            (Some(max), _) if size as u64 > max => Err(format!(
+                "a {size}-byte message exceeds kernel.msgmax = {max} bytes (raise it as root: sysctl kernel.msgmax={size}, and kernel.msgmnb to at least that)"
+            )),
+            (_, Some(q)) if size as u64 > q => Err(format!(
+                "a {size}-byte message exceeds the queue's capacity kernel.msgmnb = {q} bytes (raise it as root: sysctl kernel.msgmnb={size})"
+            )),
+            _ => Ok(()),
+        }
+    }
+    fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
+        let queue = MsgQueue::create().map_err(|e| match e {
+            nix::errno::Errno::ENOSPC => unsupported(format!(
+                "msgget: ENOSPC: the system's System V queue count kernel.msgmni = {} is used up",
+                sysctl("kernel.msgmni").unwrap_or(0)
+            )),
+            e => e.into(),
+        })?;
+        let token = queue.id().to_string();
+        let channel = SysvChannel::new(queue, TO_CHILD, at.size);
+        Ok(Prepared {
+            token,
+            ..Prepared::ready(Box::new(channel))
+        })
+    }
+    fn join(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        let id = inherited
+            .token
+            .parse()
+            .map_err(|_| io::Error::other(format!("bad queue id '{}'", inherited.token)))?;
+        Ok(Box::new(SysvChannel::new(
+            MsgQueue::attach(id),
+            TO_PARENT,
+            at.size,
+        )))
+    }
+}
