@@ -21,7 +21,7 @@ use nix::unistd::Pid;
 
 use crate::results::{CpuPerMessage, Pattern, Placement, Row, Rtt, Status};
 use crate::sys::{affinity, interrupt};
-use crate::transport::{Prepared, Rendezvous, Transport};
+use crate::transport::{Channel, Prepared, Rendezvous, Transport};
 use message::Verify;
 use watchdog::{Event, Watchdog};
 use workload::{Injection, Length, Measured, PeerReport, Plan};
@@ -73,9 +73,19 @@ impl Case<'_> {
     }
 }
 
-enum CaseError {
+#[derive(Debug)]
+pub enum CaseError {
     Unsupported(String),
     Failed(String),
+}
+
+impl std::fmt::Display for CaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            CaseError::Unsupported(r) => write!(f, "unsupported: {r}"),
+            CaseError::Failed(r) => write!(f, "failed: {r}"),
+        }
+    }
 }
 
 /// Runs one case to a result row; never panics on what the peer or the
@@ -165,6 +175,70 @@ static CASE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerReport), CaseError> {
     let s = case.settings;
+    let plan = Plan {
+        pattern: case.pattern,
+        size: case.wire_size(),
+        length: s.length,
+        warmup: s.warmup,
+        verify: s.verify,
+        inject: s.inject,
+    };
+    let spec = SessionSpec {
+        transport: case.transport,
+        pattern: case.pattern,
+        size: case.wire_size(),
+        role: PeerRole::Serve,
+        cpus,
+        settings: s,
+    };
+    session(&spec, |live| {
+        let measured = workload::drive(&mut *live.channel, &plan, live.progress)?;
+        match live.watchdog.next() {
+            Some(Event::Report(r)) => Ok((measured, r)),
+            other => Err(unexpected(other)),
+        }
+    })
+}
+
+/// What the peer does once it has joined the channel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum PeerRole {
+    /// Answer the workload (echo, or receive and verify).
+    Serve,
+    /// The same, stalling 1 ms every 64 messages: a receiver that falls behind.
+    SlowServe,
+    /// Hold the channel and never read, until killed.
+    Hold,
+}
+
+/// A session's parameters: which channel, which peer behaviour, where.
+pub struct SessionSpec<'a> {
+    pub transport: &'static dyn Transport,
+    pub pattern: Pattern,
+    /// Bytes per message on the wire.
+    pub size: usize,
+    pub role: PeerRole,
+    pub cpus: Option<(usize, usize)>,
+    pub settings: &'a Settings,
+}
+
+/// The parent's side of a live session, for the body to work with.
+pub struct Live<'a> {
+    pub channel: Box<dyn Channel>,
+    /// Bump it as work gets done: standing still for `--timeout` means hung.
+    pub progress: &'a AtomicU64,
+    pub watchdog: &'a Watchdog,
+    pub peer: Pid,
+}
+
+/// Starts a peer process, connects the channel, waits for the handshake,
+/// runs `body`, then stops and reaps the peer and removes every object the
+/// channel made, whatever happened.
+pub fn session<T>(
+    spec: &SessionSpec,
+    body: impl FnOnce(&mut Live) -> io::Result<T>,
+) -> Result<T, CaseError> {
+    let s = spec.settings;
     interrupt::reset_case();
     let failed = |what: &str| {
         let what = what.to_string();
@@ -182,51 +256,45 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
     let at = Rendezvous {
         dir: dir.path(),
         tag: &tag,
-        size: case.wire_size(),
+        size: spec.size,
     };
-    let prepared = case
+    let prepared = spec
         .transport
         .prepare(&at)
         .map_err(failed("setting up the channel"))?;
-    let mut child = spawn_peer(case, &at, &prepared, cpus.map(|c| c.1))
-        .map_err(failed("starting the peer process"))?;
+    let mut child =
+        spawn_peer(spec, &at, &prepared).map_err(failed("starting the peer process"))?;
     // The peer has its copies; ours would keep a pipe open after the peer died.
     drop(prepared.child_fds);
     let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
     let progress = Arc::new(AtomicU64::new(0));
-    let watchdog = Watchdog::start(
-        control,
-        Pid::from_raw(child.id() as i32),
-        progress.clone(),
-        s.timeout,
-    );
-    if let Some((parent_cpu, _)) = cpus {
+    let peer = Pid::from_raw(child.id() as i32);
+    let watchdog = Watchdog::start(control, peer, progress.clone(), s.timeout);
+    if let Some((parent_cpu, _)) = spec.cpus {
         let _ = affinity::pin_to(&[parent_cpu]);
     }
-    let plan = Plan {
-        pattern: case.pattern,
-        size: case.wire_size(),
-        length: s.length,
-        warmup: s.warmup,
-        verify: s.verify,
-        inject: s.inject,
-    };
-    let outcome = (|| -> io::Result<(Measured, PeerReport)> {
-        let mut channel = (prepared.connect)()?;
+    let outcome = (|| -> io::Result<T> {
+        let channel = (prepared.connect)()?;
         expect_ready(&watchdog)?;
+        let mut live = Live {
+            channel,
+            progress: &progress,
+            watchdog: &watchdog,
+            peer,
+        };
         // Both ends hold the channel now: names can go before measuring.
-        channel.peer_joined()?;
+        live.channel.peer_joined()?;
         let _ = std::fs::remove_dir(dir.path());
-        let measured = workload::drive(&mut *channel, &plan, &progress)?;
-        match watchdog.next() {
-            Some(Event::Report(r)) => Ok((measured, r)),
-            other => Err(unexpected(other)),
-        }
+        body(&mut live)
     })();
     // Whether the peer ended by itself tells a crash from our own kill.
-    let ended_alone = match outcome {
-        Ok(_) => None,
-        Err(_) => {
+    let ended_alone = match (&outcome, spec.role) {
+        (Ok(_), PeerRole::Hold) => {
+            let _ = child.kill();
+            None
+        }
+        (Ok(_), _) => None,
+        (Err(_), _) => {
             let status = exit_within(&mut child, Duration::from_millis(200));
             if status.is_none() {
                 let _ = child.kill();
@@ -324,24 +392,26 @@ fn explain(
     }
 }
 
-fn spawn_peer(
-    case: &Case,
-    at: &Rendezvous,
-    prepared: &Prepared,
-    cpu: Option<usize>,
-) -> io::Result<Child> {
+fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::Result<Child> {
+    let cpu = spec.cpus.map(|c| c.1);
     let raw: Vec<RawFd> = prepared.child_fds.iter().map(|f| f.as_raw_fd()).collect();
     let list = raw
         .iter()
         .map(|f| f.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let mut cmd = Command::new(&case.settings.peer_exe);
+    let mut cmd = Command::new(&spec.settings.peer_exe);
+    let role = match spec.role {
+        PeerRole::Serve => "serve",
+        PeerRole::SlowServe => "slow-serve",
+        PeerRole::Hold => "hold",
+    };
     cmd.arg("__peer")
-        .args(["--mechanism", case.transport.name()])
-        .args(["--pattern", pattern_name(case.pattern)])
-        .args(["--size", &case.wire_size().to_string()])
-        .args(["--verify", verify_name(case.settings.verify)])
+        .args(["--mechanism", spec.transport.name()])
+        .args(["--pattern", pattern_name(spec.pattern)])
+        .args(["--size", &spec.size.to_string()])
+        .args(["--verify", verify_name(spec.settings.verify)])
+        .args(["--role", role])
         .arg("--dir")
         .arg(at.dir)
         .args(["--tag", at.tag])

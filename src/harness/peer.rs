@@ -28,6 +28,8 @@ pub struct PeerArgs {
     pub tag: String,
     #[arg(long, default_value = "")]
     pub token: String,
+    #[arg(long, value_enum, default_value = "serve")]
+    pub role: super::PeerRole,
 }
 
 /// Runs the peer; returns the process exit code.
@@ -64,7 +66,15 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
     writeln!(out, "ready")
         .and_then(|_| out.flush())
         .map_err(|e| format!("control pipe: {e}"))?;
-    workload::serve(&mut *channel, args.pattern, args.size, args.verify)
+    let slow = match args.role {
+        super::PeerRole::Hold => loop {
+            // Holds its end and never reads, until the harness kills it.
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
+        super::PeerRole::Serve => false,
+        super::PeerRole::SlowServe => true,
+    };
+    workload::serve(&mut *channel, args.pattern, args.size, args.verify, slow)
         .map_err(|e| format!("serving {}: {e}", super::pattern_name(args.pattern)))
 }
 

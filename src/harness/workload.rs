@@ -222,6 +222,7 @@ pub fn serve(
     pattern: Pattern,
     size: usize,
     verify: Verify,
+    slow: bool,
 ) -> io::Result<PeerReport> {
     let mut buf = vec![0u8; size];
     buf.fill(0x5A);
@@ -260,6 +261,9 @@ pub fn serve(
             }
             _ => {
                 data_seen += 1;
+                if slow && data_seen.is_multiple_of(64) {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
                 if !echo_all {
                     verifier.check(&buf[..n], size);
                 }
