@@ -27,8 +27,19 @@ pub enum Command {
     Run(RunArgs),
     /// List the transports, whether each works on this host, and why not
     List,
+    /// Decide every cell of the claimed comparison table by experiment
+    Probe(ProbeArgs),
     #[command(name = "__peer", hide = true)]
     Peer(PeerArgs),
+    #[command(name = "__probe-peer", hide = true)]
+    ProbePeer(crate::probe::helper::HelperArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ProbeArgs {
+    /// Also write the probe results as JSON to this path
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -72,6 +83,10 @@ pub struct RunArgs {
     /// A smoke run of a few seconds: 50ms cases, sizes 64 and 64KiB unless --sizes says otherwise
     #[arg(long)]
     pub quick: bool,
+
+    /// Skip the property probes that a run (other than --quick) ends with
+    #[arg(long)]
+    pub no_probe: bool,
 
     /// Where to write the JSON result file [default: results/run-<UTC time>.json]
     #[arg(short, long)]

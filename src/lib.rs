@@ -12,6 +12,7 @@ pub mod harness;
 pub mod list;
 pub mod options;
 pub mod output;
+pub mod probe;
 pub mod results;
 pub mod suite;
 pub mod sys;

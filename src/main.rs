@@ -2,9 +2,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use ipcbench::cli::{Cli, Command, RunArgs};
+use ipcbench::cli::{Cli, Command, ProbeArgs, RunArgs};
 use ipcbench::error::Error;
-use ipcbench::{export, harness, list, suite};
+use ipcbench::{export, harness, list, options, suite};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -18,6 +18,8 @@ fn main() -> ExitCode {
             0
         }
         Some(Command::Run(args)) => run(&args),
+        Some(Command::Probe(args)) => probe(&args),
+        Some(Command::ProbePeer(args)) => ipcbench::probe::helper::main(&args),
         None => match Cli::try_parse_from(["ipcbench", "run"]) {
             Ok(Cli {
                 command: Some(Command::Run(args)),
@@ -42,6 +44,27 @@ fn run(args: &RunArgs) -> i32 {
             130
         }
         Ok((true, false)) => 1,
+        Err(e) => fail(&e),
+    }
+}
+
+fn probe(args: &ProbeArgs) -> i32 {
+    let outcome = (|| -> Result<(), Error> {
+        if let Some(p) = &args.json {
+            options::check_output_path(p)?;
+        }
+        let settings = suite::probe_settings()?;
+        let file = ipcbench::probe::run(&settings);
+        print!("{}", export::markdown::probe_tables(&file));
+        if let Some(p) = &args.json {
+            export::json::write_value(p, &file)
+                .map_err(|e| Error::Runtime(format!("writing '{}': {e}", p.display())))?;
+            println!("\nprobe results written to {}", p.display());
+        }
+        Ok(())
+    })();
+    match outcome {
+        Ok(()) => 0,
         Err(e) => fail(&e),
     }
 }

@@ -27,6 +27,7 @@ pub struct Plan {
     pub placements: Vec<Placement>,
     pub settings: Settings,
     pub out: PathBuf,
+    pub probe: bool,
 }
 
 impl Plan {
@@ -68,6 +69,7 @@ impl Plan {
                 inject: args.inject,
             },
             out,
+            probe: !args.no_probe && !args.quick,
         })
     }
 
@@ -151,6 +153,10 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
         output::progress(i + 1, cases.len(), &row);
         rows.push(row);
     }
+    let probe = (plan.probe && !interrupt::interrupted()).then(|| {
+        eprintln!("probing the properties of the claimed table...");
+        crate::probe::run(&plan.settings)
+    });
     let complete = !interrupt::interrupted();
     // The case cut short by Ctrl-C (always the last) is not a result;
     // failures before it are.
@@ -176,6 +182,7 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
         finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         complete,
         rows,
+        probe,
     };
     export::json::write(&plan.out, &result).map_err(|e| {
         Error::Runtime(format!(
@@ -203,4 +210,20 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
         ));
     }
     Ok((result.clone(), complete && bad_rows.is_empty()))
+}
+
+/// Settings for the probe experiments: short, verified, unpinned.
+pub fn probe_settings() -> Result<Settings, Error> {
+    interrupt::install().map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
+    let peer_exe = std::env::current_exe()
+        .map_err(|e| Error::Runtime(format!("cannot find this program's own path: {e}")))?;
+    Ok(Settings {
+        length: harness::workload::Length::Iterations(1000),
+        warmup: Duration::ZERO,
+        verify: crate::harness::message::Verify::Full,
+        timeout: Duration::from_secs(10),
+        peer_exe,
+        cpus: affinity::allowed_cpus(),
+        inject: None,
+    })
 }

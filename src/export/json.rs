@@ -7,6 +7,11 @@ use std::path::Path;
 use crate::results::ResultFile;
 
 pub fn write(path: &Path, result: &ResultFile) -> std::io::Result<()> {
+    write_value(path, result)
+}
+
+/// Any serialisable document, written atomically.
+pub fn write_value(path: &Path, result: &impl serde::Serialize) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

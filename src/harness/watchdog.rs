@@ -33,6 +33,7 @@ pub enum Event {
 pub struct Watchdog {
     events: mpsc::Receiver<Event>,
     case_over: Arc<AtomicBool>,
+    exit_expected: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -53,9 +54,18 @@ impl Watchdog {
         let (tx, events) = mpsc::channel();
         let case_over = Arc::new(AtomicBool::new(false));
         let over = case_over.clone();
+        let exit_expected = Arc::new(AtomicBool::new(false));
+        let expected = exit_expected.clone();
         let thread = std::thread::spawn(move || {
             interrupt::block_in_this_thread();
-            let must_abort = watch(&control, peer, &progress, timeout, &tx);
+            let must_abort = match watch(&control, peer, &progress, timeout, &tx) {
+                End::Reported => false,
+                // A death the case caused: keep watching the case for a stall.
+                End::PeerGone if expected.load(Ordering::SeqCst) => {
+                    stalls(&progress, timeout, &over)
+                }
+                End::PeerGone | End::Hung => true,
+            };
             if must_abort {
                 // A signal landing between two system calls is lost, so keep
                 // kicking until the case thread says it is back.
@@ -68,8 +78,15 @@ impl Watchdog {
         Watchdog {
             events,
             case_over,
+            exit_expected,
             thread: Some(thread),
         }
+    }
+
+    /// The case is about to end the peer itself: its death is an
+    /// observation, not a reason to abort (a hang still is).
+    pub fn expect_peer_exit(&self) {
+        self.exit_expected.store(true, Ordering::SeqCst);
     }
 
     /// Waits for an event the case needs (`Ready` or the report), giving up
@@ -100,14 +117,41 @@ impl Watchdog {
     }
 }
 
-/// Returns true when the case must be aborted.
+/// Waits until the case is over (false) or its progress has stood still
+/// for `timeout` (true).
+fn stalls(progress: &AtomicU64, timeout: Duration, over: &AtomicBool) -> bool {
+    let mut seen = progress.load(Ordering::Relaxed);
+    let mut moved_at = Instant::now();
+    while !over.load(Ordering::SeqCst) {
+        let now = progress.load(Ordering::Relaxed);
+        if now != seen {
+            seen = now;
+            moved_at = Instant::now();
+        } else if moved_at.elapsed() >= timeout {
+            return true;
+        }
+        std::thread::sleep(timeout.min(Duration::from_millis(10)));
+    }
+    false
+}
+
+/// Why the watch ended.
+enum End {
+    /// The peer reported and closed the control pipe.
+    Reported,
+    /// The control pipe closed before a report.
+    PeerGone,
+    /// No progress for the timeout; the peer was killed.
+    Hung,
+}
+
 fn watch(
     control: &OwnedFd,
     peer: Pid,
     progress: &AtomicU64,
     timeout: Duration,
     tx: &mpsc::Sender<Event>,
-) -> bool {
+) -> End {
     let mut pending = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut reported = false;
@@ -122,14 +166,15 @@ fn watch(
         } else if moved_at.elapsed() >= timeout {
             let _ = kill(peer, Signal::SIGKILL);
             let _ = tx.send(Event::TimedOut);
-            return true;
+            return End::Hung;
         }
         let mut fds = [PollFd::new(control.as_fd(), PollFlags::POLLIN)];
         let ms = PollTimeout::try_from(tick.as_millis().max(1) as i32).unwrap_or(PollTimeout::MAX);
         match poll(&mut fds, ms) {
             Ok(0) => continue,
             Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return !reported,
+            Err(_) if reported => return End::Reported,
+            Err(_) => return End::PeerGone,
             Ok(_) => {}
         }
         let n = match nix::unistd::read(control, &mut chunk) {
@@ -138,10 +183,11 @@ fn watch(
             Err(_) => 0,
         };
         if n == 0 {
-            if !reported {
-                let _ = tx.send(Event::Closed);
+            if reported {
+                return End::Reported;
             }
-            return !reported;
+            let _ = tx.send(Event::Closed);
+            return End::PeerGone;
         }
         pending.extend_from_slice(&chunk[..n]);
         while let Some(end) = pending.iter().position(|&b| b == b'\n') {

@@ -3,6 +3,7 @@
 //! a new `SCHEMA_VERSION`.
 
 pub mod machine;
+pub mod probe;
 
 use serde::{Deserialize, Serialize};
 
@@ -171,4 +172,7 @@ pub struct ResultFile {
     /// False when the run was interrupted: the rows are what finished.
     pub complete: bool,
     pub rows: Vec<Row>,
+    /// The property probes, when the run made them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<probe::ProbeFile>,
 }

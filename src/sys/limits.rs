@@ -30,7 +30,13 @@ pub fn mqueue_mounted() -> bool {
         .unwrap_or(false)
 }
 
-/// Free bytes on /dev/shm, where POSIX shared memory lives.
+/// Size in bytes of the tmpfs on /dev/shm, where POSIX shared memory lives.
+pub fn dev_shm_size() -> Option<u64> {
+    let s = nix::sys::statvfs::statvfs("/dev/shm").ok()?;
+    Some(s.blocks() as u64 * s.fragment_size() as u64)
+}
+
+/// Free bytes on /dev/shm.
 pub fn dev_shm_free() -> Option<u64> {
     let s = nix::sys::statvfs::statvfs("/dev/shm").ok()?;
     Some(s.blocks_available() as u64 * s.fragment_size() as u64)

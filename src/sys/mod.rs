@@ -36,3 +36,19 @@ fn cpu_time(who: nix::sys::resource::UsageWho) -> Duration {
 fn timeval(tv: nix::sys::time::TimeVal) -> Duration {
     Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
 }
+
+/// Whether descriptor `fd` is open in this process.
+pub fn fd_is_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor table entry, open or not.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
+}
+
+/// Moves the calling process to SCHED_FIFO at `priority`.
+pub fn set_fifo_priority(priority: i32) -> nix::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: param is a valid sched_param for the duration of the call.
+    nix::errno::Errno::result(unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) })
+        .map(drop)
+}

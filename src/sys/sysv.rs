@@ -28,6 +28,26 @@ impl MsgQueue {
         Ok(MsgQueue { id, owner: true })
     }
 
+    /// A new queue found by `key` (connectionless experiments), owned here.
+    pub fn create_keyed(key: i32) -> nix::Result<MsgQueue> {
+        // SAFETY: plain system call with integer arguments.
+        let id = check(unsafe { libc::msgget(key, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) })?;
+        Ok(MsgQueue { id, owner: true })
+    }
+
+    /// The queue that `key` names; it is removed when this is dropped.
+    pub fn open_keyed(key: i32) -> nix::Result<MsgQueue> {
+        // SAFETY: plain system call with integer arguments.
+        let id = check(unsafe { libc::msgget(key, 0) })?;
+        Ok(MsgQueue { id, owner: true })
+    }
+
+    /// Gives up ownership: the queue outlives this process (connectionless
+    /// experiments hand it to another process, which removes it).
+    pub fn leave(mut self) {
+        self.owner = false;
+    }
+
     /// A queue someone else created and will remove.
     pub fn attach(id: i32) -> MsgQueue {
         MsgQueue { id, owner: false }
@@ -40,10 +60,15 @@ impl MsgQueue {
     /// Sends `buf`, whose first 8 bytes are the message type (a native
     /// `long`, > 0) and the rest the message text, as msgsnd wants it.
     pub fn send(&self, buf: &[u8]) -> nix::Result<()> {
+        self.send_flags(buf, 0)
+    }
+
+    /// `send` with msgsnd flags (IPC_NOWAIT).
+    pub fn send_flags(&self, buf: &[u8], flags: i32) -> nix::Result<()> {
         assert!(buf.len() >= 8, "a message starts with its type");
         // SAFETY: buf is a readable region of buf.len() bytes laid out as
         // struct msgbuf; msgsz counts only the text after the type.
-        check(unsafe { libc::msgsnd(self.id, buf.as_ptr() as *const c_void, buf.len() - 8, 0) })
+        check(unsafe { libc::msgsnd(self.id, buf.as_ptr() as *const c_void, buf.len() - 8, flags) })
             .map(drop)
     }
 
@@ -100,6 +125,35 @@ impl SemSet {
         Ok(set)
     }
 
+    /// A one-semaphore set found by `key`, left for another process.
+    pub fn create_keyed(key: i32) -> nix::Result<SemSet> {
+        // SAFETY: plain system call with integer arguments.
+        let id = check(unsafe { libc::semget(key, 1, libc::IPC_CREAT | libc::IPC_EXCL | 0o600) })?;
+        Ok(SemSet { id, owner: false })
+    }
+
+    /// The set that `key` names; removed when this is dropped.
+    pub fn open_keyed(key: i32) -> nix::Result<SemSet> {
+        // SAFETY: plain system call with integer arguments.
+        let id = check(unsafe { libc::semget(key, 0, 0) })?;
+        Ok(SemSet { id, owner: true })
+    }
+
+    /// Takes one unit without blocking; false if the value is zero.
+    pub fn try_wait(&self, num: u16) -> nix::Result<bool> {
+        let mut op = libc::sembuf {
+            sem_num: num,
+            sem_op: -1,
+            sem_flg: libc::IPC_NOWAIT as i16,
+        };
+        // SAFETY: one valid sembuf, nsops = 1.
+        match check(unsafe { libc::semop(self.id, &mut op, 1) }) {
+            Ok(_) => Ok(true),
+            Err(Errno::EAGAIN) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn attach(id: i32) -> SemSet {
         SemSet { id, owner: false }
     }
@@ -150,6 +204,18 @@ impl Segment {
             // SAFETY: IPC_RMID takes no buffer.
             unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
         })
+    }
+
+    /// A segment found by `key`: created (`create`) or opened.
+    pub fn keyed(key: i32, len: usize, create: bool) -> nix::Result<Segment> {
+        let flags = if create {
+            libc::IPC_CREAT | libc::IPC_EXCL | 0o600
+        } else {
+            0
+        };
+        // SAFETY: plain system call with integer arguments.
+        let id = check(unsafe { libc::shmget(key, len, flags) })?;
+        Segment::attach(id, len)
     }
 
     pub fn attach(id: i32, len: usize) -> nix::Result<Segment> {

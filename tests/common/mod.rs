@@ -32,11 +32,16 @@ impl Sandbox {
         self.dir.path().join("result.json")
     }
 
+    /// The binary with `args`; a `run` skips the property probes (they have
+    /// their own tests and would add seconds to every run here).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ipcbench"));
         c.args(args)
             .env("TMPDIR", self.tmp())
             .current_dir(self.dir.path());
+        if args.first() == Some(&"run") {
+            c.arg("--no-probe");
+        }
         c
     }
 

@@ -1,0 +1,290 @@
+//! The experiments that need a live channel to a peer process, run over the
+//! same transports and harness as `ipcbench run`:
+//! - flow control and buffer capacity: the peer joins and never reads; we
+//!   send until a send blocks (no progress for the stall timeout) or a cap;
+//! - peer death: the peer is killed, then we send: an error, or nothing;
+//! - reliability: a throughput case whose receiver falls behind, fully
+//!   verified.
+//!
+//! The bare segment (`shm`) is no transport; its versions are at the end.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use nix::fcntl::OFlag;
+use nix::sys::mman::{shm_open, shm_unlink};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+
+use super::helper::{finish, spawn_helper, unique, SHM_LEN};
+use super::Finding;
+use crate::harness::message::{Message, HEADER_BYTES};
+use crate::harness::workload::{self, Length, Plan};
+use crate::harness::{session, CaseError, PeerRole, SessionSpec, Settings};
+use crate::results::probe::{Measured, Property};
+use crate::results::Pattern;
+use crate::sys::interrupt;
+use crate::sys::mapping::Mapping;
+use crate::transport::{self, Transport};
+
+/// Messages sent before concluding that a sender is never held back.
+const CAP: u64 = 1_000_000;
+/// Message size for the capacity experiment.
+const PROBE_SIZE: usize = 1024;
+
+pub fn probe(m: &str, settings: &Settings) -> Vec<(Property, Finding)> {
+    let Some(t) = transport::by_name(m) else {
+        return bare_shm();
+    };
+    let (flow, capacity) = flow_control(t, settings);
+    vec![
+        (Property::FlowControl, flow),
+        (Property::BufferCapacityBytes, capacity),
+        (Property::PeerDeathDetected, peer_death(t, settings)),
+        (Property::Reliable, reliable(t, settings)),
+    ]
+}
+
+fn size_for(t: &dyn Transport) -> usize {
+    if t.carries_payload() {
+        PROBE_SIZE
+    } else {
+        HEADER_BYTES
+    }
+}
+
+/// How a run of sends ended.
+enum Sent {
+    /// A send blocked for the stall timeout after this many went through.
+    Blocked(u64),
+    /// A send failed with this error after this many.
+    Refused(u64, String),
+    /// The cap was reached without either.
+    Never(u64),
+}
+
+/// Sends until blocked, refused or the cap. A send that blocks is kicked
+/// out by the watchdog, which then also kills the peer.
+fn send_until_held(live: &mut crate::harness::Live, size: usize) -> Sent {
+    let mut msg = Message::new(size);
+    let mut sent = 0u64;
+    while sent < CAP {
+        msg.stamp(crate::harness::message::DATA, sent);
+        match live.channel.send(&msg.buf) {
+            Ok(()) => {
+                sent += 1;
+                live.progress.store(sent, Ordering::Relaxed);
+            }
+            Err(_) if interrupt::aborted() => return Sent::Blocked(sent),
+            Err(e) => return Sent::Refused(sent, error_name(&e)),
+        }
+    }
+    Sent::Never(sent)
+}
+
+fn error_name(e: &std::io::Error) -> String {
+    e.raw_os_error()
+        .map(|n| format!("{:?}", nix::errno::Errno::from_raw(n)))
+        .unwrap_or_else(|| e.to_string())
+}
+
+fn spec<'a>(t: &'static dyn Transport, role: PeerRole, settings: &'a Settings) -> SessionSpec<'a> {
+    SessionSpec {
+        transport: t,
+        pattern: Pattern::Throughput,
+        size: size_for(t),
+        role,
+        cpus: None,
+        settings,
+    }
+}
+
+fn flow_control(t: &'static dyn Transport, settings: &Settings) -> (Finding, Finding) {
+    let size = size_for(t);
+    let unit = if t.carries_payload() {
+        "messages"
+    } else {
+        "posts"
+    };
+    let stall = humantime::format_duration(settings.timeout);
+    match session(&spec(t, PeerRole::Hold, settings), |live| Ok(send_until_held(live, size))) {
+        Ok(Sent::Blocked(n)) => {
+            let bytes = n * size as u64;
+            let capacity = if t.carries_payload() {
+                Finding::new(Measured::Number(bytes), format!("{n} messages of {size} bytes ({bytes} bytes) were accepted while the peer read nothing"))
+            } else {
+                Finding::new(Measured::Number(0), "no payload")
+            };
+            (
+                Finding::yes(format!("with the receiving process holding its end and reading nothing, the sender was held back (blocked over {stall}) after {n} {unit} of {size} bytes")),
+                capacity,
+            )
+        }
+        Ok(Sent::Never(n)) => (
+            Finding::no(format!("with the receiving process reading nothing, {n} {unit} were accepted without the sender ever being held back")),
+            Finding::no(format!("no bound reached after {n} {unit}")),
+        ),
+        Ok(Sent::Refused(n, e)) => (
+            Finding::undecided(format!("a send failed with {e} after {n} {unit}, before any blocking")),
+            Finding::undecided(format!("a send failed with {e}")),
+        ),
+        Err(e) => (Finding::undecided(case_error(e)), Finding::undecided("the experiment could not run")),
+    }
+}
+
+fn case_error(e: CaseError) -> String {
+    format!("the experiment could not run: {e}")
+}
+
+fn peer_death(t: &'static dyn Transport, settings: &Settings) -> Finding {
+    let size = size_for(t);
+    let outcome = session(&spec(t, PeerRole::Hold, settings), |live| {
+        live.watchdog.expect_peer_exit();
+        let _ = kill(live.peer, Signal::SIGKILL);
+        // Until the kernel has torn the peer down (a zombie, not yet reaped).
+        let until = Instant::now() + Duration::from_secs(2);
+        let stat = format!("/proc/{}/stat", live.peer);
+        while Instant::now() < until {
+            let s = std::fs::read_to_string(&stat).unwrap_or_default();
+            if s.rsplit_once(')')
+                .is_none_or(|(_, r)| r.trim_start().starts_with('Z'))
+            {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        Ok(send_until_held(live, size))
+    });
+    match outcome {
+        Ok(Sent::Refused(n, e)) => Finding::yes(format!("after the receiving process was killed, the sender's send failed with {e} (after {n} more went through)")),
+        Ok(Sent::Blocked(n)) => Finding::no(format!("after the receiving process was killed, {n} sends still succeeded and the next one blocked: the sender is never told")),
+        Ok(Sent::Never(n)) => Finding::no(format!("after the receiving process was killed, {n} sends still succeeded: the sender is never told")),
+        Err(e) => Finding::undecided(case_error(e)),
+    }
+}
+
+fn reliable(t: &'static dyn Transport, settings: &Settings) -> Finding {
+    const MESSAGES: u64 = 3000;
+    let size = if t.carries_payload() {
+        4096
+    } else {
+        HEADER_BYTES
+    };
+    let plan = Plan {
+        pattern: Pattern::Throughput,
+        size,
+        length: Length::Iterations(MESSAGES),
+        warmup: Duration::ZERO,
+        verify: crate::harness::message::Verify::Full,
+        inject: None,
+    };
+    let settings = Settings {
+        timeout: Duration::from_secs(10),
+        ..settings.clone()
+    };
+    let s = SessionSpec {
+        size,
+        ..spec(t, PeerRole::SlowServe, &settings)
+    };
+    let outcome = session(&s, |live| {
+        let m = workload::drive(&mut *live.channel, &plan, live.progress)?;
+        match live.watchdog.next() {
+            Some(crate::harness::watchdog::Event::Report(r)) => Ok((m, r)),
+            other => Err(std::io::Error::other(format!("peer: {other:?}"))),
+        }
+    });
+    match outcome {
+        Ok((m, r)) => {
+            let mut e = m.errors;
+            e.add(&r.errors);
+            let what = if t.carries_payload() {
+                format!("{MESSAGES} messages of {size} bytes, each checksummed")
+            } else {
+                format!("{MESSAGES} posts")
+            };
+            let evidence = format!(
+                "{what}, sent as fast as allowed to a receiver that stalls 1 ms every 64: sent {}, received {}, lost {}, duplicated {}, reordered {}, corrupted {}",
+                m.messages, r.received, e.lost, e.duplicated, e.reordered, e.corrupted
+            );
+            Finding::new(
+                Measured::flag(e.total() == 0 && r.received == m.messages),
+                evidence,
+            )
+        }
+        Err(e) => Finding::no(format!("under overload the case failed: {e}")),
+    }
+}
+
+/// The bare segment: one message slot, no synchronisation at all.
+fn bare_shm() -> Vec<(Property, Finding)> {
+    const WRITES: u64 = 20_000;
+    /// The writer's pace: far faster than the stalling reader, slow enough
+    /// that the reader samples throughout.
+    const PACE: Duration = Duration::from_micros(2);
+    let name = format!("/{}", unique("shm"));
+    let outcome = (|| -> Result<(u64, u64, u64), String> {
+        let fd = shm_open(
+            name.as_str(),
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+        )
+        .map_err(|e| format!("shm_open: {e}"))?;
+        nix::unistd::ftruncate(&fd, SHM_LEN as i64).map_err(|e| e.to_string())?;
+        let map = Mapping::map_fd(&fd, SHM_LEN).map_err(|e| e.to_string())?;
+        map.touch();
+        let mut sampler =
+            spawn_helper(&["shm-sample", &name, &WRITES.to_string()]).map_err(|e| e.to_string())?;
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(sampler.stdout.as_mut().ok_or("no stdout")?)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        let start = Instant::now();
+        for seq in 1..=WRITES {
+            let next = Instant::now() + PACE;
+            while Instant::now() < next {
+                std::hint::spin_loop();
+            }
+            // Sequence, its copy, a checksum of both: a reader that catches
+            // the slot half-written sees them disagree.
+            map.write(0, &seq.to_le_bytes());
+            map.write(8, &seq.to_le_bytes());
+            let mut both = [0u8; 16];
+            both[..8].copy_from_slice(&seq.to_le_bytes());
+            both[8..].copy_from_slice(&seq.to_le_bytes());
+            map.write(16, &crc32c::crc32c(&both).to_le_bytes());
+        }
+        let writing = start.elapsed().as_micros() as u64;
+        let seen = finish(sampler, Duration::from_secs(12));
+        let mut it = seen.split_whitespace().map(|v| v.parse::<u64>());
+        match (it.next(), it.next()) {
+            (Some(Ok(s)), Some(Ok(t))) => Ok((s, t, writing)),
+            _ => Err(format!("the reading process said: {seen}")),
+        }
+    })();
+    let _ = shm_unlink(name.as_str());
+    match outcome {
+        Ok((seen, torn, micros)) => vec![
+            (
+                Property::FlowControl,
+                Finding::no(format!("the writer was never held back: {WRITES} writes into one slot took {micros} µs while the reading process fell behind")),
+            ),
+            (
+                Property::BufferCapacityBytes,
+                Finding::no("the segment is not a queue: a write replaces what was there"),
+            ),
+            (
+                Property::Reliable,
+                Finding::no(format!("{WRITES} messages written into one slot without a protocol, one every 2 µs, to a reading process that stalls 1 ms every 64 reads: it saw {seen} of them ({} overwritten unread) and {torn} half-written (torn) reads", WRITES - seen.min(WRITES))),
+            ),
+            (
+                Property::PeerDeathDetected,
+                Finding::no("writes to the segment succeed whether or not any other process still maps it"),
+            ),
+        ],
+        Err(e) => [Property::FlowControl, Property::BufferCapacityBytes, Property::Reliable, Property::PeerDeathDetected]
+            .into_iter()
+            .map(|p| (p, Finding::undecided(e.clone())))
+            .collect(),
+    }
+}
