@@ -29,10 +29,24 @@ pub enum Command {
     List,
     /// Decide every cell of the claimed comparison table by experiment
     Probe(ProbeArgs),
+    /// Write an HTML report with charts from a result file
+    Report(ReportArgs),
     #[command(name = "__peer", hide = true)]
     Peer(PeerArgs),
     #[command(name = "__probe-peer", hide = true)]
     ProbePeer(crate::probe::helper::HelperArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ReportArgs {
+    /// The result file of a run
+    pub result: PathBuf,
+    /// Directory to write index.html and the charts into [default: the result file's path without .json]
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
+    /// A second result file (the baseline) to set beside the first, with ratios
+    #[arg(long)]
+    pub compare: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -88,7 +102,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_probe: bool,
 
-    /// Where to write the JSON result file [default: results/run-<UTC time>.json]
+    /// Where to write the JSON result file; the HTML report goes beside it, in a folder of the same name [default: results/run-<UTC time>.json]
     #[arg(short, long)]
     pub out: Option<PathBuf>,
 

@@ -13,6 +13,7 @@ pub mod list;
 pub mod options;
 pub mod output;
 pub mod probe;
+pub mod report;
 pub mod results;
 pub mod suite;
 pub mod sys;

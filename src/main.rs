@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use ipcbench::cli::{Cli, Command, ProbeArgs, RunArgs};
+use ipcbench::cli::{Cli, Command, ProbeArgs, ReportArgs, RunArgs};
 use ipcbench::error::Error;
 use ipcbench::{export, harness, list, options, suite};
 
@@ -19,6 +19,7 @@ fn main() -> ExitCode {
         }
         Some(Command::Run(args)) => run(&args),
         Some(Command::Probe(args)) => probe(&args),
+        Some(Command::Report(args)) => report(&args),
         Some(Command::ProbePeer(args)) => ipcbench::probe::helper::main(&args),
         None => match Cli::try_parse_from(["ipcbench", "run"]) {
             Ok(Cli {
@@ -35,6 +36,10 @@ fn run(args: &RunArgs) -> i32 {
         let (result, clean) = suite::run(&plan)?;
         println!("{}", export::markdown::report(&result));
         println!("results written to {}", plan.out.display());
+        match ipcbench::report::write(&result, &plan.out, &report_dir(&plan.out), None) {
+            Ok(index) => println!("report written to {}", index.display()),
+            Err(e) => eprintln!("ipcbench: the report could not be written: {e}"),
+        }
         Ok((result.complete, clean))
     });
     match outcome {
@@ -44,6 +49,36 @@ fn run(args: &RunArgs) -> i32 {
             130
         }
         Ok((true, false)) => 1,
+        Err(e) => fail(&e),
+    }
+}
+
+/// `results/run-X.json` gets its report in `results/run-X/`.
+fn report_dir(result: &std::path::Path) -> std::path::PathBuf {
+    result.with_extension("")
+}
+
+fn report(args: &ReportArgs) -> i32 {
+    let outcome = (|| -> Result<std::path::PathBuf, Error> {
+        let result = export::json::read(&args.result).map_err(Error::Usage)?;
+        let baseline = match &args.compare {
+            Some(p) => Some((export::json::read(p).map_err(Error::Usage)?, p.as_path())),
+            None => None,
+        };
+        let out = args.out.clone().unwrap_or_else(|| report_dir(&args.result));
+        ipcbench::report::write(
+            &result,
+            &args.result,
+            &out,
+            baseline.as_ref().map(|(r, p)| (r, *p)),
+        )
+        .map_err(Error::Runtime)
+    })();
+    match outcome {
+        Ok(index) => {
+            println!("report written to {}", index.display());
+            0
+        }
         Err(e) => fail(&e),
     }
 }

@@ -156,6 +156,10 @@ fn fill(row: &mut Row, case: &Case, m: &Measured, peer: &PeerReport) {
             mean: h.mean(),
             stddev: h.stdev(),
         });
+        row.rtt_curve_ns = CURVE_QUANTILES
+            .iter()
+            .map(|&q| (q, h.value_at_quantile(q)))
+            .collect();
     } else {
         let secs = m.elapsed.as_secs_f64();
         row.msgs_per_s = Some(m.messages as f64 / secs);
@@ -170,6 +174,13 @@ fn fill(row: &mut Row, case: &Case, m: &Measured, peer: &PeerReport) {
         );
     }
 }
+
+/// Where the latency distribution is sampled for the result file: dense in
+/// the tail, where the transports differ.
+const CURVE_QUANTILES: [f64; 19] = [
+    0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999, 0.9995,
+    0.9999, 0.99999, 1.0,
+];
 
 static CASE_COUNTER: AtomicU64 = AtomicU64::new(0);
 

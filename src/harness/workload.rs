@@ -158,6 +158,63 @@ pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &AtomicU64) -> io::Res
     })
 }
 
+/// Drives a live session from outside the harness's own timed loops (for
+/// criterion, which keeps the clock itself). Echoes are checked as they come
+/// back; the peer verifies what it receives and reports at `end`.
+pub struct Exchange {
+    out: Message,
+    back: Vec<u8>,
+    seq: u64,
+    replies: Verifier,
+}
+
+impl Exchange {
+    pub fn new(size: usize) -> Exchange {
+        let mut back = vec![0u8; size];
+        back.fill(0xA5);
+        Exchange {
+            out: Message::new(size),
+            back,
+            seq: 0,
+            replies: Verifier::new(Verify::Full),
+        }
+    }
+
+    /// `n` ping-pong round trips (the peer must serve the latency pattern).
+    pub fn round_trips(&mut self, ch: &mut dyn Channel, n: u64) -> io::Result<()> {
+        let size = self.back.len();
+        for _ in 0..n {
+            self.out.stamp(DATA, self.seq);
+            ch.send(&self.out.buf)?;
+            let got = ch.recv(&mut self.back)?;
+            self.replies.check(&self.back[..got.min(size)], size);
+            self.seq += 1;
+        }
+        Ok(())
+    }
+
+    /// `n` messages one way, then a SYNC round trip: when it returns, the
+    /// peer (serving the throughput pattern) has read them all.
+    pub fn stream(&mut self, ch: &mut dyn Channel, n: u64) -> io::Result<()> {
+        for _ in 0..n {
+            self.out.stamp(DATA, self.seq);
+            ch.send(&self.out.buf)?;
+            self.seq += 1;
+        }
+        exchange(ch, &mut self.out, &mut self.back, SYNC, self.seq)
+    }
+
+    /// Ends the session's workload; returns the errors seen in echoes.
+    pub fn end(mut self, ch: &mut dyn Channel, echoes: bool) -> io::Result<ErrorCounts> {
+        exchange(ch, &mut self.out, &mut self.back, END, self.seq)?;
+        Ok(if echoes {
+            self.replies.finish(self.seq)
+        } else {
+            ErrorCounts::default()
+        })
+    }
+}
+
 /// Sends a control message and waits for the peer's answer.
 fn exchange(
     ch: &mut dyn Channel,

@@ -78,6 +78,9 @@ pub struct Row {
     pub cpus: Vec<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ns: Option<Rtt>,
+    /// The round-trip distribution as (quantile, ns) points, for plots.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rtt_curve_ns: Vec<(f64, u64)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub msgs_per_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -104,6 +107,7 @@ impl Row {
             note: None,
             cpus: Vec::new(),
             rtt_ns: None,
+            rtt_curve_ns: Vec::new(),
             msgs_per_s: None,
             mib_per_s: None,
             cpu_ns_per_msg: None,
