@@ -36,9 +36,15 @@ fn run(args: &RunArgs) -> i32 {
         let (result, clean) = suite::run(&plan)?;
         println!("{}", export::markdown::report(&result));
         println!("results written to {}", plan.out.display());
-        match ipcbench::report::write(&result, &plan.out, &report_dir(&plan.out), None) {
-            Ok(index) => println!("report written to {}", index.display()),
-            Err(e) => eprintln!("ipcbench: the report could not be written: {e}"),
+        // Interrupted, the run stops at once; the partial results can still
+        // be reported later.
+        if !result.complete {
+            println!("no report for an interrupted run: ipcbench report {}", plan.out.display());
+        } else {
+            match ipcbench::report::write(&result, &plan.out, &report_dir(&plan.out), None) {
+                Ok(index) => println!("report written to {}", index.display()),
+                Err(e) => eprintln!("ipcbench: the report could not be written: {e}"),
+            }
         }
         Ok((result.complete, clean))
     });
