@@ -39,7 +39,10 @@ fn run(args: &RunArgs) -> i32 {
         // Interrupted, the run stops at once; the partial results can still
         // be reported later.
         if !result.complete {
-            println!("no report for an interrupted run: ipcbench report {}", plan.out.display());
+            println!(
+                "no report for an interrupted run: ipcbench report {}",
+                plan.out.display()
+            );
         } else {
             match ipcbench::report::write(&result, &plan.out, &report_dir(&plan.out), None) {
                 Ok(index) => println!("report written to {}", index.display()),
