@@ -31,10 +31,43 @@ pub enum Command {
     Probe(ProbeArgs),
     /// Write an HTML report with charts from a result file
     Report(ReportArgs),
+    /// Compare two result files; exit 1 when a case regressed
+    Compare(CompareArgs),
+    /// Convert a result file for benchmark-history tools
+    Export(ExportArgs),
     #[command(name = "__peer", hide = true)]
     Peer(PeerArgs),
     #[command(name = "__probe-peer", hide = true)]
     ProbePeer(crate::probe::helper::HelperArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CompareArgs {
+    pub baseline: PathBuf,
+    pub current: PathBuf,
+    /// Largest slowdown (of the cost normalised by the same run's reference) that is not a regression
+    #[arg(long, default_value = "10%", value_parser = crate::compare::parse_threshold)]
+    pub max_regression: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// Bencher Metric Format JSON
+    Bmf,
+    /// github-action-benchmark customSmallerIsBetter and customBiggerIsBetter JSON (two files in --out DIR)
+    GithubActionBenchmark,
+    /// The results table as Markdown
+    Markdown,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    pub result: PathBuf,
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// Where to write (a directory for github-action-benchmark) [default: standard output]
+    #[arg(short, long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -97,6 +130,10 @@ pub struct RunArgs {
     /// A smoke run of a few seconds: 50ms cases, sizes 64 and 64KiB unless --sizes says otherwise
     #[arg(long)]
     pub quick: bool,
+
+    /// Sweep over all cases this many times; each row keeps every sweep's figure, which `compare` uses to tell a change from noise
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub repeat: u32,
 
     /// Skip the property probes that a run (other than --quick) ends with
     #[arg(long)]

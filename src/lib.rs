@@ -6,6 +6,7 @@
 //! (the system calls the standard library and nix do not cover cleanly).
 
 pub mod cli;
+pub mod compare;
 pub mod error;
 pub mod export;
 pub mod harness;

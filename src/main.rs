@@ -2,7 +2,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use ipcbench::cli::{Cli, Command, ProbeArgs, ReportArgs, RunArgs};
+use ipcbench::cli::{
+    Cli, Command, CompareArgs, ExportArgs, ExportFormat, ProbeArgs, ReportArgs, RunArgs,
+};
 use ipcbench::error::Error;
 use ipcbench::{export, harness, list, options, suite};
 
@@ -20,6 +22,8 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run(&args),
         Some(Command::Probe(args)) => probe(&args),
         Some(Command::Report(args)) => report(&args),
+        Some(Command::Compare(args)) => compare(&args),
+        Some(Command::Export(args)) => export_result(&args),
         Some(Command::ProbePeer(args)) => ipcbench::probe::helper::main(&args),
         None => match Cli::try_parse_from(["ipcbench", "run"]) {
             Ok(Cli {
@@ -88,6 +92,72 @@ fn report(args: &ReportArgs) -> i32 {
             println!("report written to {}", index.display());
             0
         }
+        Err(e) => fail(&e),
+    }
+}
+
+fn compare(args: &CompareArgs) -> i32 {
+    let read = |p: &std::path::Path| export::json::read(p).map_err(Error::Usage);
+    let (baseline, current) = match read(&args.baseline).and_then(|b| Ok((b, read(&args.current)?)))
+    {
+        Ok(pair) => pair,
+        Err(e) => return fail(&e),
+    };
+    if let Some(w) = ipcbench::compare::machine_warning(&baseline, &current) {
+        eprintln!("warning: {w}");
+    }
+    let changes = ipcbench::compare::compare(&baseline, &current, args.max_regression);
+    print!("{}", ipcbench::compare::table(&changes));
+    let regressions = changes
+        .iter()
+        .filter(|c| c.verdict == ipcbench::compare::Verdict::Regression)
+        .count();
+    println!(
+        "\n{} cases compared, {regressions} regressed beyond {:.0}% (normalised by the same run's reference, trial ranges apart)",
+        changes.len(),
+        args.max_regression * 100.0
+    );
+    i32::from(regressions > 0)
+}
+
+fn export_result(args: &ExportArgs) -> i32 {
+    let outcome = (|| -> Result<(), Error> {
+        let result = export::json::read(&args.result).map_err(Error::Usage)?;
+        let write = |path: &std::path::Path, text: String| {
+            std::fs::write(path, text)
+                .map_err(|e| Error::Runtime(format!("writing '{}': {e}", path.display())))
+        };
+        let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).expect("JSON") + "\n";
+        match (args.format, &args.out) {
+            (ExportFormat::GithubActionBenchmark, None) => {
+                return Err(Error::Usage(
+                    "--format github-action-benchmark writes two files: give --out DIR".into(),
+                ))
+            }
+            (ExportFormat::GithubActionBenchmark, Some(dir)) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Error::Usage(format!("invalid output directory '{}': {e}", dir.display()))
+                })?;
+                let (smaller, bigger) = export::github_action_benchmark::render(&result);
+                write(&dir.join("smaller-is-better.json"), pretty(&smaller))?;
+                write(&dir.join("bigger-is-better.json"), pretty(&bigger))?;
+                println!("wrote {0}/smaller-is-better.json (customSmallerIsBetter) and {0}/bigger-is-better.json (customBiggerIsBetter)", dir.display());
+            }
+            (format, out) => {
+                let text = match format {
+                    ExportFormat::Bmf => pretty(&export::bmf::render(&result)),
+                    _ => export::markdown::report(&result),
+                };
+                match out {
+                    Some(p) => write(p, text)?,
+                    None => print!("{text}"),
+                }
+            }
+        }
+        Ok(())
+    })();
+    match outcome {
+        Ok(()) => 0,
         Err(e) => fail(&e),
     }
 }

@@ -79,13 +79,18 @@ pub fn parse_mechanisms(list: &str) -> Result<Vec<&'static str>, String> {
 
 /// `corrupt@N`, `drop@N`, `repeat@N` or `swap@N` (test-only fault injection).
 pub fn parse_injection(s: &str) -> Result<Injection, String> {
-    let bad = || format!("invalid injection '{s}': expected corrupt@N, drop@N, repeat@N or swap@N");
+    let bad = || {
+        format!(
+            "invalid injection '{s}': expected corrupt@N, drop@N, repeat@N, swap@N or garbage@N"
+        )
+    };
     let (kind, at) = s.split_once('@').ok_or_else(bad)?;
     let fault = match kind {
         "corrupt" => Fault::Corrupt,
         "drop" => Fault::Drop,
         "repeat" => Fault::Repeat,
         "swap" => Fault::Swap,
+        "garbage" => Fault::PeerGarbage,
         _ => return Err(bad()),
     };
     Ok(Injection {

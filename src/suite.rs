@@ -11,7 +11,8 @@ use crate::harness::{self, Case, Settings};
 use crate::options;
 use crate::output;
 use crate::results::{
-    Calibration, Machine, Pattern, Placement, ResultFile, RunRecord, Status, Tool, SCHEMA_VERSION,
+    Calibration, Machine, Pattern, Placement, ResultFile, Row, RunRecord, Status, Tool,
+    SCHEMA_VERSION,
 };
 use crate::sys::{affinity, interrupt};
 use crate::transport;
@@ -28,6 +29,8 @@ pub struct Plan {
     pub settings: Settings,
     pub out: PathBuf,
     pub probe: bool,
+    /// Sweeps over all cases; each row keeps every sweep's figure.
+    pub repeat: usize,
 }
 
 impl Plan {
@@ -70,6 +73,7 @@ impl Plan {
             },
             out,
             probe: !args.no_probe && !args.quick,
+            repeat: args.repeat as usize,
         })
     }
 
@@ -89,6 +93,35 @@ impl Plan {
         }
         v
     }
+}
+
+/// One row per case from its trials: the trial with the median headline
+/// figure, carrying every trial's figure in `trials`. A case that failed in
+/// any trial is reported failed.
+fn combine(trials: Vec<Vec<Row>>) -> Vec<Row> {
+    let cases = trials.first().map_or(0, Vec::len);
+    let mut per_case: Vec<Vec<Row>> = (0..cases).map(|_| Vec::new()).collect();
+    for sweep in trials {
+        for (c, row) in sweep.into_iter().enumerate() {
+            per_case[c].push(row);
+        }
+    }
+    per_case
+        .into_iter()
+        .map(|mut runs| {
+            if let Some(i) = runs.iter().position(|r| r.status != Status::Ok) {
+                return runs.swap_remove(i);
+            }
+            let figures: Vec<f64> = runs.iter().filter_map(Row::headline).collect();
+            runs.sort_by(|a, b| {
+                let (x, y) = (a.headline().unwrap_or(0.0), b.headline().unwrap_or(0.0));
+                x.total_cmp(&y)
+            });
+            let mut row = runs.swap_remove(runs.len() / 2);
+            row.trials = figures;
+            row
+        })
+        .collect()
 }
 
 fn dedup<T: PartialEq + Copy>(v: &[T]) -> Vec<T> {
@@ -129,40 +162,53 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
         }
     }
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
+    let cases = plan.cases();
+    let total = cases.len() * plan.repeat;
+    let mut reference_ns = Vec::new();
+    // Trial-major: trial t of every case runs within one sweep, so a case
+    // and the reference it is compared with were measured close in time.
+    let mut trials: Vec<Vec<Row>> = Vec::new();
+    'sweeps: for t in 0..plan.repeat {
+        reference_ns.push(crate::timer::cpu_reference_ns());
+        trials.push(Vec::with_capacity(cases.len()));
+        for (i, &(mechanism, pattern, size, placement)) in cases.iter().enumerate() {
+            if interrupt::interrupted() {
+                break 'sweeps;
+            }
+            let transport = transport::by_name(mechanism).expect("validated mechanism");
+            let row = match transport.availability() {
+                Err(reason) => crate::results::Row::new(mechanism, placement, pattern, size)
+                    .with_status(Status::Unsupported, reason),
+                Ok(()) => harness::run_case(&Case {
+                    transport,
+                    pattern,
+                    placement,
+                    size,
+                    settings: &plan.settings,
+                }),
+            };
+            output::progress(t * cases.len() + i + 1, total, &row);
+            trials[t].push(row);
+        }
+    }
     let calibration = Calibration {
         timer_overhead_ns: crate::timer::clock_overhead_ns(),
+        reference_ns,
     };
-    let cases = plan.cases();
-    let mut rows = Vec::with_capacity(cases.len());
-    for (i, &(mechanism, pattern, size, placement)) in cases.iter().enumerate() {
-        if interrupt::interrupted() {
-            break;
+    let interrupted = interrupt::interrupted();
+    // The case cut short by Ctrl-C (always the last) is not a result;
+    // failures before it are.
+    if let Some(sweep) = trials.last_mut().filter(|_| interrupted) {
+        if sweep.last().is_some_and(|r| r.status == Status::Failed) {
+            sweep.pop();
         }
-        let transport = transport::by_name(mechanism).expect("validated mechanism");
-        let row = match transport.availability() {
-            Err(reason) => crate::results::Row::new(mechanism, placement, pattern, size)
-                .with_status(Status::Unsupported, reason),
-            Ok(()) => harness::run_case(&Case {
-                transport,
-                pattern,
-                placement,
-                size,
-                settings: &plan.settings,
-            }),
-        };
-        output::progress(i + 1, cases.len(), &row);
-        rows.push(row);
     }
+    let rows = combine(trials);
     let probe = (plan.probe && !interrupt::interrupted()).then(|| {
         eprintln!("probing the properties of the claimed table...");
         crate::probe::run(&plan.settings)
     });
     let complete = !interrupt::interrupted();
-    // The case cut short by Ctrl-C (always the last) is not a result;
-    // failures before it are.
-    if !complete && rows.last().is_some_and(|r| r.status == Status::Failed) {
-        rows.pop();
-    }
     let result = ResultFile {
         schema_version: SCHEMA_VERSION,
         tool: Tool::current(),
@@ -176,6 +222,7 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
             warmup_s: plan.settings.warmup.as_secs_f64(),
             timeout_s: plan.settings.timeout.as_secs_f64(),
             verify: plan.settings.verify,
+            repeat: plan.repeat,
         },
         calibration,
         started_at,

@@ -178,3 +178,86 @@ fn ctrl_c_stops_the_run_promptly_and_keeps_finished_rows() {
     }
     watch.assert_nothing_new();
 }
+
+#[test]
+fn a_harness_killed_by_sigkill_leaves_no_peer_and_no_ipc_object() {
+    let watch = IpcWatch::start();
+    for (i, mechanism) in ALL.iter().enumerate() {
+        let pattern = if i % 2 == 0 { "latency" } else { "throughput" };
+        let sb = Sandbox::new();
+        let (run, peer) = start_long_run(
+            &sb,
+            &["-m", mechanism, "--patterns", pattern, "--duration", "5s"],
+        );
+        kill(Pid::from_raw(run.id() as i32), Signal::SIGKILL).unwrap();
+        let gone = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map(|s| {
+                    s.rsplit_once(')')
+                        .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+                })
+                .unwrap_or(true)
+        };
+        wait_until(
+            &format!("{mechanism}'s orphaned peer to exit"),
+            Duration::from_secs(5),
+            || gone(peer),
+        );
+        let _ = run.wait_with_output();
+        sb.assert_nothing_left();
+    }
+    watch.assert_nothing_new();
+}
+
+#[test]
+fn eight_cases_at_once_lose_nothing_and_leave_nothing() {
+    let watch = IpcWatch::start();
+    let sb = Sandbox::new();
+    let mixes = [
+        "pipe",
+        "fifo",
+        "uds-stream",
+        "uds-dgram",
+        "posix-mq",
+        "sysv-mq",
+        "shm-posix-sem",
+        "shm-sysv-sem",
+    ];
+    let runs: Vec<_> = mixes
+        .iter()
+        .map(|m| {
+            let out = sb.dir.path().join(format!("{m}.json"));
+            let child = sb.spawn(&[
+                "run",
+                "-m",
+                m,
+                "--sizes",
+                "64,4KiB",
+                "-n",
+                "2000",
+                "--pin",
+                "none",
+                "--out",
+                out.to_str().unwrap(),
+            ]);
+            (m, out, child)
+        })
+        .collect();
+    for (m, out, child) in runs {
+        let o = child.wait_with_output().unwrap();
+        assert!(
+            o.status.success(),
+            "{m}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap();
+        for row in rows(&r) {
+            assert_eq!(row["status"], "ok", "{row}");
+            assert_eq!(row["messages"], 2000, "{row}");
+            assert_eq!(errors(row), (0, 0, 0, 0), "{row}");
+        }
+    }
+    sb.assert_nothing_left();
+    watch.assert_nothing_new();
+}

@@ -58,3 +58,39 @@ fn a_repeated_message_is_counted_as_duplicated() {
 fn swapped_messages_are_counted_as_reordered() {
     assert_eq!(inject("swap@3", "pipe"), (0, 0, 1, 0));
 }
+
+#[test]
+fn garbage_from_the_peer_is_counted_as_corruption_not_a_crash() {
+    // The semaphore carries no bytes, so it has nothing to spoil.
+    for m in ALL.iter().filter(|m| **m != "semaphore") {
+        let sb = Sandbox::new();
+        let out = sb.out();
+        let o = sb.run(&[
+            "run",
+            "-m",
+            m,
+            "--patterns",
+            "latency",
+            "--sizes",
+            "256",
+            "-n",
+            "100",
+            "--pin",
+            "none",
+            "--inject",
+            "garbage@5",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{m}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r = sb.result();
+        let row = &rows(&r)[0];
+        assert_eq!(row["status"], "ok", "{row}");
+        assert_eq!(errors(row), (0, 0, 0, 1), "{m}: {row}");
+    }
+}

@@ -1,5 +1,7 @@
 //! Result files turned into other formats, one file per format. Nothing here
 //! measures; everything here works from a result file alone.
 
+pub mod bmf;
+pub mod github_action_benchmark;
 pub mod json;
 pub mod markdown;

@@ -118,6 +118,8 @@ pub struct Verifier {
     next: u64,
     missing: BTreeSet<u64>,
     counts: ErrorCounts,
+    /// Messages too damaged to read a sequence number from.
+    unreadable: u64,
 }
 
 impl Verifier {
@@ -127,6 +129,7 @@ impl Verifier {
             next: 0,
             missing: BTreeSet::new(),
             counts: ErrorCounts::default(),
+            unreadable: 0,
         }
     }
 
@@ -137,6 +140,7 @@ impl Verifier {
             Some(h) if h.len as usize == expected_len && msg.len() == expected_len => h,
             _ => {
                 self.counts.corrupted += 1;
+                self.unreadable += 1;
                 return None;
             }
         };
@@ -165,8 +169,11 @@ impl Verifier {
     }
 
     /// Final counts, given how many data messages the sender says it sent.
+    /// An unreadable message stands for one of the missing sequence
+    /// numbers: it arrived, damaged, so it counts as corrupted, not lost.
     pub fn finish(mut self, sent: u64) -> ErrorCounts {
-        self.counts.lost = self.missing.len() as u64 + sent.saturating_sub(self.next);
+        let missing = self.missing.len() as u64 + sent.saturating_sub(self.next);
+        self.counts.lost = missing.saturating_sub(self.unreadable);
         self.counts
     }
 }
@@ -216,6 +223,16 @@ mod tests {
         let mut v = Verifier::new(Verify::Seq);
         assert!(v.check(&m, 64).is_some());
         assert_eq!(v.finish(1), ErrorCounts::default());
+    }
+
+    #[test]
+    fn an_unreadable_message_is_corrupted_not_also_lost() {
+        let mut v = Verifier::new(Verify::Full);
+        v.check(&msg(0), 64);
+        v.check(&[0xFF; 64], 64);
+        v.check(&msg(2), 64);
+        let c = v.finish(3);
+        assert_eq!((c.corrupted, c.lost), (1, 0));
     }
 
     #[test]

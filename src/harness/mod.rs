@@ -411,6 +411,11 @@ fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::R
         .map(|f| f.to_string())
         .collect::<Vec<_>>()
         .join(",");
+    // Test-only: the peer spoils one echo (u64::MAX: never).
+    let garbage_at = match spec.settings.inject {
+        Some(i) if i.fault == workload::Fault::PeerGarbage => i.at,
+        _ => u64::MAX,
+    };
     let mut cmd = Command::new(&spec.settings.peer_exe);
     let role = match spec.role {
         PeerRole::Serve => "serve",
@@ -423,6 +428,7 @@ fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::R
         .args(["--size", &spec.size.to_string()])
         .args(["--verify", verify_name(spec.settings.verify)])
         .args(["--role", role])
+        .args(["--garbage-at", &garbage_at.to_string()])
         .arg("--dir")
         .arg(at.dir)
         .args(["--tag", at.tag])
@@ -444,8 +450,9 @@ fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::R
                     return Err(io::Error::last_os_error());
                 }
             }
-            // Dies with us, even when we are SIGKILLed and no cleanup runs.
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            // Told when we die, even by SIGKILL: it then removes what we
+            // could not and exits (see peer.rs).
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)?;
             if let Some(c) = cpu {
                 affinity::pin_to(&[c])?;
             }

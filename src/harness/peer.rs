@@ -30,10 +30,13 @@ pub struct PeerArgs {
     pub token: String,
     #[arg(long, value_enum, default_value = "serve")]
     pub role: super::PeerRole,
+    #[arg(long, default_value_t = u64::MAX)]
+    pub garbage_at: u64,
 }
 
 /// Runs the peer; returns the process exit code.
 pub fn main(args: &PeerArgs) -> i32 {
+    let _ = crate::sys::interrupt::install_peer();
     let mut out = io::stdout().lock();
     let (line, code) = match serve(args, &mut out) {
         Ok(report) => (
@@ -42,6 +45,14 @@ pub fn main(args: &PeerArgs) -> i32 {
         ),
         Err(e) => (serde_json::json!({ "error": e }).to_string(), 1),
     };
+    if crate::sys::interrupt::interrupted() {
+        // The harness died (our parent-death signal): remove what it made
+        // and can no longer remove.
+        if let Some(t) = transport::by_name(&args.mechanism) {
+            t.orphaned(&args.tag, &args.token);
+        }
+        let _ = std::fs::remove_dir_all(&args.dir);
+    }
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
     code
@@ -67,15 +78,25 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
         .and_then(|_| out.flush())
         .map_err(|e| format!("control pipe: {e}"))?;
     let slow = match args.role {
-        super::PeerRole::Hold => loop {
-            // Holds its end and never reads, until the harness kills it.
-            std::thread::sleep(std::time::Duration::from_secs(3600));
-        },
+        super::PeerRole::Hold => {
+            // Holds its end and never reads, until killed or orphaned.
+            while !crate::sys::interrupt::interrupted() {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            return Err("the harness is gone".into());
+        }
         super::PeerRole::Serve => false,
         super::PeerRole::SlowServe => true,
     };
-    workload::serve(&mut *channel, args.pattern, args.size, args.verify, slow)
-        .map_err(|e| format!("serving {}: {e}", super::pattern_name(args.pattern)))
+    workload::serve(
+        &mut *channel,
+        args.pattern,
+        args.size,
+        args.verify,
+        slow,
+        args.garbage_at,
+    )
+    .map_err(|e| format!("serving {}: {e}", super::pattern_name(args.pattern)))
 }
 
 fn inherited_fds() -> Result<Vec<OwnedFd>, String> {

@@ -51,6 +51,8 @@ pub enum Fault {
     Drop,
     Repeat,
     Swap,
+    /// The peer answers a latency message with garbage (header included).
+    PeerGarbage,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -249,7 +251,8 @@ fn send_with_fault(
     let fault = inject.filter(|i| i.at == done).map(|i| i.fault);
     out.stamp(DATA, seq);
     match fault {
-        None => ch.send(&out.buf)?,
+        // The peer's garbage is the peer's to make (latency echoes).
+        None | Some(Fault::PeerGarbage) => ch.send(&out.buf)?,
         Some(Fault::Corrupt) => {
             let last = out.buf.len() - 1;
             out.buf[last] ^= 0x40;
@@ -280,6 +283,7 @@ pub fn serve(
     size: usize,
     verify: Verify,
     slow: bool,
+    garbage_at: u64,
 ) -> io::Result<PeerReport> {
     let mut buf = vec![0u8; size];
     buf.fill(0x5A);
@@ -287,24 +291,38 @@ pub fn serve(
     let echo_all = pattern == Pattern::Latency;
     let mut cpu0 = process_cpu_time();
     let mut data_seen = 0u64;
-    let mut seen_at_sync = 0u64;
+    // Set at SYNC: the timed part's first data message's count.
+    let mut seen_at_sync = None;
     loop {
+        if crate::sys::interrupt::interrupted() {
+            return Err(io::Error::new(
+                io::ErrorKind::Interrupted,
+                "the harness is gone",
+            ));
+        }
         let n = ch.recv(&mut buf)?.min(size);
         let flags = parse(&buf[..n]).map_or(DATA, |h| h.flags);
-        if echo_all || flags != DATA {
+        if echo_all && flags == DATA && seen_at_sync.map(|s| data_seen - s) == Some(garbage_at) {
+            // Test-only: an echo of garbage, header and all.
+            let mut junk = buf[..n].to_vec();
+            junk.iter_mut()
+                .enumerate()
+                .for_each(|(i, b)| *b = (i as u8).wrapping_mul(37) ^ 0xA5);
+            ch.send(&junk)?;
+        } else if echo_all || flags != DATA {
             ch.send(&buf[..n])?;
         }
         match flags {
             SYNC => {
                 cpu0 = process_cpu_time();
-                seen_at_sync = data_seen;
+                seen_at_sync = Some(data_seen);
             }
             END => {
                 let sent = parse(&buf[..n]).map_or(0, |h| h.seq);
                 let cpu_ns = process_cpu_time().saturating_sub(cpu0).as_nanos() as u64;
                 // In a latency case the parent checks the echoes (the whole
                 // round trip); the echoer stays off the timed path.
-                let received = data_seen - seen_at_sync;
+                let received = data_seen - seen_at_sync.unwrap_or(0);
                 let errors = if echo_all {
                     ErrorCounts::default()
                 } else {

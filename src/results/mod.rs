@@ -93,6 +93,11 @@ pub struct Row {
     /// Wall time of the timed part, in seconds.
     pub elapsed_s: f64,
     pub errors: ErrorCounts,
+    /// The headline figure of every trial (`--repeat`), in order: RTT p50 in
+    /// ns for latency, messages/s for throughput. The row's other figures
+    /// come from the median trial.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trials: Vec<f64>,
 }
 
 impl Row {
@@ -115,6 +120,16 @@ impl Row {
             warmup_messages: 0,
             elapsed_s: 0.0,
             errors: ErrorCounts::default(),
+            trials: Vec::new(),
+        }
+    }
+
+    /// The figure a row is judged by: RTT p50 (ns) for latency, messages/s
+    /// for throughput.
+    pub fn headline(&self) -> Option<f64> {
+        match self.pattern {
+            Pattern::Latency => self.rtt_ns.as_ref().map(|r| r.p50 as f64),
+            Pattern::Throughput => self.msgs_per_s,
         }
     }
 
@@ -148,6 +163,10 @@ pub struct Calibration {
     /// Cost of one clock read (`Instant::now`), included once in every round
     /// trip; reported, not subtracted.
     pub timer_overhead_ns: f64,
+    /// A fixed CPU-only workload (CRC32C of 1 MiB), timed at the start of
+    /// each sweep: the reference for the pipe's own rows in `compare`.
+    #[serde(default)]
+    pub reference_ns: Vec<f64>,
 }
 
 /// The options a run used, as recorded in its result file.
@@ -161,6 +180,12 @@ pub struct RunRecord {
     pub warmup_s: f64,
     pub timeout_s: f64,
     pub verify: Verify,
+    #[serde(default = "one")]
+    pub repeat: usize,
+}
+
+fn one() -> usize {
+    1
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

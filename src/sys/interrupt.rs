@@ -26,6 +26,27 @@ extern "C" fn on_stop_signal(_: libc::c_int) {
 
 extern "C" fn on_wake_signal(_: libc::c_int) {}
 
+extern "C" fn on_orphaned(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+    // A backstop: should the peer not get out of its blocking call, the
+    // default SIGALRM action ends it in two seconds.
+    // SAFETY: alarm is async-signal-safe.
+    unsafe { libc::alarm(2) };
+}
+
+/// For the peer process: SIGTERM, its parent-death signal, asks it to clean
+/// up what the dead harness cannot and exit.
+pub fn install_peer() -> nix::Result<()> {
+    let orphaned = SigAction::new(
+        SigHandler::Handler(on_orphaned),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
+    // SAFETY: the handler stores to an atomic and calls alarm, both
+    // async-signal-safe.
+    unsafe { sigaction(Signal::SIGTERM, &orphaned) }.map(drop)
+}
+
 /// Installs the handlers. Call once, from the thread that runs the cases.
 pub fn install() -> nix::Result<()> {
     let _ = MAIN_THREAD.set(pthread_self());

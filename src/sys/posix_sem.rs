@@ -4,6 +4,13 @@ use std::ffi::CString;
 
 use nix::errno::Errno;
 
+/// Removes a semaphore's name.
+pub fn unlink(name: &str) -> nix::Result<()> {
+    let name = CString::new(name).map_err(|_| Errno::EINVAL)?;
+    // SAFETY: name is NUL-terminated; sem_unlink only reads it.
+    Errno::result(unsafe { libc::sem_unlink(name.as_ptr()) }).map(drop)
+}
+
 pub struct NamedSemaphore {
     sem: *mut libc::sem_t,
     name: CString,

@@ -48,6 +48,11 @@ impl MsgQueue {
         self.owner = false;
     }
 
+    /// Takes over a queue whose creator died: it is removed on drop.
+    pub fn adopt(id: i32) -> MsgQueue {
+        MsgQueue { id, owner: true }
+    }
+
     /// A queue someone else created and will remove.
     pub fn attach(id: i32) -> MsgQueue {
         MsgQueue { id, owner: false }
@@ -152,6 +157,11 @@ impl SemSet {
             Err(Errno::EAGAIN) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// Takes over a set whose creator died: it is removed on drop.
+    pub fn adopt(id: i32) -> SemSet {
+        SemSet { id, owner: true }
     }
 
     pub fn attach(id: i32) -> SemSet {

@@ -6,6 +6,21 @@
 use std::hint::black_box;
 use std::time::Instant;
 
+/// Median time of a fixed CPU-only workload (CRC32C over 1 MiB), in ns: how
+/// fast this machine computes right now, whatever its IPC does.
+pub fn cpu_reference_ns() -> f64 {
+    let data = vec![0x5Au8; 1 << 20];
+    let mut times: Vec<f64> = (0..7)
+        .map(|_| {
+            let start = Instant::now();
+            black_box(crc32c::crc32c(black_box(&data)));
+            start.elapsed().as_nanos() as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
 /// Median cost of one clock read, in nanoseconds, over a few batches.
 pub fn clock_overhead_ns() -> f64 {
     const READS: u32 = 20_000;

@@ -137,6 +137,11 @@ pub trait Transport: Sync {
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared>;
     /// Peer side: join what `prepare` made.
     fn join(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>>;
+    /// Peer side, when the harness has died: remove what it made and can no
+    /// longer remove (System V objects, names not yet unlinked). `tag` and
+    /// `token` are those the peer was started with. Errors are ignored: the
+    /// objects may be gone already.
+    fn orphaned(&self, _tag: &str, _token: &str) {}
 }
 
 /// Every transport, in the order of the claimed table.

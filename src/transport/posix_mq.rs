@@ -119,4 +119,8 @@ impl Transport for PosixMq {
             names: None,
         }))
     }
+    fn orphaned(&self, tag: &str, _token: &str) {
+        let (a, b) = names(tag);
+        let _ = (mq_unlink(a.as_str()), mq_unlink(b.as_str()));
+    }
 }

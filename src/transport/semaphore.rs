@@ -137,10 +137,7 @@ impl Transport for Semaphore {
     }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
         let mut guard = Names::new(|n| {
-            if let Ok(c) = std::ffi::CString::new(n) {
-                // SAFETY: c is NUL-terminated; sem_unlink only reads it.
-                unsafe { libc::sem_unlink(c.as_ptr()) };
-            }
+            let _ = crate::sys::posix_sem::unlink(n);
         });
         let [ping, pong, stop] = names(at.tag).map(|n| {
             let s = NamedSemaphore::create(&n, 0);
@@ -179,5 +176,10 @@ impl Transport for Semaphore {
             pending: None,
             banked: false,
         }))
+    }
+    fn orphaned(&self, tag: &str, _token: &str) {
+        for n in names(tag) {
+            let _ = crate::sys::posix_sem::unlink(&n);
+        }
     }
 }

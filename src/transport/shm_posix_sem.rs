@@ -58,10 +58,7 @@ impl Transport for ShmPosixSem {
             let _ = shm_unlink(n);
         });
         let mut sem_guard = Names::new(|n| {
-            if let Ok(c) = std::ffi::CString::new(n) {
-                // SAFETY: c is NUL-terminated; sem_unlink only reads it.
-                unsafe { libc::sem_unlink(c.as_ptr()) };
-            }
+            let _ = crate::sys::posix_sem::unlink(n);
         });
         let name = shm_name(at.tag);
         let fd = shm_open(
@@ -107,5 +104,11 @@ impl Transport for ShmPosixSem {
             at.size,
             false,
         )))
+    }
+    fn orphaned(&self, tag: &str, _token: &str) {
+        let _ = shm_unlink(shm_name(tag).as_str());
+        for n in sem_names(tag) {
+            let _ = crate::sys::posix_sem::unlink(&n);
+        }
     }
 }

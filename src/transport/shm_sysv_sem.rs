@@ -78,4 +78,10 @@ impl Transport for ShmSysvSem {
             false,
         )))
     }
+    fn orphaned(&self, _tag: &str, token: &str) {
+        // The segment was marked for removal at creation; the set was not.
+        if let Ok((_, sem)) = parse_token(token) {
+            drop(SemSet::adopt(sem));
+        }
+    }
 }

@@ -97,4 +97,9 @@ impl Transport for SysvMq {
             at.size,
         )))
     }
+    fn orphaned(&self, _tag: &str, token: &str) {
+        if let Ok(id) = token.parse() {
+            drop(MsgQueue::adopt(id));
+        }
+    }
 }

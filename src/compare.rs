@@ -1,0 +1,289 @@
+//! Regression verdicts between two result files that survive noisy machines.
+//!
+//! Shared CI machines drift by 2x between runs, so raw figures are never
+//! compared directly. Each row's cost (RTT p50 for latency, time per message
+//! for throughput) is divided by a reference measured in the same sweep of
+//! the same run: the pipe's row of the same pattern, placement and size, and
+//! for the pipe itself a CPU-only calibration loop. Whatever slows the whole
+//! machine slows the reference too and cancels out. With `--repeat N` a row
+//! has N such normalised costs; a row regressed only when the median moved
+//! by more than the threshold *and* the two runs' ranges do not overlap.
+
+use crate::results::{Pattern, ResultFile, Row, Status};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Regression,
+    Improvement,
+    Unchanged,
+}
+
+pub struct Change {
+    pub mechanism: String,
+    pub pattern: Pattern,
+    pub placement: String,
+    pub size_bytes: u64,
+    /// Median raw headline figure (ns for latency, msg/s for throughput).
+    pub baseline: f64,
+    pub current: f64,
+    /// Change of the raw cost (positive: slower).
+    pub raw_change: f64,
+    /// Change of the normalised cost (positive: slower).
+    pub change: f64,
+    pub verdict: Verdict,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Cost (lower is better) of each trial of a row.
+fn costs(r: &Row) -> Vec<f64> {
+    let figures = if r.trials.is_empty() {
+        r.headline().into_iter().collect()
+    } else {
+        r.trials.clone()
+    };
+    figures
+        .into_iter()
+        .map(|f| match r.pattern {
+            Pattern::Latency => f,
+            Pattern::Throughput => 1e9 / f,
+        })
+        .collect()
+}
+
+/// The row's costs divided, trial by trial, by its run's reference.
+fn normalised(run: &ResultFile, r: &Row) -> Option<Vec<f64>> {
+    let own = costs(r);
+    let reference: Vec<f64> = if r.mechanism == "pipe" {
+        run.calibration.reference_ns.clone()
+    } else {
+        let pipe = run.rows.iter().find(|p| {
+            p.mechanism == "pipe"
+                && p.status == Status::Ok
+                && p.pattern == r.pattern
+                && p.placement == r.placement
+                && p.size_bytes == r.size_bytes
+        });
+        match pipe {
+            Some(p) => costs(p),
+            // No pipe at this size (a signal-only row): the CPU loop.
+            None => run.calibration.reference_ns.clone(),
+        }
+    };
+    if reference.len() < own.len() || own.is_empty() {
+        return None;
+    }
+    Some(own.iter().zip(&reference).map(|(c, r)| c / r).collect())
+}
+
+/// Every case present and measured in both runs, with its verdict.
+pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> Vec<Change> {
+    let mut out = Vec::new();
+    for c in current.rows.iter().filter(|r| r.status == Status::Ok) {
+        let Some(b) = baseline.rows.iter().find(|b| {
+            b.status == Status::Ok
+                && b.mechanism == c.mechanism
+                && b.pattern == c.pattern
+                && b.placement == c.placement
+                && b.size_bytes == c.size_bytes
+        }) else {
+            continue;
+        };
+        let (Some(mut nb), Some(mut nc)) = (normalised(baseline, b), normalised(current, c)) else {
+            continue;
+        };
+        let (lo_b, hi_b) = (
+            nb.iter().copied().fold(f64::MAX, f64::min),
+            nb.iter().copied().fold(f64::MIN, f64::max),
+        );
+        let (lo_c, hi_c) = (
+            nc.iter().copied().fold(f64::MAX, f64::min),
+            nc.iter().copied().fold(f64::MIN, f64::max),
+        );
+        let change = median(&mut nc) / median(&mut nb) - 1.0;
+        let verdict = if change > threshold && lo_c > hi_b {
+            Verdict::Regression
+        } else if change < -threshold && hi_c < lo_b {
+            Verdict::Improvement
+        } else {
+            Verdict::Unchanged
+        };
+        let raw = |r: &Row| {
+            let mut v = if r.trials.is_empty() {
+                r.headline().into_iter().collect()
+            } else {
+                r.trials.clone()
+            };
+            median(&mut v)
+        };
+        let (rb, rc) = (raw(b), raw(c));
+        let raw_change = match c.pattern {
+            Pattern::Latency => rc / rb - 1.0,
+            Pattern::Throughput => rb / rc - 1.0,
+        };
+        out.push(Change {
+            mechanism: c.mechanism.clone(),
+            pattern: c.pattern,
+            placement: format!("{:?}", c.placement).to_lowercase(),
+            size_bytes: c.size_bytes,
+            baseline: rb,
+            current: rc,
+            raw_change,
+            change,
+            verdict,
+        });
+    }
+    out
+}
+
+/// Why two runs may not be comparable, if they come from different machines.
+pub fn machine_warning(baseline: &ResultFile, current: &ResultFile) -> Option<String> {
+    let (a, b) = (&baseline.machine, &current.machine);
+    let differs =
+        a.cpu_model != b.cpu_model || a.kernel != b.kernel || a.cpus_online != b.cpus_online;
+    differs.then(|| {
+        format!(
+            "the two runs come from different machines (baseline: {}; current: {}): a change may be the machine's, not the code's",
+            a.summary(),
+            b.summary()
+        )
+    })
+}
+
+/// The table of changes, Markdown, padded for terminals.
+pub fn table(changes: &[Change]) -> String {
+    let mut s = String::from("| mechanism | pattern | placement | size | baseline | current | raw change | normalised change | verdict |\n|---|---|---|---|---|---|---|---|---|\n");
+    for c in changes {
+        let fmt = |v: f64| match c.pattern {
+            Pattern::Latency => crate::output::ns(v),
+            Pattern::Throughput => crate::output::rate(v),
+        };
+        s += &format!(
+            "| {} | {} | {} | {} | {} | {} | {:+.1}% | {:+.1}% | {} |\n",
+            c.mechanism,
+            crate::harness::pattern_name(c.pattern),
+            c.placement,
+            if c.size_bytes == 0 {
+                "none".to_string()
+            } else {
+                crate::output::bytes(c.size_bytes)
+            },
+            fmt(c.baseline),
+            fmt(c.current),
+            c.raw_change * 100.0,
+            c.change * 100.0,
+            match c.verdict {
+                Verdict::Regression => "REGRESSION",
+                Verdict::Improvement => "improved",
+                Verdict::Unchanged => "unchanged",
+            }
+        );
+    }
+    s
+}
+
+/// `10%`, `10`, `0.5%`.
+pub fn parse_threshold(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .map_err(|_| "expected a percentage such as 10% or 25%".to_string())?;
+    if !(0.0..=1000.0).contains(&v) {
+        return Err("expected a percentage between 0% and 1000%".into());
+    }
+    Ok(v / 100.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::*;
+
+    fn run(pipe: &[f64], uds: &[f64]) -> ResultFile {
+        let row = |m: &str, trials: &[f64]| {
+            let mut r = Row::new(m, Placement::Same, Pattern::Latency, 64);
+            r.rtt_ns = Some(Rtt {
+                min: 1,
+                p50: trials[0] as u64,
+                p90: 1,
+                p99: 1,
+                p999: 1,
+                max: 1,
+                mean: 1.0,
+                stddev: 0.0,
+            });
+            r.trials = trials.to_vec();
+            r
+        };
+        ResultFile {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::current(),
+            machine: Machine::default(),
+            options: RunRecord {
+                mechanisms: vec![],
+                patterns: vec![],
+                sizes: vec![],
+                placements: vec![],
+                length: crate::harness::workload::Length::Iterations(1),
+                warmup_s: 0.0,
+                timeout_s: 1.0,
+                verify: crate::harness::message::Verify::Full,
+                repeat: pipe.len(),
+            },
+            calibration: Calibration {
+                timer_overhead_ns: 20.0,
+                reference_ns: vec![1000.0; pipe.len()],
+            },
+            started_at: String::new(),
+            finished_at: String::new(),
+            complete: true,
+            rows: vec![row("pipe", pipe), row("uds-stream", uds)],
+            probe: None,
+        }
+    }
+
+    fn verdict_of(b: &ResultFile, c: &ResultFile, m: &str) -> Verdict {
+        compare(b, c, 0.10)
+            .into_iter()
+            .find(|x| x.mechanism == m)
+            .unwrap()
+            .verdict
+    }
+
+    #[test]
+    fn a_machine_twice_as_slow_is_not_a_regression() {
+        let base = run(&[5000.0, 5100.0, 4900.0], &[10000.0, 10100.0, 9900.0]);
+        let slow = run(&[10000.0, 10200.0, 9800.0], &[20000.0, 20200.0, 19800.0]);
+        assert_eq!(verdict_of(&base, &slow, "uds-stream"), Verdict::Unchanged);
+    }
+
+    #[test]
+    fn a_transport_slower_against_its_reference_is_a_regression() {
+        let base = run(&[5000.0, 5100.0, 4900.0], &[10000.0, 10100.0, 9900.0]);
+        let worse = run(&[5000.0, 5100.0, 4900.0], &[13000.0, 13100.0, 12900.0]);
+        assert_eq!(verdict_of(&base, &worse, "uds-stream"), Verdict::Regression);
+        assert_eq!(
+            verdict_of(&worse, &base, "uds-stream"),
+            Verdict::Improvement
+        );
+    }
+
+    #[test]
+    fn overlapping_trials_are_noise_even_past_the_threshold() {
+        let base = run(&[5000.0, 5000.0, 5000.0], &[10000.0, 14000.0, 9000.0]);
+        let cur = run(&[5000.0, 5000.0, 5000.0], &[12000.0, 9500.0, 12500.0]);
+        assert_eq!(verdict_of(&base, &cur, "uds-stream"), Verdict::Unchanged);
+    }
+
+    #[test]
+    fn thresholds_parse_as_percentages() {
+        assert_eq!(parse_threshold("10%"), Ok(0.10));
+        assert_eq!(parse_threshold("25"), Ok(0.25));
+        assert!(parse_threshold("ten").is_err());
+        assert!(parse_threshold("-5%").is_err());
+    }
+}

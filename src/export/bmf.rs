@@ -1,0 +1,59 @@
+//! Bencher Metric Format: `{benchmark: {measure: {value, lower_value,
+//! upper_value}}}`. Latency rows use Bencher's built-in `latency` measure
+//! (ns, the RTT p50) and throughput rows its `throughput` measure (ops/s,
+//! messages per second); bounds are the trials' extremes when the run was
+//! repeated. `rtt-p99` and `mib-per-s` are extra measures.
+
+use serde_json::{json, Map, Value};
+
+use crate::results::{Pattern, ResultFile, Status};
+
+/// `pipe/latency/same/64B`: stable across runs, so Bencher can follow it.
+pub fn benchmark_name(r: &crate::results::Row) -> String {
+    format!(
+        "{}/{}/{}/{}",
+        r.mechanism,
+        crate::harness::pattern_name(r.pattern),
+        format!("{:?}", r.placement).to_lowercase(),
+        if r.size_bytes == 0 {
+            "none".to_string()
+        } else {
+            format!("{}B", r.size_bytes)
+        }
+    )
+}
+
+fn metric(value: f64, trials: &[f64]) -> Value {
+    let mut m = Map::new();
+    m.insert("value".into(), json!(value));
+    if trials.len() > 1 {
+        let lo = trials.iter().copied().fold(f64::MAX, f64::min);
+        let hi = trials.iter().copied().fold(f64::MIN, f64::max);
+        m.insert("lower_value".into(), json!(lo.min(value)));
+        m.insert("upper_value".into(), json!(hi.max(value)));
+    }
+    Value::Object(m)
+}
+
+pub fn render(result: &ResultFile) -> Value {
+    let mut out = Map::new();
+    for r in result.rows.iter().filter(|r| r.status == Status::Ok) {
+        let mut measures = Map::new();
+        match r.pattern {
+            Pattern::Latency => {
+                let Some(t) = &r.rtt_ns else { continue };
+                measures.insert("latency".into(), metric(t.p50 as f64, &r.trials));
+                measures.insert("rtt-p99".into(), json!({ "value": t.p99 as f64 }));
+            }
+            Pattern::Throughput => {
+                let Some(m) = r.msgs_per_s else { continue };
+                measures.insert("throughput".into(), metric(m, &r.trials));
+                if let Some(mib) = r.mib_per_s {
+                    measures.insert("mib-per-s".into(), json!({ "value": mib }));
+                }
+            }
+        }
+        out.insert(benchmark_name(r), Value::Object(measures));
+    }
+    Value::Object(out)
+}
