@@ -3,11 +3,15 @@
 //! Shared CI machines drift by 2x between runs, so raw figures are never
 //! compared directly. Each row's cost (RTT p50 for latency, time per message
 //! for throughput) is divided by a reference measured in the same sweep of
-//! the same run: the pipe's row of the same pattern, placement and size, and
-//! for the pipe itself a CPU-only calibration loop. Whatever slows the whole
-//! machine slows the reference too and cancels out. With `--repeat N` a row
-//! has N such normalised costs; a row regressed only when the median moved
-//! by more than the threshold *and* the two runs' ranges do not overlap.
+//! the same run: the geometric mean of the costs of all *other* transports at
+//! the same pattern, placement and size (a row alone at its size, such as the
+//! semaphore's, uses the CPU-only calibration loop). Whatever slows the whole
+//! machine slows the reference too and cancels out, while averaging several
+//! transports keeps the reference's own noise small; leaving the row out of
+//! its reference keeps a regression of its own from being diluted. With
+//! `--repeat N` a row has N normalised costs; it regressed only when their
+//! median moved by more than the threshold *and* the two runs' ranges do not
+//! overlap.
 
 use crate::results::{Pattern, ResultFile, Row, Status};
 
@@ -57,21 +61,28 @@ fn costs(r: &Row) -> Vec<f64> {
 /// The row's costs divided, trial by trial, by its run's reference.
 fn normalised(run: &ResultFile, r: &Row) -> Option<Vec<f64>> {
     let own = costs(r);
-    let reference: Vec<f64> = if r.mechanism == "pipe" {
-        run.calibration.reference_ns.clone()
-    } else {
-        let pipe = run.rows.iter().find(|p| {
-            p.mechanism == "pipe"
+    let peers: Vec<Vec<f64>> = run
+        .rows
+        .iter()
+        .filter(|p| {
+            p.mechanism != r.mechanism
                 && p.status == Status::Ok
                 && p.pattern == r.pattern
                 && p.placement == r.placement
                 && p.size_bytes == r.size_bytes
-        });
-        match pipe {
-            Some(p) => costs(p),
-            // No pipe at this size (a signal-only row): the CPU loop.
-            None => run.calibration.reference_ns.clone(),
-        }
+        })
+        .map(costs)
+        .filter(|c| c.len() >= own.len())
+        .collect();
+    let reference: Vec<f64> = if peers.is_empty() {
+        run.calibration.reference_ns.clone()
+    } else {
+        (0..own.len())
+            .map(|t| {
+                let logs: f64 = peers.iter().map(|p| p[t].ln()).sum();
+                (logs / peers.len() as f64).exp()
+            })
+            .collect()
     };
     if reference.len() < own.len() || own.is_empty() {
         return None;
