@@ -4,12 +4,19 @@ use crate::transport;
 
 pub fn render() -> String {
     let mut s = String::new();
-    for t in transport::all() {
-        let state = match t.availability() {
-            Ok(()) => "available".to_string(),
-            Err(why) => format!("unavailable: {why}"),
-        };
-        s += &format!("{:<14} {:<11} {}\n", t.name(), state, t.description());
+    for group in ["from the claimed table", "for comparison"] {
+        s += &format!("Transports {group}:\n");
+        for t in transport::all()
+            .iter()
+            .filter(|t| transport::group(t.name()) == group)
+        {
+            let state = match t.availability() {
+                Ok(()) => "available".to_string(),
+                Err(why) => format!("unavailable: {why}"),
+            };
+            s += &format!("  {:<14} {:<11} {}\n", t.name(), state, t.description());
+        }
+        s += "\n";
     }
     s += "\nKernel limits that decide which message sizes are supported:\n";
     for (name, value, what) in crate::sys::limits::report() {

@@ -74,7 +74,15 @@ fn probes_match_kernel_facts_and_are_stable_across_three_runs() {
             "shm",
             "shm-posix-sem",
             "shm-sysv-sem",
-            "semaphore"
+            "semaphore",
+            "tcp",
+            "socketpair",
+            "uds-seqpacket",
+            "eventfd-shm",
+            "shm-ring",
+            "node-ipc",
+            "ipc-channel",
+            "interprocess"
         ]
     );
     for row in rows {

@@ -30,9 +30,9 @@ fn every_transport_moves_verified_messages_in_both_workloads() {
     assert_eq!(r["schema_version"], 1);
     assert_eq!(r["options"]["verify"], "full");
     let rows = rows(&r);
-    // Eight transports with three sizes, the semaphore with none; two
+    // Sixteen transports with three sizes, the semaphore with none; two
     // patterns, two placements.
-    assert_eq!(rows.len(), (8 * 3 + 1) * 2 * 2);
+    assert_eq!(rows.len(), (16 * 3 + 1) * 2 * 2);
     for row in rows {
         let queue = row["mechanism"] == "posix-mq" || row["mechanism"] == "sysv-mq";
         if queue && row["size_bytes"] == 65536 {
@@ -195,8 +195,46 @@ fn list_names_every_transport() {
     for m in ALL {
         assert!(
             text.lines()
-                .any(|l| l.starts_with(m) && l.contains("available")),
+                .any(|l| l.trim_start().starts_with(m) && l.contains("available")),
             "{text}"
         );
     }
+    // Grouped: the claimed table's transports first, the others after.
+    let claimed = text.find("Transports from the claimed table").unwrap();
+    let comparison = text.find("Transports for comparison").unwrap();
+    let at = |m: &str| text.find(&format!("  {m} ")).unwrap();
+    assert!(
+        claimed < at("semaphore") && at("semaphore") < comparison && comparison < at("shm-ring")
+    );
+}
+
+#[test]
+fn the_lock_free_ring_stays_exact_under_sustained_load() {
+    // Many messages both ways, on one CPU and across two, every one
+    // checksummed: a memory-ordering bug shows up as an error count.
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let o = sb.run(&[
+        "run",
+        "-m",
+        "shm-ring",
+        "--sizes",
+        "64,4KiB",
+        "-n",
+        "50000",
+        "--warmup",
+        "0ms",
+        "--pin",
+        "same,cross",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r = sb.result();
+    for row in rows(&r) {
+        assert_eq!(row["status"], "ok", "{row}");
+        assert_eq!(row["messages"], 50000, "{row}");
+        assert_eq!(errors(row), (0, 0, 0, 0), "{row}");
+    }
+    sb.assert_nothing_left();
 }

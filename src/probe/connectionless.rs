@@ -3,7 +3,7 @@
 //! inherited nothing, tries; where it can, we also check whether what it sent
 //! before the receiver was there is kept (store-and-forward) or refused.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::fcntl::OFlag;
 use nix::mqueue::{mq_open, mq_receive, mq_unlink, MQ_OFlag};
@@ -21,16 +21,93 @@ pub fn probe(mechanism: &str) -> Finding {
     };
     let path = |name: &str| dir.path().join(name).to_string_lossy().into_owned();
     match mechanism {
-        "pipe" => {
-            let Ok((r, _w)) = nix::unistd::pipe2(OFlag::O_CLOEXEC) else {
-                return Finding::undecided("pipe2 failed");
+        "pipe" | "socketpair" | "node-ipc" | "eventfd-shm" | "shm-ring" => {
+            // Each is an anonymous object handed down by inheritance: a pipe,
+            // a socket pair, or a memfd (with eventfds).
+            let fd: OwnedFd = match mechanism {
+                "pipe" => match nix::unistd::pipe2(OFlag::O_CLOEXEC) {
+                    Ok((r, _)) => r,
+                    Err(e) => return Finding::undecided(format!("pipe2: {e}")),
+                },
+                "socketpair" | "node-ipc" => match std::os::unix::net::UnixStream::pair() {
+                    Ok((a, _)) => a.into(),
+                    Err(e) => return Finding::undecided(format!("socketpair: {e}")),
+                },
+                _ => match nix::sys::memfd::memfd_create(
+                    "probe",
+                    nix::sys::memfd::MFdFlags::MFD_CLOEXEC,
+                ) {
+                    Ok(m) => m,
+                    Err(e) => return Finding::undecided(format!("memfd_create: {e}")),
+                },
             };
-            let fd = r.as_raw_fd().to_string();
-            let seen = run_helper(&["fd-open", &fd]);
+            let number = fd.as_raw_fd().to_string();
+            let seen = run_helper(&["fd-open", &number]);
             Finding::new(
                 crate::results::probe::Measured::flag(seen == "open"),
-                format!("an anonymous pipe has no name; a process that did not inherit it finds descriptor {fd} {seen}: only inheritance (or SCM_RIGHTS) reaches it"),
+                format!("the object has no name; a process that did not inherit it finds descriptor {number} {seen}: only inheritance (or SCM_RIGHTS) reaches it"),
             )
+        }
+        "tcp" => {
+            let Ok(listener) = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            else {
+                return Finding::undecided("bind failed");
+            };
+            let port = listener
+                .local_addr()
+                .map(|a| a.port())
+                .unwrap_or(0)
+                .to_string();
+            let seen = run_helper(&["tcp-sendto", &port]);
+            Finding::new(
+                crate::results::probe::Measured::flag(seen == "ok"),
+                format!("sendto() to a listening TCP port without connect: {seen}; TCP needs its handshake (connect/accept) first"),
+            )
+        }
+        "uds-seqpacket" => {
+            let p = path("probe.sock");
+            let listener = nix::sys::socket::socket(
+                nix::sys::socket::AddressFamily::Unix,
+                nix::sys::socket::SockType::SeqPacket,
+                nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+                None,
+            );
+            let bound = listener.as_ref().map_err(|e| e.to_string()).and_then(|l| {
+                let addr =
+                    nix::sys::socket::UnixAddr::new(p.as_str()).map_err(|e| e.to_string())?;
+                nix::sys::socket::bind(l.as_raw_fd(), &addr).map_err(|e| e.to_string())?;
+                nix::sys::socket::listen(l, nix::sys::socket::Backlog::new(1).unwrap())
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = bound {
+                return Finding::undecided(format!("seqpacket listener: {e}"));
+            }
+            let seen = run_helper(&["seqpacket-sendto", &p]);
+            Finding::new(
+                crate::results::probe::Measured::flag(seen == "ok"),
+                format!("sendto() to a listening seqpacket socket's path without connect: {seen}; like a stream, it needs connect/accept first"),
+            )
+        }
+        "interprocess" => {
+            // Its local sockets are Unix stream sockets on Linux: the same
+            // experiment as uds-stream.
+            let mut f = probe("uds-stream");
+            f.evidence = format!(
+                "the crate's local socket is a Unix stream socket here: {}",
+                f.evidence
+            );
+            f
+        }
+        "ipc-channel" => {
+            // The crate's only way in is its one-shot server: the receiver
+            // must accept the sender's connection.
+            let server = ipc_channel::ipc::IpcOneShotServer::<u8>::new();
+            match server {
+                Ok((_server, name)) => Finding::no(format!(
+                    "the crate offers one way in: connecting to a one-shot server (here {name}) that the receiving side must accept, a connect/accept handshake; after that, channels travel over channels"
+                )),
+                Err(e) => Finding::undecided(format!("IpcOneShotServer: {e}")),
+            }
         }
         "fifo" => {
             let p = path("probe.fifo");

@@ -61,11 +61,29 @@ fn run(action: &str, args: &[String]) -> Result<String, String> {
                 Err(e) => Ok(errno(e)),
             }
         }
-        "stream-sendto" | "dgram-sendto" => {
-            let kind = if action == "stream-sendto" {
-                SockType::Stream
-            } else {
-                SockType::Datagram
+        "tcp-sendto" => {
+            let fd = socket(
+                AddressFamily::Inet,
+                SockType::Stream,
+                SockFlag::SOCK_CLOEXEC,
+                None,
+            )
+            .map_err(errno)?;
+            let port: u16 = arg(args, 0)?;
+            let addr = nix::sys::socket::SockaddrIn::new(127, 0, 0, 1, port);
+            use std::os::fd::AsRawFd;
+            Ok(
+                match sendto(fd.as_raw_fd(), STORED, &addr, MsgFlags::empty()) {
+                    Ok(_) => "ok".into(),
+                    Err(e) => errno(e),
+                },
+            )
+        }
+        "stream-sendto" | "dgram-sendto" | "seqpacket-sendto" => {
+            let kind = match action {
+                "stream-sendto" => SockType::Stream,
+                "seqpacket-sendto" => SockType::SeqPacket,
+                _ => SockType::Datagram,
             };
             let fd =
                 socket(AddressFamily::Unix, kind, SockFlag::SOCK_CLOEXEC, None).map_err(errno)?;

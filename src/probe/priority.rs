@@ -21,8 +21,20 @@ pub fn probe(mechanism: &str) -> Finding {
         "posix-mq" => posix_mq(),
         "sysv-mq" => sysv_mq(),
         "semaphore" => semaphore(),
-        "pipe" | "fifo" | "uds-stream" => Finding::no(
+        "pipe" | "fifo" | "uds-stream" | "tcp" | "socketpair" | "interprocess" => Finding::no(
             "a byte stream: write/send take no priority, and bytes are read in the order written",
+        ),
+        "uds-seqpacket" => Finding::no(
+            "send() on a seqpacket socket takes no priority; messages are read in the order sent",
+        ),
+        "eventfd-shm" | "shm-ring" => Finding::no(
+            "the ring is FIFO: slots are read in the order written, and nothing marks a message",
+        ),
+        "node-ipc" => Finding::no(
+            "one JSON line after another on one socket: process.send() has no priority",
+        ),
+        "ipc-channel" => Finding::no(
+            "IpcSender::send takes no priority; a channel delivers in send order",
         ),
         "uds-dgram" => Finding::no(
             "send() on a Unix datagram socket takes no priority (SO_PRIORITY only steers network queueing); datagrams are read in the order sent",

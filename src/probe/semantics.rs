@@ -10,7 +10,7 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mqueue::{mq_close, mq_open, mq_receive, mq_send, mq_unlink, MQ_OFlag, MqAttr};
-use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags};
+use nix::sys::socket::{recvmsg, sendmsg, ControlMessage, ControlMessageOwned, MsgFlags, SockType};
 use nix::sys::stat::Mode;
 
 use super::helper::unique;
@@ -48,7 +48,29 @@ fn boundaries(m: &str) -> Finding {
             }
             nix::unistd::read(&r, &mut buf).map_err(|e| e.to_string())
         })()),
-        "uds-stream" => first((|| {
+        "tcp" => first((|| {
+            use std::io::{Read, Write};
+            let (mut a, mut b) = tcp_pair().map_err(e)?;
+            a.write_all(&[1; 100]).and_then(|_| a.write_all(&[1; 200])).map_err(e)?;
+            // Both writes are in before the read, as with the other streams.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            b.read(&mut buf).map_err(e)
+        })()),
+        "uds-seqpacket" => first((|| {
+            let (a, b) = seqpacket_pair().map_err(|e| e.to_string())?;
+            for n in [100, 200] {
+                nix::sys::socket::send(a.as_raw_fd(), &vec![1u8; n], MsgFlags::empty()).map_err(|e| e.to_string())?;
+            }
+            nix::sys::socket::recv(b.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(|e| e.to_string())
+        })()),
+        "ipc-channel" => first((|| {
+            let (tx, rx) = ipc_channel::ipc::bytes_channel().map_err(e)?;
+            tx.send(&[1; 100]).and_then(|_| tx.send(&[1; 200])).map_err(e)?;
+            rx.recv().map(|m| m.len()).map_err(|e| format!("{e:?}"))
+        })()),
+        "node-ipc" => Finding::yes("each message is one line of JSON; the reader splits at newlines and gets one message per receive"),
+        "eventfd-shm" | "shm-ring" => Finding::yes("the ring moves one message per slot: each receive takes exactly one slot"),
+        "uds-stream" | "socketpair" | "interprocess" => first((|| {
             use std::io::{Read, Write};
             let (mut a, mut b) = UnixStream::pair().map_err(e)?;
             a.write_all(&[1; 100]).and_then(|_| a.write_all(&[1; 200])).map_err(e)?;
@@ -117,12 +139,12 @@ fn largest(mut lo: usize, mut hi: usize, fits: impl Fn(usize) -> bool) -> usize 
 fn max_message(m: &str) -> Finding {
     const CEILING: usize = 64 << 20;
     match m {
-        "pipe" | "fifo" | "uds-stream" => {
+        "pipe" | "fifo" | "uds-stream" | "socketpair" | "interprocess" | "tcp" | "node-ipc" => {
             let accepted = (|| -> Result<usize, String> {
                 let (a, _b) = UnixStream::pair().map_err(|e| e.to_string())?;
                 let (_r, w) = nix::unistd::pipe2(OFlag::O_NONBLOCK).map_err(|e| e.to_string())?;
                 let big = vec![0u8; 1 << 20];
-                let fd: OwnedFd = if m == "uds-stream" {
+                let fd: OwnedFd = if m != "pipe" && m != "fifo" {
                     a.set_nonblocking(true).map_err(|e| e.to_string())?;
                     a.into()
                 } else {
@@ -133,6 +155,29 @@ fn max_message(m: &str) -> Finding {
             match accepted {
                 Ok(n) => Finding::no(format!("a byte stream has no message size: a non-blocking 1 MiB write took {n} bytes (what the buffer had room for) and leaves the rest to the caller; blocking writes of any size complete in pieces")),
                 Err(e) => Finding::undecided(e),
+            }
+        }
+        "uds-seqpacket" => {
+            let Ok((a, b)) = seqpacket_pair() else {
+                return Finding::undecided("socketpair failed");
+            };
+            let fits = |n: usize| {
+                nix::sys::socket::send(a.as_raw_fd(), &vec![0u8; n], MsgFlags::MSG_DONTWAIT).is_ok()
+                    && nix::sys::socket::recv(b.as_raw_fd(), &mut vec![0u8; n], MsgFlags::MSG_DONTWAIT).is_ok()
+            };
+            let n = largest(1, CEILING, fits);
+            Finding::new(Measured::Number(n as u64), format!("the largest message send() accepted on a fresh seqpacket pair is {n} bytes; one more gives EMSGSIZE (bounded by SO_SNDBUF)"))
+        }
+        "eventfd-shm" | "shm-ring" => Finding::no("no fixed limit: the ring's slots are sized for the message, in a memfd bounded only by memory"),
+        "ipc-channel" => {
+            let (Ok((tx, rx)), big) = (ipc_channel::ipc::bytes_channel(), vec![7u8; 16 << 20]) else {
+                return Finding::undecided("bytes_channel failed");
+            };
+            let reader = std::thread::spawn(move || rx.recv().map(|m| m.len()));
+            let sent = tx.send(&big);
+            match (sent, reader.join()) {
+                (Ok(()), Ok(Ok(n))) if n == big.len() => Finding::no("no fixed limit: a 16 MiB message went through whole (the crate splits large messages itself)"),
+                (s, r) => Finding::undecided(format!("a 16 MiB message: send {s:?}, receive {r:?}")),
             }
         }
         "uds-dgram" => {
@@ -198,6 +243,35 @@ fn bidirectional(m: &str) -> Finding {
                 other => Finding::undecided(format!("writing on the read end gave {other:?}")),
             }
         }
+        "tcp" => match tcp_pair() {
+            Ok((a, b)) => {
+                use std::io::{Read, Write};
+                let mut buf = [0u8; 1];
+                let ok = (&a).write_all(b"x").and_then(|_| (&b).read_exact(&mut buf)).is_ok()
+                    && (&b).write_all(b"y").and_then(|_| (&a).read_exact(&mut buf)).is_ok();
+                Finding::new(Measured::flag(ok), "one TCP connection carried a message each way")
+            }
+            Err(e) => Finding::undecided(format!("TCP pair: {e}")),
+        },
+        "uds-seqpacket" => match seqpacket_pair() {
+            Ok((a, b)) => {
+                let mut buf = [0u8; 8];
+                let go = |x: &OwnedFd, y: &OwnedFd, buf: &mut [u8]| {
+                    nix::sys::socket::send(x.as_raw_fd(), b"x", MsgFlags::empty()).is_ok()
+                        && nix::sys::socket::recv(y.as_raw_fd(), buf, MsgFlags::empty()).is_ok()
+                };
+                let ok = go(&a, &b, &mut buf) && go(&b, &a, &mut buf);
+                Finding::new(Measured::flag(ok), "one connected seqpacket pair carried a message each way")
+            }
+            Err(e) => Finding::undecided(format!("seqpacket pair: {e}")),
+        },
+        "socketpair" | "interprocess" | "node-ipc" => {
+            let mut f = bidirectional("uds-stream");
+            f.evidence = format!("a Unix stream socket underneath: {}", f.evidence);
+            f
+        }
+        "eventfd-shm" | "shm-ring" => Finding::yes("one memfd holds a ring per direction; the transport runs both directions over it"),
+        "ipc-channel" => Finding::no("an IpcSender/IpcReceiver pair carries one direction (the sender has no receive); a conversation needs two channels"),
         "uds-stream" | "uds-dgram" => {
             let talk = |a: &dyn Fn(&[u8]) -> std::io::Result<usize>, b: &dyn Fn(&mut [u8]) -> std::io::Result<usize>| {
                 let mut buf = [0u8; 8];
@@ -233,10 +307,28 @@ fn bidirectional(m: &str) -> Finding {
 
 fn fd_passing(m: &str) -> Finding {
     match m {
-        "uds-stream" | "uds-dgram" => match pass_fd(m == "uds-stream") {
-            Ok(()) => Finding::yes("sent a pipe's write end with SCM_RIGHTS; the received descriptor wrote into the pipe, and the bytes came out of it"),
-            Err(e) => Finding::no(format!("SCM_RIGHTS failed: {e}")),
+        "uds-stream" | "uds-dgram" | "socketpair" | "uds-seqpacket" | "node-ipc" => {
+            let kind = match m {
+                "uds-dgram" => SockType::Datagram,
+                "uds-seqpacket" => SockType::SeqPacket,
+                _ => SockType::Stream,
+            };
+            let node = if m == "node-ipc" { " (Node itself passes handles this way: child.send(message, handle))" } else { "" };
+            match pass_fd(kind) {
+                Ok(()) => Finding::yes(format!("sent a pipe's write end with SCM_RIGHTS over a {kind:?} socket pair; the received descriptor wrote into the pipe, and the bytes came out of it{node}")),
+                Err(e) => Finding::no(format!("SCM_RIGHTS failed: {e}")),
+            }
+        }
+        "tcp" => match tcp_pair() {
+            Ok((a, b)) => match pass_fd_over(a.into(), b.into()) {
+                Ok(()) => Finding::yes("a descriptor sent with SCM_RIGHTS over TCP arrived and worked"),
+                Err(e) => Finding::no(format!("sendmsg with SCM_RIGHTS over loopback TCP: {e}; descriptors travel only over Unix sockets")),
+            },
+            Err(e) => Finding::undecided(format!("TCP pair: {e}")),
         },
+        "eventfd-shm" | "shm-ring" => Finding::no("a descriptor number written to shared memory means nothing in the other process; the memfd itself had to be inherited"),
+        "ipc-channel" => Finding::no("the crate passes its own channels and shared-memory regions (SCM_RIGHTS underneath) but has no call for an arbitrary descriptor"),
+        "interprocess" => Finding::no("the crate's portable local-socket API has no call for descriptors (the Unix socket underneath could carry them)"),
         "pipe" | "fifo" => {
             let Ok((_r, w)) = nix::unistd::pipe2(OFlag::O_CLOEXEC) else {
                 return Finding::undecided("pipe2 failed");
@@ -255,14 +347,36 @@ fn fd_passing(m: &str) -> Finding {
     }
 }
 
-fn pass_fd(stream: bool) -> Result<(), String> {
-    let (a, b): (OwnedFd, OwnedFd) = if stream {
-        let (a, b) = UnixStream::pair().map_err(|e| e.to_string())?;
-        (a.into(), b.into())
-    } else {
-        let (a, b) = UnixDatagram::pair().map_err(|e| e.to_string())?;
-        (a.into(), b.into())
-    };
+fn tcp_pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
+    let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
+    let a = std::net::TcpStream::connect(listener.local_addr()?)?;
+    let (b, _) = listener.accept()?;
+    Ok((a, b))
+}
+
+fn seqpacket_pair() -> nix::Result<(OwnedFd, OwnedFd)> {
+    nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+}
+
+fn pass_fd(kind: SockType) -> Result<(), String> {
+    let (a, b) = nix::sys::socket::socketpair(
+        nix::sys::socket::AddressFamily::Unix,
+        kind,
+        None,
+        nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| e.to_string())?;
+    pass_fd_over(a, b)
+}
+
+/// Sends a pipe's write end from `a` with SCM_RIGHTS, receives on `b`, and
+/// checks that the descriptor that arrived writes into the pipe.
+fn pass_fd_over(a: OwnedFd, b: OwnedFd) -> Result<(), String> {
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
     let fds = [w.as_raw_fd()];
     sendmsg::<()>(

@@ -128,7 +128,22 @@ pub fn page(result: &ResultFile, figures: &[Figure], baseline: Option<&ResultFil
 }
 
 fn results_table(rows: &[Row]) -> String {
-    let mut s = String::from("<h2>All results</h2>\n<table><tr><th>mechanism</th><th>pattern</th><th>placement</th><th>size</th><th>RTT p50</th><th>RTT p99</th><th>RTT p99.9</th><th>RTT max</th><th>msg/s</th><th>MiB/s</th><th>CPU/msg parent</th><th>CPU/msg peer</th><th>messages</th><th>lost</th><th>duplicated</th><th>reordered</th><th>corrupted</th><th>status</th></tr>\n");
+    let mut s = String::from("<h2>All results</h2>\n");
+    for group in ["from the claimed table", "for comparison"] {
+        let mine: Vec<&Row> = rows
+            .iter()
+            .filter(|r| crate::transport::group(&r.mechanism) == group)
+            .collect();
+        if !mine.is_empty() {
+            s += &format!("<h3>Transports {group}</h3>\n");
+            s += &rows_table(&mine);
+        }
+    }
+    s + "<p>The four error counters are shown for every row; zero means every message arrived once, intact and in order.</p>\n"
+}
+
+fn rows_table(rows: &[&Row]) -> String {
+    let mut s = String::from("<table><tr><th>mechanism</th><th>pattern</th><th>placement</th><th>size</th><th>RTT p50</th><th>RTT p99</th><th>RTT p99.9</th><th>RTT max</th><th>msg/s</th><th>MiB/s</th><th>CPU/msg parent</th><th>CPU/msg peer</th><th>messages</th><th>lost</th><th>duplicated</th><th>reordered</th><th>corrupted</th><th>status</th></tr>\n");
     for r in rows {
         let dash = || "–".to_string();
         let t = |f: fn(&crate::results::Rtt) -> u64| {
@@ -172,7 +187,7 @@ fn results_table(rows: &[Row]) -> String {
             status
         );
     }
-    s + "</table>\n<p>The four error counters are shown for every row; zero means every message arrived once, intact and in order.</p>\n"
+    s + "</table>\n"
 }
 
 fn not_ok(rows: &[Row]) -> String {

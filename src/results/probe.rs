@@ -12,7 +12,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 /// The probed rows: the transports of `ipcbench run`, plus `shm`, the bare
 /// shared-memory segment the claimed table's "shared memory" row is about.
-pub const MECHANISMS: [&str; 10] = [
+pub const MECHANISMS: [&str; 18] = [
     "pipe",
     "fifo",
     "uds-stream",
@@ -23,6 +23,14 @@ pub const MECHANISMS: [&str; 10] = [
     "shm-posix-sem",
     "shm-sysv-sem",
     "semaphore",
+    "tcp",
+    "socketpair",
+    "uds-seqpacket",
+    "eventfd-shm",
+    "shm-ring",
+    "node-ipc",
+    "ipc-channel",
+    "interprocess",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]

@@ -3,6 +3,7 @@
 //! orders those copies; this type only keeps them inside the region.
 
 use std::ptr::NonNull;
+use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use super::sysv::Detach;
 
@@ -79,11 +80,33 @@ impl Mapping {
         };
     }
 
-    /// Writes every page once, so first-touch faults happen before timing.
+    /// The 8 bytes at `offset`, as an atomic shared with the other process.
+    pub fn atomic_u64(&self, offset: usize) -> &AtomicU64 {
+        assert!(offset.is_multiple_of(8) && offset + 8 <= self.len);
+        // SAFETY: in bounds and aligned (checked above; the mapping is
+        // page-aligned); AtomicU64 has u64's layout; the memory stays mapped
+        // for the returned borrow; the other process touches these bytes
+        // only through atomics too.
+        unsafe { &*(self.ptr.as_ptr().add(offset) as *const AtomicU64) }
+    }
+
+    /// The 4 bytes at `offset`, as an atomic shared with the other process.
+    pub fn atomic_u32(&self, offset: usize) -> &AtomicU32 {
+        assert!(offset.is_multiple_of(4) && offset + 4 <= self.len);
+        // SAFETY: as in `atomic_u64`.
+        unsafe { &*(self.ptr.as_ptr().add(offset) as *const AtomicU32) }
+    }
+
+    /// Faults every page in for writing, so first-touch faults happen before
+    /// timing. An atomic OR with zero writes without changing a byte: safe
+    /// while the other process already uses the region.
     pub fn touch(&self) {
-        let page = 4096;
-        for off in (0..self.len).step_by(page) {
-            self.write(off, &[0]);
+        for off in (0..self.len).step_by(4096) {
+            // SAFETY: in bounds (off < len); AtomicU8 has u8's layout; the
+            // memory stays mapped while `self` lives.
+            let byte =
+                unsafe { &*(self.ptr.as_ptr().add(off) as *const std::sync::atomic::AtomicU8) };
+            byte.fetch_or(0, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }

@@ -3,6 +3,7 @@
 //! per-thread CPU accounting.
 
 pub mod affinity;
+pub mod futex;
 pub mod interrupt;
 pub mod limits;
 pub mod mapping;

@@ -125,7 +125,7 @@ pub fn exists(p: &Path) -> bool {
     p.exists()
 }
 
-pub const ALL: [&str; 9] = [
+pub const ALL: [&str; 17] = [
     "pipe",
     "fifo",
     "uds-stream",
@@ -135,6 +135,14 @@ pub const ALL: [&str; 9] = [
     "shm-posix-sem",
     "shm-sysv-sem",
     "semaphore",
+    "tcp",
+    "socketpair",
+    "uds-seqpacket",
+    "eventfd-shm",
+    "shm-ring",
+    "node-ipc",
+    "ipc-channel",
+    "interprocess",
 ];
 
 static IPC_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());

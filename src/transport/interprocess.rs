@@ -1,0 +1,71 @@
+//! The interprocess crate's local sockets, used as a portable-API user
+//! would: a name, a listener, a stream, and std's Read and Write.
+
+use std::io::{self, Read, Write};
+use std::time::Duration;
+
+use interprocess::local_socket::{
+    prelude::*, GenericFilePath, ListenerNonblockingMode, ListenerOptions, Stream,
+};
+
+use super::{Channel, Inherited, Prepared, Rendezvous, Transport};
+use crate::sys::interrupt;
+
+pub struct Interprocess;
+
+const SOCKET: &str = "interprocess.sock";
+
+struct Local(Stream);
+
+impl Channel for Local {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.0.write_all(msg)
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_exact(buf)?;
+        Ok(buf.len())
+    }
+}
+
+impl Transport for Interprocess {
+    fn name(&self) -> &'static str {
+        "interprocess"
+    }
+    fn description(&self) -> &'static str {
+        "the interprocess crate's local socket (a Unix socket by path here)"
+    }
+    fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
+        let name = at
+            .dir
+            .join(SOCKET)
+            .to_fs_name::<GenericFilePath>()?
+            .into_owned();
+        // A non-blocking accept, polled, so a peer that never connects
+        // cannot hold the case forever (the crate's blocking accept retries
+        // interrupted calls).
+        let listener = ListenerOptions::new()
+            .name(name)
+            .nonblocking(ListenerNonblockingMode::Accept)
+            .create_sync()?;
+        Ok(Prepared {
+            child_fds: Vec::new(),
+            token: String::new(),
+            connect: Box::new(move || loop {
+                match listener.accept() {
+                    Ok(stream) => return Ok(Box::new(Local(stream)) as _),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                        if interrupt::aborted() {
+                            return Err(io::Error::new(io::ErrorKind::Interrupted, "aborted"));
+                        }
+                        std::thread::sleep(Duration::from_micros(200));
+                    }
+                    Err(e) => return Err(e),
+                }
+            }),
+        })
+    }
+    fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        let name = at.dir.join(SOCKET).to_fs_name::<GenericFilePath>()?;
+        Ok(Box::new(Local(Stream::connect(name)?)))
+    }
+}

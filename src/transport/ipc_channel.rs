@@ -1,0 +1,74 @@
+//! Servo's ipc-channel crate: byte-vector channels (IpcBytesSender /
+//! IpcBytesReceiver), bootstrapped the crate's way. The parent opens a
+//! one-shot server and hands its name to the peer; the peer connects, makes
+//! a channel per direction and sends the parent its ends.
+
+use std::io;
+
+use ipc_channel::ipc::{self, IpcBytesReceiver, IpcBytesSender, IpcOneShotServer, IpcSender};
+use ipc_channel::IpcError;
+
+use super::{Channel, Inherited, Prepared, Rendezvous, Transport};
+
+pub struct IpcChannel;
+
+/// What the peer sends through the one-shot server: the parent's ends.
+type Ends = (IpcBytesSender, IpcBytesReceiver);
+
+struct Bytes {
+    tx: IpcBytesSender,
+    rx: IpcBytesReceiver,
+}
+
+fn io_error(e: IpcError) -> io::Error {
+    match e {
+        IpcError::Disconnected => {
+            io::Error::new(io::ErrorKind::UnexpectedEof, "peer closed the channel")
+        }
+        IpcError::Io(e) => e,
+        other => io::Error::other(format!("{other:?}")),
+    }
+}
+
+impl Channel for Bytes {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.tx.send(msg)
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let data = self.rx.recv().map_err(io_error)?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Ok(data.len())
+    }
+}
+
+impl Transport for IpcChannel {
+    fn name(&self) -> &'static str {
+        "ipc-channel"
+    }
+    fn description(&self) -> &'static str {
+        "Servo's ipc-channel crate, byte channels bootstrapped by its one-shot server"
+    }
+    fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
+        let (server, name) = IpcOneShotServer::<Ends>::new()?;
+        Ok(Prepared {
+            child_fds: Vec::new(),
+            token: name,
+            connect: Box::new(move || {
+                let (_, (tx, rx)) = server.accept().map_err(io_error)?;
+                Ok(Box::new(Bytes { tx, rx }) as _)
+            }),
+        })
+    }
+    fn join(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        let boot = IpcSender::<Ends>::connect(inherited.token)?;
+        let (to_child_tx, to_child_rx) = ipc::bytes_channel()?;
+        let (to_parent_tx, to_parent_rx) = ipc::bytes_channel()?;
+        boot.send((to_child_tx, to_parent_rx))
+            .map_err(|e| io::Error::other(format!("bootstrap: {e:?}")))?;
+        Ok(Box::new(Bytes {
+            tx: to_parent_tx,
+            rx: to_child_rx,
+        }))
+    }
+}

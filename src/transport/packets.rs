@@ -1,0 +1,53 @@
+//! A channel over one message-preserving socket (datagram or seqpacket):
+//! one send, one message; one receive, one message.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
+
+use super::Channel;
+use crate::sys::interrupt::retry;
+
+pub struct Packets(pub OwnedFd);
+
+impl Channel for Packets {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        let n = retry(|| send(self.0.as_raw_fd(), msg, MsgFlags::empty()))?;
+        if n != msg.len() {
+            return Err(io::Error::other(format!(
+                "message sent short: {n} of {}",
+                msg.len()
+            )));
+        }
+        Ok(())
+    }
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // MSG_TRUNC makes the kernel report the message's real length, so an
+        // oversized one shows up as a size mismatch instead of silent truncation.
+        retry(|| recv(self.0.as_raw_fd(), buf, MsgFlags::MSG_TRUNC))
+    }
+}
+
+/// Asks the kernel whether one message of `size` bytes fits a fresh socket
+/// pair of this type, and says which limit stops it if not.
+pub fn check_fits(kind: SockType, size: usize) -> Result<(), String> {
+    let (a, _b) = socketpair(
+        AddressFamily::Unix,
+        kind,
+        None,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| format!("socketpair: {e}"))?;
+    match send(a.as_raw_fd(), &vec![0u8; size], MsgFlags::empty()) {
+        Ok(_) => Ok(()),
+        Err(nix::errno::Errno::EMSGSIZE) => {
+            let sndbuf =
+                nix::sys::socket::getsockopt(&a, nix::sys::socket::sockopt::SndBuf).unwrap_or(0);
+            Err(format!(
+                "the kernel refuses a {size}-byte message: EMSGSIZE; a Unix {kind:?} message must fit the socket send buffer, SO_SNDBUF = {sndbuf} bytes (net.core.wmem_default; up to net.core.wmem_max with setsockopt)"
+            ))
+        }
+        Err(e) => Err(format!("sending a {size}-byte message: {e}")),
+    }
+}

@@ -1,0 +1,34 @@
+//! An anonymous Unix stream socket pair (socketpair), one end inherited by
+//! the peer: what Node.js's fork() channel runs over, without its JSON.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::net::UnixStream;
+
+use super::{Channel, FdStream, Inherited, Prepared, Rendezvous, Transport};
+
+pub struct Socketpair;
+
+impl Transport for Socketpair {
+    fn name(&self) -> &'static str {
+        "socketpair"
+    }
+    fn description(&self) -> &'static str {
+        "anonymous Unix stream socket pair, one end inherited by the peer"
+    }
+    fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
+        let (ours, theirs) = UnixStream::pair()?;
+        Ok(Prepared {
+            child_fds: vec![theirs.into()],
+            ..Prepared::ready(Box::new(FdStream::duplex(ours.into())?))
+        })
+    }
+    fn join(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        let fd: OwnedFd = inherited
+            .fds
+            .into_iter()
+            .next()
+            .ok_or_else(|| io::Error::other("socketpair expects one inherited descriptor"))?;
+        Ok(Box::new(FdStream::duplex(fd)?))
+    }
+}

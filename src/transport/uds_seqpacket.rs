@@ -1,0 +1,60 @@
+//! Unix domain SOCK_SEQPACKET: connection-oriented like a stream, but
+//! message boundaries are kept like datagrams.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::sys::socket::{
+    accept4, bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
+};
+
+use super::packets::{check_fits, Packets};
+use super::{Channel, Inherited, Prepared, Rendezvous, Transport};
+use crate::sys::interrupt::retry;
+
+pub struct UdsSeqpacket;
+
+const SOCKET: &str = "seqpacket.sock";
+
+fn seqpacket() -> io::Result<OwnedFd> {
+    Ok(socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?)
+}
+
+impl Transport for UdsSeqpacket {
+    fn name(&self) -> &'static str {
+        "uds-seqpacket"
+    }
+    fn description(&self) -> &'static str {
+        "Unix domain SOCK_SEQPACKET socket, bound to a path, connect/accept"
+    }
+    fn check_size(&self, size: usize) -> Result<(), String> {
+        check_fits(SockType::SeqPacket, size)
+    }
+    fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
+        let path = at.dir.join(SOCKET);
+        let listener = seqpacket()?;
+        bind(listener.as_raw_fd(), &UnixAddr::new(&path)?)?;
+        listen(&listener, Backlog::new(1)?)?;
+        Ok(Prepared {
+            child_fds: Vec::new(),
+            token: String::new(),
+            connect: Box::new(move || {
+                let fd = retry(|| accept4(listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC))?;
+                // SAFETY: accept4 just returned this descriptor and nothing else owns it.
+                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                std::fs::remove_file(&path)?;
+                Ok(Box::new(Packets(fd)) as _)
+            }),
+        })
+    }
+    fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        let fd = seqpacket()?;
+        connect(fd.as_raw_fd(), &UnixAddr::new(&at.dir.join(SOCKET))?)?;
+        Ok(Box::new(Packets(fd)))
+    }
+}
