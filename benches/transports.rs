@@ -130,8 +130,8 @@ criterion_group! {
     name = benches;
     // Short groups keep the whole suite within minutes on two cores.
     config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2))
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_millis(1500))
         .sample_size(20);
     targets = all
 }

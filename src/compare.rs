@@ -94,13 +94,11 @@ fn normalised(run: &ResultFile, r: &Row) -> Option<Vec<f64>> {
 pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> Vec<Change> {
     let mut out = Vec::new();
     for c in current.rows.iter().filter(|r| r.status == Status::Ok) {
-        let Some(b) = baseline.rows.iter().find(|b| {
-            b.status == Status::Ok
-                && b.mechanism == c.mechanism
-                && b.pattern == c.pattern
-                && b.placement == c.placement
-                && b.size_bytes == c.size_bytes
-        }) else {
+        let Some(b) = baseline
+            .rows
+            .iter()
+            .find(|b| b.status == Status::Ok && b.same_case(c))
+        else {
             continue;
         };
         let (Some(mut nb), Some(mut nc)) = (normalised(baseline, b), normalised(current, c)) else {

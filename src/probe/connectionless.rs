@@ -188,10 +188,7 @@ pub fn probe(mechanism: &str) -> Finding {
             let sem = format!("/{}", unique("sem"));
             let posted = run_helper(&["sem-leave", &sem]);
             let taken = NamedSemaphore::open(&sem).and_then(|s| s.try_wait());
-            if let Ok(c) = std::ffi::CString::new(sem) {
-                // SAFETY: c is NUL-terminated; sem_unlink only reads it.
-                unsafe { libc::sem_unlink(c.as_ptr()) };
-            }
+            let _ = crate::sys::posix_sem::unlink(&sem);
             both(
                 store_and_forward("segment by name", &left, got),
                 store_and_forward("semaphore by name", &posted, taken),
@@ -218,10 +215,7 @@ pub fn probe(mechanism: &str) -> Finding {
             let sem = format!("/{}", unique("sem"));
             let posted = run_helper(&["sem-leave", &sem]);
             let taken = NamedSemaphore::open(&sem).and_then(|s| s.try_wait());
-            if let Ok(c) = std::ffi::CString::new(sem) {
-                // SAFETY: c is NUL-terminated; sem_unlink only reads it.
-                unsafe { libc::sem_unlink(c.as_ptr()) };
-            }
+            let _ = crate::sys::posix_sem::unlink(&sem);
             store_and_forward("semaphore by name", &posted, taken)
         }
         other => Finding::undecided(format!("no connectionless experiment for {other}")),

@@ -14,6 +14,7 @@ use super::helper::{finish, run_helper, spawn_helper, unique};
 use super::Finding;
 use crate::results::probe::Measured;
 use crate::sys::posix_sem::NamedSemaphore;
+use crate::sys::process_state;
 use crate::sys::sysv::MsgQueue;
 
 pub fn probe(mechanism: &str) -> Finding {
@@ -109,15 +110,7 @@ fn waiter(sem: &str, prio: i32) -> Result<std::process::Child, String> {
     // "ready" is printed just before sem_wait; wait until the kernel shows it
     // sleeping, so the order in which the two waiters queued is known.
     let until = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < until {
-        let stat =
-            std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
-        if stat
-            .rsplit_once(')')
-            .is_some_and(|(_, r)| r.trim_start().starts_with('S'))
-        {
-            break;
-        }
+    while Instant::now() < until && process_state(child.id()) != Some('S') {
         std::thread::sleep(Duration::from_millis(2));
     }
     std::thread::sleep(Duration::from_millis(20));
@@ -131,10 +124,7 @@ fn semaphore() -> Finding {
         Err(e) => return Finding::undecided(format!("sem_open: {e}")),
     };
     let unlink = || {
-        if let Ok(c) = std::ffi::CString::new(name.clone()) {
-            // SAFETY: c is NUL-terminated; sem_unlink only reads it.
-            unsafe { libc::sem_unlink(c.as_ptr()) };
-        }
+        let _ = crate::sys::posix_sem::unlink(&name);
     };
     let low = match waiter(&name, 10) {
         Ok(c) => c,
@@ -158,14 +148,7 @@ fn semaphore() -> Finding {
     let _ = sem.post();
     // Whichever waiter the single post woke exits; the other still sleeps.
     std::thread::sleep(Duration::from_millis(100));
-    let gone = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| {
-                s.rsplit_once(')')
-                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-            })
-            .unwrap_or(true)
-    };
+    let gone = |pid: u32| matches!(process_state(pid), None | Some('Z'));
     let (low_woke, high_woke) = (gone(low_pid), gone(high_pid));
     let _ = sem.post();
     let _ = (

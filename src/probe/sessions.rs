@@ -143,14 +143,9 @@ fn peer_death(t: &'static dyn Transport, settings: &Settings) -> Finding {
         let _ = kill(live.peer, Signal::SIGKILL);
         // Until the kernel has torn the peer down (a zombie, not yet reaped).
         let until = Instant::now() + Duration::from_secs(2);
-        let stat = format!("/proc/{}/stat", live.peer);
-        while Instant::now() < until {
-            let s = std::fs::read_to_string(&stat).unwrap_or_default();
-            if s.rsplit_once(')')
-                .is_none_or(|(_, r)| r.trim_start().starts_with('Z'))
-            {
-                break;
-            }
+        let pid = live.peer.as_raw() as u32;
+        while Instant::now() < until && !matches!(crate::sys::process_state(pid), None | Some('Z'))
+        {
             std::thread::sleep(Duration::from_millis(2));
         }
         Ok(send_until_held(live, size))

@@ -286,13 +286,11 @@ fn comparison(current: &ResultFile, baseline: &ResultFile) -> String {
     }
     s += "<table><tr><th>mechanism</th><th>pattern</th><th>placement</th><th>size</th><th>baseline</th><th>current</th><th>current / baseline</th></tr>\n";
     for r in current.rows.iter().filter(|r| r.status == Status::Ok) {
-        let Some(b) = baseline.rows.iter().find(|b| {
-            b.status == Status::Ok
-                && b.mechanism == r.mechanism
-                && b.pattern == r.pattern
-                && b.placement == r.placement
-                && b.size_bytes == r.size_bytes
-        }) else {
+        let Some(b) = baseline
+            .rows
+            .iter()
+            .find(|b| b.status == Status::Ok && b.same_case(r))
+        else {
             continue;
         };
         let value = |x: &Row| match x.pattern {

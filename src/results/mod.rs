@@ -124,6 +124,15 @@ impl Row {
         }
     }
 
+    /// Whether `other` measured the same case (transport, pattern,
+    /// placement, size), as when two runs are compared.
+    pub fn same_case(&self, other: &Row) -> bool {
+        self.mechanism == other.mechanism
+            && self.pattern == other.pattern
+            && self.placement == other.placement
+            && self.size_bytes == other.size_bytes
+    }
+
     /// The figure a row is judged by: RTT p50 (ns) for latency, messages/s
     /// for throughput.
     pub fn headline(&self) -> Option<f64> {

@@ -38,6 +38,15 @@ fn timeval(tv: nix::sys::time::TimeVal) -> Duration {
     Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
 }
 
+/// A process's scheduler state letter (`R`, `S`, `Z`...), or None once it
+/// is gone.
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The state follows the parenthesised command name, which may itself
+    // hold spaces or parentheses.
+    stat.rsplit_once(')')?.1.trim_start().chars().next()
+}
+
 /// Whether descriptor `fd` is open in this process.
 pub fn fd_is_open(fd: i32) -> bool {
     // SAFETY: F_GETFD only reads the descriptor table entry, open or not.
