@@ -117,17 +117,41 @@ impl Watchdog {
     }
 }
 
+/// Tells a case that has stood still for the timeout from one that moves.
+struct Stall<'a> {
+    progress: &'a AtomicU64,
+    timeout: Duration,
+    seen: u64,
+    moved_at: Instant,
+}
+
+impl<'a> Stall<'a> {
+    fn new(progress: &'a AtomicU64, timeout: Duration) -> Self {
+        Stall {
+            progress,
+            timeout,
+            seen: progress.load(Ordering::Relaxed),
+            moved_at: Instant::now(),
+        }
+    }
+
+    /// True once the message count has not moved for the timeout.
+    fn hung(&mut self) -> bool {
+        let now = self.progress.load(Ordering::Relaxed);
+        if now != self.seen {
+            self.seen = now;
+            self.moved_at = Instant::now();
+        }
+        self.moved_at.elapsed() >= self.timeout
+    }
+}
+
 /// Waits until the case is over (false) or its progress has stood still
 /// for `timeout` (true).
 fn stalls(progress: &AtomicU64, timeout: Duration, over: &AtomicBool) -> bool {
-    let mut seen = progress.load(Ordering::Relaxed);
-    let mut moved_at = Instant::now();
+    let mut stall = Stall::new(progress, timeout);
     while !over.load(Ordering::SeqCst) {
-        let now = progress.load(Ordering::Relaxed);
-        if now != seen {
-            seen = now;
-            moved_at = Instant::now();
-        } else if moved_at.elapsed() >= timeout {
+        if stall.hung() {
             return true;
         }
         std::thread::sleep(timeout.min(Duration::from_millis(10)));
@@ -155,15 +179,10 @@ fn watch(
     let mut pending = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut reported = false;
-    let mut seen = progress.load(Ordering::Relaxed);
-    let mut moved_at = Instant::now();
+    let mut stall = Stall::new(progress, timeout);
     let tick = timeout.min(Duration::from_millis(100));
     loop {
-        let now = progress.load(Ordering::Relaxed);
-        if now != seen {
-            seen = now;
-            moved_at = Instant::now();
-        } else if moved_at.elapsed() >= timeout {
+        if stall.hung() {
             let _ = kill(peer, Signal::SIGKILL);
             let _ = tx.send(Event::TimedOut);
             return End::Hung;

@@ -141,6 +141,12 @@ fn draw_charts(result: &ResultFile, out: &Path) -> Result<Vec<Figure>, String> {
         .collect();
     let placements: BTreeSet<&str> = ok.iter().map(|r| placement_name(r.placement)).collect();
     let mut figures = Vec::new();
+    // Every chart is written (PNG and SVG) and then shown with its caption.
+    let mut emit = |chart: LineChart, stem: String, caption: String| {
+        charts::write(&chart, out, &stem)?;
+        figures.push(Figure { stem, caption });
+        Ok::<(), String>(())
+    };
     for placement in [Placement::Same, Placement::Cross, Placement::None] {
         let name = placement_name(placement);
         if !placements.contains(name) {
@@ -171,8 +177,8 @@ fn draw_charts(result: &ResultFile, out: &Path) -> Result<Vec<Figure>, String> {
                 continue;
             }
             let stem = format!("latency-{key}-{name}");
-            charts::write(
-                &LineChart {
+            emit(
+                LineChart {
                     title: format!(
                         "Round-trip latency, {words} ({})",
                         placement_words(placement)
@@ -183,13 +189,9 @@ fn draw_charts(result: &ResultFile, out: &Path) -> Result<Vec<Figure>, String> {
                     x_fmt: size_label,
                     y_fmt: ns_label,
                 },
-                out,
-                &stem,
-            )?;
-            figures.push(Figure {
                 stem,
-                caption: format!("Round-trip time ({words}) against message size, {}. One-way latency is about half.", placement_words(placement)),
-            });
+                format!("Round-trip time ({words}) against message size, {}. One-way latency is about half.", placement_words(placement)),
+            )?;
         }
         // The distribution at the smallest size, with the signal-only rows.
         let smallest = latency.iter().map(|r| r.size_bytes).min();
@@ -222,8 +224,8 @@ fn draw_charts(result: &ResultFile, out: &Path) -> Result<Vec<Figure>, String> {
         if !series.is_empty() {
             let size = smallest.map_or("no".to_string(), bytes);
             let stem = format!("latency-distribution-{name}");
-            charts::write(
-                &LineChart {
+            emit(
+                LineChart {
                     title: format!(
                         "Round-trip latency distribution, {size} messages ({})",
                         placement_words(placement)
@@ -234,13 +236,9 @@ fn draw_charts(result: &ResultFile, out: &Path) -> Result<Vec<Figure>, String> {
                     x_fmt: percentile_label,
                     y_fmt: ns_label,
                 },
-                out,
-                &stem,
-            )?;
-            figures.push(Figure {
                 stem,
-                caption: format!("Round-trip time at each percentile, {size} messages (semaphore: no payload), {}. Curves to the right are the tail.", placement_words(placement)),
-            });
+                format!("Round-trip time at each percentile, {size} messages (semaphore: no payload), {}. Curves to the right are the tail.", placement_words(placement)),
+            )?;
         }
         let throughput: Vec<&Row> = rows
             .iter()
@@ -258,8 +256,8 @@ fn draw_charts(result: &ResultFile, out: &Path) -> Result<Vec<Figure>, String> {
                 continue;
             }
             let stem = format!("throughput-{key}-{name}");
-            charts::write(
-                &LineChart {
+            emit(
+                LineChart {
                     title: format!(
                         "One-way throughput, {unit} ({})",
                         placement_words(placement)
@@ -270,16 +268,12 @@ fn draw_charts(result: &ResultFile, out: &Path) -> Result<Vec<Figure>, String> {
                     x_fmt: size_label,
                     y_fmt: plain_label,
                 },
-                out,
-                &stem,
-            )?;
-            figures.push(Figure {
                 stem,
-                caption: format!(
+                format!(
                     "One-way throughput in {unit} against message size, {} (MiB = 2^20 bytes).",
                     placement_words(placement)
                 ),
-            });
+            )?;
         }
     }
     Ok(figures)
