@@ -202,8 +202,14 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
         cpus,
         settings: s,
     };
-    session(&spec, |live| {
-        let measured = workload::drive(&mut *live.channel, &plan, live.progress)?;
+    measure(&spec, &plan)
+}
+
+/// Runs `plan`'s workload against a peer serving it, and returns what both
+/// sides measured: the parent's figures and the peer's report.
+pub fn measure(spec: &SessionSpec, plan: &Plan) -> Result<(Measured, PeerReport), CaseError> {
+    session(spec, |live| {
+        let measured = workload::drive(&mut *live.channel, plan, live.progress)?;
         match live.watchdog.next() {
             Some(Event::Report(r)) => Ok((measured, r)),
             other => Err(unexpected(other)),

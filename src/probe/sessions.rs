@@ -19,7 +19,7 @@ use nix::sys::stat::Mode;
 use super::helper::{finish, spawn_helper, unique, SHM_LEN};
 use super::Finding;
 use crate::harness::message::{Message, HEADER_BYTES};
-use crate::harness::workload::{self, Length, Plan};
+use crate::harness::workload::{Length, Plan};
 use crate::harness::{session, CaseError, PeerRole, SessionSpec, Settings};
 use crate::results::probe::{Measured, Property};
 use crate::results::Pattern;
@@ -181,13 +181,7 @@ fn reliable(t: &'static dyn Transport, settings: &Settings) -> Finding {
         size,
         ..spec(t, PeerRole::SlowServe, &settings)
     };
-    let outcome = session(&s, |live| {
-        let m = workload::drive(&mut *live.channel, &plan, live.progress)?;
-        match live.watchdog.next() {
-            Some(crate::harness::watchdog::Event::Report(r)) => Ok((m, r)),
-            other => Err(std::io::Error::other(format!("peer: {other:?}"))),
-        }
-    });
+    let outcome = crate::harness::measure(&s, &plan);
     match outcome {
         Ok((m, r)) => {
             let mut e = m.errors;

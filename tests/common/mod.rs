@@ -2,7 +2,7 @@
 //! might leave behind is visible, and reads back its result file.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -119,10 +119,6 @@ pub fn stderr_lines(o: &Output) -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
-}
-
-pub fn exists(p: &Path) -> bool {
-    p.exists()
 }
 
 pub const ALL: [&str; 17] = [
