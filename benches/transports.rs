@@ -28,7 +28,7 @@ fn settings() -> Settings {
     Settings {
         length: Length::Iterations(1),
         warmup: Duration::ZERO,
-        verify: ipcbench::harness::message::Verify::Full,
+        verify: ipcbench::results::Verify::Full,
         // Criterion keeps a session busy for seconds between our progress
         // updates; only a real hang should end it.
         timeout: Duration::from_secs(600),
@@ -62,11 +62,7 @@ fn bench(c: &mut Criterion, t: &'static dyn Transport, pattern: Pattern) {
         Pattern::Latency => &LATENCY_SIZES[..],
         Pattern::Throughput => &THROUGHPUT_SIZES[..],
     };
-    let mut group = c.benchmark_group(format!(
-        "{}/{}",
-        t.name(),
-        ipcbench::harness::pattern_name(pattern)
-    ));
+    let mut group = c.benchmark_group(format!("{}/{pattern}", t.name()));
     for size in sizes(t, wanted) {
         if pattern == Pattern::Throughput {
             group.throughput(if t.carries_payload() {

@@ -27,7 +27,7 @@ pub enum Command {
     Run(RunArgs),
     /// List the transports, whether each works on this host, and why not
     List,
-    /// Decide every cell of the claimed comparison table by experiment
+    /// Decide every cell of the claimed comparison table on this kernel, each saying how
     Probe(ProbeArgs),
     /// Write an HTML report with charts from a result file
     Report(ReportArgs),

@@ -139,7 +139,7 @@ pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> V
         out.push(Change {
             mechanism: c.mechanism.clone(),
             pattern: c.pattern,
-            placement: format!("{:?}", c.placement).to_lowercase(),
+            placement: c.placement.to_string(),
             size_bytes: c.size_bytes,
             baseline: rb,
             current: rc,
@@ -176,7 +176,7 @@ pub fn table(changes: &[Change]) -> String {
         s += &format!(
             "| {} | {} | {} | {} | {} | {} | {:+.1}% | {:+.1}% | {} |\n",
             c.mechanism,
-            crate::harness::pattern_name(c.pattern),
+            c.pattern,
             c.placement,
             if c.size_bytes == 0 {
                 "none".to_string()

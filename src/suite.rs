@@ -246,8 +246,8 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
         output::warn(&format!(
             "{} {} {} {}: {}",
             r.mechanism,
-            harness::pattern_name(r.pattern),
-            format!("{:?}", r.placement).to_lowercase(),
+            r.pattern,
+            r.placement,
             output::bytes(r.size_bytes),
             if r.errors.total() > 0 {
                 format!("VERIFICATION ERRORS {:?}", r.errors)

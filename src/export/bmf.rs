@@ -13,8 +13,8 @@ pub fn benchmark_name(r: &crate::results::Row) -> String {
     format!(
         "{}/{}/{}/{}",
         r.mechanism,
-        crate::harness::pattern_name(r.pattern),
-        format!("{:?}", r.placement).to_lowercase(),
+        r.pattern,
+        r.placement,
         if r.size_bytes == 0 {
             "none".to_string()
         } else {

@@ -29,7 +29,7 @@ pub fn render(result: &ResultFile) -> (Value, Value) {
     let (mut smaller, mut bigger) = (Vec::new(), Vec::new());
     for r in result.rows.iter().filter(|r| r.status == Status::Ok) {
         let name = benchmark_name(r);
-        let placement = format!("placement {:?}, CPUs {:?}", r.placement, r.cpus).to_lowercase();
+        let placement = format!("placement {}, CPUs {:?}", r.placement, r.cpus);
         match r.pattern {
             Pattern::Latency => {
                 let Some(t) = &r.rtt_ns else { continue };

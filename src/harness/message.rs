@@ -4,7 +4,7 @@
 //! `magic u32 | flags u32 | seq u64 | len u32 | crc32c(payload) u32`.
 //! `size_bytes` in results counts the header: it is what the transport moved.
 
-use serde::{Deserialize, Serialize};
+pub use crate::results::{ErrorCounts, Verify};
 use std::collections::BTreeSet;
 
 pub const HEADER_BYTES: usize = 24;
@@ -23,16 +23,6 @@ pub struct Header {
     pub seq: u64,
     pub len: u32,
     pub crc: u32,
-}
-
-/// How much the receiver checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum Verify {
-    /// Sequence numbers and a CRC32C of every payload.
-    Full,
-    /// Sequence numbers only (raw-speed runs).
-    Seq,
 }
 
 /// A reusable message buffer of one case's size. The payload is a fixed
@@ -85,26 +75,6 @@ pub fn parse(msg: &[u8]) -> Option<Header> {
         len: u32_at(16),
         crc: u32_at(20),
     })
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ErrorCounts {
-    pub lost: u64,
-    pub duplicated: u64,
-    pub reordered: u64,
-    pub corrupted: u64,
-}
-
-impl ErrorCounts {
-    pub fn total(&self) -> u64 {
-        self.lost + self.duplicated + self.reordered + self.corrupted
-    }
-    pub fn add(&mut self, o: &ErrorCounts) {
-        self.lost += o.lost;
-        self.duplicated += o.duplicated;
-        self.reordered += o.reordered;
-        self.corrupted += o.corrupted;
-    }
 }
 
 /// Counts what went wrong in a stream of received data messages.

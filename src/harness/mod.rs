@@ -430,9 +430,9 @@ fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::R
     };
     cmd.arg("__peer")
         .args(["--mechanism", spec.transport.name()])
-        .args(["--pattern", pattern_name(spec.pattern)])
+        .args(["--pattern", &spec.pattern.to_string()])
         .args(["--size", &spec.size.to_string()])
-        .args(["--verify", verify_name(spec.settings.verify)])
+        .args(["--verify", &spec.settings.verify.to_string()])
         .args(["--role", role])
         .args(["--garbage-at", &garbage_at.to_string()])
         .arg("--dir")
@@ -466,18 +466,4 @@ fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::R
         });
     }
     cmd.spawn()
-}
-
-pub fn pattern_name(p: Pattern) -> &'static str {
-    match p {
-        Pattern::Latency => "latency",
-        Pattern::Throughput => "throughput",
-    }
-}
-
-fn verify_name(v: Verify) -> &'static str {
-    match v {
-        Verify::Full => "full",
-        Verify::Seq => "seq",
-    }
 }

@@ -96,7 +96,7 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
         slow,
         args.garbage_at,
     )
-    .map_err(|e| format!("serving {}: {e}", super::pattern_name(args.pattern)))
+    .map_err(|e| format!("serving {}: {e}", args.pattern))
 }
 
 fn inherited_fds() -> Result<Vec<OwnedFd>, String> {

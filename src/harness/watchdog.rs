@@ -34,6 +34,7 @@ pub struct Watchdog {
     events: mpsc::Receiver<Event>,
     case_over: Arc<AtomicBool>,
     exit_expected: Arc<AtomicBool>,
+    stalled: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -56,13 +57,15 @@ impl Watchdog {
         let over = case_over.clone();
         let exit_expected = Arc::new(AtomicBool::new(false));
         let expected = exit_expected.clone();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let stall_seen = stalled.clone();
         let thread = std::thread::spawn(move || {
             interrupt::block_in_this_thread();
-            let must_abort = match watch(&control, peer, &progress, timeout, &tx) {
+            let must_abort = match watch(&control, peer, &progress, timeout, &tx, &stall_seen) {
                 End::Reported => false,
                 // A death the case caused: keep watching the case for a stall.
                 End::PeerGone if expected.load(Ordering::SeqCst) => {
-                    stalls(&progress, timeout, &over)
+                    stalls(&progress, timeout, &over, &stall_seen)
                 }
                 End::PeerGone | End::Hung => true,
             };
@@ -79,8 +82,16 @@ impl Watchdog {
             events,
             case_over,
             exit_expected,
+            stalled,
             thread: Some(thread),
         }
+    }
+
+    /// True once the case's progress stood still for the timeout. Set
+    /// before the peer is killed and the case thread kicked, so an error
+    /// that the kill causes (EPIPE) is still known as a stall.
+    pub fn stalled(&self) -> bool {
+        self.stalled.load(Ordering::SeqCst)
     }
 
     /// The case is about to end the peer itself: its death is an
@@ -147,11 +158,17 @@ impl<'a> Stall<'a> {
 }
 
 /// Waits until the case is over (false) or its progress has stood still
-/// for `timeout` (true).
-fn stalls(progress: &AtomicU64, timeout: Duration, over: &AtomicBool) -> bool {
+/// for `timeout` (true, and `stalled` raised).
+fn stalls(
+    progress: &AtomicU64,
+    timeout: Duration,
+    over: &AtomicBool,
+    stalled: &AtomicBool,
+) -> bool {
     let mut stall = Stall::new(progress, timeout);
     while !over.load(Ordering::SeqCst) {
         if stall.hung() {
+            stalled.store(true, Ordering::SeqCst);
             return true;
         }
         std::thread::sleep(timeout.min(Duration::from_millis(10)));
@@ -175,6 +192,7 @@ fn watch(
     progress: &AtomicU64,
     timeout: Duration,
     tx: &mpsc::Sender<Event>,
+    stalled: &AtomicBool,
 ) -> End {
     let mut pending = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -183,8 +201,9 @@ fn watch(
     let tick = timeout.min(Duration::from_millis(100));
     loop {
         if stall.hung() {
-            let _ = kill(peer, Signal::SIGKILL);
+            stalled.store(true, Ordering::SeqCst);
             let _ = tx.send(Event::TimedOut);
+            let _ = kill(peer, Signal::SIGKILL);
             return End::Hung;
         }
         let mut fds = [PollFd::new(control.as_fd(), PollFlags::POLLIN)];

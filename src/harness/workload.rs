@@ -1,6 +1,7 @@
 //! The two workloads, parent side and peer side. Timing happens here and
 //! nowhere else; the transport under test only sees `send` and `recv`.
 
+pub use crate::results::Length;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -12,25 +13,6 @@ use super::message::{parse, ErrorCounts, Message, Verifier, Verify, DATA, END, S
 use crate::results::Pattern;
 use crate::sys::{process_cpu_time, thread_cpu_time};
 use crate::transport::Channel;
-
-/// How long the timed part of a case lasts.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Length {
-    Iterations(u64),
-    Duration(#[serde(with = "humantime_serde_compat")] Duration),
-}
-
-mod humantime_serde_compat {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use std::time::Duration;
-    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(d.as_secs_f64())
-    }
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_secs_f64(f64::deserialize(d)?))
-    }
-}
 
 impl Length {
     /// Whether a timed part that has done `done` messages since `start` is over.

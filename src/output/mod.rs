@@ -63,8 +63,8 @@ pub fn progress(done: usize, total: usize, row: &Row) {
     eprintln!(
         "[{done:>width$}/{total}] {:<11} {:<10} {:<5} {:>7}  {}{errors}",
         row.mechanism,
-        crate::harness::pattern_name(row.pattern),
-        format!("{:?}", row.placement).to_lowercase(),
+        row.pattern.to_string(),
+        row.placement.to_string(),
         crate::export::markdown::size_cell(row),
         headline(row),
     );

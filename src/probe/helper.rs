@@ -46,19 +46,47 @@ fn arg<T: std::str::FromStr>(args: &[String], i: usize) -> Result<T, String> {
 fn run(action: &str, args: &[String]) -> Result<String, String> {
     let a0 = || args.first().cloned().ok_or("missing argument".to_string());
     match action {
-        "fd-open" => Ok(if crate::sys::fd_is_open(arg(args, 0)?) {
-            "open".into()
-        } else {
-            "EBADF".into()
-        }),
-        "fifo-open-write" => {
+        "open-path" => Ok(
             match nix::fcntl::open(
+                a0()?.as_str(),
+                OFlag::O_RDONLY | OFlag::O_NONBLOCK,
+                Mode::empty(),
+            ) {
+                Ok(_) => "ok".into(),
+                Err(e) => errno(e),
+            },
+        ),
+        "inherited-leave" => inherited_leave(&a0()?),
+        "fifo-write" => {
+            let fd = nix::fcntl::open(
                 a0()?.as_str(),
                 OFlag::O_WRONLY | OFlag::O_NONBLOCK,
                 Mode::empty(),
-            ) {
+            )
+            .map_err(errno)?;
+            nix::unistd::write(&fd, STORED).map_err(errno)?;
+            Ok("ok".into())
+        }
+        "stream-connect" | "seqpacket-connect" => {
+            let kind = if action == "stream-connect" {
+                SockType::Stream
+            } else {
+                SockType::SeqPacket
+            };
+            let fd =
+                socket(AddressFamily::Unix, kind, SockFlag::SOCK_CLOEXEC, None).map_err(errno)?;
+            let addr = UnixAddr::new(a0()?.as_str()).map_err(errno)?;
+            use std::os::fd::AsRawFd;
+            nix::sys::socket::connect(fd.as_raw_fd(), &addr).map_err(errno)?;
+            Ok("ok".into())
+        }
+        "tcp-connect" => {
+            let port: u16 = arg(args, 0)?;
+            match std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)) {
                 Ok(_) => Ok("ok".into()),
-                Err(e) => Ok(errno(e)),
+                Err(e) => Ok(e
+                    .raw_os_error()
+                    .map_or_else(|| e.to_string(), |n| errno(Errno::from_raw(n)))),
             }
         }
         "tcp-sendto" => {
@@ -184,6 +212,34 @@ fn run(action: &str, args: &[String]) -> Result<String, String> {
         "shm-sample" => shm_sample(&a0()?, arg(args, 1)?),
         _ => Err(format!("unknown action '{action}'")),
     }
+}
+
+/// Makes an object that has no name (a pipe, a socket pair, a memfd),
+/// writes a message into it, and exits, printing the path of its descriptor:
+/// the only way anyone could have reached it.
+fn inherited_leave(kind: &str) -> Result<String, String> {
+    let (keep, other): (std::os::fd::OwnedFd, Option<std::os::fd::OwnedFd>) = match kind {
+        "pipe" => {
+            let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(errno)?;
+            (r, Some(w))
+        }
+        "memfd" => (
+            nix::sys::memfd::memfd_create("left", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .map_err(errno)?,
+            None,
+        ),
+        _ => {
+            let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| e.to_string())?;
+            (a.into(), Some(b.into()))
+        }
+    };
+    let into = other.as_ref().unwrap_or(&keep);
+    nix::unistd::write(into, STORED).map_err(errno)?;
+    use std::os::fd::AsRawFd;
+    // Both descriptors stay open until the process exits.
+    let path = format!("/proc/{}/fd/{}", std::process::id(), keep.as_raw_fd());
+    std::mem::forget((keep, other));
+    Ok(path)
 }
 
 /// Reads a bare segment's one message slot (sequence number, its copy, a

@@ -1,11 +1,16 @@
 //! `ipcbench probe`: decides every cell of the claimed comparison table
-//! (and a few more columns) by experiment on the running kernel.
+//! (and a few more columns) on the running kernel.
 //!
-//! Each property has its own experiment; `sessions` runs the ones that need
-//! a live channel to a peer process (flow control, buffer capacity, peer
-//! death, reliability under overload), the other files the rest. A probe that
-//! cannot decide says `undecided` and why; none guesses.
+//! Each row is a [`Subject`]: a transport, or the bare shared-memory segment
+//! the claimed table's "shared memory" row is about. What a subject is comes
+//! from its declared [`Nature`] (the kernel object, how it is reached, whose
+//! protocol is on top); the experiments are chosen from that, never from a
+//! name. Each cell records how it was decided ([`Method`]): an experiment,
+//! a kernel setting read, or a fact of the API that the transport declares.
+//! A verdict rests on the sign that proves it (an errno, a message that
+//! arrived or did not, an observed block); anything else is `undecided`.
 
+mod channel;
 mod connectionless;
 pub mod helper;
 mod priority;
@@ -17,21 +22,26 @@ use std::time::Duration;
 
 use crate::harness::Settings;
 use crate::results::probe::{
-    claimed, Cell, Measured, ProbeFile, ProbeRow, Property, MECHANISMS, SCHEMA_VERSION,
+    claimed, Capacity, Cell, Measured, Method, ProbeFile, ProbeRow, Property, SCHEMA_VERSION,
 };
 use crate::results::Machine;
+use crate::transport::{self, Nature, Object, Reach, Transport};
 
 /// What an experiment found, before the claim is set beside it.
 pub struct Finding {
     pub measured: Measured,
+    pub method: Method,
     pub evidence: String,
+    pub capacity: Vec<Capacity>,
 }
 
 impl Finding {
     pub fn new(measured: Measured, evidence: impl Into<String>) -> Finding {
         Finding {
             measured,
+            method: Method::Experiment,
             evidence: evidence.into(),
+            capacity: Vec::new(),
         }
     }
     pub fn yes(evidence: impl Into<String>) -> Finding {
@@ -40,47 +50,81 @@ impl Finding {
     pub fn no(evidence: impl Into<String>) -> Finding {
         Finding::new(Measured::no(), evidence)
     }
+    pub fn flag(holds: bool, evidence: impl Into<String>) -> Finding {
+        Finding::new(Measured::flag(holds), evidence)
+    }
     pub fn undecided(evidence: impl Into<String>) -> Finding {
         Finding::new(Measured::undecided(), evidence)
     }
+    /// A fact of the API: nothing was tried.
+    pub fn fact(measured: Measured, evidence: impl Into<String>) -> Finding {
+        Finding {
+            method: Method::ApiFact,
+            ..Finding::new(measured, evidence)
+        }
+    }
+    /// A kernel setting that was read: nothing was sent.
+    pub fn setting(measured: Measured, evidence: impl Into<String>) -> Finding {
+        Finding {
+            method: Method::KernelSetting,
+            ..Finding::new(measured, evidence)
+        }
+    }
+    /// Prefixes the evidence with whose semantics it shows.
+    fn about(mut self, protocol: Option<&str>) -> Finding {
+        if let Some(p) = protocol {
+            self.evidence = format!("{p}: {}", self.evidence);
+        }
+        self
+    }
 }
 
-/// Runs every experiment for every mechanism.
+/// One row of the probe table.
+pub struct Subject {
+    pub name: &'static str,
+    pub nature: Nature,
+    /// None for the bare segment, which no workload runs over.
+    pub transport: Option<&'static dyn Transport>,
+}
+
+/// The probed rows: every transport, and the bare segment after the queues,
+/// where the claimed table has it.
+pub fn subjects() -> Vec<Subject> {
+    let mut rows: Vec<Subject> = transport::all()
+        .iter()
+        .map(|&t| Subject {
+            name: t.name(),
+            nature: t.nature(),
+            transport: Some(t),
+        })
+        .collect();
+    let after_queues = rows
+        .iter()
+        .rposition(|s| matches!(s.nature.object, Object::PosixQueue | Object::SysvQueue))
+        .map_or(rows.len(), |i| i + 1);
+    rows.insert(
+        after_queues,
+        Subject {
+            name: "shm",
+            nature: Nature::kernel(Object::PosixSharedMemory, Reach::Name),
+            transport: None,
+        },
+    );
+    rows
+}
+
+/// Runs every experiment for every subject.
 pub fn run(settings: &Settings) -> ProbeFile {
     // Short stall timeout: a send blocked this long is "held back".
     let settings = Settings {
         timeout: Duration::from_millis(500),
         ..settings.clone()
     };
-    let rows = MECHANISMS
+    let rows = subjects()
         .iter()
-        .map(|&m| {
-            let mut found = BTreeMap::new();
-            found.insert(Property::Connectionless, connectionless::probe(m));
-            found.insert(Property::Priority, priority::probe(m));
-            for (p, f) in semantics::probe(m) {
-                found.insert(p, f);
-            }
-            for (p, f) in sessions::probe(m, &settings) {
-                found.insert(p, f);
-            }
-            let cells = found
-                .into_iter()
-                .map(|(p, f)| {
-                    (
-                        p.key().to_string(),
-                        Cell {
-                            measured: f.measured,
-                            claimed: claimed(m, p),
-                            evidence: f.evidence,
-                        },
-                    )
-                })
-                .collect();
-            ProbeRow {
-                mechanism: m.to_string(),
-                cells,
-            }
+        .map(|s| ProbeRow {
+            mechanism: s.name.to_string(),
+            cells: probe_subject(s, &settings),
         })
         .collect();
     ProbeFile {
@@ -88,4 +132,43 @@ pub fn run(settings: &Settings) -> ProbeFile {
         machine: Machine::detect(),
         rows,
     }
+}
+
+fn probe_subject(s: &Subject, settings: &Settings) -> BTreeMap<String, Cell> {
+    let declared = |p: Property| s.nature.facts.iter().find(|f| f.property == p);
+    let mut found: BTreeMap<Property, Finding> = BTreeMap::new();
+    let (reach, kept) = connectionless::probe(s);
+    found.insert(Property::Connectionless, reach);
+    found.insert(Property::KeptWithoutReceiver, kept);
+    found.insert(Property::Priority, priority::probe(s));
+    found.extend(semantics::probe(s));
+    found.extend(sessions::probe(s, settings));
+    found
+        .into_iter()
+        .map(|(p, f)| {
+            let f = match declared(p) {
+                Some(fact) => Finding::fact(Measured::flag(fact.holds), fact.why),
+                None => f,
+            }
+            .about(s.nature.protocol);
+            let cell = Cell {
+                measured: f.measured,
+                method: f.method,
+                claimed: claimed(s.name, p),
+                evidence: f.evidence,
+                capacity: f.capacity,
+            };
+            (p.key().to_string(), cell)
+        })
+        .collect()
+}
+
+/// The errno name a helper or call answered with, if that is what it was.
+fn errno_sign(line: &str) -> Option<&str> {
+    let is_errno = line.len() > 1
+        && line.starts_with('E')
+        && line
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit());
+    is_errno.then_some(line)
 }

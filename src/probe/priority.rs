@@ -1,52 +1,131 @@
 //! Priority: can the mechanism itself deliver a later high-priority message
-//! before an earlier low-priority one? For queues, send low then high while
-//! nobody reads, then let another process read. For a semaphore, two waiter
+//! before an earlier low-priority one? Every row sends "low" then "high"
+//! while nobody reads, marking "high" with whatever the API offers (a queue
+//! priority, a System V type, MSG_OOB on stream sockets and TCP urgent
+//! data) or finding that the mark is refused, and then looks at what a
+//! reader gets first. For a semaphore, which carries no message, two waiter
 //! processes of different SCHED_FIFO priority, the low one waiting first:
 //! which does one post wake?
 
 use std::io::{BufRead, BufReader};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::mqueue::{mq_open, mq_send, mq_unlink, MQ_OFlag, MqAttr};
+use nix::sys::socket::{recv, send, MsgFlags};
 use nix::sys::stat::Mode;
 
 use super::helper::{finish, run_helper, spawn_helper, unique};
-use super::Finding;
+use super::semantics::{fresh_pipe, fresh_sockets};
+use super::{channel, Finding, Subject};
 use crate::results::probe::Measured;
+use crate::sys::mapping::Mapping;
 use crate::sys::posix_sem::NamedSemaphore;
 use crate::sys::process_state;
 use crate::sys::sysv::MsgQueue;
+use crate::transport::Object;
 
-pub fn probe(mechanism: &str) -> Finding {
-    match mechanism {
-        "posix-mq" => posix_mq(),
-        "sysv-mq" => sysv_mq(),
-        "semaphore" => semaphore(),
-        "pipe" | "fifo" | "uds-stream" | "tcp" | "socketpair" | "interprocess" => Finding::no(
-            "a byte stream: write/send take no priority, and bytes are read in the order written",
-        ),
-        "uds-seqpacket" => Finding::no(
-            "send() on a seqpacket socket takes no priority; messages are read in the order sent",
-        ),
-        "eventfd-shm" | "shm-ring" => Finding::no(
-            "the ring is FIFO: slots are read in the order written, and nothing marks a message",
-        ),
-        "node-ipc" => Finding::no(
-            "one JSON line after another on one socket: process.send() has no priority",
-        ),
-        "ipc-channel" => Finding::no(
-            "IpcSender::send takes no priority; a channel delivers in send order",
-        ),
-        "uds-dgram" => Finding::no(
-            "send() on a Unix datagram socket takes no priority (SO_PRIORITY only steers network queueing); datagrams are read in the order sent",
-        ),
-        "shm" => Finding::no(
-            "a bare segment is memory: it has no messages, so nothing to order or mark; a protocol on top would have to add priority",
-        ),
-        "shm-posix-sem" | "shm-sysv-sem" => Finding::no(
-            "the bounded buffer is a FIFO ring; its semaphores count slots and carry no priority",
-        ),
-        other => Finding::undecided(format!("no priority experiment for {other}")),
+pub fn probe(s: &Subject) -> Finding {
+    if let (Some(_), Some(t)) = (s.nature.protocol, s.transport) {
+        return channel::order(t);
+    }
+    match s.nature.object {
+        Object::PosixQueue => posix_mq(),
+        Object::SysvQueue => sysv_mq(),
+        Object::PosixSemaphore => semaphore(),
+        Object::Pipe | Object::Fifo => pipe(s.nature.object),
+        Object::UnixStream | Object::TcpLoopback => out_of_band(s.nature.object),
+        Object::UnixDatagram | Object::UnixSeqpacket => packets(s.nature.object),
+        Object::PosixSharedMemory => bare_segment(),
+        Object::Ring => Finding::undecided("a ring with no transport to try"),
+    }
+}
+
+/// What a non-blocking read finds, as text.
+fn drain(fd: &OwnedFd, flags: MsgFlags) -> String {
+    let mut buf = [0u8; 64];
+    match recv(fd.as_raw_fd(), &mut buf, flags | MsgFlags::MSG_DONTWAIT) {
+        Ok(n) => format!("\"{}\"", String::from_utf8_lossy(&buf[..n])),
+        Err(e) => format!("{e:?}"),
+    }
+}
+
+fn pipe(object: Object) -> Finding {
+    let (r, w) = match fresh_pipe(object) {
+        Ok(ends) => ends,
+        Err(e) => return Finding::undecided(e),
+    };
+    let marked = send(w.as_raw_fd(), b"high", MsgFlags::MSG_OOB);
+    let wrote = nix::unistd::write(&w, b"low").and_then(|_| nix::unistd::write(&w, b"high"));
+    let mut buf = [0u8; 64];
+    match (marked, wrote.and_then(|_| nix::unistd::read(&r, &mut buf))) {
+        (Err(e), Ok(n)) => Finding::no(format!("write() takes no mark, and send(MSG_OOB) on a pipe gives {e:?}; \"low\" then \"high\" written, one read returned \"{}\": send order", String::from_utf8_lossy(&buf[..n]))),
+        (marked, read) => Finding::undecided(format!("send(MSG_OOB): {marked:?}, read: {read:?}")),
+    }
+}
+
+/// Stream sockets offer one mark, MSG_OOB (TCP's urgent pointer; Unix
+/// stream sockets since Linux 5.15): the last byte of a send becomes urgent.
+fn out_of_band(object: Object) -> Finding {
+    let (a, b) = match fresh_sockets(object) {
+        Ok(pair) => pair,
+        Err(e) => return Finding::undecided(e),
+    };
+    let low = send(a.as_raw_fd(), b"low", MsgFlags::empty());
+    let high = send(a.as_raw_fd(), b"high", MsgFlags::MSG_OOB);
+    // Loopback TCP delivers on the sender's call, but give it a moment.
+    std::thread::sleep(Duration::from_millis(20));
+    let (normal, urgent) = (drain(&b, MsgFlags::empty()), drain(&b, MsgFlags::MSG_OOB));
+    match (low, high) {
+        (Ok(_), Err(e)) => Finding::no(format!("send(MSG_OOB) gives {e:?}: no mark; \"low\" then \"high\" sent, a read returned {normal}")),
+        (Ok(_), Ok(_)) if normal.starts_with("\"high") => Finding::yes(format!("\"low\" sent, then \"high\" with MSG_OOB; the first read returned {normal}")),
+        (Ok(_), Ok(_)) => Finding::no(format!("\"low\" sent, then \"high\" with MSG_OOB: a normal read returned {normal} and recv(MSG_OOB) returned {urgent}; the mark carries one byte out of band, the message itself stays behind \"low\"")),
+        (low, high) => Finding::undecided(format!("send: {low:?}, send(MSG_OOB): {high:?}")),
+    }
+}
+
+fn packets(object: Object) -> Finding {
+    let (a, b) = match fresh_sockets(object) {
+        Ok(pair) => pair,
+        Err(e) => return Finding::undecided(e),
+    };
+    let low = send(a.as_raw_fd(), b"low", MsgFlags::empty());
+    let marked = send(a.as_raw_fd(), b"high", MsgFlags::MSG_OOB);
+    let high = send(a.as_raw_fd(), b"high", MsgFlags::empty());
+    let first = drain(&b, MsgFlags::empty());
+    match (low, marked, high) {
+        (Ok(_), Err(e), Ok(_)) => Finding::no(format!("send(MSG_OOB) gives {e:?}: no mark; \"low\" then \"high\" sent, the first receive returned {first}: send order")),
+        (low, marked, high) => Finding::undecided(format!("send: {low:?}, send(MSG_OOB): {marked:?}, then {high:?}; first receive {first}")),
+    }
+}
+
+/// A bare segment has no send to mark and keeps no queue: write "low",
+/// then "high", into its one message slot, and look as a reader would.
+fn bare_segment() -> Finding {
+    use nix::fcntl::OFlag;
+    use nix::sys::mman::{shm_open, shm_unlink};
+    let name = format!("/{}", unique("shm"));
+    let seen = (|| -> nix::Result<String> {
+        let fd = shm_open(
+            name.as_str(),
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+        )?;
+        let _ = shm_unlink(name.as_str());
+        nix::unistd::ftruncate(&fd, 4096)?;
+        let (writer, reader) = (Mapping::map_fd(&fd, 4096)?, Mapping::map_fd(&fd, 4096)?);
+        writer.write(0, b"low\0");
+        writer.write(0, b"high");
+        let mut slot = [0u8; 4];
+        reader.read(0, &mut slot);
+        Ok(String::from_utf8_lossy(&slot)
+            .trim_end_matches('\0')
+            .to_string())
+    })();
+    let _ = shm_unlink(name.as_str());
+    match seen {
+        Ok(slot) => Finding::no(format!("no call takes a mark, and nothing queues: \"low\" then \"high\" written to the segment's message slot, a second mapping read \"{slot}\"; the earlier message is overwritten, not delivered later, so there is no delivery order to put priority on")),
+        Err(e) => Finding::undecided(format!("shm_open/mmap: {e}")),
     }
 }
 

@@ -7,6 +7,10 @@
 //!   verified.
 //!
 //! The bare segment (`shm`) is no transport; its versions are at the end.
+//!
+//! "Held back" rests on the watchdog having seen the sender stand still for
+//! the stall timeout while the receiver was alive; a peer that died or
+//! failed to start makes the cell `undecided`, never a verdict.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -17,26 +21,29 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 
 use super::helper::{finish, spawn_helper, unique, SHM_LEN};
-use super::Finding;
+use super::{Finding, Subject};
 use crate::harness::message::{Message, HEADER_BYTES};
 use crate::harness::workload::{Length, Plan};
 use crate::harness::{session, CaseError, PeerRole, SessionSpec, Settings};
-use crate::results::probe::{Measured, Property};
+use crate::results::probe::{Capacity, Measured, Property};
 use crate::results::Pattern;
 use crate::sys::interrupt;
 use crate::sys::mapping::Mapping;
-use crate::transport::{self, Transport};
+use crate::transport::{Object, Transport};
 
 /// Messages sent before concluding that a sender is never held back.
 const CAP: u64 = 1_000_000;
 /// Message size for the capacity experiment.
 const PROBE_SIZE: usize = 1024;
 
-pub fn probe(m: &str, settings: &Settings) -> Vec<(Property, Finding)> {
-    let Some(t) = transport::by_name(m) else {
+pub fn probe(s: &Subject, settings: &Settings) -> Vec<(Property, Finding)> {
+    let Some(t) = s.transport else {
         return bare_shm();
     };
-    let (flow, capacity) = flow_control(t, settings);
+    let (flow, mut capacity) = flow_control(t, settings);
+    if s.nature.object == Object::UnixDatagram && s.nature.protocol.is_none() {
+        unconnected_sender(&mut capacity);
+    }
     vec![
         (Property::FlowControl, flow),
         (Property::BufferCapacityBytes, capacity),
@@ -64,8 +71,10 @@ enum Sent {
 }
 
 /// Sends until blocked, refused or the cap. A send that blocks is kicked
-/// out by the watchdog, which then also kills the peer.
-fn send_until_held(live: &mut crate::harness::Live, size: usize) -> Sent {
+/// out by the watchdog, which then also kills the peer. Any other abort (the
+/// peer died on its own, the user's interrupt) is the experiment's failure,
+/// returned as an error for the session to explain.
+fn send_until_held(live: &mut crate::harness::Live, size: usize) -> std::io::Result<Sent> {
     let mut msg = Message::new(size);
     let mut sent = 0u64;
     while sent < CAP {
@@ -75,11 +84,12 @@ fn send_until_held(live: &mut crate::harness::Live, size: usize) -> Sent {
                 sent += 1;
                 live.progress.store(sent, Ordering::Relaxed);
             }
-            Err(_) if interrupt::aborted() => return Sent::Blocked(sent),
-            Err(e) => return Sent::Refused(sent, error_name(&e)),
+            Err(_) if live.watchdog.stalled() => return Ok(Sent::Blocked(sent)),
+            Err(e) if interrupt::aborted() => return Err(e),
+            Err(e) => return Ok(Sent::Refused(sent, error_name(&e))),
         }
     }
-    Sent::Never(sent)
+    Ok(Sent::Never(sent))
 }
 
 fn error_name(e: &std::io::Error) -> String {
@@ -107,13 +117,21 @@ fn flow_control(t: &'static dyn Transport, settings: &Settings) -> (Finding, Fin
         "posts"
     };
     let stall = humantime::format_duration(settings.timeout);
-    match session(&spec(t, PeerRole::Hold, settings), |live| Ok(send_until_held(live, size))) {
+    match session(&spec(t, PeerRole::Hold, settings), |live| send_until_held(live, size)) {
         Ok(Sent::Blocked(n)) => {
-            let bytes = n * size as u64;
             let capacity = if t.carries_payload() {
-                Finding::new(Measured::Number(bytes), format!("{n} messages of {size} bytes ({bytes} bytes) were accepted while the peer read nothing"))
+                let bytes = n * size as u64;
+                Finding {
+                    capacity: vec![Capacity {
+                        sender: sender_kind(t).into(),
+                        messages: n,
+                        message_bytes: size as u64,
+                        bytes,
+                    }],
+                    ..Finding::new(Measured::Number(bytes), format!("{n} messages of {size} bytes ({bytes} bytes) were accepted while the receiving process read nothing; the next send blocked"))
+                }
             } else {
-                Finding::new(Measured::Number(0), "no payload")
+                Finding::fact(Measured::not_applicable(), "no payload: posts are counted, not stored")
             };
             (
                 Finding::yes(format!("with the receiving process holding its end and reading nothing, the sender was held back (blocked over {stall}) after {n} {unit} of {size} bytes")),
@@ -122,13 +140,23 @@ fn flow_control(t: &'static dyn Transport, settings: &Settings) -> (Finding, Fin
         }
         Ok(Sent::Never(n)) => (
             Finding::no(format!("with the receiving process reading nothing, {n} {unit} were accepted without the sender ever being held back")),
-            Finding::no(format!("no bound reached after {n} {unit}")),
+            Finding::no(format!("no bound reached: {n} {unit} accepted with the receiver reading nothing")),
         ),
         Ok(Sent::Refused(n, e)) => (
             Finding::undecided(format!("a send failed with {e} after {n} {unit}, before any blocking")),
             Finding::undecided(format!("a send failed with {e}")),
         ),
         Err(e) => (Finding::undecided(case_error(e)), Finding::undecided("the experiment could not run")),
+    }
+}
+
+/// A datagram sender of the transport is connected; elsewhere there is
+/// only one kind of sender.
+fn sender_kind(t: &dyn Transport) -> &'static str {
+    if t.nature().object == Object::UnixDatagram {
+        "connected"
+    } else {
+        "sender"
     }
 }
 
@@ -139,6 +167,7 @@ fn case_error(e: CaseError) -> String {
 fn peer_death(t: &'static dyn Transport, settings: &Settings) -> Finding {
     let size = size_for(t);
     let outcome = session(&spec(t, PeerRole::Hold, settings), |live| {
+        // The kill below is ours: an observation, not a reason to abort.
         live.watchdog.expect_peer_exit();
         let _ = kill(live.peer, Signal::SIGKILL);
         // Until the kernel has torn the peer down (a zombie, not yet reaped).
@@ -148,7 +177,7 @@ fn peer_death(t: &'static dyn Transport, settings: &Settings) -> Finding {
         {
             std::thread::sleep(Duration::from_millis(2));
         }
-        Ok(send_until_held(live, size))
+        send_until_held(live, size)
     });
     match outcome {
         Ok(Sent::Refused(n, e)) => Finding::yes(format!("after the receiving process was killed, the sender's send failed with {e} (after {n} more went through)")),
@@ -200,7 +229,55 @@ fn reliable(t: &'static dyn Transport, settings: &Settings) -> Finding {
                 evidence,
             )
         }
-        Err(e) => Finding::no(format!("under overload the case failed: {e}")),
+        // A crash or a setup failure is not a delivery failure.
+        Err(e) => Finding::undecided(case_error(e)),
+    }
+}
+
+/// A Unix datagram sender that never connected is limited by the
+/// receiver's queue length (net.unix.max_dgram_qlen), not by the send
+/// buffer that bounds a connected one: sendto() by path with MSG_DONTWAIT
+/// to a receiver that reads nothing, until EAGAIN.
+fn unconnected_sender(cell: &mut Finding) {
+    use nix::sys::socket::{sendto, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
+    use std::os::fd::AsRawFd;
+    let outcome = (|| -> Result<(u64, String), String> {
+        let dir = tempfile::Builder::new()
+            .prefix("ipcbench-")
+            .tempdir()
+            .map_err(|e| e.to_string())?;
+        let path = dir.path().join("receiver.sock");
+        let _receiver = std::os::unix::net::UnixDatagram::bind(&path).map_err(|e| e.to_string())?;
+        let sender = socket(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        )
+        .map_err(|e| e.to_string())?;
+        let addr = UnixAddr::new(&path).map_err(|e| e.to_string())?;
+        let msg = vec![0u8; PROBE_SIZE];
+        for n in 0..CAP {
+            if let Err(e) = sendto(sender.as_raw_fd(), &msg, &addr, MsgFlags::MSG_DONTWAIT) {
+                return Ok((n, format!("{e:?}")));
+            }
+        }
+        Err(format!("{CAP} datagrams accepted"))
+    })();
+    let qlen =
+        crate::sys::limits::sysctl("net.unix.max_dgram_qlen").map_or("?".into(), |v| v.to_string());
+    match outcome {
+        Ok((n, e)) => {
+            let bytes = n * PROBE_SIZE as u64;
+            cell.capacity.push(Capacity {
+                sender: "unconnected".into(),
+                messages: n,
+                message_bytes: PROBE_SIZE as u64,
+                bytes,
+            });
+            cell.evidence += &format!("; an unconnected sender (sendto() by path, MSG_DONTWAIT) got {n} datagrams of {PROBE_SIZE} bytes ({bytes} bytes) in before {e} (net.unix.max_dgram_qlen = {qlen})");
+        }
+        Err(e) => cell.evidence += &format!("; the unconnected-sender experiment failed: {e}"),
     }
 }
 
@@ -245,6 +322,8 @@ fn bare_shm() -> Vec<(Property, Finding)> {
         }
         let writing = start.elapsed().as_micros() as u64;
         let seen = finish(sampler, Duration::from_secs(12));
+        // The reader has exited: does anything tell the writer?
+        map.write(0, &0u64.to_le_bytes());
         let mut it = seen.split_whitespace().map(|v| v.parse::<u64>());
         match (it.next(), it.next()) {
             (Some(Ok(s)), Some(Ok(t))) => Ok((s, t, writing)),
@@ -260,7 +339,7 @@ fn bare_shm() -> Vec<(Property, Finding)> {
             ),
             (
                 Property::BufferCapacityBytes,
-                Finding::no("the segment is not a queue: a write replaces what was there"),
+                Finding::no(format!("the segment is not a queue: of {WRITES} messages written into its one slot, the reader saw {seen}; each write replaced what was there")),
             ),
             (
                 Property::Reliable,
@@ -268,7 +347,7 @@ fn bare_shm() -> Vec<(Property, Finding)> {
             ),
             (
                 Property::PeerDeathDetected,
-                Finding::no("writes to the segment succeed whether or not any other process still maps it"),
+                Finding::no("after the reading process had exited, a write into the segment still succeeded: nothing tells the writer"),
             ),
         ],
         Err(e) => [Property::FlowControl, Property::BufferCapacityBytes, Property::Reliable, Property::PeerDeathDetected]

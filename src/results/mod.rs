@@ -7,10 +7,59 @@ pub mod probe;
 
 use serde::{Deserialize, Serialize};
 
-use crate::harness::message::{ErrorCounts, Verify};
 pub use machine::Machine;
+use std::time::Duration;
 
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// How much the receiver checks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Verify {
+    /// Sequence numbers and a CRC32C of every payload.
+    Full,
+    /// Sequence numbers only (raw-speed runs).
+    Seq,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCounts {
+    pub lost: u64,
+    pub duplicated: u64,
+    pub reordered: u64,
+    pub corrupted: u64,
+}
+
+impl ErrorCounts {
+    pub fn total(&self) -> u64 {
+        self.lost + self.duplicated + self.reordered + self.corrupted
+    }
+    pub fn add(&mut self, o: &ErrorCounts) {
+        self.lost += o.lost;
+        self.duplicated += o.duplicated;
+        self.reordered += o.reordered;
+        self.corrupted += o.corrupted;
+    }
+}
+
+/// How long the timed part of a case lasts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Length {
+    Iterations(u64),
+    Duration(#[serde(with = "humantime_serde_compat")] Duration),
+}
+
+mod humantime_serde_compat {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_secs_f64(f64::deserialize(d)?))
+    }
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -32,6 +81,22 @@ pub enum Placement {
     /// Left to the scheduler.
     None,
 }
+
+/// One spelling per enum: the name clap accepts on the command line, which
+/// is also the one serde writes.
+macro_rules! spelled_as_on_the_command_line {
+    ($($t:ty),*) => {$(
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                match clap::ValueEnum::to_possible_value(self) {
+                    Some(v) => f.write_str(v.get_name()),
+                    None => write!(f, "{self:?}"),
+                }
+            }
+        }
+    )*};
+}
+spelled_as_on_the_command_line!(Pattern, Placement, Verify);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -185,7 +250,7 @@ pub struct RunRecord {
     pub patterns: Vec<Pattern>,
     pub sizes: Vec<u64>,
     pub placements: Vec<Placement>,
-    pub length: crate::harness::workload::Length,
+    pub length: Length,
     pub warmup_s: f64,
     pub timeout_s: f64,
     pub verify: Verify,

@@ -1,6 +1,7 @@
 //! The probe file: a contract like the result file. Every mechanism's row
-//! has one cell per property, with what was measured, what the claimed table
-//! says (or null), and the evidence. The claimed table itself is data here.
+//! has one cell per property, with what was measured, how it was decided
+//! (`method`), what the claimed table says (or null), and the evidence. The
+//! claimed table itself is data here.
 
 use std::collections::BTreeMap;
 
@@ -8,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Machine;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: cells gain `method` and `capacity`; `kept_without_receiver` is new.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The probed rows: the transports of `ipcbench run`, plus `shm`, the bare
 /// shared-memory segment the claimed table's "shared memory" row is about.
@@ -37,6 +39,7 @@ pub const MECHANISMS: [&str; 18] = [
 #[serde(rename_all = "snake_case")]
 pub enum Property {
     Connectionless,
+    KeptWithoutReceiver,
     Reliable,
     FlowControl,
     Priority,
@@ -48,11 +51,12 @@ pub enum Property {
     FdPassing,
 }
 
-pub const PROPERTIES: [Property; 10] = [
+pub const PROPERTIES: [Property; 11] = [
     Property::Connectionless,
     Property::Reliable,
     Property::FlowControl,
     Property::Priority,
+    Property::KeptWithoutReceiver,
     Property::PreservesBoundaries,
     Property::MaxMessageBytes,
     Property::BufferCapacityBytes,
@@ -65,6 +69,7 @@ impl Property {
     pub fn key(self) -> &'static str {
         match self {
             Property::Connectionless => "connectionless",
+            Property::KeptWithoutReceiver => "kept_without_receiver",
             Property::Reliable => "reliable",
             Property::FlowControl => "flow_control",
             Property::Priority => "priority",
@@ -80,6 +85,7 @@ impl Property {
     pub fn heading(self) -> &'static str {
         match self {
             Property::Connectionless => "connectionless",
+            Property::KeptWithoutReceiver => "kept, no receiver",
             Property::Reliable => "reliable",
             Property::FlowControl => "flow control",
             Property::Priority => "priority",
@@ -111,6 +117,11 @@ impl Measured {
     pub fn undecided() -> Measured {
         Measured::Word("undecided".into())
     }
+    /// The property has no meaning for the mechanism (a message size for a
+    /// bare signal), which is not the same as a limit of 0.
+    pub fn not_applicable() -> Measured {
+        Measured::Word("n/a".into())
+    }
     pub fn flag(b: bool) -> Measured {
         if b {
             Measured::yes()
@@ -126,12 +137,53 @@ impl Measured {
     }
 }
 
+/// How a cell was decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Something was done to the mechanism on this kernel and the outcome
+    /// observed (an errno, a message that arrived or did not, a block).
+    Experiment,
+    /// A kernel setting (sysctl, filesystem size) was read; nothing was sent.
+    KernelSetting,
+    /// A fact of the API that no experiment can change (a call that takes
+    /// no priority argument, a semaphore that carries no bytes).
+    ApiFact,
+}
+
+impl Method {
+    /// The mark a table shows after the value; none for an experiment.
+    pub fn mark(self) -> &'static str {
+        match self {
+            Method::Experiment => "",
+            Method::KernelSetting => " †",
+            Method::ApiFact => " §",
+        }
+    }
+
+    pub const LEGEND: &'static str = "No mark: decided by experiment on this kernel. † a kernel setting that was read. § a fact of the API that no experiment can change.";
+}
+
+/// How much a channel held while its receiver read nothing.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Which sender was measured ("connected", "unconnected", or "sender").
+    pub sender: String,
+    pub messages: u64,
+    pub message_bytes: u64,
+    pub bytes: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Cell {
     pub measured: Measured,
+    pub method: Method,
     /// The claimed table's `Y`/`N`, or null where it makes no claim.
     pub claimed: Option<String>,
     pub evidence: String,
+    /// Buffer capacity cells: what each kind of sender got in.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capacity: Vec<Capacity>,
 }
 
 impl Cell {
@@ -150,6 +202,57 @@ pub struct ProbeRow {
     pub cells: BTreeMap<String, Cell>,
 }
 
+/// How many cells each method decided, over the whole file and over the
+/// claimed table's four columns.
+pub struct MethodCount {
+    pub cells: usize,
+    pub experiments: usize,
+    pub settings: usize,
+    pub facts: usize,
+    pub claimed_cells: usize,
+    pub claimed_experiments: usize,
+}
+
+impl ProbeFile {
+    pub fn method_count(&self) -> MethodCount {
+        let mut n = MethodCount {
+            cells: 0,
+            experiments: 0,
+            settings: 0,
+            facts: 0,
+            claimed_cells: 0,
+            claimed_experiments: 0,
+        };
+        for row in &self.rows {
+            let claimed_row = CLAIMED_TABLE_ROWS.contains(&row.mechanism.as_str());
+            for (key, cell) in &row.cells {
+                n.cells += 1;
+                match cell.method {
+                    Method::Experiment => n.experiments += 1,
+                    Method::KernelSetting => n.settings += 1,
+                    Method::ApiFact => n.facts += 1,
+                }
+                let claimed_column = CLAIMED_COLUMNS.iter().any(|p| p.key() == key);
+                if claimed_row && claimed_column {
+                    n.claimed_cells += 1;
+                    n.claimed_experiments += usize::from(cell.method == Method::Experiment);
+                }
+            }
+        }
+        n
+    }
+
+    /// One sentence on how the file's cells were decided, as the probe
+    /// output and the README state it.
+    pub fn method_summary(&self) -> String {
+        let n = self.method_count();
+        format!(
+            "{} of {} cells decided by experiment, {} by reading a kernel setting, {} are facts of the API; the claimed table's four columns: {} of {} by experiment.",
+            n.experiments, n.cells, n.settings, n.facts, n.claimed_experiments, n.claimed_cells
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProbeFile {
     pub schema_version: u32,
@@ -157,8 +260,33 @@ pub struct ProbeFile {
     pub rows: Vec<ProbeRow>,
 }
 
+/// The rows that stand for the claimed table: its mechanisms, with the
+/// bounded buffers that give shared memory the semaphores the table
+/// assumes. The other transports are there for comparison.
+pub const CLAIMED_TABLE_ROWS: [&str; 10] = [
+    "pipe",
+    "fifo",
+    "uds-stream",
+    "uds-dgram",
+    "posix-mq",
+    "sysv-mq",
+    "shm",
+    "shm-posix-sem",
+    "shm-sysv-sem",
+    "semaphore",
+];
+
+/// The columns of the claimed table, in its order.
+pub const CLAIMED_COLUMNS: [Property; 4] = [
+    Property::Connectionless,
+    Property::Reliable,
+    Property::FlowControl,
+    Property::Priority,
+];
+
 /// The claimed table's row for a mechanism, and its four claims
-/// (connectionless, reliable, flow control, priority).
+/// (connectionless, reliable, flow control, priority). This is data the
+/// project tests, so it lives in the contract, keyed by the probed rows.
 pub fn claimed_row(mechanism: &str) -> Option<(&'static str, [bool; 4])> {
     Some(match mechanism {
         "pipe" => ("anonymous pipe", [false, true, true, false]),
@@ -174,6 +302,6 @@ pub fn claimed_row(mechanism: &str) -> Option<(&'static str, [bool; 4])> {
 
 pub fn claimed(mechanism: &str, p: Property) -> Option<String> {
     let (_, claims) = claimed_row(mechanism)?;
-    let i = PROPERTIES[..4].iter().position(|&q| q == p)?;
+    let i = CLAIMED_COLUMNS.iter().position(|&q| q == p)?;
     Some(if claims[i] { "Y" } else { "N" }.to_string())
 }

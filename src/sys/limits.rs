@@ -42,9 +42,23 @@ pub fn dev_shm_free() -> Option<u64> {
     Some(s.blocks_available() as u64 * s.fragment_size() as u64)
 }
 
+/// The kernel's default for `kernel.shmmax` and `kernel.shmall`,
+/// ULONG_MAX - 2^24: "no limit" (memory bounds a segment), not a size.
+pub const SHM_NO_LIMIT: u64 = u64::MAX - (1 << 24);
+
+/// A limit as a person should read it: a sentinel as what it means, with
+/// the raw value beside it.
+pub fn describe(value: u64) -> String {
+    if value >= SHM_NO_LIMIT {
+        format!("no limit, memory-bound (raw {value})")
+    } else {
+        value.to_string()
+    }
+}
+
 /// Every limit worth knowing, as (name, value, what it bounds).
 pub fn report() -> Vec<(String, String, &'static str)> {
-    let show = |v: Option<u64>| v.map_or("unreadable".to_string(), |v| v.to_string());
+    let show = |v: Option<u64>| v.map_or("unreadable".to_string(), describe);
     let mut rows: Vec<(String, String, &'static str)> = [
         ("fs.mqueue.msg_max", "POSIX queue: messages per queue"),
         ("fs.mqueue.msgsize_max", "POSIX queue: bytes per message"),
@@ -53,6 +67,7 @@ pub fn report() -> Vec<(String, String, &'static str)> {
         ("kernel.msgmnb", "System V queue: bytes per queue"),
         ("kernel.msgmni", "System V queue: queues on the system"),
         ("kernel.shmmax", "System V shm: bytes per segment"),
+        ("kernel.shmall", "System V shm: pages in all segments"),
         ("kernel.sem", "System V semaphores: per set (first of four)"),
         (
             "net.core.wmem_default",

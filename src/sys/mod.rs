@@ -47,12 +47,6 @@ pub fn process_state(pid: u32) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
-/// Whether descriptor `fd` is open in this process.
-pub fn fd_is_open(fd: i32) -> bool {
-    // SAFETY: F_GETFD only reads the descriptor table entry, open or not.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
-}
-
 /// Moves the calling process to SCHED_FIFO at `priority`.
 pub fn set_fifo_priority(priority: i32) -> nix::Result<()> {
     let param = libc::sched_param {

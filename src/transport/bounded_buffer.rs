@@ -3,10 +3,13 @@
 //! semaphore counting free slots and one counting full ones, so a fast
 //! writer waits for a slow reader. Head and tail are private to each side
 //! (one producer, one consumer per ring); the semaphores order the copies.
+//! Each slot starts with the length that was sent, so a receive returns the
+//! message as sent; a message larger than the slot is refused, never cut
+//! short and never spilled into the next slot.
 
 use std::io;
 
-use super::Channel;
+use super::{too_large, Channel};
 use crate::sys::interrupt::retry;
 use crate::sys::mapping::Mapping;
 
@@ -21,13 +24,20 @@ pub const TO_PARENT_FULL: usize = 3;
 pub const INITIAL: [u16; 4] = [SLOTS as u16, 0, SLOTS as u16, 0];
 
 /// The four counting semaphores, however the mechanism provides them.
-pub trait Semaphores {
+pub trait Semaphores: Send {
     fn wait(&self, which: usize) -> nix::Result<()>;
     fn post(&self, which: usize) -> nix::Result<()>;
 }
 
+/// Bytes before each slot's payload: the length that was sent.
+const LENGTH_BYTES: usize = 8;
+
+fn stride(size: usize) -> usize {
+    LENGTH_BYTES + size
+}
+
 pub fn region_len(size: usize) -> usize {
-    2 * SLOTS * size
+    2 * SLOTS * stride(size)
 }
 
 pub struct BoundedBuffer<S: Semaphores> {
@@ -38,7 +48,7 @@ pub struct BoundedBuffer<S: Semaphores> {
     next_out: usize,
     next_in: usize,
     /// Runs once the peer has joined (removes names).
-    on_joined: Option<Box<dyn FnOnce()>>,
+    on_joined: Option<Box<dyn FnOnce() + Send>>,
 }
 
 impl<S: Semaphores> BoundedBuffer<S> {
@@ -56,7 +66,7 @@ impl<S: Semaphores> BoundedBuffer<S> {
         }
     }
 
-    pub fn on_joined(mut self, f: impl FnOnce() + 'static) -> Self {
+    pub fn on_joined(mut self, f: impl FnOnce() + Send + 'static) -> Self {
         self.on_joined = Some(Box::new(f));
         self
     }
@@ -66,16 +76,21 @@ impl<S: Semaphores> BoundedBuffer<S> {
         if to_child {
             (0, TO_CHILD_FREE, TO_CHILD_FULL)
         } else {
-            (SLOTS * self.size, TO_PARENT_FREE, TO_PARENT_FULL)
+            (SLOTS * stride(self.size), TO_PARENT_FREE, TO_PARENT_FULL)
         }
     }
 }
 
 impl<S: Semaphores> Channel for BoundedBuffer<S> {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        if msg.len() > self.size {
+            return Err(too_large(msg.len(), self.size));
+        }
         let (base, free, full) = self.ring(self.parent);
         retry(|| self.sems.wait(free))?;
-        self.map.write(base + self.next_out * self.size, msg);
+        let slot = base + self.next_out * stride(self.size);
+        self.map.write(slot, &(msg.len() as u64).to_ne_bytes());
+        self.map.write(slot + LENGTH_BYTES, msg);
         self.next_out = (self.next_out + 1) % SLOTS;
         retry(|| self.sems.post(full))
     }
@@ -83,11 +98,17 @@ impl<S: Semaphores> Channel for BoundedBuffer<S> {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let (base, free, full) = self.ring(!self.parent);
         retry(|| self.sems.wait(full))?;
-        let n = buf.len().min(self.size);
-        self.map
-            .read(base + self.next_in * self.size, &mut buf[..n]);
+        let slot = base + self.next_in * stride(self.size);
+        let mut length = [0u8; LENGTH_BYTES];
+        self.map.read(slot, &mut length);
+        // The peer wrote it; trust it no further than the slot.
+        let n = (u64::from_ne_bytes(length) as usize).min(self.size);
+        let copied = n.min(buf.len());
+        self.map.read(slot + LENGTH_BYTES, &mut buf[..copied]);
         self.next_in = (self.next_in + 1) % SLOTS;
         retry(|| self.sems.post(free))?;
+        // A length other than buf.len() is the verifier's business, as with
+        // datagrams received with MSG_TRUNC.
         Ok(n)
     }
 

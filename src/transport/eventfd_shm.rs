@@ -35,6 +35,12 @@ impl Transport for EventfdShm {
     fn description(&self) -> &'static str {
         "shared memory ring (memfd) with eventfd wake-ups, all inherited"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature {
+            protocol: Some("ipcbench's bounded buffer (8 slots per direction) in an inherited memfd, with eventfds as semaphores"),
+            ..super::Nature::kernel(super::Object::Ring, super::Reach::Inherited)
+        }
+    }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
         let memory = memfd_create("ipcbench-ring", MFdFlags::MFD_CLOEXEC)?;
         let len = region_len(at.size);

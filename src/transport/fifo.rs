@@ -30,6 +30,9 @@ impl Transport for Fifo {
     fn description(&self) -> &'static str {
         "named pipe pair (mkfifo) opened by path"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature::kernel(super::Object::Fifo, super::Reach::Path)
+    }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
         let to_child = at.dir.join(TO_CHILD);
         let to_parent = at.dir.join(TO_PARENT);

@@ -25,6 +25,9 @@ impl Channel for Local {
         self.0.read_exact(buf)?;
         Ok(buf.len())
     }
+    fn recv_any(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
 }
 
 impl Transport for Interprocess {
@@ -33,6 +36,17 @@ impl Transport for Interprocess {
     }
     fn description(&self) -> &'static str {
         "the interprocess crate's local socket (a Unix socket by path here)"
+    }
+    fn nature(&self) -> super::Nature {
+        super::Nature {
+            protocol: Some("the interprocess crate's local socket (a Unix stream socket here)"),
+            facts: &[super::Fact {
+                property: crate::results::probe::Property::FdPassing,
+                holds: false,
+                why: "the crate's portable local-socket API has no call for descriptors (the Unix socket underneath could carry them)",
+            }],
+            ..super::Nature::kernel(super::Object::UnixStream, super::Reach::Path)
+        }
     }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
         let name = at

@@ -49,6 +49,34 @@ impl Transport for IpcChannel {
     fn description(&self) -> &'static str {
         "Servo's ipc-channel crate, byte channels bootstrapped by its one-shot server"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature {
+            protocol: Some("the ipc-channel crate's channels"),
+            facts: &[
+                super::Fact {
+                    property: crate::results::probe::Property::Connectionless,
+                    holds: false,
+                    why: "the crate offers one way in: connecting to a one-shot server that the receiving side must accept, a connect/accept handshake; after that, channels travel over channels",
+                },
+                super::Fact {
+                    property: crate::results::probe::Property::KeptWithoutReceiver,
+                    holds: false,
+                    why: "a one-shot server exists only while the receiving side runs it; with no receiver there is no name to send to",
+                },
+                super::Fact {
+                    property: crate::results::probe::Property::Bidirectional,
+                    holds: false,
+                    why: "an IpcSender/IpcReceiver pair carries one direction (the sender has no receive); a conversation needs two channels",
+                },
+                super::Fact {
+                    property: crate::results::probe::Property::FdPassing,
+                    holds: false,
+                    why: "the crate passes its own channels and shared-memory regions (SCM_RIGHTS underneath) but has no call for an arbitrary descriptor",
+                },
+            ],
+            ..super::Nature::kernel(super::Object::UnixSeqpacket, super::Reach::Name)
+        }
+    }
     fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
         let (server, name) = IpcOneShotServer::<Ends>::new()?;
         Ok(Prepared {

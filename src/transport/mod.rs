@@ -30,14 +30,22 @@ use std::path::Path;
 
 pub use stream::FdStream;
 
-/// One established end of a channel.
-pub trait Channel {
+/// One established end of a channel. `Send` so that both ends of one
+/// channel can be held in one process, on two threads (see [`open_pair`]).
+pub trait Channel: Send {
     /// Sends one whole message; returns once the transport has taken all of it.
     fn send(&mut self, msg: &[u8]) -> io::Result<()>;
     /// Receives one whole message into `buf` and returns its length. Byte
     /// streams fill `buf` exactly; message transports return what the message
     /// held (a length other than `buf.len()` is the verifier's business).
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Receives what one receive call of the mechanism returns, at most
+    /// `buf.len()` bytes: for a byte stream one read, however much it holds;
+    /// for a message transport one message. The probe uses it to see where
+    /// the mechanism puts boundaries; the workloads never do.
+    fn recv_any(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.recv(buf)
+    }
     /// Called once the peer has joined: both ends now hold the channel, so
     /// names (queues, segments, semaphores) can be removed and nothing
     /// outlives the two processes, even if both are killed.
@@ -117,10 +125,83 @@ impl Drop for Names {
     }
 }
 
+/// A send refused because the message exceeds what this channel carries:
+/// EMSGSIZE, as the kernel's message transports say it.
+pub fn too_large(len: usize, limit: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("EMSGSIZE: a {len}-byte message does not fit this channel's {limit}-byte slot"),
+    )
+}
+
 /// An error that makes the case `unsupported` (a kernel limit, a missing
 /// facility) rather than `failed`.
 pub fn unsupported(reason: String) -> io::Error {
     io::Error::new(io::ErrorKind::Unsupported, reason)
+}
+
+/// The kernel object a channel is made of: what the probe experiments on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Object {
+    Pipe,
+    Fifo,
+    UnixStream,
+    UnixDatagram,
+    UnixSeqpacket,
+    TcpLoopback,
+    PosixQueue,
+    SysvQueue,
+    PosixSemaphore,
+    /// A POSIX shared-memory segment with nothing on top.
+    PosixSharedMemory,
+    /// Slots in shared memory with ipcbench's own synchronisation: the
+    /// semantics are the protocol's, so the probe tries the channel itself.
+    Ring,
+}
+
+/// How a process finds the object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reach {
+    /// Only by inheriting a descriptor (or receiving one over a socket).
+    Inherited,
+    /// By a path in the filesystem.
+    Path,
+    /// By a name in a kernel namespace (POSIX queues, segments, semaphores).
+    Name,
+    /// By a System V key.
+    Key,
+    /// By a TCP port on loopback.
+    Port,
+}
+
+/// A property the probe cannot change by experiment, declared by the
+/// transport whose API it is about.
+pub struct Fact {
+    pub property: crate::results::probe::Property,
+    pub holds: bool,
+    pub why: &'static str,
+}
+
+/// What a transport is, declared once in its own file; the probe chooses
+/// its experiments from this and never from the transport's name.
+pub struct Nature {
+    pub object: Object,
+    pub reach: Reach,
+    /// Whose semantics the rows show when they are not the kernel object's
+    /// alone: ipcbench's protocol, a crate's, an emulation's, in a few words.
+    pub protocol: Option<&'static str>,
+    pub facts: &'static [Fact],
+}
+
+impl Nature {
+    pub const fn kernel(object: Object, reach: Reach) -> Nature {
+        Nature {
+            object,
+            reach,
+            protocol: None,
+            facts: &[],
+        }
+    }
 }
 
 pub trait Transport: Sync {
@@ -128,6 +209,8 @@ pub trait Transport: Sync {
     fn name(&self) -> &'static str;
     /// The mechanism in a few words, as `ipcbench list` shows it.
     fn description(&self) -> &'static str;
+    /// What it is and how it is reached, for the probe.
+    fn nature(&self) -> Nature;
     /// Whether this host can run the transport at all, and why not.
     fn availability(&self) -> Result<(), String> {
         Ok(())
@@ -176,27 +259,42 @@ pub fn all() -> &'static [&'static dyn Transport] {
     ]
 }
 
-/// The transports that stand for a row of the claimed comparison table; the
-/// others are there for comparison.
-const FROM_CLAIMED_TABLE: [&str; 9] = [
-    "pipe",
-    "fifo",
-    "uds-stream",
-    "uds-dgram",
-    "posix-mq",
-    "sysv-mq",
-    "shm-posix-sem",
-    "shm-sysv-sem",
-    "semaphore",
-];
-
 /// "from the claimed table" or "for comparison".
 pub fn group(name: &str) -> &'static str {
-    if FROM_CLAIMED_TABLE.contains(&name) {
+    if crate::results::probe::CLAIMED_TABLE_ROWS.contains(&name) {
         "from the claimed table"
     } else {
         "for comparison"
     }
+}
+
+/// Both ends of one channel in this process, the peer's end joined on a
+/// second thread (a FIFO's open, for one, waits for the other end). For
+/// experiments on the channel's semantics, where no second process is
+/// needed; `dir` must be private to the caller.
+pub fn open_pair(
+    t: &dyn Transport,
+    dir: &Path,
+    tag: &str,
+    size: usize,
+) -> io::Result<(Box<dyn Channel>, Box<dyn Channel>)> {
+    let at = Rendezvous { dir, tag, size };
+    let prepared = t.prepare(&at)?;
+    let inherited = Inherited {
+        fds: prepared.child_fds,
+        token: prepared.token,
+    };
+    std::thread::scope(|s| {
+        let peer = s.spawn(|| t.join(&at, inherited));
+        let mut parent = (prepared.connect)();
+        let peer = peer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("joining panicked")));
+        if let Ok(p) = &mut parent {
+            p.peer_joined()?;
+        }
+        Ok((parent?, peer?))
+    })
 }
 
 pub fn by_name(name: &str) -> Option<&'static dyn Transport> {
@@ -205,4 +303,36 @@ pub fn by_name(name: &str) -> Option<&'static dyn Transport> {
 
 pub fn names() -> Vec<&'static str> {
     all().iter().map(|t| t.name()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// ipcbench's rings carry at most their slot: a larger message is
+    /// refused with EMSGSIZE, and what was queued before and after comes
+    /// out whole, at the length it was sent, never cut short or spilled
+    /// into the next slot.
+    #[test]
+    fn shared_memory_rings_refuse_messages_larger_than_their_slot() {
+        const SLOT: usize = 64;
+        for name in ["shm-posix-sem", "shm-sysv-sem", "eventfd-shm", "shm-ring"] {
+            let t = by_name(name).unwrap();
+            let dir = tempfile::tempdir().unwrap();
+            let tag = format!("ipcbench-test-{}-{name}", std::process::id());
+            let (mut a, mut b) = open_pair(t, dir.path(), &tag, SLOT).unwrap();
+            a.send(&[1; 10]).unwrap();
+            let refused = a.send(&[9; SLOT + 1]).unwrap_err();
+            assert!(
+                refused.to_string().contains("EMSGSIZE"),
+                "{name}: {refused}"
+            );
+            a.send(&[2; SLOT]).unwrap();
+            let mut buf = [0u8; SLOT];
+            assert_eq!(b.recv(&mut buf).unwrap(), 10, "{name}: first length");
+            assert_eq!(&buf[..10], &[1; 10], "{name}: first message");
+            assert_eq!(b.recv(&mut buf).unwrap(), SLOT, "{name}: second length");
+            assert_eq!(buf, [2; SLOT], "{name}: the refused message left no trace");
+        }
+    }
 }

@@ -94,6 +94,12 @@ impl Transport for NodeIpc {
     fn description(&self) -> &'static str {
         "Node.js fork() channel: inherited socketpair, newline-delimited JSON"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature {
+            protocol: Some("ipcbench's emulation in Rust of Node.js's fork() channel (newline-delimited JSON over a socketpair), not Node itself"),
+            ..super::Nature::kernel(super::Object::UnixStream, super::Reach::Inherited)
+        }
+    }
     fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
         let (ours, theirs) = UnixStream::pair()?;
         Ok(Prepared {

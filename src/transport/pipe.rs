@@ -17,6 +17,9 @@ impl Transport for Pipe {
     fn description(&self) -> &'static str {
         "anonymous pipe pair (pipe2), ends inherited by the peer"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature::kernel(super::Object::Pipe, super::Reach::Inherited)
+    }
     fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
         let (to_child_r, to_child_w) = pipe2(OFlag::O_CLOEXEC)?;
         let (to_parent_r, to_parent_w) = pipe2(OFlag::O_CLOEXEC)?;

@@ -86,6 +86,9 @@ impl Transport for PosixMq {
     fn description(&self) -> &'static str {
         "POSIX message queue pair (mq_open), opened by name"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature::kernel(super::Object::PosixQueue, super::Reach::Name)
+    }
     fn check_size(&self, size: usize) -> Result<(), String> {
         match sysctl("fs.mqueue.msgsize_max") {
             Some(max) if size as u64 > max => Err(format!(

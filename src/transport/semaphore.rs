@@ -132,6 +132,9 @@ impl Transport for Semaphore {
     fn description(&self) -> &'static str {
         "named POSIX semaphores (sem_open) ping-pong, no payload"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature::kernel(super::Object::PosixSemaphore, super::Reach::Name)
+    }
     fn carries_payload(&self) -> bool {
         false
     }

@@ -44,6 +44,12 @@ impl Transport for ShmPosixSem {
     fn description(&self) -> &'static str {
         "POSIX shared memory ring (shm_open, mmap) with POSIX named semaphores"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature {
+            protocol: Some("ipcbench's bounded buffer (8 slots per direction) over a POSIX segment, with POSIX named semaphores"),
+            ..super::Nature::kernel(super::Object::Ring, super::Reach::Name)
+        }
+    }
     fn check_size(&self, size: usize) -> Result<(), String> {
         match dev_shm_free() {
             Some(free) if region_len(size) as u64 > free => Err(format!(

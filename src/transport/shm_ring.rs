@@ -10,7 +10,8 @@
 //!   line 1: `tail`, messages read (only the consumer stores it)
 //!   line 2: `data_seq` (futex word the consumer sleeps on), `consumer_asleep`
 //!   line 3: `space_seq` (futex word the producer sleeps on), `producer_asleep`
-//!   then the slots, each `size` bytes rounded up to a cache line.
+//!   then the slots, each an 8-byte length (what was sent) and `size` bytes,
+//!   rounded up to a cache line. A message larger than `size` is refused.
 //!
 //! Memory ordering:
 //! - The producer copies a message into slot `head % n`, then stores
@@ -34,7 +35,7 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 use nix::sys::memfd::{memfd_create, MFdFlags};
 
-use super::{Channel, Inherited, Prepared, Rendezvous, Transport};
+use super::{too_large, Channel, Inherited, Prepared, Rendezvous, Transport};
 use crate::sys::futex;
 use crate::sys::interrupt::retry;
 use crate::sys::mapping::Mapping;
@@ -53,8 +54,11 @@ fn slots(size: usize) -> usize {
     ((4 << 20) / stride(size)).clamp(2, 64)
 }
 
+/// Bytes before each slot's payload: the length that was sent.
+const LENGTH_BYTES: usize = 8;
+
 fn stride(size: usize) -> usize {
-    size.div_ceil(LINE) * LINE
+    (LENGTH_BYTES + size).div_ceil(LINE) * LINE
 }
 
 fn ring_len(size: usize) -> usize {
@@ -161,10 +165,14 @@ impl RingChannel {
 impl Channel for RingChannel {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
         let (m, r) = (&self.map, &self.out);
+        if msg.len() > r.size {
+            return Err(too_large(msg.len(), r.size));
+        }
         let head = r.head(m).load(Ordering::Relaxed);
         let has_room = || head - r.tail(m).load(Ordering::Acquire) < r.slots as u64;
         wait_until(has_room, r.space_seq(m), r.producer_asleep(m))?;
-        m.write(r.slot(head), &msg[..msg.len().min(r.size)]);
+        m.write(r.slot(head), &(msg.len() as u64).to_ne_bytes());
+        m.write(r.slot(head) + LENGTH_BYTES, msg);
         r.head(m).store(head + 1, Ordering::Release);
         wake_if_asleep(r.data_seq(m), r.consumer_asleep(m));
         Ok(())
@@ -175,8 +183,12 @@ impl Channel for RingChannel {
         let tail = r.tail(m).load(Ordering::Relaxed);
         let has_data = || r.head(m).load(Ordering::Acquire) != tail;
         wait_until(has_data, r.data_seq(m), r.consumer_asleep(m))?;
-        let n = buf.len().min(r.size);
-        m.read(r.slot(tail), &mut buf[..n]);
+        let mut length = [0u8; LENGTH_BYTES];
+        m.read(r.slot(tail), &mut length);
+        // The peer wrote it; trust it no further than the slot.
+        let n = (u64::from_ne_bytes(length) as usize).min(r.size);
+        let copied = n.min(buf.len());
+        m.read(r.slot(tail) + LENGTH_BYTES, &mut buf[..copied]);
         r.tail(m).store(tail + 1, Ordering::Release);
         wake_if_asleep(r.space_seq(m), r.producer_asleep(m));
         Ok(n)
@@ -189,6 +201,12 @@ impl Transport for ShmRing {
     }
     fn description(&self) -> &'static str {
         "lock-free SPSC ring in shared memory (memfd), spin then futex"
+    }
+    fn nature(&self) -> super::Nature {
+        super::Nature {
+            protocol: Some("ipcbench's lock-free ring in an inherited memfd, with futex wake-ups"),
+            ..super::Nature::kernel(super::Object::Ring, super::Reach::Inherited)
+        }
     }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
         let memory = memfd_create("ipcbench-shm-ring", MFdFlags::MFD_CLOEXEC)?;

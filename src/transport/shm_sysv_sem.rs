@@ -36,6 +36,12 @@ impl Transport for ShmSysvSem {
     fn description(&self) -> &'static str {
         "System V shared memory ring (shmget, shmat) with a System V semaphore set"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature {
+            protocol: Some("ipcbench's bounded buffer (8 slots per direction) over a System V segment, with a System V semaphore set"),
+            ..super::Nature::kernel(super::Object::Ring, super::Reach::Key)
+        }
+    }
     fn check_size(&self, size: usize) -> Result<(), String> {
         match sysctl("kernel.shmmax") {
             Some(max) if region_len(size) as u64 > max => Err(format!(

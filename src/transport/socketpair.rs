@@ -16,6 +16,9 @@ impl Transport for Socketpair {
     fn description(&self) -> &'static str {
         "anonymous Unix stream socket pair, one end inherited by the peer"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature::kernel(super::Object::UnixStream, super::Reach::Inherited)
+    }
     fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
         let (ours, theirs) = UnixStream::pair()?;
         Ok(Prepared {

@@ -61,4 +61,8 @@ impl Channel for FdStream {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         read_exact(&self.rx, buf)
     }
+
+    fn recv_any(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        retry(|| nix::unistd::read(&self.rx, buf))
+    }
 }

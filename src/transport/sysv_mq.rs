@@ -58,6 +58,9 @@ impl Transport for SysvMq {
     fn description(&self) -> &'static str {
         "System V message queue (msgget), message types per direction"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature::kernel(super::Object::SysvQueue, super::Reach::Key)
+    }
     fn check_size(&self, size: usize) -> Result<(), String> {
         let max = sysctl("kernel.msgmax");
         let queue = sysctl("kernel.msgmnb");

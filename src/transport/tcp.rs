@@ -19,6 +19,9 @@ impl Transport for Tcp {
     fn description(&self) -> &'static str {
         "TCP over loopback 127.0.0.1, TCP_NODELAY on"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature::kernel(super::Object::TcpLoopback, super::Reach::Port)
+    }
     fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let port = listener.local_addr()?.port();

@@ -24,6 +24,9 @@ impl Transport for UdsDgram {
     fn description(&self) -> &'static str {
         "Unix domain SOCK_DGRAM sockets, each bound to a path"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature::kernel(super::Object::UnixDatagram, super::Reach::Path)
+    }
     fn check_size(&self, size: usize) -> Result<(), String> {
         super::packets::check_fits(nix::sys::socket::SockType::Datagram, size)
     }

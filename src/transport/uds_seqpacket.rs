@@ -32,6 +32,9 @@ impl Transport for UdsSeqpacket {
     fn description(&self) -> &'static str {
         "Unix domain SOCK_SEQPACKET socket, bound to a path, connect/accept"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature::kernel(super::Object::UnixSeqpacket, super::Reach::Path)
+    }
     fn check_size(&self, size: usize) -> Result<(), String> {
         check_fits(SockType::SeqPacket, size)
     }

@@ -18,6 +18,9 @@ impl Transport for UdsStream {
     fn description(&self) -> &'static str {
         "Unix domain SOCK_STREAM socket, bound to a path, connect/accept"
     }
+    fn nature(&self) -> super::Nature {
+        super::Nature::kernel(super::Object::UnixStream, super::Reach::Path)
+    }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
         let path = at.dir.join(SOCKET);
         let listener = UnixListener::bind(&path)?;

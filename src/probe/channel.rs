@@ -1,0 +1,139 @@
+//! Experiments on a transport's own channel, both ends in this process, for
+//! the rows whose semantics are a protocol's rather than a kernel object's
+//! (ipcbench's rings, a crate's channels, the Node emulation). What they
+//! show is what the harness measures through.
+
+use super::Finding;
+use crate::results::probe::Measured;
+use crate::transport::{open_pair, Channel, Transport};
+
+type Pair = (Box<dyn Channel>, Box<dyn Channel>);
+
+/// Runs `f` on a fresh pair whose slots (where it has any) hold `size` bytes.
+fn with_pair(t: &dyn Transport, size: usize, f: impl FnOnce(Pair) -> Finding) -> Finding {
+    let dir = match tempfile::Builder::new().prefix("ipcbench-").tempdir() {
+        Ok(d) => d,
+        Err(e) => return Finding::undecided(format!("no private directory: {e}")),
+    };
+    let tag = super::helper::unique("pair");
+    match open_pair(t, dir.path(), &tag, size) {
+        Ok(pair) => f(pair),
+        Err(e) => Finding::undecided(format!("opening both ends of the channel: {e}")),
+    }
+}
+
+/// Sends 100 then 200 bytes; one receive with a 4 KiB buffer.
+pub fn boundaries(t: &dyn Transport) -> Finding {
+    with_pair(t, 4096, |(mut a, mut b)| {
+        let sent = a.send(&[1; 100]).and_then(|_| a.send(&[2; 200]));
+        if let Err(e) = sent {
+            return Finding::undecided(format!("send: {e}"));
+        }
+        let mut buf = [0u8; 4096];
+        match b.recv_any(&mut buf) {
+            Ok(100) => Finding::yes("sent 100 then 200 bytes; one receive with a 4 KiB buffer returned 100: each message arrives whole and alone"),
+            Ok(n) if n > 100 => Finding::no(format!("sent 100 then 200 bytes; one receive with a 4 KiB buffer returned {n}: the messages ran together")),
+            Ok(n) => Finding::undecided(format!("sent 100 then 200 bytes; the first receive returned {n}")),
+            Err(e) => Finding::undecided(format!("receive: {e}")),
+        }
+    })
+}
+
+/// Sends "low" then "high"; the channel's send takes no mark, so the
+/// question is only the order they come out in.
+pub fn order(t: &dyn Transport) -> Finding {
+    with_pair(t, 64, |(mut a, mut b)| {
+        let msg = |text: &[u8]| {
+            let mut m = [0u8; 64];
+            m[..text.len()].copy_from_slice(text);
+            m
+        };
+        if let Err(e) = a.send(&msg(b"low")).and_then(|_| a.send(&msg(b"high"))) {
+            return Finding::undecided(format!("send: {e}"));
+        }
+        let mut first = [0u8; 64];
+        match b.recv(&mut first) {
+            Ok(_) if first.starts_with(b"low") => Finding::no("the channel's send takes no priority; sent \"low\" then \"high\" while nobody read, the receiver got \"low\" first: send order"),
+            Ok(_) if first.starts_with(b"high") => Finding::yes("sent \"low\" then \"high\"; the receiver got \"high\" first"),
+            Ok(n) => Finding::undecided(format!("the first receive returned {n} unexpected bytes")),
+            Err(e) => Finding::undecided(format!("receive: {e}")),
+        }
+    })
+}
+
+/// One message each way over one pair of ends.
+pub fn both_ways(t: &dyn Transport) -> Finding {
+    with_pair(t, 64, |(mut a, mut b)| {
+        let mut buf = [0u8; 64];
+        let there = a.send(&[1; 64]).and_then(|_| b.recv(&mut buf));
+        let back = b.send(&[2; 64]).and_then(|_| a.recv(&mut buf));
+        match (there, back) {
+            (Ok(_), Ok(_)) => Finding::yes("one channel carried a message each way"),
+            (there, back) => Finding::undecided(format!("there: {there:?}, back: {back:?}")),
+        }
+    })
+}
+
+/// The largest message that goes through whole. A channel made for 1 KiB
+/// messages is tried with one byte more: where that is refused (a slot),
+/// a binary search finds the limit; where it is not, one 4 MiB message must
+/// arrive whole.
+pub fn largest(t: &dyn Transport) -> Finding {
+    const SLOT: usize = 1024;
+    with_pair(t, SLOT, |(mut a, mut b)| {
+        let over = match fits(&mut *a, &mut *b, SLOT + 1) {
+            Ok(()) => {
+                return match whole(a, b) {
+                    Ok(()) => Finding::no(format!(
+                        "no fixed limit: {} bytes, then a {} MiB message, went through whole",
+                        SLOT + 1,
+                        BIG >> 20
+                    )),
+                    Err(e) => Finding::undecided(format!("a {} MiB message: {e}", BIG >> 20)),
+                }
+            }
+            Err(e) => e,
+        };
+        let (mut lo, mut hi) = (0usize, SLOT);
+        while lo < hi {
+            let mid = lo + (hi - lo).div_ceil(2);
+            if fits(&mut *a, &mut *b, mid).is_ok() {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        Finding::new(Measured::Number(lo as u64), format!("binary search on a channel made for {SLOT}-byte messages: {lo} bytes went through whole; {} bytes: {over}. The slots are sized when the channel is made (a run sizes them to its message size), and a larger message is refused, never cut short", SLOT + 1))
+    })
+}
+
+/// The message that must go through whole on a channel without slots.
+const BIG: usize = 4 << 20;
+
+/// Sends `n` bytes and receives them back whole, one after the other (for
+/// sizes every buffer holds).
+fn fits(a: &mut dyn Channel, b: &mut dyn Channel, n: usize) -> Result<(), String> {
+    a.send(&vec![7u8; n]).map_err(|e| e.to_string())?;
+    intact(b, n)
+}
+
+fn intact(b: &mut dyn Channel, n: usize) -> Result<(), String> {
+    let mut buf = vec![0u8; n];
+    match b.recv(&mut buf) {
+        Ok(got) if got == n && buf.iter().all(|&x| x == 7) => Ok(()),
+        Ok(got) => Err(format!("sent {n} bytes, received {got}")),
+        Err(e) => Err(format!("receive: {e}")),
+    }
+}
+
+/// One BIG message, received on another thread as it is sent. The sending
+/// end is dropped after the send, so a failed send ends the receive too.
+fn whole(mut a: Box<dyn Channel>, mut b: Box<dyn Channel>) -> Result<(), String> {
+    let receiver = std::thread::spawn(move || intact(&mut *b, BIG));
+    let sent = a.send(&vec![7u8; BIG]).map_err(|e| e.to_string());
+    drop(a);
+    let got = receiver
+        .join()
+        .unwrap_or_else(|_| Err("the receiving thread panicked".into()));
+    sent.and(got)
+}
