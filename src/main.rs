@@ -122,9 +122,15 @@ fn compare(args: &CompareArgs) -> i32 {
 
 fn export_result(args: &ExportArgs) -> i32 {
     let outcome = (|| -> Result<(), Error> {
+        if let (Some(p), false) = (
+            &args.out,
+            args.format == ExportFormat::GithubActionBenchmark,
+        ) {
+            options::check_output_path(p)?;
+        }
         let result = export::json::read(&args.result).map_err(Error::Usage)?;
         let write = |path: &std::path::Path, text: String| {
-            std::fs::write(path, text)
+            export::json::write_atomically(path, text.as_bytes())
                 .map_err(|e| Error::Runtime(format!("writing '{}': {e}", path.display())))
         };
         let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).expect("JSON") + "\n";

@@ -106,9 +106,9 @@ pub fn check_output_path(path: &Path) -> Result<PathBuf, Error> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    if path.is_dir() {
+    if let Some(kind) = crate::export::json::not_a_regular_file(path) {
         return Err(Error::Usage(format!(
-            "invalid output path '{}': it is a directory; expected a file path such as results/run.json",
+            "invalid output path '{}': it is {kind}; expected a new file or a regular file to replace, such as results/run.json",
             path.display()
         )));
     }

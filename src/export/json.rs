@@ -12,15 +12,59 @@ pub fn write(path: &Path, result: &ResultFile) -> std::io::Result<()> {
 
 /// Any serialisable document, written atomically.
 pub fn write_value(path: &Path, result: &impl serde::Serialize) -> std::io::Result<()> {
+    let mut text = serde_json::to_vec_pretty(result)?;
+    text.push(b'\n');
+    write_atomically(path, &text)
+}
+
+/// Writes `bytes` to a temporary file beside `path` and renames it into
+/// place, so a reader sees the old file or the whole new one. Only a new
+/// path or an existing regular file is ever replaced: a rename over a
+/// device, a FIFO or a socket would destroy it (`--out /dev/null` as root
+/// used to turn /dev/null into a plain file). The file gets the mode a
+/// plain `creat(0666)` would, under the process's umask.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(kind) = not_a_regular_file(path) {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("it is {kind}, not a regular file; ipcbench writes only regular files"),
+        ));
+    }
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    serde_json::to_writer_pretty(&mut tmp, result)?;
-    tmp.write_all(b"\n")?;
+    tmp.write_all(bytes)?;
+    let mode = 0o666 & !crate::sys::umask();
+    std::fs::set_permissions(
+        tmp.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(mode),
+    )?;
     tmp.persist(path)?;
     Ok(())
+}
+
+/// What an existing path is, when it is something other than a regular
+/// file (followed through symbolic links, as a rename would not be).
+pub fn not_a_regular_file(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::metadata(path).ok()?.file_type();
+    Some(if kind.is_file() {
+        return None;
+    } else if kind.is_dir() {
+        "a directory"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    })
 }
 
 pub fn read(path: &Path) -> Result<ResultFile, String> {

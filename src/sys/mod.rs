@@ -47,6 +47,18 @@ pub fn process_state(pid: u32) -> Option<char> {
     stat.rsplit_once(')')?.1.trim_start().chars().next()
 }
 
+/// This process's file-creation mask, read without changing it (umask(2)
+/// can only be read by setting it). 0o022 if the kernel does not say.
+pub fn umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("Umask:"))?;
+            u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+        })
+        .unwrap_or(0o022)
+}
+
 /// Moves the calling process to SCHED_FIFO at `priority`.
 pub fn set_fifo_priority(priority: i32) -> nix::Result<()> {
     let param = libc::sched_param {
