@@ -12,29 +12,6 @@ use super::Machine;
 /// 2: cells gain `method` and `capacity`; `kept_without_receiver` is new.
 pub const SCHEMA_VERSION: u32 = 2;
 
-/// The probed rows: the transports of `ipcbench run`, plus `shm`, the bare
-/// shared-memory segment the claimed table's "shared memory" row is about.
-pub const MECHANISMS: [&str; 18] = [
-    "pipe",
-    "fifo",
-    "uds-stream",
-    "uds-dgram",
-    "posix-mq",
-    "sysv-mq",
-    "shm",
-    "shm-posix-sem",
-    "shm-sysv-sem",
-    "semaphore",
-    "tcp",
-    "socketpair",
-    "uds-seqpacket",
-    "eventfd-shm",
-    "shm-ring",
-    "node-ipc",
-    "ipc-channel",
-    "interprocess",
-];
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Property {
