@@ -90,7 +90,7 @@ fn bench(c: &mut Criterion, t: &'static dyn Transport, pattern: Pattern) {
             "post".to_string()
         };
         session(&spec, |live| {
-            let mut ex = Exchange::new(size);
+            let mut ex = Exchange::new(&*live.channel, size);
             group.bench_function(BenchmarkId::from_parameter(&label), |b| {
                 b.iter_custom(|iters| {
                     let start = Instant::now();

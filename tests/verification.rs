@@ -47,11 +47,14 @@ fn a_corrupted_payload_is_counted_as_corruption() {
 #[test]
 fn a_dropped_message_is_counted_as_lost() {
     assert_eq!(inject("drop@7", "uds-stream"), (1, 0, 0, 0));
+    // A bare signal is checked by its count alone.
+    assert_eq!(inject("drop@7", "semaphore"), (1, 0, 0, 0));
 }
 
 #[test]
 fn a_repeated_message_is_counted_as_duplicated() {
     assert_eq!(inject("repeat@9", "fifo"), (0, 1, 0, 0));
+    assert_eq!(inject("repeat@9", "semaphore"), (0, 1, 0, 0));
 }
 
 #[test]

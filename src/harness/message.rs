@@ -85,6 +85,9 @@ pub fn parse(msg: &[u8]) -> Option<Header> {
 /// "corrupted", and such a message's sequence number is not trusted.
 pub struct Verifier {
     verify: Verify,
+    /// For a channel that carries no bytes: every empty message is the next
+    /// signal, and only their number can be checked.
+    count_only: bool,
     next: u64,
     missing: BTreeSet<u64>,
     counts: ErrorCounts,
@@ -96,6 +99,7 @@ impl Verifier {
     pub fn new(verify: Verify) -> Self {
         Verifier {
             verify,
+            count_only: false,
             next: 0,
             missing: BTreeSet::new(),
             counts: ErrorCounts::default(),
@@ -103,9 +107,22 @@ impl Verifier {
         }
     }
 
+    /// A verifier of bare signals (a channel without payload): it counts
+    /// them, and at the end tells lost or extra ones from the sender's count.
+    pub fn counting() -> Self {
+        Verifier {
+            count_only: true,
+            ..Verifier::new(Verify::Seq)
+        }
+    }
+
     /// Checks one received message against the size every message of the case has.
     /// Returns its header when it is intact (data or control).
     pub fn check(&mut self, msg: &[u8], expected_len: usize) -> Option<Header> {
+        if self.count_only && msg.is_empty() {
+            self.next += 1;
+            return None;
+        }
         let header = match parse(msg) {
             Some(h) if h.len as usize == expected_len && msg.len() == expected_len => h,
             _ => {
@@ -144,6 +161,10 @@ impl Verifier {
     pub fn finish(mut self, sent: u64) -> ErrorCounts {
         let missing = self.missing.len() as u64 + sent.saturating_sub(self.next);
         self.counts.lost = missing.saturating_sub(self.unreadable);
+        if self.count_only {
+            // Signals have no sequence number: one too many is a duplicate.
+            self.counts.duplicated += self.next.saturating_sub(sent);
+        }
         self.counts
     }
 }
@@ -203,6 +224,25 @@ mod tests {
         v.check(&msg(2), 64);
         let c = v.finish(3);
         assert_eq!((c.corrupted, c.lost), (1, 0));
+    }
+
+    #[test]
+    fn counted_signals_are_checked_by_their_number() {
+        let count = |received: u64, sent: u64| {
+            let mut v = Verifier::counting();
+            (0..received).for_each(|_| {
+                v.check(&[], 64);
+            });
+            let c = v.finish(sent);
+            (c.lost, c.duplicated, c.corrupted)
+        };
+        assert_eq!(count(5, 5), (0, 0, 0));
+        assert_eq!(count(3, 5), (2, 0, 0));
+        assert_eq!(count(6, 5), (0, 1, 0));
+        // Bytes where only a signal can be are still corruption.
+        let mut v = Verifier::counting();
+        v.check(&[0xFF; 8], 64);
+        assert_eq!(v.finish(0).corrupted, 1);
     }
 
     #[test]

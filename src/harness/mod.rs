@@ -62,8 +62,8 @@ impl Case<'_> {
         }
     }
 
-    /// What the workload moves: a signal-only transport still frames its
-    /// posts as bare headers inside the harness.
+    /// What the workload moves: for a signal-only transport, a bare header
+    /// (its control messages carry one; its data messages are posts).
     fn wire_size(&self) -> usize {
         if self.transport.carries_payload() {
             self.size

@@ -80,7 +80,7 @@ pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &AtomicU64) -> io::Res
     let mut back = vec![0u8; plan.size];
     // First touch of both buffers happens here, not in the timed part.
     back.fill(0xA5);
-    let mut replies = Verifier::new(plan.verify);
+    let mut replies = verifier(plan.verify, ch);
     let round_trip = plan.pattern == Pattern::Latency;
 
     // Warm-up: at least one message, so the first (cold) one is never timed.
@@ -153,14 +153,14 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    pub fn new(size: usize) -> Exchange {
+    pub fn new(ch: &dyn Channel, size: usize) -> Exchange {
         let mut back = vec![0u8; size];
         back.fill(0xA5);
         Exchange {
             out: Message::new(size),
             back,
             seq: 0,
-            replies: Verifier::new(Verify::Full),
+            replies: verifier(Verify::Full, ch),
         }
     }
 
@@ -199,6 +199,16 @@ impl Exchange {
     }
 }
 
+/// What checks the messages a channel delivers: their sequence numbers and
+/// checksums, or for a channel of bare signals their number.
+fn verifier(verify: Verify, ch: &dyn Channel) -> Verifier {
+    if ch.carries_payload() {
+        Verifier::new(verify)
+    } else {
+        Verifier::counting()
+    }
+}
+
 /// Sends a control message and waits for the peer's answer.
 fn exchange(
     ch: &mut dyn Channel,
@@ -208,7 +218,7 @@ fn exchange(
     seq: u64,
 ) -> io::Result<()> {
     out.stamp(flags, seq);
-    ch.send(&out.buf)?;
+    ch.send_control(&out.buf)?;
     let n = ch.recv(back)?;
     // In a latency case nothing else is in flight; in a throughput case the
     // peer answers only control messages. Anything else is a protocol fault
@@ -269,7 +279,7 @@ pub fn serve(
 ) -> io::Result<PeerReport> {
     let mut buf = vec![0u8; size];
     buf.fill(0x5A);
-    let mut verifier = Verifier::new(verify);
+    let mut verifier = verifier(verify, ch);
     let echo_all = pattern == Pattern::Latency;
     let mut cpu0 = process_cpu_time();
     let mut data_seen = 0u64;
@@ -291,7 +301,9 @@ pub fn serve(
                 .enumerate()
                 .for_each(|(i, b)| *b = (i as u8).wrapping_mul(37) ^ 0xA5);
             ch.send(&junk)?;
-        } else if echo_all || flags != DATA {
+        } else if flags != DATA {
+            ch.send_control(&buf[..n])?;
+        } else if echo_all {
             ch.send(&buf[..n])?;
         }
         match flags {

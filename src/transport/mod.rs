@@ -39,6 +39,18 @@ pub trait Channel: Send {
     /// streams fill `buf` exactly; message transports return what the message
     /// held (a length other than `buf.len()` is the verifier's business).
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize>;
+    /// Sends one of the harness's control messages (start and end of the
+    /// timed part, and their answers). A channel without payload carries
+    /// these bytes by other means; every other channel sends them as data.
+    fn send_control(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.send(msg)
+    }
+    /// False for a channel of bare signals: its `send` ignores the bytes,
+    /// and its `recv` returns 0 for a signal and the bytes of a control
+    /// message as they were sent.
+    fn carries_payload(&self) -> bool {
+        true
+    }
     /// Receives what one receive call of the mechanism returns, at most
     /// `buf.len()` bytes: for a byte stream one read, however much it holds;
     /// for a message transport one message. The probe uses it to see where

@@ -1,15 +1,13 @@
 //! Signalling alone: named POSIX semaphores and no payload. A round trip is
 //! a post answered by a post; a throughput case counts posts per second.
 //!
-//! A semaphore carries no bytes, so this channel maps the harness's messages
-//! onto posts. A data message is one post of `ping`; the peer rebuilds its
-//! header from what it has counted, and the parent's `recv` returns the
-//! header it last sent (the "echo"). The two control messages of a case
-//! (start of timing, end) also need the parent's message count: it goes
-//! through a small pipe inherited by the peer, followed by a post of `stop`
-//! and one of `ping` to wake the peer. Neither is used on the timed path.
-//! A lost post shows up as a peer that never finishes (a timeout), a
-//! duplicated one as a post left over.
+//! A data message is one post of `ping` (answered by one of `pong`), and
+//! the harness checks only how many arrive. The harness's control messages
+//! (start and end of the timed part) must arrive as bytes, so they travel as
+//! notes on two small inherited pipes, one each way. The peer, asleep on
+//! `ping`, is woken for a note by a post of `stop` and one of `ping`; the
+//! note says how many data posts came before it, so the peer tells those
+//! from the wake-up. Neither pipe is touched on the timed path.
 
 use std::io;
 use std::os::fd::OwnedFd;
@@ -18,7 +16,6 @@ use nix::fcntl::OFlag;
 
 use super::stream::{read_exact, write_all};
 use super::{Channel, Inherited, Names, Prepared, Rendezvous, Transport};
-use crate::harness::message::{parse, Message, DATA, HEADER_BYTES};
 use crate::sys::interrupt::retry;
 use crate::sys::posix_sem::NamedSemaphore;
 
@@ -28,13 +25,56 @@ fn names(tag: &str) -> [String; 3] {
     ["ping", "pong", "stop"].map(|s| format!("/{tag}-{s}"))
 }
 
+/// The longest note a peer accepts: control messages are a few dozen bytes,
+/// and a corrupt length must not become an allocation.
+const MAX_NOTE: usize = 4096;
+
+/// Writes a note: data posts sent before it, length, bytes.
+fn write_note(fd: &OwnedFd, posts_before: u64, msg: &[u8]) -> io::Result<()> {
+    if msg.len() > MAX_NOTE {
+        return Err(super::too_large(msg.len(), MAX_NOTE));
+    }
+    let mut note = Vec::with_capacity(12 + msg.len());
+    note.extend_from_slice(&posts_before.to_le_bytes());
+    note.extend_from_slice(&(msg.len() as u32).to_le_bytes());
+    note.extend_from_slice(msg);
+    write_all(fd, &note)
+}
+
+/// Reads a note: (data posts sent before it, its bytes).
+fn read_note(fd: &OwnedFd) -> io::Result<(u64, Vec<u8>)> {
+    let mut head = [0u8; 12];
+    read_exact(fd, &mut head)?;
+    let posts_before = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
+    let len = u32::from_le_bytes(head[8..].try_into().expect("4 bytes")) as usize;
+    if len > MAX_NOTE {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("a control note of {len} bytes; at most {MAX_NOTE} are sent"),
+        ));
+    }
+    let mut msg = vec![0u8; len];
+    read_exact(fd, &mut msg)?;
+    Ok((posts_before, msg))
+}
+
+/// Copies a note's bytes into a receive buffer.
+fn deliver(buf: &mut [u8], msg: &[u8]) -> usize {
+    let n = msg.len().min(buf.len());
+    buf[..n].copy_from_slice(&msg[..n]);
+    n
+}
+
 struct ParentEnd {
     ping: NamedSemaphore,
     pong: NamedSemaphore,
     stop: NamedSemaphore,
-    /// Write end of the pipe that carries control messages' counts.
-    control: OwnedFd,
-    last: [u8; HEADER_BYTES],
+    notes: OwnedFd,
+    answers: OwnedFd,
+    /// Data posts since the last note.
+    posts: u64,
+    /// A note was sent: the next receive is its answer.
+    awaiting_answer: bool,
     names: Option<Names>,
 }
 
@@ -42,32 +82,37 @@ struct PeerEnd {
     ping: NamedSemaphore,
     pong: NamedSemaphore,
     stop: NamedSemaphore,
-    control: OwnedFd,
-    /// Data messages handed to the workload so far.
-    delivered: u64,
-    /// A control message announced, not yet delivered: (flags, seq).
-    pending: Option<(u32, u64)>,
-    /// A post taken while discovering the control message, not yet counted.
+    notes: OwnedFd,
+    answers: OwnedFd,
+    /// Data posts handed to the workload since the last note.
+    posts: u64,
+    /// A note announced by `stop`, not yet delivered.
+    pending: Option<(u64, Vec<u8>)>,
+    /// A post of `ping` taken while finding the note, not yet accounted.
     banked: bool,
 }
 
 impl Channel for ParentEnd {
-    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        let header = parse(msg).ok_or_else(|| io::Error::other("unframed message"))?;
-        self.last.copy_from_slice(&msg[..HEADER_BYTES]);
-        if header.flags != DATA {
-            let mut note = [0u8; 12];
-            note[..4].copy_from_slice(&header.flags.to_le_bytes());
-            note[4..].copy_from_slice(&header.seq.to_le_bytes());
-            write_all(&self.control, &note)?;
-            retry(|| self.stop.post())?;
-        }
+    fn send(&mut self, _msg: &[u8]) -> io::Result<()> {
+        self.posts += 1;
+        retry(|| self.ping.post())
+    }
+    fn send_control(&mut self, msg: &[u8]) -> io::Result<()> {
+        write_note(&self.notes, std::mem::take(&mut self.posts), msg)?;
+        self.awaiting_answer = true;
+        retry(|| self.stop.post())?;
         retry(|| self.ping.post())
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if std::mem::take(&mut self.awaiting_answer) {
+            let (_, answer) = read_note(&self.answers)?;
+            return Ok(deliver(buf, &answer));
+        }
         retry(|| self.pong.wait())?;
-        buf[..HEADER_BYTES].copy_from_slice(&self.last);
-        Ok(HEADER_BYTES)
+        Ok(0)
+    }
+    fn carries_payload(&self) -> bool {
+        false
     }
     fn peer_joined(&mut self) -> io::Result<()> {
         self.names.take();
@@ -83,45 +128,39 @@ impl PeerEnd {
         }
         retry(|| self.ping.wait())
     }
-
-    fn deliver(&self, buf: &mut [u8], flags: u32, seq: u64) -> usize {
-        let mut m = Message::new(HEADER_BYTES);
-        m.stamp(flags, seq);
-        buf[..HEADER_BYTES].copy_from_slice(&m.buf);
-        HEADER_BYTES
-    }
 }
 
 impl Channel for PeerEnd {
     fn send(&mut self, _msg: &[u8]) -> io::Result<()> {
         retry(|| self.pong.post())
     }
+    fn send_control(&mut self, msg: &[u8]) -> io::Result<()> {
+        write_note(&self.answers, 0, msg)
+    }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.pending.is_none() {
             retry(|| self.ping.wait())?;
-            let announced = retry(|| self.stop.try_wait())?;
-            if !announced {
-                self.delivered += 1;
-                return Ok(self.deliver(buf, DATA, self.delivered - 1));
+            if !retry(|| self.stop.try_wait())? {
+                self.posts += 1;
+                return Ok(0);
             }
-            // The parent posted all its data before `stop`; the post just
-            // taken may be data or the wake-up, so it is banked and counted
-            // like any other below.
-            let mut note = [0u8; 12];
-            read_exact(&self.control, &mut note)?;
-            let flags = u32::from_le_bytes(note[..4].try_into().unwrap());
-            let seq = u64::from_le_bytes(note[4..].try_into().unwrap());
-            self.pending = Some((flags, seq));
+            // The parent posted its data before `stop`; the post just taken
+            // may be data or the wake-up, so it is banked and accounted below.
+            self.pending = Some(read_note(&self.notes)?);
             self.banked = true;
         }
-        let (flags, seq) = self.pending.expect("set above");
         self.take_post()?;
-        if self.delivered < seq {
-            self.delivered += 1;
-            return Ok(self.deliver(buf, DATA, self.delivered - 1));
+        let posts_before = self.pending.as_ref().map_or(0, |(n, _)| *n);
+        if self.posts < posts_before {
+            self.posts += 1;
+            return Ok(0);
         }
-        self.pending = None;
-        Ok(self.deliver(buf, flags, seq))
+        let (_, msg) = self.pending.take().expect("set above");
+        self.posts = 0;
+        Ok(deliver(buf, &msg))
+    }
+    fn carries_payload(&self) -> bool {
+        false
     }
 }
 
@@ -149,33 +188,36 @@ impl Transport for Semaphore {
             }
             s
         });
-        let (control_r, control_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+        let (notes_r, notes_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+        let (answers_r, answers_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
         let channel = ParentEnd {
             ping: ping?,
             pong: pong?,
             stop: stop?,
-            control: control_w,
-            last: [0; HEADER_BYTES],
+            notes: notes_w,
+            answers: answers_r,
+            posts: 0,
+            awaiting_answer: false,
             names: Some(guard),
         };
         Ok(Prepared {
-            child_fds: vec![control_r],
+            child_fds: vec![notes_r, answers_w],
             ..Prepared::ready(Box::new(channel))
         })
     }
     fn join(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let [ping, pong, stop] = names(at.tag).map(|n| NamedSemaphore::open(&n));
-        let read = inherited
+        let [notes, answers]: [OwnedFd; 2] = inherited
             .fds
-            .into_iter()
-            .next()
-            .ok_or_else(|| io::Error::other("semaphore expects its control pipe"))?;
+            .try_into()
+            .map_err(|_| io::Error::other("semaphore expects its two note pipes"))?;
         Ok(Box::new(PeerEnd {
             ping: ping?,
             pong: pong?,
             stop: stop?,
-            control: read,
-            delivered: 0,
+            notes,
+            answers,
+            posts: 0,
             pending: None,
             banked: false,
         }))
