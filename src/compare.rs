@@ -92,7 +92,7 @@ fn normalised(run: &ResultFile, r: &Row) -> Option<Vec<f64>> {
 
 /// Every case present and measured in both runs, with its verdict.
 pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> Vec<Change> {
-    let mut out = Vec::new();
+    let mut out = collapses(baseline, current);
     for c in current.rows.iter().filter(|r| r.status == Status::Ok) {
         let Some(b) = baseline
             .rows
@@ -129,7 +129,10 @@ pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> V
         // A transport that really got slower is slower both in its own
         // figures and against the reference; a machine-wide slowdown moves
         // only the first, a shifting reference only the second.
-        let verdict = if change > threshold && raw_change > threshold && lo_c > hi_b {
+        // A figure that fell to zero or grew without bound leaves no finite
+        // ratio: that is a collapse, the worst regression there is.
+        let collapsed = !change.is_finite() || !raw_change.is_finite();
+        let verdict = if collapsed || change > threshold && raw_change > threshold && lo_c > hi_b {
             Verdict::Regression
         } else if change < -threshold && raw_change < -threshold && hi_c < lo_b {
             Verdict::Improvement
@@ -151,6 +154,33 @@ pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> V
     out
 }
 
+/// Cases measured in the baseline that failed in the current run: a
+/// transport that stopped working has regressed, whatever the threshold.
+fn collapses(baseline: &ResultFile, current: &ResultFile) -> Vec<Change> {
+    current
+        .rows
+        .iter()
+        .filter(|c| c.status == Status::Failed)
+        .filter_map(|c| {
+            let b = baseline
+                .rows
+                .iter()
+                .find(|b| b.status == Status::Ok && b.same_case(c))?;
+            Some(Change {
+                mechanism: c.mechanism.clone(),
+                pattern: c.pattern,
+                placement: c.placement.to_string(),
+                size_bytes: c.size_bytes,
+                baseline: b.headline().unwrap_or(f64::NAN),
+                current: f64::NAN,
+                raw_change: f64::INFINITY,
+                change: f64::INFINITY,
+                verdict: Verdict::Regression,
+            })
+        })
+        .collect()
+}
+
 /// Why two runs may not be comparable, if they come from different machines.
 pub fn machine_warning(baseline: &ResultFile, current: &ResultFile) -> Option<String> {
     let (a, b) = (&baseline.machine, &current.machine);
@@ -170,11 +200,19 @@ pub fn table(changes: &[Change]) -> String {
     let mut s = String::from("| mechanism | pattern | placement | size | baseline | current | raw change | normalised change | verdict |\n|---|---|---|---|---|---|---|---|---|\n");
     for c in changes {
         let fmt = |v: f64| match c.pattern {
+            _ if v.is_nan() => "failed".to_string(),
             Pattern::Latency => crate::output::ns(v),
             Pattern::Throughput => crate::output::rate(v),
         };
+        let percent = |v: f64| {
+            if v.is_finite() {
+                format!("{:+.1}%", v * 100.0)
+            } else {
+                "collapsed".to_string()
+            }
+        };
         s += &format!(
-            "| {} | {} | {} | {} | {} | {} | {:+.1}% | {:+.1}% | {} |\n",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
             c.mechanism,
             c.pattern,
             c.placement,
@@ -185,8 +223,8 @@ pub fn table(changes: &[Change]) -> String {
             },
             fmt(c.baseline),
             fmt(c.current),
-            c.raw_change * 100.0,
-            c.change * 100.0,
+            percent(c.raw_change),
+            percent(c.change),
             match c.verdict {
                 Verdict::Regression => "REGRESSION",
                 Verdict::Improvement => "improved",

@@ -67,20 +67,45 @@ pub fn not_a_regular_file(path: &Path) -> Option<&'static str> {
     })
 }
 
+/// The largest result file read: a full default run writes under 1 MiB,
+/// and `--repeat 20` of every case a little more (trials add 8 bytes each).
+pub const MAX_RESULT_BYTES: u64 = 16 << 20;
+
+/// Reads, parses and validates a result file. Only a regular file is
+/// opened (a FIFO would block, a device never end), and at most
+/// [`MAX_RESULT_BYTES`] of it are read.
 pub fn read(path: &Path) -> Result<ResultFile, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read result file '{}': {e}", path.display()))?;
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| format!("'{}' is not a JSON result file: {e}", path.display()))?;
+    use std::io::Read;
+    let shown = path.display();
+    if let Some(kind) = not_a_regular_file(path) {
+        return Err(format!(
+            "'{shown}' is {kind}; a result file must be a regular file"
+        ));
+    }
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("cannot read result file '{shown}': {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_RESULT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read result file '{shown}': {e}"))?;
+    if bytes.len() as u64 > MAX_RESULT_BYTES {
+        return Err(format!(
+            "'{shown}' is over {} MiB; result files are smaller than that",
+            MAX_RESULT_BYTES >> 20
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("'{shown}' is not a JSON result file: {e}"))?;
     let version = value.get("schema_version").and_then(|v| v.as_u64());
     if version != Some(crate::results::SCHEMA_VERSION as u64) {
         return Err(format!(
-            "'{}' has schema_version {}; this ipcbench reads schema_version {}",
-            path.display(),
+            "'{shown}' has schema_version {}; this ipcbench reads schema_version {}",
             version.map_or("missing".to_string(), |v| v.to_string()),
             crate::results::SCHEMA_VERSION
         ));
     }
-    serde_json::from_value(value)
-        .map_err(|e| format!("'{}' does not match the result schema: {e}", path.display()))
+    let result: ResultFile = serde_json::from_value(value)
+        .map_err(|e| format!("'{shown}' does not match the result schema: {e}"))?;
+    crate::results::validate::validate(&result).map_err(|e| format!("'{shown}': {e}"))?;
+    Ok(result)
 }

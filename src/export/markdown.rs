@@ -107,7 +107,8 @@ pub fn table(rows: &[Row]) -> String {
         let padded: Vec<String> = cols
             .iter()
             .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}", w = *w))
+            // Padded by hand: format!'s width stops at 65,535.
+            .map(|(c, w)| format!("{c}{}", " ".repeat(w - c.chars().count())))
             .collect();
         format!("| {} |\n", padded.join(" | "))
     };

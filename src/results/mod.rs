@@ -4,6 +4,7 @@
 
 pub mod machine;
 pub mod probe;
+pub mod validate;
 
 use serde::{Deserialize, Serialize};
 
