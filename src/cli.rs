@@ -37,6 +37,8 @@ pub enum Command {
     Export(ExportArgs),
     #[command(name = "__peer", hide = true)]
     Peer(PeerArgs),
+    #[command(name = "__janitor", hide = true)]
+    Janitor,
     #[command(name = "__probe-peer", hide = true)]
     ProbePeer(crate::probe::helper::HelperArgs),
 }

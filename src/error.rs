@@ -1,5 +1,6 @@
-//! The two ways a command fails: the user asked for something we cannot do
-//! (exit 2), or something went wrong while doing it (exit 1).
+//! The ways a command fails: the user asked for something we cannot do
+//! (exit 2), something went wrong while doing it (exit 1), or the user
+//! stopped it (exit 130, as a shell reports Ctrl-C).
 
 use std::fmt;
 
@@ -7,6 +8,7 @@ use std::fmt;
 pub enum Error {
     Usage(String),
     Runtime(String),
+    Interrupted,
 }
 
 impl Error {
@@ -14,6 +16,7 @@ impl Error {
         match self {
             Error::Usage(_) => 2,
             Error::Runtime(_) => 1,
+            Error::Interrupted => 130,
         }
     }
 }
@@ -22,6 +25,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         match self {
             Error::Usage(m) | Error::Runtime(m) => f.write_str(m),
+            Error::Interrupted => f.write_str("interrupted; nothing was written"),
         }
     }
 }

@@ -6,7 +6,7 @@ use ipcbench::cli::{
     Cli, Command, CompareArgs, ExportArgs, ExportFormat, ProbeArgs, ReportArgs, RunArgs,
 };
 use ipcbench::error::Error;
-use ipcbench::{export, harness, list, options, suite};
+use ipcbench::{export, harness, list, options, output, say, suite, tell};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -16,7 +16,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Some(Command::Peer(args)) => harness::peer::main(&args),
         Some(Command::List) => {
-            print!("{}", list::render());
+            output::out(&list::render());
             0
         }
         Some(Command::Run(args)) => run(&args),
@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Some(Command::Compare(args)) => compare(&args),
         Some(Command::Export(args)) => export_result(&args),
         Some(Command::ProbePeer(args)) => ipcbench::probe::helper::main(&args),
+        Some(Command::Janitor) => harness::janitor::serve(),
         None => match Cli::try_parse_from(["ipcbench", "run"]) {
             Ok(Cli {
                 command: Some(Command::Run(args)),
@@ -38,27 +39,37 @@ fn main() -> ExitCode {
 fn run(args: &RunArgs) -> i32 {
     let outcome = suite::Plan::from_args(args).and_then(|plan| {
         let (result, clean) = suite::run(&plan)?;
-        println!("{}", export::markdown::report(&result));
-        println!("results written to {}", plan.out.display());
-        // Interrupted, the run stops at once; the partial results can still
-        // be reported later.
-        if !result.complete {
-            println!(
-                "no report for an interrupted run: ipcbench report {}",
-                plan.out.display()
-            );
-        } else {
-            match ipcbench::report::write(&result, &plan.out, &report_dir(&plan.out), None) {
-                Ok(index) => println!("report written to {}", index.display()),
-                Err(e) => eprintln!("ipcbench: the report could not be written: {e}"),
+        // Files before words: what reaches the terminal must not decide
+        // what reaches the disk. An interrupted run stops at once; its
+        // partial results can still be reported later.
+        let report = result
+            .complete
+            .then(|| ipcbench::report::write(&result, &plan.out, &report_dir(&plan.out), None));
+        say!("{}", export::markdown::report(&result));
+        say!("results written to {}", plan.out.display());
+        let reported = match report {
+            None => {
+                say!(
+                    "no report for an interrupted run: ipcbench report {}",
+                    plan.out.display()
+                );
+                true
             }
-        }
-        Ok((result.complete, clean))
+            Some(Ok(index)) => {
+                say!("report written to {}", index.display());
+                true
+            }
+            Some(Err(e)) => {
+                tell!("ipcbench: the report could not be written: {e}");
+                false
+            }
+        };
+        Ok((result.complete, clean && reported))
     });
     match outcome {
         Ok((_, true)) => 0,
         Ok((false, _)) => {
-            eprintln!("ipcbench: interrupted; partial results were written");
+            tell!("ipcbench: interrupted; partial results were written");
             130
         }
         Ok((true, false)) => 1,
@@ -89,7 +100,7 @@ fn report(args: &ReportArgs) -> i32 {
     })();
     match outcome {
         Ok(index) => {
-            println!("report written to {}", index.display());
+            say!("report written to {}", index.display());
             0
         }
         Err(e) => fail(&e),
@@ -104,15 +115,15 @@ fn compare(args: &CompareArgs) -> i32 {
         Err(e) => return fail(&e),
     };
     if let Some(w) = ipcbench::compare::machine_warning(&baseline, &current) {
-        eprintln!("warning: {w}");
+        tell!("warning: {w}");
     }
     let changes = ipcbench::compare::compare(&baseline, &current, args.max_regression);
-    print!("{}", ipcbench::compare::table(&changes));
+    output::out(&ipcbench::compare::table(&changes));
     let regressions = changes
         .iter()
         .filter(|c| c.verdict == ipcbench::compare::Verdict::Regression)
         .count();
-    println!(
+    say!(
         "\n{} cases compared, {regressions} regressed beyond {:.0}% (normalised by the same run's reference, trial ranges apart)",
         changes.len(),
         args.max_regression * 100.0
@@ -147,7 +158,7 @@ fn export_result(args: &ExportArgs) -> i32 {
                 let (smaller, bigger) = export::github_action_benchmark::render(&result);
                 write(&dir.join("smaller-is-better.json"), pretty(&smaller))?;
                 write(&dir.join("bigger-is-better.json"), pretty(&bigger))?;
-                println!("wrote {0}/smaller-is-better.json (customSmallerIsBetter) and {0}/bigger-is-better.json (customBiggerIsBetter)", dir.display());
+                say!("wrote {0}/smaller-is-better.json (customSmallerIsBetter) and {0}/bigger-is-better.json (customBiggerIsBetter)", dir.display());
             }
             (format, out) => {
                 let text = match format {
@@ -156,7 +167,7 @@ fn export_result(args: &ExportArgs) -> i32 {
                 };
                 match out {
                     Some(p) => write(p, text)?,
-                    None => print!("{text}"),
+                    None => output::out(&text),
                 }
             }
         }
@@ -174,12 +185,14 @@ fn probe(args: &ProbeArgs) -> i32 {
             options::check_output_path(p)?;
         }
         let settings = suite::probe_settings()?;
-        let file = ipcbench::probe::run(&settings);
-        print!("{}", export::markdown::probe_tables(&file));
+        let Some(file) = ipcbench::probe::run(&settings) else {
+            return Err(Error::Interrupted);
+        };
+        output::out(&export::markdown::probe_tables(&file));
         if let Some(p) = &args.json {
             export::json::write_value(p, &file)
                 .map_err(|e| Error::Runtime(format!("writing '{}': {e}", p.display())))?;
-            println!("\nprobe results written to {}", p.display());
+            say!("\nprobe results written to {}", p.display());
         }
         Ok(())
     })();
@@ -190,7 +203,7 @@ fn probe(args: &ProbeArgs) -> i32 {
 }
 
 fn fail(e: &Error) -> i32 {
-    eprintln!("ipcbench: {e}");
+    tell!("ipcbench: {e}");
     e.exit_code()
 }
 
@@ -210,6 +223,6 @@ fn clap_error(e: clap::Error) -> ExitCode {
         .filter(|l| !l.is_empty())
         .collect();
     let line = line.join(" ");
-    eprintln!("ipcbench: {}", line.trim_start_matches("error: "));
+    tell!("ipcbench: {}", line.trim_start_matches("error: "));
     ExitCode::from(2)
 }

@@ -153,14 +153,15 @@ fn default_output() -> Result<PathBuf, Error> {
 pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
     interrupt::install().map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
     let machine = Machine::detect();
-    eprintln!("machine: {}", machine.summary());
+    crate::tell!("machine: {}", machine.summary());
     if plan.mechanisms.contains(&"posix-mq") {
         match crate::sys::limits::ensure_mqueue_mounted() {
             Ok("already mounted") => {}
-            Ok(done) => eprintln!("{done}"),
+            Ok(done) => crate::tell!("{done}"),
             Err(why) => output::warn(&why),
         }
     }
+    let janitor = crate::harness::janitor::start();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let cases = plan.cases();
     let total = cases.len() * plan.repeat;
@@ -204,10 +205,15 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
         }
     }
     let rows = combine(trials);
-    let probe = (plan.probe && !interrupt::interrupted()).then(|| {
-        eprintln!("probing the properties of the claimed table...");
-        crate::probe::run(&plan.settings)
-    });
+    let probe = (plan.probe && !interrupt::interrupted())
+        .then(|| {
+            crate::tell!("probing the properties of the claimed table...");
+            crate::probe::run(&plan.settings)
+        })
+        .flatten();
+    if janitor {
+        crate::harness::janitor::finish();
+    }
     let complete = !interrupt::interrupted();
     let result = ResultFile {
         schema_version: SCHEMA_VERSION,

@@ -180,6 +180,68 @@ fn ctrl_c_stops_the_run_promptly_and_keeps_finished_rows() {
 }
 
 #[test]
+fn ctrl_c_ends_a_case_of_any_length_within_a_second() {
+    let watch = IpcWatch::start();
+    let lengths: [&[&str]; 3] = [
+        &["--duration", "1h"],
+        &["--warmup", "1h"],
+        &["-n", "100000000000"],
+    ];
+    for length in lengths {
+        // A blocking transport and a spinning one, which never enters the kernel.
+        for mechanism in ["pipe", "shm-ring"] {
+            let sb = Sandbox::new();
+            let mut args = vec!["-m", mechanism, "--patterns", "latency"];
+            args.extend_from_slice(length);
+            let (run, peer) = start_long_run(&sb, &args);
+            std::thread::sleep(some_moment(Duration::ZERO, Duration::from_millis(1500)));
+            let sent = Instant::now();
+            kill(Pid::from_raw(run.id() as i32), Signal::SIGINT).unwrap();
+            let o = run.wait_with_output().unwrap();
+            let took = sent.elapsed();
+            let what = format!("{mechanism} {length:?}");
+            assert!(took < Duration::from_secs(1), "{what}: took {took:?}");
+            assert_eq!(o.status.code(), Some(130), "{what}");
+            let r = sb.result();
+            assert_eq!(r["complete"], false, "{what}");
+            // The case cut short is no result, and certainly not `ok`.
+            assert!(rows(&r).is_empty(), "{what}: {:?}", rows(&r));
+            assert!(!std::path::Path::new(&format!("/proc/{peer}")).exists());
+            sb.assert_nothing_left();
+        }
+    }
+    watch.assert_nothing_new();
+}
+
+#[test]
+fn a_case_too_short_to_time_anything_still_times_one_message() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let o = sb.run(&[
+        "run",
+        "-m",
+        "pipe",
+        "--sizes",
+        "64",
+        "--pin",
+        "none",
+        "--duration",
+        "1ns",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for row in rows(&sb.result()) {
+        assert_eq!(row["status"], "ok", "{row}");
+        assert!(row["messages"].as_u64().unwrap() >= 1, "{row}");
+        let figure = row["rtt_ns"]["min"]
+            .as_u64()
+            .or(row["msgs_per_s"].as_f64().map(|f| f as u64));
+        assert!(figure.is_some_and(|f| f > 0), "{row}");
+    }
+}
+
+#[test]
 fn a_harness_killed_by_sigkill_leaves_no_peer_and_no_ipc_object() {
     let watch = IpcWatch::start();
     for (i, mechanism) in ALL.iter().enumerate() {

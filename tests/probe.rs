@@ -244,3 +244,61 @@ fn probe_json_path_is_checked_before_probing() {
     assert_eq!(stderr_lines(&o).len(), 1);
     assert!(o.stdout.is_empty());
 }
+
+/// Starts a probe writing to the sandbox, and a moment later signals it.
+fn signalled_probe(sb: &Sandbox, signal: nix::sys::signal::Signal) -> std::process::Output {
+    let out = sb.dir.path().join("probe.json");
+    let probe = sb.spawn(&["probe", "--json", out.to_str().unwrap()]);
+    let pid = nix::unistd::Pid::from_raw(probe.id() as i32);
+    std::thread::sleep(some_moment(
+        std::time::Duration::from_millis(200),
+        std::time::Duration::from_secs(10),
+    ));
+    nix::sys::signal::kill(pid, signal).unwrap();
+    let sent = std::time::Instant::now();
+    let o = probe.wait_with_output().unwrap();
+    if signal != nix::sys::signal::Signal::SIGKILL {
+        let took = sent.elapsed();
+        assert!(
+            took < std::time::Duration::from_secs(1),
+            "{signal}: took {took:?}"
+        );
+    }
+    o
+}
+
+#[test]
+fn the_probe_stops_within_a_second_and_writes_no_half_table() {
+    use nix::sys::signal::Signal;
+    let watch = IpcWatch::start();
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGINT] {
+        let sb = Sandbox::new();
+        let o = signalled_probe(&sb, signal);
+        assert_eq!(o.status.code(), Some(130), "{signal}");
+        assert!(!sb.dir.path().join("probe.json").exists());
+        wait_until(
+            "the probe's children to end",
+            std::time::Duration::from_secs(5),
+            || sb.processes().is_empty(),
+        );
+        sb.assert_nothing_left();
+    }
+    watch.assert_nothing_new();
+}
+
+#[test]
+fn a_probe_killed_by_sigkill_leaves_no_process_and_no_ipc_object() {
+    let watch = IpcWatch::start();
+    for _ in 0..4 {
+        let sb = Sandbox::new();
+        signalled_probe(&sb, nix::sys::signal::Signal::SIGKILL);
+        // Its helpers die with it; its janitor removes what it made, then exits.
+        wait_until(
+            "the probe's children to end",
+            std::time::Duration::from_secs(5),
+            || sb.processes().is_empty(),
+        );
+        sb.assert_nothing_left();
+    }
+    watch.assert_nothing_new();
+}

@@ -2,6 +2,7 @@
 //! between the two, a workload timed on this side, and everything reaped and
 //! removed afterwards whatever happened.
 
+pub mod janitor;
 pub mod message;
 pub mod peer;
 pub mod watchdog;
@@ -256,6 +257,9 @@ pub fn session<T>(
     body: impl FnOnce(&mut Live) -> io::Result<T>,
 ) -> Result<T, CaseError> {
     let s = spec.settings;
+    if interrupt::interrupted() {
+        return Err(CaseError::Failed("interrupted by the user".into()));
+    }
     interrupt::reset_case();
     let failed = |what: &str| {
         let what = what.to_string();
@@ -275,10 +279,14 @@ pub fn session<T>(
         tag: &tag,
         size: spec.size,
     };
+    janitor::folder(dir.path());
     let prepared = spec
         .transport
         .prepare(&at)
         .map_err(failed("setting up the channel"))?;
+    let name = spec.transport.name();
+    janitor::channel(name, &tag, &prepared.token);
+    let token = prepared.token.clone();
     let mut child =
         spawn_peer(spec, &at, &prepared).map_err(failed("starting the peer process"))?;
     // The peer has its copies; ours would keep a pipe open after the peer died.
@@ -311,6 +319,11 @@ pub fn session<T>(
             None
         }
         (Ok(_), _) => None,
+        // Stopped by the user: no need to learn how the peer would have ended.
+        (Err(_), _) if interrupt::interrupted() => {
+            let _ = child.kill();
+            None
+        }
         (Err(_), _) => {
             let status = exit_within(&mut child, Duration::from_millis(200));
             if status.is_none() {
@@ -324,6 +337,7 @@ pub fn session<T>(
     let seen = watchdog.finish();
     let _ = affinity::pin_to(&s.cpus);
     drop(dir);
+    janitor::channel_closed(name, &tag, &token);
     let done = progress.load(Ordering::Relaxed);
     outcome.map_err(|e| explain(e, ended_alone, &seen, done, s.timeout))
 }

@@ -1,5 +1,41 @@
 //! What a person sees while a run goes: one progress line per case on
 //! stderr, warnings, and human units.
+//!
+//! Everything a person sees goes through [`say!`](crate::say) and
+//! [`tell!`](crate::tell), never `println!`: a closed pipe (`| head -1`) or
+//! a full disk behind stdout or stderr loses the text, never the run, its
+//! result file or its report.
+
+use std::io::Write;
+
+/// Writes to stdout; a reader that went away or a full device is ignored.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|_| stdout.flush());
+}
+
+/// Writes to stderr, with the same indifference.
+pub fn err(text: &str) {
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
+/// `println!` to stdout that cannot panic.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::out(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` that cannot panic.
+#[macro_export]
+macro_rules! tell {
+    ($($arg:tt)*) => {
+        $crate::output::err(&format!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 use crate::results::{Pattern, Row, Status};
 
@@ -60,7 +96,7 @@ pub fn progress(done: usize, total: usize, row: &Row) {
     } else {
         String::new()
     };
-    eprintln!(
+    crate::tell!(
         "[{done:>width$}/{total}] {:<11} {:<10} {:<5} {:>7}  {}{errors}",
         row.mechanism,
         row.pattern.to_string(),
@@ -71,5 +107,5 @@ pub fn progress(done: usize, total: usize, row: &Row) {
 }
 
 pub fn warn(msg: &str) {
-    eprintln!("warning: {msg}");
+    crate::tell!("warning: {msg}");
 }

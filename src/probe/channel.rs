@@ -4,6 +4,7 @@
 //! show is what the harness measures through.
 
 use super::Finding;
+use crate::harness::janitor;
 use crate::results::probe::Measured;
 use crate::transport::{open_pair, Channel, Transport};
 
@@ -11,15 +12,22 @@ type Pair = (Box<dyn Channel>, Box<dyn Channel>);
 
 /// Runs `f` on a fresh pair whose slots (where it has any) hold `size` bytes.
 fn with_pair(t: &dyn Transport, size: usize, f: impl FnOnce(Pair) -> Finding) -> Finding {
-    let dir = match tempfile::Builder::new().prefix("ipcbench-").tempdir() {
+    let dir = match super::helper::private_dir() {
         Ok(d) => d,
         Err(e) => return Finding::undecided(format!("no private directory: {e}")),
     };
     let tag = super::helper::unique("pair");
-    match open_pair(t, dir.path(), &tag, size) {
+    let mut token = String::new();
+    let opened = open_pair(t, dir.path(), &tag, size, |made| {
+        token = made.to_string();
+        janitor::channel(t.name(), &tag, made);
+    });
+    let finding = match opened {
         Ok(pair) => f(pair),
         Err(e) => Finding::undecided(format!("opening both ends of the channel: {e}")),
-    }
+    };
+    janitor::channel_closed(t.name(), &tag, &token);
+    finding
 }
 
 /// Sends 100 then 200 bytes; one receive with a 4 KiB buffer.

@@ -26,7 +26,7 @@ use crate::transport::{Object, Reach};
 
 /// (connectionless, kept without receiver)
 pub fn probe(s: &Subject) -> (Finding, Finding) {
-    let dir = match tempfile::Builder::new().prefix("ipcbench-").tempdir() {
+    let dir = match super::helper::private_dir() {
         Ok(d) => d,
         Err(e) => {
             let why = format!("no private directory: {e}");

@@ -28,7 +28,7 @@ pub struct HelperArgs {
 
 pub fn main(a: &HelperArgs) -> i32 {
     let line = run(&a.action, &a.args).unwrap_or_else(|e| e);
-    println!("{line}");
+    crate::say!("{line}");
     let _ = std::io::stdout().flush();
     0
 }
@@ -204,7 +204,7 @@ fn run(action: &str, args: &[String]) -> Result<String, String> {
             crate::sys::set_fifo_priority(arg(args, 1)?)
                 .map_err(|e| format!("sched: {}", errno(e)))?;
             let sem = NamedSemaphore::open(&a0()?).map_err(errno)?;
-            println!("ready");
+            crate::say!("ready");
             let _ = std::io::stdout().flush();
             sem.wait().map_err(errno)?;
             Ok("woke".into())
@@ -249,7 +249,7 @@ fn inherited_leave(kind: &str) -> Result<String, String> {
 fn shm_sample(name: &str, last: u64) -> Result<String, String> {
     let fd = nix::sys::mman::shm_open(name, OFlag::O_RDWR, Mode::empty()).map_err(errno)?;
     let map = Mapping::map_fd(&fd, SHM_LEN).map_err(errno)?;
-    println!("ready");
+    crate::say!("ready");
     let _ = std::io::stdout().flush();
     let mut slot = [0u8; 24];
     let (mut seen, mut torn, mut previous) = (0u64, 0u64, u64::MAX);
@@ -288,22 +288,30 @@ pub fn run_helper(args: &[&str]) -> String {
     }
 }
 
-/// Starts a helper that the caller talks to (it prints `ready` first).
+/// Starts a helper that the caller talks to (it prints `ready` first). It
+/// dies with the probe, and none starts once the user asked to stop.
 pub fn spawn_helper(args: &[&str]) -> std::io::Result<std::process::Child> {
+    if crate::sys::interrupt::interrupted() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "interrupted by the user",
+        ));
+    }
     let exe = std::env::current_exe()?;
-    std::process::Command::new(exe)
-        .arg("__probe-peer")
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("__probe-peer")
         .args(args)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
+        .stderr(std::process::Stdio::null());
+    crate::sys::dies_with_parent(&mut cmd);
+    cmd.spawn()
 }
 
 /// Waits for a helper's last line, killing it if it outlives `limit`.
 pub fn finish(mut child: std::process::Child, limit: Duration) -> String {
     let until = Instant::now() + limit;
-    while Instant::now() < until {
+    while Instant::now() < until && !crate::sys::interrupt::interrupted() {
         if let Ok(Some(_)) = child.try_wait() {
             break;
         }
@@ -322,16 +330,30 @@ pub fn finish(mut child: std::process::Child, limit: Duration) -> String {
         .to_string()
 }
 
-/// A name no other probe or run uses.
+/// A name no other probe or run uses; the janitor removes `/name` should
+/// the probe die before it does.
 pub fn unique(kind: &str) -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!("ipcbench-probe-{}-{kind}{n}", std::process::id())
+    let name = format!("ipcbench-probe-{}-{kind}{n}", std::process::id());
+    crate::harness::janitor::name(&format!("/{name}"));
+    name
 }
 
-/// A System V key no one else uses (retry on EEXIST is the caller's).
+/// A System V key no other process uses: it holds the whole pid (Linux
+/// pids fit in 22 bits). The janitor removes what it names should the probe
+/// die first.
 pub fn unique_key() -> i32 {
     static N: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    0x4950_0000 | ((std::process::id() as i32 & 0xfff) << 4) | (n & 0xf)
+    let key = 0x4000_0000 | ((std::process::id() as i32 & 0x3f_ffff) << 4) | (n & 0xf);
+    crate::harness::janitor::key(key);
+    key
+}
+
+/// A private folder for sockets and FIFOs, known to the janitor.
+pub fn private_dir() -> std::io::Result<tempfile::TempDir> {
+    let dir = tempfile::Builder::new().prefix("ipcbench-").tempdir()?;
+    crate::harness::janitor::folder(dir.path());
+    Ok(dir)
 }

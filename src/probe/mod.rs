@@ -113,36 +113,58 @@ pub fn subjects() -> Vec<Subject> {
     rows
 }
 
-/// Runs every experiment for every subject.
-pub fn run(settings: &Settings) -> ProbeFile {
+/// Runs every experiment for every subject; None once the user asked to
+/// stop (a half-probed table would read as a verdict).
+pub fn run(settings: &Settings) -> Option<ProbeFile> {
     // Short stall timeout: a send blocked this long is "held back".
     let settings = Settings {
         timeout: Duration::from_millis(500),
         ..settings.clone()
     };
-    let rows = subjects()
-        .iter()
-        .map(|s| ProbeRow {
+    let janitor = crate::harness::janitor::start();
+    let mut rows = Vec::new();
+    for s in subjects() {
+        let cells = probe_subject(&s, &settings);
+        if crate::sys::interrupt::interrupted() {
+            break;
+        }
+        rows.push(ProbeRow {
             mechanism: s.name.to_string(),
-            cells: probe_subject(s, &settings),
-        })
-        .collect();
-    ProbeFile {
+            cells,
+        });
+    }
+    if janitor {
+        crate::harness::janitor::finish();
+    }
+    (!crate::sys::interrupt::interrupted()).then(|| ProbeFile {
         schema_version: SCHEMA_VERSION,
         machine: Machine::detect(),
         rows,
-    }
+    })
 }
 
 fn probe_subject(s: &Subject, settings: &Settings) -> BTreeMap<String, Cell> {
     let declared = |p: Property| s.nature.facts.iter().find(|f| f.property == p);
+    let experiments: [&dyn Fn() -> Vec<(Property, Finding)>; 4] = [
+        &|| {
+            let (reach, kept) = connectionless::probe(s);
+            vec![
+                (Property::Connectionless, reach),
+                (Property::KeptWithoutReceiver, kept),
+            ]
+        },
+        &|| vec![(Property::Priority, priority::probe(s))],
+        &|| semantics::probe(s),
+        &|| sessions::probe(s, settings),
+    ];
     let mut found: BTreeMap<Property, Finding> = BTreeMap::new();
-    let (reach, kept) = connectionless::probe(s);
-    found.insert(Property::Connectionless, reach);
-    found.insert(Property::KeptWithoutReceiver, kept);
-    found.insert(Property::Priority, priority::probe(s));
-    found.extend(semantics::probe(s));
-    found.extend(sessions::probe(s, settings));
+    for experiment in experiments {
+        // Each takes well under a second; the user's stop is honoured between them.
+        if crate::sys::interrupt::interrupted() {
+            break;
+        }
+        found.extend(experiment());
+    }
     found
         .into_iter()
         .map(|(p, f)| {

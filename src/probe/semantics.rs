@@ -51,10 +51,7 @@ pub fn fresh_pipe(object: Object) -> Result<(OwnedFd, OwnedFd), String> {
     if object != Object::Fifo {
         return nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"));
     }
-    let dir = tempfile::Builder::new()
-        .prefix("ipcbench-")
-        .tempdir()
-        .map_err(|e| e.to_string())?;
+    let dir = super::helper::private_dir().map_err(|e| e.to_string())?;
     let path = dir.path().join("probe.fifo");
     nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR)
         .map_err(|e| format!("mkfifo: {e}"))?;

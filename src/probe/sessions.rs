@@ -242,10 +242,7 @@ fn unconnected_sender(cell: &mut Finding) {
     use nix::sys::socket::{sendto, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
     use std::os::fd::AsRawFd;
     let outcome = (|| -> Result<(u64, String), String> {
-        let dir = tempfile::Builder::new()
-            .prefix("ipcbench-")
-            .tempdir()
-            .map_err(|e| e.to_string())?;
+        let dir = super::helper::private_dir().map_err(|e| e.to_string())?;
         let path = dir.path().join("receiver.sock");
         let _receiver = std::os::unix::net::UnixDatagram::bind(&path).map_err(|e| e.to_string())?;
         let sender = socket(

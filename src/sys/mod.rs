@@ -68,3 +68,24 @@ pub fn set_fifo_priority(priority: i32) -> nix::Result<()> {
     nix::errno::Errno::result(unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) })
         .map(drop)
 }
+
+/// Makes a child started by `cmd` die when this process does, even by
+/// SIGKILL, and keeps it out of our process group, so Ctrl-C reaches only
+/// us and we stop our children in order.
+pub fn dies_with_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    let parent = nix::unistd::getpid();
+    cmd.process_group(0);
+    // SAFETY: the closure runs between fork and exec and makes only
+    // async-signal-safe calls (prctl, getppid, _exit); it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            // The parent may have died before the prctl took effect.
+            if nix::unistd::getppid() != parent {
+                libc::_exit(1);
+            }
+            Ok(())
+        });
+    }
+}

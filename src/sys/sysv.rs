@@ -263,3 +263,24 @@ pub enum Detach {
     Munmap,
     Shmdt,
 }
+
+/// Removes whatever queue, semaphore set and segment `key` names (for a
+/// cleaner whose creator died). A key that names nothing is not an error.
+pub fn remove_keyed(key: i32) {
+    // SAFETY: plain system calls with integer arguments; IPC_RMID takes no
+    // buffer. A failed get returns -1, which is never passed on.
+    unsafe {
+        let id = libc::msgget(key, 0);
+        if id >= 0 {
+            libc::msgctl(id, libc::IPC_RMID, std::ptr::null_mut());
+        }
+        let id = libc::semget(key, 0, 0);
+        if id >= 0 {
+            libc::semctl(id, 0, libc::IPC_RMID);
+        }
+        let id = libc::shmget(key, 0, 0);
+        if id >= 0 {
+            libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut());
+        }
+    }
+}

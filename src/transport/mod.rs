@@ -283,15 +283,18 @@ pub fn group(name: &str) -> &'static str {
 /// Both ends of one channel in this process, the peer's end joined on a
 /// second thread (a FIFO's open, for one, waits for the other end). For
 /// experiments on the channel's semantics, where no second process is
-/// needed; `dir` must be private to the caller.
+/// needed; `dir` must be private to the caller. `made` is told the token
+/// of what was made, before anything can fail.
 pub fn open_pair(
     t: &dyn Transport,
     dir: &Path,
     tag: &str,
     size: usize,
+    made: impl FnOnce(&str),
 ) -> io::Result<(Box<dyn Channel>, Box<dyn Channel>)> {
     let at = Rendezvous { dir, tag, size };
     let prepared = t.prepare(&at)?;
+    made(&prepared.token);
     let inherited = Inherited {
         fds: prepared.child_fds,
         token: prepared.token,
@@ -332,7 +335,7 @@ mod tests {
             let t = by_name(name).unwrap();
             let dir = tempfile::tempdir().unwrap();
             let tag = format!("ipcbench-test-{}-{name}", std::process::id());
-            let (mut a, mut b) = open_pair(t, dir.path(), &tag, SLOT).unwrap();
+            let (mut a, mut b) = open_pair(t, dir.path(), &tag, SLOT, |_| {}).unwrap();
             a.send(&[1; 10]).unwrap();
             let refused = a.send(&[9; SLOT + 1]).unwrap_err();
             assert!(

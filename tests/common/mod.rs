@@ -57,6 +57,27 @@ impl Sandbox {
             .unwrap()
     }
 
+    /// Processes started from this sandbox that are still alive (they
+    /// inherit its TMPDIR), zombies excluded.
+    pub fn processes(&self) -> Vec<u32> {
+        let marker = format!("TMPDIR={}", self.tmp().display());
+        let me = std::process::id();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|&pid| pid != me)
+            .filter(|pid| {
+                let env = std::fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                let zombie = stat
+                    .rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'));
+                !zombie && env.split(|&b| b == 0).any(|v| v == marker.as_bytes())
+            })
+            .collect()
+    }
+
     pub fn result(&self) -> Value {
         serde_json::from_str(&std::fs::read_to_string(self.out()).unwrap()).unwrap()
     }
@@ -83,6 +104,8 @@ pub fn errors(row: &Value) -> (u64, u64, u64, u64) {
 }
 
 /// Direct children of `pid`, with their state letter (R, S, Z, ...).
+/// The children of `pid` with their state letter, its janitor excluded
+/// (it lives as long as the run and is not a peer).
 pub fn children(pid: u32) -> Vec<(u32, char)> {
     let mut out = Vec::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -94,6 +117,10 @@ pub fn children(pid: u32) -> Vec<(u32, char)> {
             .split_whitespace()
             .filter_map(|c| c.parse::<u32>().ok())
         {
+            let cmdline = std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default();
+            if cmdline.split(|&b| b == 0).any(|a| a == b"__janitor") {
+                continue;
+            }
             let stat = std::fs::read_to_string(format!("/proc/{c}/stat")).unwrap_or_default();
             // The state follows the parenthesised command name.
             let state = stat
@@ -202,4 +229,14 @@ impl IpcWatch {
             .collect();
         assert!(new.is_empty(), "IPC objects left behind: {new:?}");
     }
+}
+
+/// A moment between `from` and `to`, different on every call: signals in
+/// the fault tests land at times nobody chose.
+pub fn some_moment(from: Duration, to: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    let span = (to - from).as_micros() as u64;
+    from + Duration::from_micros(h.finish() % span.max(1))
 }

@@ -1,0 +1,133 @@
+//! What a run or a probe leaves in the kernel's namespaces, removed even if
+//! it is SIGKILLed.
+//!
+//! A peer removes its channel's objects when the harness dies (see
+//! peer.rs), but not when it is already gone: killed by the watchdog or by
+//! a probe experiment, or killed together with the harness. And some probe
+//! experiments need an object that outlives every process holding it (a
+//! message left by an exited sender). So one janitor process (`__janitor`,
+//! in its own process group so Ctrl-C leaves it be) is told every channel,
+//! name, key and folder as it is made. When its standard input closes,
+//! which is when its parent ends by any means, it removes what is still
+//! there and exits. Names and keys hold the parent's pid, so nothing of
+//! anyone else's matches them; channels are forgotten once closed, since
+//! the kernel reuses System V ids.
+
+use std::io::{BufRead, Write};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::Mutex;
+
+static JANITOR: Mutex<Option<(Child, ChildStdin)>> = Mutex::new(None);
+
+/// Starts the janitor, unless one is running; true if this call started
+/// it (and so should `finish` it). Without one (it could not start) the
+/// work goes on; only a SIGKILL could then leave something behind.
+pub fn start() -> bool {
+    let mut janitor = lock();
+    if janitor.is_some() {
+        return false;
+    }
+    let Ok(exe) = std::env::current_exe() else {
+        return false;
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg("__janitor")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0);
+    let Ok(mut child) = cmd.spawn() else {
+        return false;
+    };
+    let stdin = child.stdin.take().expect("stdin is piped");
+    *janitor = Some((child, stdin));
+    true
+}
+
+/// Closes the janitor's input and waits while it removes anything left.
+pub fn finish() {
+    if let Some((mut child, stdin)) = lock().take() {
+        drop(stdin);
+        let _ = child.wait();
+    }
+}
+
+/// A POSIX name (queue, semaphore or segment) about to be created.
+pub fn name(name: &str) {
+    tell(&["name", name]);
+}
+
+/// A System V key about to be used.
+pub fn key(key: i32) {
+    tell(&["key", &key.to_string()]);
+}
+
+/// A private folder (sockets, FIFOs).
+pub fn folder(path: &Path) {
+    tell(&["folder", &path.to_string_lossy()]);
+}
+
+/// A transport's channel just made: `orphaned(tag, token)` removes it.
+pub fn channel(mechanism: &str, tag: &str, token: &str) {
+    tell(&["channel", mechanism, tag, token]);
+}
+
+/// The channel is gone: its System V ids may now be someone else's.
+pub fn channel_closed(mechanism: &str, tag: &str, token: &str) {
+    tell(&["forget", "channel", mechanism, tag, token]);
+}
+
+fn tell(fields: &[&str]) {
+    if let Some((_, stdin)) = lock().as_mut() {
+        // Tabs and newlines never occur in these names; one line an entry.
+        let _ = writeln!(stdin, "{}", fields.join("\t"));
+    }
+}
+
+fn lock() -> std::sync::MutexGuard<'static, Option<(Child, ChildStdin)>> {
+    JANITOR.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The janitor's side: collect entries until its parent is gone, then
+/// remove them all. Returns the exit code.
+pub fn serve() -> i32 {
+    let mut entries: Vec<Vec<String>> = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { break };
+        let fields: Vec<String> = line.split('\t').map(str::to_string).collect();
+        match fields.split_first() {
+            Some((first, rest)) if first == "forget" => entries.retain(|e| e[..] != *rest),
+            Some(_) => entries.push(fields),
+            None => {}
+        }
+    }
+    entries.iter().for_each(|e| remove(e));
+    0
+}
+
+fn remove(entry: &[String]) {
+    let strs: Vec<&str> = entry.iter().map(String::as_str).collect();
+    match strs[..] {
+        ["name", n] => {
+            let _ = nix::mqueue::mq_unlink(n);
+            let _ = crate::sys::posix_sem::unlink(n);
+            let _ = nix::sys::mman::shm_unlink(n);
+        }
+        ["key", k] => {
+            if let Ok(k) = k.parse() {
+                crate::sys::sysv::remove_keyed(k);
+            }
+        }
+        ["folder", p] => {
+            let _ = std::fs::remove_dir_all(p);
+        }
+        ["channel", m, tag, token] => {
+            if let Some(t) = crate::transport::by_name(m) {
+                t.orphaned(tag, token);
+            }
+        }
+        _ => {}
+    }
+}
