@@ -84,12 +84,16 @@ fn report_dir(result: &std::path::Path) -> std::path::PathBuf {
 
 fn report(args: &ReportArgs) -> i32 {
     let outcome = (|| -> Result<std::path::PathBuf, Error> {
+        let out = args.out.clone().unwrap_or_else(|| report_dir(&args.result));
+        options::check_output_dir(&out)?;
         let result = export::json::read(&args.result).map_err(Error::Usage)?;
         let baseline = match &args.compare {
             Some(p) => Some((export::json::read(p).map_err(Error::Usage)?, p.as_path())),
             None => None,
         };
-        let out = args.out.clone().unwrap_or_else(|| report_dir(&args.result));
+        // Ctrl-C then abandons the half-made report instead of leaving it.
+        ipcbench::sys::interrupt::install()
+            .map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
         ipcbench::report::write(
             &result,
             &args.result,
@@ -152,9 +156,12 @@ fn export_result(args: &ExportArgs) -> i32 {
                 ))
             }
             (ExportFormat::GithubActionBenchmark, Some(dir)) => {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    Error::Usage(format!("invalid output directory '{}': {e}", dir.display()))
-                })?;
+                if !dir.is_dir() {
+                    options::check_output_dir(dir)?;
+                    std::fs::create_dir(dir).map_err(|e| {
+                        Error::Usage(format!("invalid output directory '{}': {e}", dir.display()))
+                    })?;
+                }
                 let (smaller, bigger) = export::github_action_benchmark::render(&result);
                 write(&dir.join("smaller-is-better.json"), pretty(&smaller))?;
                 write(&dir.join("bigger-is-better.json"), pretty(&bigger))?;

@@ -112,14 +112,54 @@ pub fn check_output_path(path: &Path) -> Result<PathBuf, Error> {
             path.display()
         )));
     }
-    tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
+    writable_dir(path, &dir)?;
+    // An existing file we may not replace (immutable, read-only mount)
+    // refuses to be opened for writing: found now, not after the run.
+    if path.exists() {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| {
+                Error::Usage(format!(
+                    "invalid output path '{}': cannot replace it ({e}); expected a file ipcbench may overwrite",
+                    path.display()
+                ))
+            })?;
+    }
+    Ok(path.to_path_buf())
+}
+
+fn writable_dir(path: &Path, dir: &Path) -> Result<(), Error> {
+    tempfile::NamedTempFile::new_in(dir).map(drop).map_err(|e| {
         Error::Usage(format!(
-            "invalid output path '{}': cannot write in '{}' ({e}); expected a path in a writable directory",
+            "invalid output path '{}': cannot write in '{}' ({e}); expected a path in an existing, writable directory",
             path.display(),
             dir.display()
         ))
-    })?;
-    Ok(path.to_path_buf())
+    })
+}
+
+/// Checks, before any work, that a folder of output can be put at `path`:
+/// its parent exists and is writable (no parents are created), and `path`
+/// is new, an empty folder, or an earlier report, which it replaces.
+pub fn check_output_dir(path: &Path) -> Result<(), Error> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    writable_dir(path, &parent)?;
+    match std::fs::read_dir(path).map(|mut e| e.next().is_none()) {
+        Err(_) if !path.exists() => Ok(()),
+        Err(e) => Err(Error::Usage(format!(
+            "invalid output folder '{}': {e}; expected a new or empty folder, or an earlier report",
+            path.display()
+        ))),
+        Ok(empty) if empty || path.join("index.html").is_file() => Ok(()),
+        Ok(_) => Err(Error::Usage(format!(
+            "invalid output folder '{}': it holds files that are not an ipcbench report; expected a new or empty folder, or an earlier report",
+            path.display()
+        ))),
+    }
 }
 
 #[cfg(test)]

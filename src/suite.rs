@@ -55,6 +55,8 @@ impl Plan {
             None => default_output()?,
         };
         let out = options::check_output_path(&out)?;
+        // Its report goes beside it (`run.json` → `run/`).
+        options::check_output_dir(&out.with_extension(""))?;
         let peer_exe = std::env::current_exe()
             .map_err(|e| Error::Runtime(format!("cannot find this program's own path: {e}")))?;
         Ok(Plan {
@@ -149,7 +151,9 @@ fn default_output() -> Result<PathBuf, Error> {
 }
 
 /// Runs the plan; returns the result and whether it is clean (complete, no
-/// failed case, no verification error).
+/// failed case, no verification error). The result file is rewritten as
+/// each case finishes, marked incomplete until the end, so a crash or a full
+/// disk loses at most the case in progress.
 pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
     interrupt::install().map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
     let machine = Machine::detect();
@@ -162,87 +166,153 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
         }
     }
     let janitor = crate::harness::janitor::start();
-    let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
-    let cases = plan.cases();
-    let total = cases.len() * plan.repeat;
-    let mut reference_ns = Vec::new();
-    // Trial-major: trial t of every case runs within one sweep, so a case
-    // and the reference it is compared with were measured close in time.
-    let mut trials: Vec<Vec<Row>> = Vec::new();
-    'sweeps: for t in 0..plan.repeat {
-        reference_ns.push(crate::timer::cpu_reference_ns());
-        trials.push(Vec::with_capacity(cases.len()));
-        for (i, &(mechanism, pattern, size, placement)) in cases.iter().enumerate() {
-            if interrupt::interrupted() {
-                break 'sweeps;
-            }
-            let transport = transport::by_name(mechanism).expect("validated mechanism");
-            let row = match transport.availability() {
-                Err(reason) => crate::results::Row::new(mechanism, placement, pattern, size)
-                    .with_status(Status::Unsupported, reason),
-                Ok(()) => harness::run_case(&Case {
-                    transport,
-                    pattern,
-                    placement,
-                    size,
-                    settings: &plan.settings,
-                }),
-            };
-            output::progress(t * cases.len() + i + 1, total, &row);
-            trials[t].push(row);
-        }
-    }
-    let calibration = Calibration {
-        timer_overhead_ns: crate::timer::clock_overhead_ns(),
-        reference_ns,
+    let mut partial = Partial {
+        plan,
+        machine,
+        started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        trials: Vec::new(),
+        reference_ns: Vec::new(),
+        unsaved: None,
     };
+    sweep(&mut partial);
+    if janitor {
+        crate::harness::janitor::finish();
+    }
     let interrupted = interrupt::interrupted();
     // The case cut short by Ctrl-C (always the last) is not a result;
     // failures before it are.
-    if let Some(sweep) = trials.last_mut().filter(|_| interrupted) {
+    if let Some(sweep) = partial.trials.last_mut().filter(|_| interrupted) {
         if sweep.last().is_some_and(|r| r.status == Status::Failed) {
             sweep.pop();
         }
     }
-    let rows = combine(trials);
     let probe = (plan.probe && !interrupt::interrupted())
         .then(|| {
             crate::tell!("probing the properties of the claimed table...");
             crate::probe::run(&plan.settings)
         })
         .flatten();
-    if janitor {
-        crate::harness::janitor::finish();
-    }
-    let complete = !interrupt::interrupted();
-    let result = ResultFile {
-        schema_version: SCHEMA_VERSION,
-        tool: Tool::current(),
-        machine,
-        options: RunRecord {
-            mechanisms: plan.mechanisms.iter().map(|s| s.to_string()).collect(),
-            patterns: plan.patterns.clone(),
-            sizes: plan.sizes.iter().map(|&s| s as u64).collect(),
-            placements: plan.placements.clone(),
-            length: plan.settings.length,
-            warmup_s: plan.settings.warmup.as_secs_f64(),
-            timeout_s: plan.settings.timeout.as_secs_f64(),
-            verify: plan.settings.verify,
-            repeat: plan.repeat,
-        },
-        calibration,
-        started_at,
-        finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
-        complete,
-        rows,
-        probe,
-    };
+    let result = partial.result(!interrupt::interrupted(), probe);
     export::json::write(&plan.out, &result).map_err(|e| {
         Error::Runtime(format!(
             "writing the result file '{}': {e}",
             plan.out.display()
         ))
     })?;
+    let bad_rows = warn_about_bad_rows(&result);
+    Ok((result.clone(), result.complete && bad_rows == 0))
+}
+
+/// What a run has measured so far.
+struct Partial<'a> {
+    plan: &'a Plan,
+    machine: Machine,
+    started_at: String,
+    trials: Vec<Vec<Row>>,
+    reference_ns: Vec<f64>,
+    /// Why the last rewrite of the result file failed, once said.
+    unsaved: Option<String>,
+}
+
+impl Partial<'_> {
+    fn result(
+        &self,
+        complete: bool,
+        probe: Option<crate::results::probe::ProbeFile>,
+    ) -> ResultFile {
+        let plan = self.plan;
+        ResultFile {
+            schema_version: SCHEMA_VERSION,
+            tool: Tool::current(),
+            machine: self.machine.clone(),
+            options: RunRecord {
+                mechanisms: plan.mechanisms.iter().map(|s| s.to_string()).collect(),
+                patterns: plan.patterns.clone(),
+                sizes: plan.sizes.iter().map(|&s| s as u64).collect(),
+                placements: plan.placements.clone(),
+                length: plan.settings.length,
+                warmup_s: plan.settings.warmup.as_secs_f64(),
+                timeout_s: plan.settings.timeout.as_secs_f64(),
+                verify: plan.settings.verify,
+                repeat: plan.repeat,
+            },
+            calibration: Calibration {
+                timer_overhead_ns: crate::timer::clock_overhead_ns(),
+                reference_ns: self.reference_ns.clone(),
+            },
+            started_at: self.started_at.clone(),
+            finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+            complete,
+            rows: combine(self.trials.clone()),
+            probe,
+        }
+    }
+
+    /// Rewrites the result file with what has finished; a failure is said
+    /// once, and the run goes on (the final write reports it as an error).
+    fn save(&mut self) {
+        let written = export::json::write(&self.plan.out, &self.result(false, None));
+        match (written, &self.unsaved) {
+            (Err(e), None) => {
+                let why = format!("cannot update '{}': {e}", self.plan.out.display());
+                output::warn(&why);
+                self.unsaved = Some(why);
+            }
+            (Ok(()), Some(_)) => self.unsaved = None,
+            _ => {}
+        }
+    }
+}
+
+/// Every case of every trial, in order, until done or interrupted.
+fn sweep(partial: &mut Partial) {
+    let plan = partial.plan;
+    let cases = plan.cases();
+    let total = cases.len() * plan.repeat;
+    // Trial-major: trial t of every case runs within one sweep, so a case
+    // and the reference it is compared with were measured close in time.
+    for t in 0..plan.repeat {
+        partial.reference_ns.push(crate::timer::cpu_reference_ns());
+        partial.trials.push(Vec::with_capacity(cases.len()));
+        for (i, &(mechanism, pattern, size, placement)) in cases.iter().enumerate() {
+            if interrupt::interrupted() {
+                return;
+            }
+            let row = run_one(plan, mechanism, pattern, size, placement);
+            output::progress(t * cases.len() + i + 1, total, &row);
+            partial.trials[t].push(row);
+            // Rows combine across trials only once every trial has one.
+            if t == 0 {
+                partial.save();
+            }
+        }
+    }
+}
+
+fn run_one(
+    plan: &Plan,
+    mechanism: &'static str,
+    pattern: Pattern,
+    size: usize,
+    placement: Placement,
+) -> Row {
+    let transport = transport::by_name(mechanism).expect("validated mechanism");
+    match transport.availability() {
+        Err(reason) => {
+            Row::new(mechanism, placement, pattern, size).with_status(Status::Unsupported, reason)
+        }
+        Ok(()) => harness::run_case(&Case {
+            transport,
+            pattern,
+            placement,
+            size,
+            settings: &plan.settings,
+        }),
+    }
+}
+
+/// Warns about failed rows and verification errors; returns how many.
+fn warn_about_bad_rows(result: &ResultFile) -> usize {
     let bad_rows: Vec<_> = result
         .rows
         .iter()
@@ -262,7 +332,7 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
             }
         ));
     }
-    Ok((result.clone(), complete && bad_rows.is_empty()))
+    bad_rows.len()
 }
 
 /// Settings for the probe experiments: short, verified, unpinned.

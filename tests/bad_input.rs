@@ -142,3 +142,223 @@ fn written_files_honour_the_umask() {
         assert_eq!(got, mode, "umask {umask}");
     }
 }
+
+const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/results/baseline.json");
+
+/// The committed baseline with one change, written into the sandbox.
+fn doctored(sb: &Sandbox, name: &str, change: impl FnOnce(&mut serde_json::Value)) -> String {
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(BASELINE).unwrap()).unwrap();
+    change(&mut v);
+    let path = sb.dir.path().join(name);
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn first_ok<'a>(v: &'a mut serde_json::Value, pattern: &str) -> &'a mut serde_json::Value {
+    v["rows"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["status"] == "ok" && r["pattern"] == pattern)
+        .unwrap()
+}
+
+/// Files that parse but say impossible things are refused by every reader,
+/// with one line naming the value.
+#[test]
+fn result_files_that_cannot_be_true_are_refused() {
+    let sb = Sandbox::new();
+    type Change = fn(&mut serde_json::Value);
+    let cases: [(&str, Change, &str); 9] = [
+        (
+            "no-rtt",
+            |v| {
+                drop(
+                    first_ok(v, "latency")
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("rtt_ns"),
+                )
+            },
+            "no rtt_ns",
+        ),
+        (
+            "no-trials",
+            |v| first_ok(v, "latency")["trials"] = serde_json::json!([]),
+            "no trials",
+        ),
+        (
+            "zero-trial",
+            |v| first_ok(v, "latency")["trials"] = serde_json::json!([0.0]),
+            "trials[0] is 0",
+        ),
+        (
+            "negative-trial",
+            |v| first_ok(v, "throughput")["trials"] = serde_json::json!([-5.0]),
+            "trials[0] is -5",
+        ),
+        (
+            "zero-rate",
+            |v| first_ok(v, "throughput")["msgs_per_s"] = serde_json::json!(0.0),
+            "msgs_per_s is 0",
+        ),
+        (
+            "negative-cpu",
+            |v| first_ok(v, "latency")["cpu_ns_per_msg"]["child"] = serde_json::json!(-1.0),
+            "cpu_ns_per_msg.child is -1",
+        ),
+        (
+            "negative-time",
+            |v| first_ok(v, "latency")["elapsed_s"] = serde_json::json!(-0.5),
+            "elapsed_s is -0.5",
+        ),
+        (
+            "twice",
+            |v| {
+                let row = first_ok(v, "latency").clone();
+                v["rows"].as_array_mut().unwrap().push(row);
+            },
+            "appears twice",
+        ),
+        (
+            "long-name",
+            |v| first_ok(v, "latency")["mechanism"] = serde_json::json!("x".repeat(65_536)),
+            "mechanism name",
+        ),
+    ];
+    for (name, change, says) in cases {
+        let file = doctored(&sb, &format!("{name}.json"), change);
+        for args in [
+            vec!["compare", BASELINE, &file],
+            vec!["export", &file, "--format", "bmf"],
+            vec!["export", &file, "--format", "markdown"],
+            vec!["report", &file, "--out", "report"],
+        ] {
+            let o = sb.run(&args);
+            let lines = stderr_lines(&o);
+            assert_eq!(o.status.code(), Some(2), "{name} {args:?}: {lines:?}");
+            assert_eq!(lines.len(), 1, "{name} {args:?}: {lines:?}");
+            assert!(lines[0].contains(says), "{name}: {}", lines[0]);
+            assert!(lines[0].len() < 500, "{name}: the line quotes too much");
+        }
+    }
+}
+
+/// Devices, FIFOs and huge files are refused at once: nothing blocks and
+/// nothing grows without bound.
+#[test]
+fn result_files_are_read_bounded() {
+    let sb = Sandbox::new();
+    let fifo = sb.dir.path().join("writerless.fifo");
+    nix::unistd::mkfifo(
+        &fifo,
+        nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+    )
+    .unwrap();
+    let huge = sb.dir.path().join("huge.json");
+    let file = std::fs::File::create(&huge).unwrap();
+    file.set_len((16 << 20) + 1).unwrap();
+    for (path, says) in [
+        ("/dev/zero", "character device"),
+        (fifo.to_str().unwrap(), "a FIFO"),
+        (huge.to_str().unwrap(), "over 16 MiB"),
+    ] {
+        let started = std::time::Instant::now();
+        let o = sb.run(&["export", path, "--format", "bmf"]);
+        let lines = stderr_lines(&o);
+        assert_eq!(o.status.code(), Some(2), "{path}: {lines:?}");
+        assert!(lines[0].contains(says), "{path}: {lines:?}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    }
+}
+
+/// A reader that goes away (`| head -1`) or a full device ends the printing,
+/// never the command: exit codes stay 0/1, never a panic's 101, and the
+/// files a run writes do not depend on the terminal.
+#[test]
+fn closed_or_full_stdout_and_stderr_never_panic() {
+    use std::process::Stdio;
+    let sb = Sandbox::new();
+    let o = {
+        let mut c = sb.command(&["compare", BASELINE, BASELINE]);
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        child.wait_with_output().unwrap()
+    };
+    assert!(matches!(o.status.code(), Some(0 | 1)), "{o:?}");
+    let full = sb.dir.path().join("full");
+    let made = nix::sys::stat::mknod(
+        &full,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 7),
+    );
+    let out = sb.out();
+    let mut run = sb.command(&[
+        "run",
+        "-m",
+        "pipe",
+        "--sizes",
+        "64",
+        "--pin",
+        "none",
+        "--duration",
+        "50ms",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    if made.is_ok() {
+        let sink = || std::fs::OpenOptions::new().write(true).open(&full).unwrap();
+        run.stdout(sink()).stderr(sink());
+    } else {
+        run.stdout(Stdio::null()).stderr(Stdio::null());
+    }
+    let status = run.status().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(sb.result()["complete"], true);
+    assert!(
+        sb.dir.path().join("result/index.html").exists(),
+        "the report was written"
+    );
+}
+
+/// A folder of output needs an existing parent, as a file does: no command
+/// creates missing parents, and an existing folder is replaced only if it
+/// is an earlier report.
+#[test]
+fn output_folders_are_checked_like_files() {
+    let sb = Sandbox::new();
+    let missing = sb.dir.path().join("no/such/folder");
+    let busy = sb.dir.path().join("busy");
+    std::fs::create_dir(&busy).unwrap();
+    std::fs::write(busy.join("notes.txt"), "mine").unwrap();
+    for out in [&missing, &busy] {
+        let o = sb.run(&["report", BASELINE, "--out", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{:?}", stderr_lines(&o));
+        assert_eq!(stderr_lines(&o).len(), 1);
+    }
+    assert!(!sb.dir.path().join("no").exists());
+    assert_eq!(
+        std::fs::read_to_string(busy.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    // An earlier report is replaced whole, and nothing is left beside it.
+    let report = sb.dir.path().join("report");
+    for _ in 0..2 {
+        let o = sb.run(&["report", BASELINE, "--out", report.to_str().unwrap()]);
+        assert!(o.status.success(), "{:?}", stderr_lines(&o));
+    }
+    let names: Vec<_> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".ipcbench")),
+        "{names:?}"
+    );
+}

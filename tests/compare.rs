@@ -252,3 +252,49 @@ fn exports_follow_the_documented_shapes() {
         }
     }
 }
+
+/// A case that worked in the baseline and fails now collapsed: the worst
+/// regression, whatever the threshold.
+#[test]
+fn a_case_that_now_fails_is_a_regression() {
+    let sb = Sandbox::new();
+    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/results/baseline.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(base).unwrap()).unwrap();
+    let row = v["rows"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|r| r["status"] == "ok" && r["pattern"] == "throughput")
+        .unwrap();
+    let o = row.as_object_mut().unwrap();
+    o.insert("status".into(), "failed".into());
+    o.insert(
+        "reason".into(),
+        "peer killed by signal 9 (SIGKILL) after 0 messages".into(),
+    );
+    let current = sb.dir.path().join("current.json");
+    std::fs::write(&current, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = sb.run(&[
+        "compare",
+        base,
+        current.to_str().unwrap(),
+        "--max-regression",
+        "1000%",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let table = String::from_utf8_lossy(&o.stdout);
+    let line = table
+        .lines()
+        .find(|l| l.contains("failed"))
+        .expect("the failed row is listed");
+    assert!(
+        line.contains("collapsed") && line.contains("REGRESSION"),
+        "{line}"
+    );
+}

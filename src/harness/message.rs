@@ -35,8 +35,14 @@ pub struct Message {
 
 impl Message {
     pub fn new(size: usize) -> Self {
+        Message::try_new(size).expect("memory for one message")
+    }
+
+    /// A message, or ENOMEM as an error when the memory is not there: a
+    /// case too big for the machine fails alone instead of aborting the run.
+    pub fn try_new(size: usize) -> std::io::Result<Self> {
         assert!(size >= HEADER_BYTES, "message smaller than its header");
-        let mut buf = vec![0u8; size];
+        let mut buf = zeroed(size)?;
         // xorshift: cheap, and not compressible or constant like zeroes would be.
         let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
         for b in &mut buf[HEADER_BYTES..] {
@@ -46,7 +52,7 @@ impl Message {
             *b = x as u8;
         }
         let payload_crc = crc32c::crc32c(&buf[HEADER_BYTES..]);
-        Message { buf, payload_crc }
+        Ok(Message { buf, payload_crc })
     }
 
     pub fn stamp(&mut self, flags: u32, seq: u64) {
@@ -58,6 +64,19 @@ impl Message {
         h[16..20].copy_from_slice(&len.to_le_bytes());
         h[20..24].copy_from_slice(&self.payload_crc.to_le_bytes());
     }
+}
+
+/// `size` zero bytes, or ENOMEM as an error instead of an abort.
+pub fn zeroed(size: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    buf.try_reserve_exact(size).map_err(|_| {
+        std::io::Error::new(
+            std::io::ErrorKind::OutOfMemory,
+            format!("ENOMEM: no memory for a {size}-byte message buffer"),
+        )
+    })?;
+    buf.resize(size, 0);
+    Ok(buf)
 }
 
 /// Reads a header; `None` when the bytes are not a header at all.

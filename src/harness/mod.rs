@@ -393,6 +393,10 @@ fn explain(
     if interrupt::interrupted() {
         return CaseError::Failed(format!("interrupted by the user {after}"));
     }
+    // Our own shortage explains whatever the peer then saw.
+    if e.kind() == io::ErrorKind::OutOfMemory {
+        return CaseError::Failed(format!("parent side {after}: {e}"));
+    }
     if seen.iter().any(|e| matches!(e, Event::TimedOut)) {
         return CaseError::Failed(format!(
             "peer did not answer for {} (--timeout); killed {after}",

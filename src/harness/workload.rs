@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use super::message::{parse, ErrorCounts, Message, Verifier, Verify, DATA, END, SYNC};
+use super::message::{parse, zeroed, ErrorCounts, Message, Verifier, Verify, DATA, END, SYNC};
 use crate::results::Pattern;
 use crate::sys::{process_cpu_time, thread_cpu_time};
 use crate::transport::Channel;
@@ -77,8 +77,8 @@ pub struct Plan {
 /// reads it to tell a slow case from a hung one, and a case that dies midway
 /// says how far it got.
 pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &AtomicU64) -> io::Result<Measured> {
-    let mut out = Message::new(plan.size);
-    let mut back = vec![0u8; plan.size];
+    let mut out = Message::try_new(plan.size)?;
+    let mut back = zeroed(plan.size)?;
     // First touch of both buffers happens here, not in the timed part.
     back.fill(0xA5);
     let mut replies = verifier(plan.verify, ch);
@@ -291,7 +291,7 @@ pub fn serve(
     slow: bool,
     garbage_at: u64,
 ) -> io::Result<PeerReport> {
-    let mut buf = vec![0u8; size];
+    let mut buf = zeroed(size)?;
     buf.fill(0x5A);
     let mut verifier = verifier(verify, ch);
     let echo_all = pattern == Pattern::Latency;

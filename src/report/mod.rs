@@ -22,14 +22,57 @@ pub struct Figure {
 
 /// Writes the report for `result` (read from `source`) into `out`; with
 /// `compare`, a second run is set beside it. Returns the page's path.
+///
+/// The report is made in a hidden folder beside `out` and moved into place
+/// only when whole, replacing an earlier report there: a full disk or a
+/// Ctrl-C leaves the old report or none, never half of one. The caller has
+/// checked `out` (`options::check_output_dir`).
 pub fn write(
     result: &ResultFile,
     source: &Path,
     out: &Path,
     compare: Option<(&ResultFile, &Path)>,
 ) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(out)
-        .map_err(|e| format!("cannot create report directory '{}': {e}", out.display()))?;
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let building = tempfile::Builder::new()
+        .prefix(".ipcbench-report-")
+        .tempdir_in(parent)
+        .map_err(|e| format!("cannot make a folder in '{}': {e}", parent.display()))?;
+    fill(result, source, building.path(), compare)?;
+    if crate::sys::interrupt::interrupted() {
+        return Err("interrupted; no report was written".into());
+    }
+    let mode = 0o777 & !crate::sys::umask();
+    std::fs::set_permissions(
+        building.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(mode),
+    )
+    .map_err(|e| format!("setting the report folder's mode: {e}"))?;
+    // An earlier report moves aside first; rename cannot replace a folder
+    // that has files in it.
+    let old = tempfile::Builder::new()
+        .prefix(".ipcbench-old-report-")
+        .tempdir_in(parent)
+        .map_err(|e| format!("cannot make a folder in '{}': {e}", parent.display()))?;
+    if out.exists() {
+        std::fs::rename(out, old.path().join("report"))
+            .map_err(|e| format!("moving the earlier report '{}' aside: {e}", out.display()))?;
+    }
+    std::fs::rename(building.keep(), out)
+        .map_err(|e| format!("moving the report into '{}': {e}", out.display()))?;
+    Ok(out.join("index.html"))
+}
+
+/// Writes every file of the report into `out`.
+fn fill(
+    result: &ResultFile,
+    source: &Path,
+    out: &Path,
+    compare: Option<(&ResultFile, &Path)>,
+) -> Result<(), String> {
     let copy = |from: &Path, name: &str| {
         std::fs::copy(from, out.join(name))
             .map(drop)
@@ -42,8 +85,7 @@ pub fn write(
     let figures = draw_charts(result, out)?;
     let page = html::page(result, &figures, compare.map(|c| c.0));
     let index = out.join("index.html");
-    std::fs::write(&index, page).map_err(|e| format!("writing '{}': {e}", index.display()))?;
-    Ok(index)
+    std::fs::write(&index, page).map_err(|e| format!("writing '{}': {e}", index.display()))
 }
 
 /// A transport's colour index: its place in the list of all transports, so
@@ -143,6 +185,10 @@ fn draw_charts(result: &ResultFile, out: &Path) -> Result<Vec<Figure>, String> {
     let mut figures = Vec::new();
     // Every chart is written (PNG and SVG) and then shown with its caption.
     let mut emit = |chart: LineChart, stem: String, caption: String| {
+        // A chart takes a fraction of a second: Ctrl-C is honoured between them.
+        if crate::sys::interrupt::interrupted() {
+            return Err("interrupted; no report was written".to_string());
+        }
         charts::write(&chart, out, &stem)?;
         figures.push(Figure { stem, caption });
         Ok::<(), String>(())

@@ -273,7 +273,8 @@ pub struct ResultFile {
     /// RFC 3339 UTC.
     pub started_at: String,
     pub finished_at: String,
-    /// False when the run was interrupted: the rows are what finished.
+    /// False while the run is under way and when it was interrupted: the
+    /// rows are what had finished.
     pub complete: bool,
     pub rows: Vec<Row>,
     /// The property probes, when the run made them.
