@@ -38,7 +38,11 @@ fn main() -> ExitCode {
 
 fn run(args: &RunArgs) -> i32 {
     let outcome = suite::Plan::from_args(args).and_then(|plan| {
-        let (result, clean) = suite::run(&plan)?;
+        let (result, clean, saved) = suite::run(&plan)?;
+        if let Err(e) = saved {
+            say!("{}", export::markdown::report(&result));
+            return Err(e);
+        }
         // Files before words: what reaches the terminal must not decide
         // what reaches the disk. An interrupted run stops at once; its
         // partial results can still be reported later.

@@ -150,11 +150,12 @@ fn default_output() -> Result<PathBuf, Error> {
     Ok(dir.join(format!("run-{stamp}.json")))
 }
 
-/// Runs the plan; returns the result and whether it is clean (complete, no
-/// failed case, no verification error). The result file is rewritten as
+/// Runs the plan; returns the result, whether it is clean (complete, no
+/// failed case, no verification error) and whether the result file was
+/// written (a full disk must not also cost the printed table). The result file is rewritten as
 /// each case finishes, marked incomplete until the end, so a crash or a full
 /// disk loses at most the case in progress.
-pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
+pub fn run(plan: &Plan) -> Result<(ResultFile, bool, Result<(), Error>), Error> {
     interrupt::install().map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
     let machine = Machine::detect();
     crate::tell!("machine: {}", machine.summary());
@@ -193,14 +194,15 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool), Error> {
         })
         .flatten();
     let result = partial.result(!interrupt::interrupted(), probe);
-    export::json::write(&plan.out, &result).map_err(|e| {
+    let saved = export::json::write(&plan.out, &result).map_err(|e| {
         Error::Runtime(format!(
             "writing the result file '{}': {e}",
             plan.out.display()
         ))
-    })?;
+    });
     let bad_rows = warn_about_bad_rows(&result);
-    Ok((result.clone(), result.complete && bad_rows == 0))
+    let clean = result.complete && bad_rows == 0;
+    Ok((result, clean, saved))
 }
 
 /// What a run has measured so far.

@@ -323,3 +323,39 @@ fn eight_cases_at_once_lose_nothing_and_leave_nothing() {
     sb.assert_nothing_left();
     watch.assert_nothing_new();
 }
+
+/// Under an address-space limit a 64 MiB case cannot have its buffers: it
+/// fails with ENOMEM, alone, and the rows before it are kept.
+#[test]
+fn a_case_without_memory_fails_alone() {
+    let watch = IpcWatch::start();
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let script = "ulimit -v 200000 && exec \"$0\" run -m pipe,ipc-channel --sizes 64,64MiB \
+                  --patterns latency --pin none --duration 50ms --no-probe --out \"$1\"";
+    let o = std::process::Command::new("sh")
+        .args(["-c", script, env!("CARGO_BIN_EXE_ipcbench")])
+        .arg(&out)
+        .env("TMPDIR", sb.tmp())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = sb.result();
+    let rows = rows(&r);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    for row in rows {
+        if row["size_bytes"] == 64 {
+            assert_eq!(row["status"], "ok", "{row}");
+        } else {
+            assert_eq!(row["status"], "failed", "{row}");
+            assert!(row["reason"].as_str().unwrap().contains("ENOMEM"), "{row}");
+        }
+    }
+    sb.assert_nothing_left();
+    watch.assert_nothing_new();
+}

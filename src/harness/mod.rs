@@ -101,6 +101,9 @@ pub fn run_case(case: &Case) -> Row {
     if let Err(reason) = case.transport.check_size(case.wire_size()) {
         return row.with_status(Status::Unsupported, reason);
     }
+    if let Err(e) = hidden_memory(case) {
+        return row.with_status(Status::Failed, e);
+    }
     let cpus = match placement_cpus(case.placement, &case.settings.cpus) {
         Ok(c) => c,
         Err(reason) => return row.with_status(Status::Unsupported, reason),
@@ -117,6 +120,21 @@ pub fn run_case(case: &Case) -> Row {
         Err(CaseError::Unsupported(r)) => row.with_status(Status::Unsupported, r),
         Err(CaseError::Failed(r)) => row.with_status(Status::Failed, r),
     }
+}
+
+/// Whether the memory a transport allocates out of our sight is there: a
+/// failed allocation inside a crate aborts the whole run, ours fail a case.
+fn hidden_memory(case: &Case) -> Result<(), String> {
+    let buffers = case.transport.hidden_buffers();
+    let bytes = buffers.saturating_mul(case.wire_size());
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(bytes).map_err(|_| {
+        format!(
+            "ENOMEM: {} allocates {buffers} buffers of {} bytes per message in its own code, and {bytes} bytes could not be reserved",
+            case.transport.name(),
+            case.wire_size()
+        )
+    })
 }
 
 /// (parent CPU, peer CPU) for a placement, or why it cannot be had here.

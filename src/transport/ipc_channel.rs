@@ -49,6 +49,11 @@ impl Transport for IpcChannel {
     fn description(&self) -> &'static str {
         "Servo's ipc-channel crate, byte channels bootstrapped by its one-shot server"
     }
+    /// Each receive returns a new `Vec` of the message; the sender's side
+    /// serialises into another.
+    fn hidden_buffers(&self) -> usize {
+        2
+    }
     fn nature(&self) -> super::Nature {
         super::Nature {
             protocol: Some("the ipc-channel crate's channels"),

@@ -227,6 +227,13 @@ pub trait Transport: Sync {
     fn availability(&self) -> Result<(), String> {
         Ok(())
     }
+    /// How many message-sized buffers the transport's own code allocates
+    /// per message, out of the harness's sight (a crate's receive returning
+    /// a fresh `Vec`). The harness makes sure that much memory is there
+    /// before the case, since a failed allocation inside a crate aborts.
+    fn hidden_buffers(&self) -> usize {
+        0
+    }
     /// Whether a message of `size` bytes can be carried, and the kernel's
     /// reason if not (the limit that stops it, and how to raise it).
     fn check_size(&self, _size: usize) -> Result<(), String> {
