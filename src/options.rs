@@ -102,17 +102,14 @@ pub fn parse_injection(s: &str) -> Result<Injection, String> {
 /// Checks, before anything runs, that the result file can be written there,
 /// so that a long run never ends in an unwritable path.
 pub fn check_output_path(path: &Path) -> Result<PathBuf, Error> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
+    let dir = crate::export::json::parent_dir(path);
     if let Some(kind) = crate::export::json::not_a_regular_file(path) {
         return Err(Error::Usage(format!(
             "invalid output path '{}': it is {kind}; expected a new file or a regular file to replace, such as results/run.json",
             path.display()
         )));
     }
-    writable_dir(path, &dir)?;
+    writable_dir(path, dir)?;
     // An existing file we may not replace (immutable, read-only mount)
     // refuses to be opened for writing: found now, not after the run.
     if path.exists() {
@@ -143,11 +140,7 @@ fn writable_dir(path: &Path, dir: &Path) -> Result<(), Error> {
 /// its parent exists and is writable (no parents are created), and `path`
 /// is new, an empty folder, or an earlier report, which it replaces.
 pub fn check_output_dir(path: &Path) -> Result<(), Error> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    writable_dir(path, &parent)?;
+    writable_dir(path, crate::export::json::parent_dir(path))?;
     match std::fs::read_dir(path).map(|mut e| e.next().is_none()) {
         Err(_) if !path.exists() => Ok(()),
         Err(e) => Err(Error::Usage(format!(

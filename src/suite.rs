@@ -173,6 +173,8 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool, Result<(), Error>), Error> 
         started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
         trials: Vec::new(),
         reference_ns: Vec::new(),
+        // Measured once (~4 ms), not at every rewrite of the result file.
+        timer_overhead_ns: crate::timer::clock_overhead_ns(),
         unsaved: None,
     };
     sweep(&mut partial);
@@ -212,6 +214,7 @@ struct Partial<'a> {
     started_at: String,
     trials: Vec<Vec<Row>>,
     reference_ns: Vec<f64>,
+    timer_overhead_ns: f64,
     /// Why the last rewrite of the result file failed, once said.
     unsaved: Option<String>,
 }
@@ -239,7 +242,7 @@ impl Partial<'_> {
                 repeat: plan.repeat,
             },
             calibration: Calibration {
-                timer_overhead_ns: crate::timer::clock_overhead_ns(),
+                timer_overhead_ns: self.timer_overhead_ns,
                 reference_ns: self.reference_ns.clone(),
             },
             started_at: self.started_at.clone(),

@@ -62,6 +62,18 @@ fn unknown_subcommand() {
     assert_eq!(stderr_lines(&o).len(), 1, "{:?}", stderr_lines(&o));
 }
 
+/// A copy at `path` of the memory device with minor number `minor` (3:
+/// /dev/null, 7: /dev/full), so that a regression harms the copy, never the
+/// machine's own. Making it needs root.
+fn device_copy(path: &std::path::Path, minor: u64) -> nix::Result<()> {
+    nix::sys::stat::mknod(
+        path,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, minor),
+    )
+}
+
 /// An output path that exists and is not a regular file is refused before
 /// any work, in every command that writes one: renaming the result over a
 /// device would replace it (as root, /dev/null became a plain file).
@@ -80,12 +92,7 @@ fn outputs_that_are_not_regular_files_are_refused_and_left_alone() {
     // copy and not the machine's /dev/null (creating it needs root; the
     // real one is only read then).
     let null = sb.dir.path().join("null");
-    let made = nix::sys::stat::mknod(
-        &null,
-        nix::sys::stat::SFlag::S_IFCHR,
-        nix::sys::stat::Mode::from_bits_truncate(0o666),
-        nix::sys::stat::makedev(1, 3),
-    );
+    let made = device_copy(&null, 3);
     let null = if made.is_ok() {
         null.to_str().unwrap()
     } else {
@@ -292,12 +299,7 @@ fn closed_or_full_stdout_and_stderr_never_panic() {
     };
     assert!(matches!(o.status.code(), Some(0 | 1)), "{o:?}");
     let full = sb.dir.path().join("full");
-    let made = nix::sys::stat::mknod(
-        &full,
-        nix::sys::stat::SFlag::S_IFCHR,
-        nix::sys::stat::Mode::from_bits_truncate(0o666),
-        nix::sys::stat::makedev(1, 7),
-    );
+    let made = device_copy(&full, 7);
     let out = sb.out();
     let mut run = sb.command(&[
         "run",

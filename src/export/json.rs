@@ -30,11 +30,7 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
             format!("it is {kind}, not a regular file; ipcbench writes only regular files"),
         ));
     }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(parent_dir(path))?;
     tmp.write_all(bytes)?;
     let mode = 0o666 & !crate::sys::umask();
     std::fs::set_permissions(
@@ -43,6 +39,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     )?;
     tmp.persist(path)?;
     Ok(())
+}
+
+/// The folder a path names its entry in (`.` for a bare name): where its
+/// temporary twin goes, and what must be writable.
+pub fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// What an existing path is, when it is something other than a regular

@@ -33,10 +33,7 @@ pub fn write(
     out: &Path,
     compare: Option<(&ResultFile, &Path)>,
 ) -> Result<PathBuf, String> {
-    let parent = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let parent = crate::export::json::parent_dir(out);
     let building = tempfile::Builder::new()
         .prefix(".ipcbench-report-")
         .tempdir_in(parent)
