@@ -41,6 +41,14 @@ pub enum Command {
     Janitor,
     #[command(name = "__probe-peer", hide = true)]
     ProbePeer(crate::probe::helper::HelperArgs),
+    /// Pins itself to one CPU and becomes `command`: how a Node parent
+    /// places the child it forks (fork()'s execPath).
+    #[command(name = "__pinned", hide = true)]
+    Pinned {
+        cpu: usize,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
 }
 
 #[derive(clap::Args, Debug)]

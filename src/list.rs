@@ -14,10 +14,17 @@ pub fn render() -> String {
                 Ok(()) => "available".to_string(),
                 Err(why) => format!("unavailable: {why}"),
             };
-            s += &format!("  {:<14} {:<11} {}\n", t.name(), state, t.description());
+            s += &format!("  {:<18} {:<11} {}\n", t.name(), state, t.description());
         }
         s += "\n";
     }
+    s += &match transport::node::node() {
+        Ok(n) => {
+            let (a, b, c) = n.version;
+            format!("Node.js found: v{a}.{b}.{c} at {}\n", n.path.display())
+        }
+        Err(why) => format!("Node.js: {why}\n"),
+    };
     s += "\nKernel limits that decide which message sizes are supported:\n";
     for (name, value, what) in crate::sys::limits::report() {
         s += &format!("  {name:<24} {value:<22} {what}\n");

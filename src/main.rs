@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Some(Command::Export(args)) => export_result(&args),
         Some(Command::ProbePeer(args)) => ipcbench::probe::helper::main(&args),
         Some(Command::Janitor) => harness::janitor::serve(),
+        Some(Command::Pinned { cpu, command }) => harness::peer::exec_pinned(cpu, &command),
         None => match Cli::try_parse_from(["ipcbench", "run"]) {
             Ok(Cli {
                 command: Some(Command::Run(args)),

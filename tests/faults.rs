@@ -265,6 +265,12 @@ fn a_harness_killed_by_sigkill_leaves_no_peer_and_no_ipc_object() {
             Duration::from_secs(5),
             || gone(peer),
         );
+        // Whatever the peer started too (a Node parent's Node child).
+        wait_until(
+            &format!("{mechanism}'s processes to exit"),
+            Duration::from_secs(5),
+            || sb.processes().is_empty(),
+        );
         let _ = run.wait_with_output();
         sb.assert_nothing_left();
     }

@@ -98,7 +98,7 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
         CLAIMED_ROWS,
         "the claimed table's rows come first"
     );
-    assert_eq!(names.len(), 18);
+    assert_eq!(names.len(), 19);
     for row in rows {
         for p in PROPERTIES {
             let c = &row["cells"][p];
@@ -192,7 +192,28 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
             "{ring}: whose property"
         );
     }
-    assert!(evidence(first, "node-ipc", "reliable").contains("emulation"));
+    // Node's real channel, seen from Node processes on both ends.
+    for node in ["node-json", "node-advanced"] {
+        assert_cell(first, node, "fd_passing", "Y".into(), "answered by pid");
+        assert_cell(
+            first,
+            node,
+            "flow_control",
+            "N".into(),
+            "returned false after",
+        );
+        assert_cell(first, node, "reliable", "Y".into(), "received 3000");
+        assert_cell(first, node, "peer_death_detected", "Y".into(), "disconnect");
+        assert_cell(first, node, "preserves_boundaries", "Y".into(), "intact");
+        let reach = evidence(first, node, "connectionless");
+        assert!(
+            reach.contains("NODE_CHANNEL_FD=") && reach.contains("SOCK_STREAM"),
+            "{reach}"
+        );
+        assert_eq!(cell(first, node, "priority")["method"], "api_fact");
+    }
+    assert!(evidence(first, "node-json", "bidirectional").contains("serialize a BigInt"));
+    assert!(evidence(first, "node-advanced", "bidirectional").contains("Map arrived as Map"));
     // A bare signal has no message size: n/a, as a fact, not 0.
     let sem = cell(first, "semaphore", "max_message_bytes");
     assert_eq!(sem["measured"], "n/a");

@@ -155,6 +155,8 @@ fn placement_cpus(
 
 fn fill(row: &mut Row, case: &Case, m: &Measured, peer: &PeerReport) {
     let per_msg = |ns: f64| ns / m.messages.max(1) as f64;
+    row.timed_by = case.transport.timed_by().map(str::to_string);
+    row.note = row_note(case, peer);
     row.messages = m.messages;
     row.warmup_messages = m.warmup_messages;
     row.elapsed_s = m.elapsed.as_secs_f64();
@@ -186,12 +188,26 @@ fn fill(row: &mut Row, case: &Case, m: &Measured, peer: &PeerReport) {
             row.mib_per_s = Some(m.messages as f64 * case.size as f64 / secs / (1u64 << 20) as f64);
         }
     }
-    if !case.transport.carries_payload() {
-        row.note = Some(
-            "no payload: message size does not apply; a message is one post, RTT is post-to-answered-post"
-                .into(),
-        );
+}
+
+/// How to read the row, when it differs from the others: what the
+/// transport says of itself, who ran the peer, who timed it.
+fn row_note(case: &Case, peer: &PeerReport) -> Option<String> {
+    let mut notes: Vec<String> = case
+        .transport
+        .note()
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    if let Some(runtime) = &peer.runtime {
+        notes.push(format!("peer: {runtime}"));
     }
+    if let Some(who) = case.transport.timed_by() {
+        notes.push(format!(
+            "timed by {who} itself on both ends: its parent's clock, warm-up and checks; CPU time of whole processes"
+        ));
+    }
+    (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 /// Where the latency distribution is sampled for the result file: dense in
@@ -221,6 +237,15 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
         cpus,
         settings: s,
     };
+    if case.transport.timed_by().is_some() {
+        return session(&spec, |live| match live.watchdog.next() {
+            Some(Event::Report(r)) => match &r.timed_by_peer {
+                Some(t) => Ok((t.measured(case.pattern == Pattern::Latency), r)),
+                None => Err(io::Error::other("the peer program reported no timings")),
+            },
+            other => Err(unexpected(other)),
+        });
+    }
     measure(&spec, &plan)
 }
 
@@ -333,19 +358,19 @@ pub fn session<T>(
     // Whether the peer ended by itself tells a crash from our own kill.
     let ended_alone = match (&outcome, spec.role) {
         (Ok(_), PeerRole::Hold) => {
-            let _ = child.kill();
+            kill_group(&child);
             None
         }
         (Ok(_), _) => None,
         // Stopped by the user: no need to learn how the peer would have ended.
         (Err(_), _) if interrupt::interrupted() => {
-            let _ = child.kill();
+            kill_group(&child);
             None
         }
         (Err(_), _) => {
             let status = exit_within(&mut child, Duration::from_millis(200));
             if status.is_none() {
-                let _ = child.kill();
+                kill_group(&child);
             }
             status
         }
@@ -358,6 +383,15 @@ pub fn session<T>(
     janitor::channel_closed(name, &tag, &token);
     let done = progress.load(Ordering::Relaxed);
     outcome.map_err(|e| explain(e, ended_alone, &seen, done, s.timeout))
+}
+
+/// Kills the peer and whatever it started (a Node parent's child): the
+/// peer leads its own process group.
+fn kill_group(child: &Child) {
+    let _ = nix::sys::signal::killpg(
+        Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
 }
 
 /// The peer's exit status if it exits within `grace`.
@@ -446,41 +480,36 @@ fn explain(
 }
 
 fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::Result<Child> {
-    let cpu = spec.cpus.map(|c| c.1);
+    // A peer that times itself is the parent of its own pair.
+    let self_timed = spec.transport.timed_by().is_some();
+    let cpu = spec
+        .cpus
+        .map(|(parent, peer)| if self_timed { parent } else { peer });
     let raw: Vec<RawFd> = prepared.child_fds.iter().map(|f| f.as_raw_fd()).collect();
     let list = raw
         .iter()
         .map(|f| f.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    // Test-only: the peer spoils one echo (u64::MAX: never).
-    let garbage_at = match spec.settings.inject {
-        Some(i) if i.fault == workload::Fault::PeerGarbage => i.at,
-        _ => u64::MAX,
+    let mut cmd = match spec.transport.peer_program(at, &raw)? {
+        Some(p) => {
+            let mut cmd = Command::new(p.program);
+            cmd.args(p.args).envs(p.env);
+            cmd
+        }
+        None => {
+            let mut cmd = Command::new(&spec.settings.peer_exe);
+            cmd.arg("__peer");
+            cmd
+        }
     };
-    let mut cmd = Command::new(&spec.settings.peer_exe);
-    let role = match spec.role {
-        PeerRole::Serve => "serve",
-        PeerRole::SlowServe => "slow-serve",
-        PeerRole::Hold => "hold",
-    };
-    cmd.arg("__peer")
-        .args(["--mechanism", spec.transport.name()])
-        .args(["--pattern", &spec.pattern.to_string()])
-        .args(["--size", &spec.size.to_string()])
-        .args(["--verify", &spec.settings.verify.to_string()])
-        .args(["--role", role])
-        .args(["--garbage-at", &garbage_at.to_string()])
-        .arg("--dir")
-        .arg(at.dir)
-        .args(["--tag", at.tag])
-        .args(["--token", &prepared.token])
+    cmd.args(peer_args(spec, at, prepared))
         .env(CHANNEL_FD_ENV, list)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         // Its own process group: Ctrl-C reaches only us, and we stop the peer
-        // in order instead of racing it.
+        // (and anything it started) in order instead of racing it.
         .process_group(0);
     // SAFETY: the closure runs between fork and exec and only makes
     // async-signal-safe system calls (fcntl, prctl, sched_setaffinity) on
@@ -502,4 +531,51 @@ fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::R
         });
     }
     cmd.spawn()
+}
+
+/// The case, as `--key value` pairs the peer reads (ipcbench's `PeerArgs`,
+/// or a peer program's own parser).
+fn peer_args(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> Vec<std::ffi::OsString> {
+    // Test-only: the peer spoils one echo (u64::MAX: never).
+    let garbage_at = match spec.settings.inject {
+        Some(i) if i.fault == workload::Fault::PeerGarbage => i.at,
+        _ => u64::MAX,
+    };
+    let role = match spec.role {
+        PeerRole::Serve => "serve",
+        PeerRole::SlowServe => "slow-serve",
+        PeerRole::Hold => "hold",
+    };
+    let mut args: Vec<(&str, std::ffi::OsString)> = vec![
+        ("--mechanism", spec.transport.name().into()),
+        ("--pattern", spec.pattern.to_string().into()),
+        ("--size", spec.size.to_string().into()),
+        ("--verify", spec.settings.verify.to_string().into()),
+        ("--role", role.into()),
+        ("--garbage-at", garbage_at.to_string().into()),
+        ("--dir", at.dir.into()),
+        ("--tag", at.tag.into()),
+        ("--token", prepared.token.clone().into()),
+    ];
+    if spec.transport.timed_by().is_some() {
+        args.extend(driver_args(spec));
+    }
+    args.into_iter().flat_map(|(k, v)| [k.into(), v]).collect()
+}
+
+/// What a peer program that times itself needs to know: how long to warm
+/// up and to measure, and where its own child goes.
+fn driver_args(spec: &SessionSpec) -> Vec<(&'static str, std::ffi::OsString)> {
+    let s = spec.settings;
+    let ms = |d: Duration| format!("{}", d.as_secs_f64() * 1e3).into();
+    let mut args = vec![("--warmup-ms", ms(s.warmup))];
+    args.push(match s.length {
+        Length::Iterations(n) => ("--iterations", n.to_string().into()),
+        Length::Duration(d) => ("--duration-ms", ms(d)),
+    });
+    if let Some((_, child_cpu)) = spec.cpus {
+        args.push(("--child-cpu", child_cpu.to_string().into()));
+        args.push(("--pinner", s.peer_exe.clone().into()));
+    }
+    args
 }

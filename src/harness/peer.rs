@@ -124,3 +124,23 @@ fn inherited_fds() -> Result<Vec<OwnedFd>, String> {
         })
         .collect()
 }
+
+/// `ipcbench __pinned CPU COMMAND...`: pins this process to `cpu`, then
+/// replaces it with `command`, which keeps the environment and inherited
+/// descriptors (a Node channel). It dies with its parent, as a peer does.
+/// Returns only on failure.
+pub fn exec_pinned(cpu: usize, command: &[std::ffi::OsString]) -> i32 {
+    use std::os::unix::process::CommandExt;
+    if let Err(e) = crate::sys::affinity::pin_to(&[cpu]) {
+        eprintln!("ipcbench: cannot pin to CPU {cpu}: {e}");
+        return 127;
+    }
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    let Some((program, args)) = command.split_first() else {
+        eprintln!("ipcbench: __pinned needs a command");
+        return 2;
+    };
+    let e = std::process::Command::new(program).args(args).exec();
+    eprintln!("ipcbench: cannot run {}: {e}", program.to_string_lossy());
+    127
+}

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, Signal};
+use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use super::workload::PeerReport;
@@ -203,7 +203,8 @@ fn watch(
         if stall.hung() {
             stalled.store(true, Ordering::SeqCst);
             let _ = tx.send(Event::TimedOut);
-            let _ = kill(peer, Signal::SIGKILL);
+            // The whole group: a peer program's own children (a Node child) too.
+            let _ = killpg(peer, Signal::SIGKILL);
             return End::Hung;
         }
         let mut fds = [PollFd::new(control.as_fd(), PollFlags::POLLIN)];
@@ -232,6 +233,11 @@ fn watch(
             let line: Vec<u8> = pending.drain(..=end).collect();
             let line = String::from_utf8_lossy(&line);
             let line = line.trim();
+            // A peer that times itself says how far it got.
+            if let Some(n) = line.strip_prefix("progress ").and_then(|n| n.parse().ok()) {
+                progress.store(n, Ordering::Relaxed);
+                continue;
+            }
             let event = if line == "ready" {
                 Event::Ready
             } else if let Ok(r) = serde_json::from_str::<PeerReport>(line) {

@@ -52,6 +52,54 @@ pub struct PeerReport {
     pub received: u64,
     /// CPU time of the peer process during the timed part.
     pub cpu_ns: u64,
+    /// What a peer program that drove both ends timed itself (Node on both
+    /// ends); the figures above are then its child's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timed_by_peer: Option<PeerTimed>,
+    /// What ran the peer when it is not ipcbench ("node v20.20.2").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runtime: Option<String>,
+}
+
+/// The timed part as a peer program that drives both ends measured it.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct PeerTimed {
+    pub messages: u64,
+    pub warmup_messages: u64,
+    pub elapsed_ns: u64,
+    /// CPU time of the driving process (all its threads).
+    pub cpu_ns: u64,
+    /// Errors in the echoes it checked.
+    pub errors: ErrorCounts,
+    /// Round trips as (ns, count), in buckets no coarser than the
+    /// histogram's own; empty for throughput.
+    pub rtt_ns: Vec<(u64, u64)>,
+}
+
+impl PeerTimed {
+    /// The parent-side figures the harness would have measured itself.
+    pub fn measured(&self, latency: bool) -> Measured {
+        let histogram = latency.then(|| {
+            let mut h = new_histogram();
+            for &(ns, n) in &self.rtt_ns {
+                h.saturating_record_n(ns, n);
+            }
+            h
+        });
+        Measured {
+            histogram,
+            messages: self.messages,
+            elapsed: Duration::from_nanos(self.elapsed_ns),
+            cpu: Duration::from_nanos(self.cpu_ns),
+            warmup_messages: self.warmup_messages,
+            errors: self.errors,
+        }
+    }
+}
+
+/// Round trips from 1 ns to an hour, at 3 significant digits.
+fn new_histogram() -> Histogram<u64> {
+    Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds")
 }
 
 /// What the parent measured.
@@ -103,8 +151,7 @@ pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &AtomicU64) -> io::Res
     // timed part starts with an empty channel and the peer's CPU clock reset.
     exchange(ch, &mut out, &mut back, SYNC, seq)?;
 
-    let mut histogram = round_trip
-        .then(|| Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds"));
+    let mut histogram = round_trip.then(new_histogram);
     let cpu0 = thread_cpu_time();
     let start = Instant::now();
     let mut done = 0u64;
@@ -340,6 +387,8 @@ pub fn serve(
                     errors,
                     received,
                     cpu_ns,
+                    timed_by_peer: None,
+                    runtime: None,
                 });
             }
             _ => {

@@ -13,6 +13,7 @@
 mod channel;
 mod connectionless;
 pub mod helper;
+mod node;
 mod priority;
 mod semantics;
 mod sessions;
@@ -92,6 +93,8 @@ pub struct Subject {
 pub fn subjects() -> Vec<Subject> {
     let mut rows: Vec<Subject> = transport::all()
         .iter()
+        // Node on both ends is the same channel as its harness-driven row.
+        .filter(|t| t.timed_by().is_none())
         .map(|&t| Subject {
             name: t.name(),
             nature: t.nature(),
@@ -158,12 +161,24 @@ fn probe_subject(s: &Subject, settings: &Settings) -> BTreeMap<String, Cell> {
         &|| sessions::probe(s, settings),
     ];
     let mut found: BTreeMap<Property, Finding> = BTreeMap::new();
+    if let Object::NodeChannel(mode) = s.nature.object {
+        found.extend(node::probe(mode));
+    }
+    let experiments = match s.nature.object {
+        Object::NodeChannel(_) => &[][..],
+        _ => &experiments[..],
+    };
     for experiment in experiments {
         // Each takes well under a second; the user's stop is honoured between them.
         if crate::sys::interrupt::interrupted() {
             break;
         }
         found.extend(experiment());
+    }
+    for fact in s.nature.facts {
+        found
+            .entry(fact.property)
+            .or_insert_with(|| Finding::undecided("declared"));
     }
     found
         .into_iter()

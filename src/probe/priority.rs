@@ -38,6 +38,7 @@ pub fn probe(s: &Subject) -> Finding {
         Object::UnixDatagram | Object::UnixSeqpacket => packets(s.nature.object),
         Object::PosixSharedMemory => bare_segment(),
         Object::Ring => Finding::undecided("a ring with no transport to try"),
+        Object::NodeChannel(_) => Finding::undecided(super::node::ELSEWHERE),
     }
 }
 

@@ -123,6 +123,7 @@ fn boundaries(object: Object) -> Finding {
         Object::PosixSharedMemory => Finding::fact(Measured::no(), "a segment has no receive call: a reader copies bytes at offsets it chooses, and nothing in the segment marks where one message ends"),
         Object::PosixSemaphore => Finding::fact(Measured::not_applicable(), "a semaphore carries no data, so there is nothing to delimit"),
         Object::Ring => Finding::undecided("a ring with no transport to try"),
+        Object::NodeChannel(_) => Finding::undecided(super::node::ELSEWHERE),
     }
 }
 
@@ -211,6 +212,7 @@ fn max_message(object: Object) -> Finding {
         },
         Object::PosixSemaphore => Finding::fact(Measured::not_applicable(), "a semaphore carries no data: it has no message size (n/a, not a limit of 0)"),
         Object::Ring => Finding::undecided("a ring with no transport to try"),
+        Object::NodeChannel(_) => Finding::undecided(super::node::ELSEWHERE),
     }
 }
 
@@ -281,6 +283,7 @@ fn bidirectional(object: Object) -> Finding {
             }
         }
         Object::Ring => Finding::undecided("a ring with no transport to try"),
+        Object::NodeChannel(_) => Finding::undecided(super::node::ELSEWHERE),
     }
 }
 
@@ -353,6 +356,7 @@ fn fd_passing(object: Object) -> Finding {
             Err(e) => Finding::undecided(e),
         },
         Object::PosixQueue | Object::SysvQueue => Finding::fact(Measured::no(), "mq_send and msgsnd carry bytes only; no call takes descriptors"),
+        Object::NodeChannel(_) => Finding::undecided(super::node::ELSEWHERE),
         Object::PosixSharedMemory | Object::Ring => Finding::fact(Measured::no(), "a descriptor number written to shared memory means nothing in the other process; only SCM_RIGHTS (or pidfd_getfd) transfers one"),
         Object::PosixSemaphore => Finding::fact(Measured::no(), "a semaphore carries no data"),
     }

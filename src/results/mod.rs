@@ -142,6 +142,10 @@ pub struct Row {
     /// CPUs the parent and the peer were pinned to (empty: unpinned).
     #[serde(default)]
     pub cpus: Vec<usize>,
+    /// Who timed the row when not the harness: "node" for Node on both
+    /// ends, where a Node parent timed its own round trips.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timed_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rtt_ns: Option<Rtt>,
     /// The round-trip distribution as (quantile, ns) points, for plots.
@@ -177,6 +181,7 @@ impl Row {
             reason: None,
             note: None,
             cpus: Vec::new(),
+            timed_by: None,
             rtt_ns: None,
             rtt_curve_ns: Vec::new(),
             msgs_per_s: None,

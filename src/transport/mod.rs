@@ -8,7 +8,7 @@ mod eventfd_shm;
 mod fifo;
 mod interprocess;
 mod ipc_channel;
-mod node_ipc;
+pub mod node;
 mod packets;
 mod pipe;
 mod posix_mq;
@@ -24,9 +24,10 @@ mod uds_dgram;
 mod uds_seqpacket;
 mod uds_stream;
 
+use std::ffi::OsString;
 use std::io;
-use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
 
 pub use stream::FdStream;
 
@@ -64,6 +65,14 @@ pub trait Channel: Send {
     fn peer_joined(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+/// A program other than ipcbench that plays the peer. The harness adds
+/// the case's `--key value` arguments after `args`, and `env`.
+pub struct PeerProgram {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<(&'static str, String)>,
 }
 
 /// Where the two processes of one case meet.
@@ -169,6 +178,9 @@ pub enum Object {
     /// Slots in shared memory with ipcbench's own synchronisation: the
     /// semantics are the protocol's, so the probe tries the channel itself.
     Ring,
+    /// Node.js's fork() channel: a socket pair with Node's framing and
+    /// queueing on top, which only Node processes can show.
+    NodeChannel(node::Serialization),
 }
 
 /// How a process finds the object.
@@ -244,6 +256,21 @@ pub trait Transport: Sync {
     fn carries_payload(&self) -> bool {
         true
     }
+    /// The peer, when it is not ipcbench re-executed; `fds` are the numbers
+    /// of the descriptors it inherits. May write into `at.dir`.
+    fn peer_program(&self, _at: &Rendezvous, _fds: &[RawFd]) -> io::Result<Option<PeerProgram>> {
+        Ok(None)
+    }
+    /// Who times the case, when not the harness: a runtime measured against
+    /// itself (Node on both ends), whose peer program then drives both ends
+    /// and reports what it timed. The harness holds no end of the channel.
+    fn timed_by(&self) -> Option<&'static str> {
+        None
+    }
+    /// How to read this transport's rows, when they differ from the others.
+    fn note(&self) -> Option<&'static str> {
+        None
+    }
     /// Parent side, before the peer starts: create the channel's resources.
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared>;
     /// Peer side: join what `prepare` made.
@@ -272,7 +299,22 @@ pub fn all() -> &'static [&'static dyn Transport] {
         &uds_seqpacket::UdsSeqpacket,
         &eventfd_shm::EventfdShm,
         &shm_ring::ShmRing,
-        &node_ipc::NodeIpc,
+        &node::Node {
+            serialization: node::Serialization::Json,
+            node_to_node: false,
+        },
+        &node::Node {
+            serialization: node::Serialization::Advanced,
+            node_to_node: false,
+        },
+        &node::Node {
+            serialization: node::Serialization::Json,
+            node_to_node: true,
+        },
+        &node::Node {
+            serialization: node::Serialization::Advanced,
+            node_to_node: true,
+        },
         &ipc_channel::IpcChannel,
         &interprocess::Interprocess,
     ]

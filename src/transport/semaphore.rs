@@ -174,6 +174,9 @@ impl Transport for Semaphore {
     fn nature(&self) -> super::Nature {
         super::Nature::kernel(super::Object::PosixSemaphore, super::Reach::Name)
     }
+    fn note(&self) -> Option<&'static str> {
+        Some("no payload: message size does not apply; a message is one post, RTT is post-to-answered-post")
+    }
     fn carries_payload(&self) -> bool {
         false
     }

@@ -148,7 +148,7 @@ pub fn stderr_lines(o: &Output) -> Vec<String> {
         .collect()
 }
 
-pub const ALL: [&str; 17] = [
+pub const ALL: [&str; 20] = [
     "pipe",
     "fifo",
     "uds-stream",
@@ -163,7 +163,10 @@ pub const ALL: [&str; 17] = [
     "uds-seqpacket",
     "eventfd-shm",
     "shm-ring",
-    "node-ipc",
+    "node-json",
+    "node-advanced",
+    "node-node-json",
+    "node-node-advanced",
     "ipc-channel",
     "interprocess",
 ];
