@@ -105,34 +105,42 @@ fn a_peer_killed_mid_case_fails_that_case_and_the_run_goes_on() {
 #[test]
 fn a_hung_peer_times_out_and_is_killed() {
     let watch = IpcWatch::start();
-    let sb = Sandbox::new();
-    let (run, peer) = start_long_run(
-        &sb,
-        &[
-            "-m",
-            "fifo,pipe",
-            "--duration",
-            "2s",
-            "--patterns",
-            "latency",
-            "--timeout",
-            "1s",
-        ],
-    );
-    kill(Pid::from_raw(peer as i32), Signal::SIGSTOP).unwrap();
-    let o = run.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    let r = sb.result();
-    let rows = rows(&r);
-    assert_eq!(rows[0]["status"], "failed");
-    let why = rows[0]["reason"].as_str().unwrap();
-    assert!(why.contains("did not answer for 1s (--timeout)"), "{why}");
-    assert_eq!(rows[1]["status"], "ok");
-    assert!(
-        !std::path::Path::new(&format!("/proc/{peer}")).exists(),
-        "hung peer {peer} still exists"
-    );
-    sb.assert_nothing_left();
+    // A Rust peer, a Node peer, and a Node parent timing its own Node child.
+    for first in ["fifo", "node-json", "node-node-json"] {
+        let sb = Sandbox::new();
+        let mechanisms = format!("{first},pipe");
+        let (run, peer) = start_long_run(
+            &sb,
+            &[
+                "-m",
+                &mechanisms,
+                "--duration",
+                "2s",
+                "--patterns",
+                "latency",
+                "--timeout",
+                "1s",
+            ],
+        );
+        kill(Pid::from_raw(peer as i32), Signal::SIGSTOP).unwrap();
+        let o = run.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{first}");
+        let r = sb.result();
+        let rows = rows(&r);
+        assert_eq!(rows[0]["status"], "failed", "{first}");
+        let why = rows[0]["reason"].as_str().unwrap();
+        assert!(
+            why.contains("did not answer for 1s (--timeout)"),
+            "{first}: {why}"
+        );
+        assert_eq!(rows[1]["status"], "ok", "{first}");
+        assert!(
+            !std::path::Path::new(&format!("/proc/{peer}")).exists(),
+            "{first}: hung peer {peer} still exists"
+        );
+        assert!(sb.processes().is_empty(), "{first}: {:?}", sb.processes());
+        sb.assert_nothing_left();
+    }
     watch.assert_nothing_new();
 }
 
@@ -188,8 +196,9 @@ fn ctrl_c_ends_a_case_of_any_length_within_a_second() {
         &["-n", "100000000000"],
     ];
     for length in lengths {
-        // A blocking transport and a spinning one, which never enters the kernel.
-        for mechanism in ["pipe", "shm-ring"] {
+        // A blocking transport, a spinning one that never enters the kernel,
+        // a Node peer, and a Node parent with its own Node child.
+        for mechanism in ["pipe", "shm-ring", "node-json", "node-node-json"] {
             let sb = Sandbox::new();
             let mut args = vec!["-m", mechanism, "--patterns", "latency"];
             args.extend_from_slice(length);
@@ -207,6 +216,7 @@ fn ctrl_c_ends_a_case_of_any_length_within_a_second() {
             // The case cut short is no result, and certainly not `ok`.
             assert!(rows(&r).is_empty(), "{what}: {:?}", rows(&r));
             assert!(!std::path::Path::new(&format!("/proc/{peer}")).exists());
+            assert!(sb.processes().is_empty(), "{what}: {:?}", sb.processes());
             sb.assert_nothing_left();
         }
     }

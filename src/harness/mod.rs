@@ -377,12 +377,14 @@ pub fn session<T>(
     };
     // std retries EINTR in wait, which is what we want: the peer is ending.
     let _ = child.wait();
+    // The body may have consumed the time-out event itself.
+    let stalled = watchdog.stalled();
     let seen = watchdog.finish();
     let _ = affinity::pin_to(&s.cpus);
     drop(dir);
     janitor::channel_closed(name, &tag, &token);
     let done = progress.load(Ordering::Relaxed);
-    outcome.map_err(|e| explain(e, ended_alone, &seen, done, s.timeout))
+    outcome.map_err(|e| explain(e, ended_alone, stalled, &seen, done, s.timeout))
 }
 
 /// Kills the peer and whatever it started (a Node parent's child): the
@@ -436,6 +438,7 @@ fn classify(what: &str, e: io::Error) -> CaseError {
 fn explain(
     e: io::Error,
     ended_alone: Option<ExitStatus>,
+    stalled: bool,
     seen: &[Event],
     progress: u64,
     timeout: Duration,
@@ -449,7 +452,7 @@ fn explain(
     if e.kind() == io::ErrorKind::OutOfMemory {
         return CaseError::Failed(format!("parent side {after}: {e}"));
     }
-    if seen.iter().any(|e| matches!(e, Event::TimedOut)) {
+    if stalled || seen.iter().any(|e| matches!(e, Event::TimedOut)) {
         return CaseError::Failed(format!(
             "peer did not answer for {} (--timeout); killed {after}",
             humantime::format_duration(timeout)

@@ -103,9 +103,9 @@ pub fn errors(row: &Value) -> (u64, u64, u64, u64) {
     (f("lost"), f("duplicated"), f("reordered"), f("corrupted"))
 }
 
-/// Direct children of `pid`, with their state letter (R, S, Z, ...).
-/// The children of `pid` with their state letter, its janitor excluded
-/// (it lives as long as the run and is not a peer).
+/// The children of `pid` that run a peer (ipcbench's, Node's, the
+/// probe's helpers), with their state letter (R, S, Z, ...): its janitor
+/// lives as long as the run and is not one.
 pub fn children(pid: u32) -> Vec<(u32, char)> {
     let mut out = Vec::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
@@ -117,16 +117,22 @@ pub fn children(pid: u32) -> Vec<(u32, char)> {
             .split_whitespace()
             .filter_map(|c| c.parse::<u32>().ok())
         {
-            let cmdline = std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default();
-            if cmdline.split(|&b| b == 0).any(|a| a == b"__janitor") {
-                continue;
-            }
             let stat = std::fs::read_to_string(format!("/proc/{c}/stat")).unwrap_or_default();
             // The state follows the parenthesised command name.
             let state = stat
                 .rsplit_once(')')
                 .and_then(|(_, rest)| rest.trim_start().chars().next())
                 .unwrap_or('?');
+            let cmdline = std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default();
+            // Only once it runs a peer's program: between fork and exec a
+            // child (the janitor too) still shows the run's own command line.
+            // A zombie shows none, and is kept: unreaped peers must be seen.
+            let peer = cmdline.split(|&b| b == 0).any(|a| {
+                a == b"__peer" || a.ends_with(b"ipcbench-peer.js") || a == b"__probe-peer"
+            });
+            if !peer && state != 'Z' {
+                continue;
+            }
             out.push((c, state));
         }
     }
