@@ -264,6 +264,8 @@ class Buckets {
 function forkChild(opts) {
   const args = ['echo', '--serialization', opts.serialization, '--pattern', opts.pattern,
     '--size', opts.size, '--verify', opts.verify];
+  // Test-only: the child spoils one echo, as ipcbench's own peer does.
+  if (opts['garbage-at'] !== undefined) args.push('--garbage-at', opts['garbage-at']);
   const options = { serialization: opts.serialization, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] };
   if (opts['child-cpu'] !== undefined) {
     // fork() runs execPath with execArgv before the script: ipcbench pins
