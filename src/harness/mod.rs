@@ -238,12 +238,12 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
         settings: s,
     };
     if case.transport.timed_by().is_some() {
-        return session(&spec, |live| match live.watchdog.next() {
-            Some(Event::Report(r)) => match &r.timed_by_peer {
+        return session(&spec, |live| {
+            let r = expect_report(live.watchdog)?;
+            match &r.timed_by_peer {
                 Some(t) => Ok((t.measured(case.pattern == Pattern::Latency), r)),
                 None => Err(io::Error::other("the peer program reported no timings")),
-            },
-            other => Err(unexpected(other)),
+            }
         });
     }
     measure(&spec, &plan)
@@ -254,10 +254,7 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
 pub fn measure(spec: &SessionSpec, plan: &Plan) -> Result<(Measured, PeerReport), CaseError> {
     session(spec, |live| {
         let measured = workload::drive(&mut *live.channel, plan, live.progress)?;
-        match live.watchdog.next() {
-            Some(Event::Report(r)) => Ok((measured, r)),
-            other => Err(unexpected(other)),
-        }
+        Ok((measured, expect_report(live.watchdog)?))
     })
 }
 
@@ -358,19 +355,19 @@ pub fn session<T>(
     // Whether the peer ended by itself tells a crash from our own kill.
     let ended_alone = match (&outcome, spec.role) {
         (Ok(_), PeerRole::Hold) => {
-            kill_group(&child);
+            crate::sys::kill_group(child.id());
             None
         }
         (Ok(_), _) => None,
         // Stopped by the user: no need to learn how the peer would have ended.
         (Err(_), _) if interrupt::interrupted() => {
-            kill_group(&child);
+            crate::sys::kill_group(child.id());
             None
         }
         (Err(_), _) => {
             let status = exit_within(&mut child, Duration::from_millis(200));
             if status.is_none() {
-                kill_group(&child);
+                crate::sys::kill_group(child.id());
             }
             status
         }
@@ -385,15 +382,6 @@ pub fn session<T>(
     janitor::channel_closed(name, &tag, &token);
     let done = progress.load(Ordering::Relaxed);
     outcome.map_err(|e| explain(e, ended_alone, stalled, &seen, done, s.timeout))
-}
-
-/// Kills the peer and whatever it started (a Node parent's child): the
-/// peer leads its own process group.
-fn kill_group(child: &Child) {
-    let _ = nix::sys::signal::killpg(
-        Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    );
 }
 
 /// The peer's exit status if it exits within `grace`.
@@ -411,6 +399,13 @@ fn exit_within(child: &mut Child, grace: Duration) -> Option<ExitStatus> {
 fn expect_ready(w: &Watchdog) -> io::Result<()> {
     match w.next() {
         Some(Event::Ready) => Ok(()),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn expect_report(w: &Watchdog) -> io::Result<PeerReport> {
+    match w.next() {
+        Some(Event::Report(r)) => Ok(r),
         other => Err(unexpected(other)),
     }
 }

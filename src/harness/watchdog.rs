@@ -13,7 +13,6 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use super::workload::PeerReport;
@@ -204,7 +203,7 @@ fn watch(
             stalled.store(true, Ordering::SeqCst);
             let _ = tx.send(Event::TimedOut);
             // The whole group: a peer program's own children (a Node child) too.
-            let _ = killpg(peer, Signal::SIGKILL);
+            crate::sys::kill_group(peer.as_raw() as u32);
             return End::Hung;
         }
         let mut fds = [PollFd::new(control.as_fd(), PollFlags::POLLIN)];

@@ -308,7 +308,8 @@ pub fn spawn_helper(args: &[&str]) -> std::io::Result<std::process::Child> {
     cmd.spawn()
 }
 
-/// Waits for a helper's last line, killing it if it outlives `limit`.
+/// Waits for a helper's last line, killing it (and whatever it started)
+/// if it outlives `limit`.
 pub fn finish(mut child: std::process::Child, limit: Duration) -> String {
     let until = Instant::now() + limit;
     while Instant::now() < until && !crate::sys::interrupt::interrupted() {
@@ -317,7 +318,7 @@ pub fn finish(mut child: std::process::Child, limit: Duration) -> String {
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    let _ = child.kill();
+    crate::sys::kill_group(child.id());
     let out = child
         .wait_with_output()
         .map(|o| o.stdout)

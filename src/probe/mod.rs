@@ -147,7 +147,6 @@ pub fn run(settings: &Settings) -> Option<ProbeFile> {
 }
 
 fn probe_subject(s: &Subject, settings: &Settings) -> BTreeMap<String, Cell> {
-    let declared = |p: Property| s.nature.facts.iter().find(|f| f.property == p);
     let experiments: [&dyn Fn() -> Vec<(Property, Finding)>; 4] = [
         &|| {
             let (reach, kept) = connectionless::probe(s);
@@ -161,33 +160,27 @@ fn probe_subject(s: &Subject, settings: &Settings) -> BTreeMap<String, Cell> {
         &|| sessions::probe(s, settings),
     ];
     let mut found: BTreeMap<Property, Finding> = BTreeMap::new();
-    if let Object::NodeChannel(mode) = s.nature.object {
-        found.extend(node::probe(mode));
-    }
-    let experiments = match s.nature.object {
-        Object::NodeChannel(_) => &[][..],
-        _ => &experiments[..],
-    };
-    for experiment in experiments {
-        // Each takes well under a second; the user's stop is honoured between them.
-        if crate::sys::interrupt::interrupted() {
-            break;
+    match s.nature.object {
+        Object::NodeChannel(mode) => found.extend(node::probe(mode)),
+        _ => {
+            for experiment in experiments {
+                // Each takes well under a second; the user's stop is honoured between them.
+                if crate::sys::interrupt::interrupted() {
+                    break;
+                }
+                found.extend(experiment());
+            }
         }
-        found.extend(experiment());
     }
+    // What the API settles, no experiment overrides.
     for fact in s.nature.facts {
-        found
-            .entry(fact.property)
-            .or_insert_with(|| Finding::undecided("declared"));
+        let finding = Finding::fact(Measured::flag(fact.holds), fact.why);
+        found.insert(fact.property, finding);
     }
     found
         .into_iter()
         .map(|(p, f)| {
-            let f = match declared(p) {
-                Some(fact) => Finding::fact(Measured::flag(fact.holds), fact.why),
-                None => f,
-            }
-            .about(s.nature.protocol);
+            let f = f.about(s.nature.protocol);
             let cell = Cell {
                 measured: f.measured,
                 method: f.method,

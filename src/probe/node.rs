@@ -4,16 +4,14 @@
 //! own children and prints what it observed as one JSON line; the verdicts,
 //! and the evidence quoted for them, are made here.
 
-use std::io::Read;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use super::Finding;
 use crate::results::probe::{Capacity, Measured, Property};
-use crate::sys::interrupt;
 use crate::transport::node::{self, Serialization};
 
 /// Why the kernel-object experiments leave a Node row alone.
@@ -64,30 +62,9 @@ fn observe(mode: Serialization) -> Result<Value, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
     crate::sys::dies_with_parent(&mut cmd);
-    let mut child = cmd.spawn().map_err(|e| format!("starting node: {e}"))?;
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(st)) => break Ok(st),
-            Ok(None) if interrupt::interrupted() => break Err("interrupted".to_string()),
-            Ok(None) if started.elapsed() > DEADLINE => {
-                break Err(format!("node did not finish within {DEADLINE:?}"))
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => break Err(e.to_string()),
-        }
-    };
-    // Its children too: they share its process group.
-    let _ = nix::sys::signal::killpg(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    );
-    let _ = child.wait();
-    status?;
-    let mut text = String::new();
-    if let Some(out) = child.stdout.take() {
-        let _ = out.take(1 << 20).read_to_string(&mut text);
-    }
+    let child = cmd.spawn().map_err(|e| format!("starting node: {e}"))?;
+    // Its children share its process group and go with it.
+    let text = super::helper::finish(child, DEADLINE);
     serde_json::from_str::<Output>(text.trim())
         .map(|o| o.observations)
         .map_err(|e| {

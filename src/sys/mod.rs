@@ -69,6 +69,16 @@ pub fn set_fifo_priority(priority: i32) -> nix::Result<()> {
         .map(drop)
 }
 
+/// SIGKILLs the process group `leader` leads: a child started with its own
+/// group (every peer and helper is), and whatever it started in turn (a
+/// Node parent's Node child). Errors are ignored: it may be gone already.
+pub fn kill_group(leader: u32) {
+    let _ = nix::sys::signal::killpg(
+        nix::unistd::Pid::from_raw(leader as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+}
+
 /// Makes a child started by `cmd` die when this process does, even by
 /// SIGKILL, and keeps it out of our process group, so Ctrl-C reaches only
 /// us and we stop our children in order.
