@@ -68,6 +68,8 @@ pub enum ExportFormat {
     GithubActionBenchmark,
     /// The results table as Markdown
     Markdown,
+    /// The results table as CSV, with the raw numbers after the readable columns
+    Csv,
 }
 
 #[derive(clap::Args, Debug)]

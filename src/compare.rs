@@ -19,7 +19,23 @@ use crate::results::{Pattern, ResultFile, Row, Status};
 pub enum Verdict {
     Regression,
     Improvement,
+    /// Within the threshold.
     Unchanged,
+    /// Past the threshold against the reference, but not confirmed by the
+    /// raw figure or by trial ranges that stay apart: a change the
+    /// machine's noise can explain.
+    Noisy,
+}
+
+impl Verdict {
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Regression => "REGRESSION",
+            Verdict::Improvement => "improved",
+            Verdict::Unchanged => "unchanged",
+            Verdict::Noisy => "noisy",
+        }
+    }
 }
 
 pub struct Change {
@@ -136,6 +152,8 @@ pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> V
             Verdict::Regression
         } else if change < -threshold && raw_change < -threshold && hi_c < lo_b {
             Verdict::Improvement
+        } else if change.abs() > threshold {
+            Verdict::Noisy
         } else {
             Verdict::Unchanged
         };
@@ -225,11 +243,7 @@ pub fn table(changes: &[Change]) -> String {
             fmt(c.current),
             percent(c.raw_change),
             percent(c.change),
-            match c.verdict {
-                Verdict::Regression => "REGRESSION",
-                Verdict::Improvement => "improved",
-                Verdict::Unchanged => "unchanged",
-            }
+            c.verdict.word()
         );
     }
     s
@@ -328,14 +342,16 @@ mod tests {
         // faster, so against it the transport looks 60 % slower.
         let base = run(&[5000.0, 5000.0, 5000.0], &[10000.0, 10000.0, 10000.0]);
         let cur = run(&[3000.0, 3000.0, 3000.0], &[10500.0, 10500.0, 10500.0]);
-        assert_eq!(verdict_of(&base, &cur, "uds-stream"), Verdict::Unchanged);
+        assert_eq!(verdict_of(&base, &cur, "uds-stream"), Verdict::Noisy);
     }
 
     #[test]
     fn overlapping_trials_are_noise_even_past_the_threshold() {
         let base = run(&[5000.0, 5000.0, 5000.0], &[10000.0, 14000.0, 9000.0]);
         let cur = run(&[5000.0, 5000.0, 5000.0], &[12000.0, 9500.0, 12500.0]);
-        assert_eq!(verdict_of(&base, &cur, "uds-stream"), Verdict::Unchanged);
+        assert_eq!(verdict_of(&base, &cur, "uds-stream"), Verdict::Noisy);
+        let same = run(&[5000.0, 5000.0, 5000.0], &[10100.0, 9900.0, 10000.0]);
+        assert_eq!(verdict_of(&base, &same, "uds-stream"), Verdict::Unchanged);
     }
 
     #[test]

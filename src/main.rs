@@ -175,6 +175,7 @@ fn export_result(args: &ExportArgs) -> i32 {
             (format, out) => {
                 let text = match format {
                     ExportFormat::Bmf => pretty(&export::bmf::render(&result)),
+                    ExportFormat::Csv => export::csv::render(&result).map_err(Error::Runtime)?,
                     _ => export::markdown::report(&result),
                 };
                 match out {

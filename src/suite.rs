@@ -303,9 +303,11 @@ fn run_one(
 ) -> Row {
     let transport = transport::by_name(mechanism).expect("validated mechanism");
     match transport.availability() {
-        Err(reason) => {
-            Row::new(mechanism, placement, pattern, size).with_status(Status::Unsupported, reason)
+        Err(reason) => Row {
+            family: transport.family(),
+            ..Row::new(mechanism, placement, pattern, size)
         }
+        .with_status(Status::Unsupported, reason),
         Ok(()) => harness::run_case(&Case {
             transport,
             pattern,

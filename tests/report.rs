@@ -7,7 +7,7 @@ use common::*;
 
 use std::path::{Path, PathBuf};
 
-const MECHANISMS: [&str; 3] = ["pipe", "uds-dgram", "semaphore"];
+const MECHANISMS: [&str; 4] = ["pipe", "uds-dgram", "semaphore", "socketpair"];
 
 /// Runs a small suite; the run writes its report beside the result file.
 fn small_run(sb: &Sandbox) -> (PathBuf, PathBuf) {
@@ -56,7 +56,7 @@ fn check_page(index: &Path, expect: &[&str]) -> String {
         let src = img.value().attr("src").unwrap();
         let (w, h) = png_size(&dir.join(src));
         assert!(
-            (400..=4000).contains(&w) && (300..=4000).contains(&h),
+            (400..=4000).contains(&w) && (150..=4000).contains(&h),
             "{src}: {w}x{h}"
         );
         assert!(
@@ -71,6 +71,7 @@ fn check_page(index: &Path, expect: &[&str]) -> String {
         assert!(text.contains(m), "{m} is not on the page");
     }
     for heading in [
+        "Summary",
         "Machine and options",
         "Charts",
         "All results",
@@ -88,8 +89,16 @@ fn a_run_writes_a_report_that_parses_with_real_charts() {
     let (_, index) = small_run(&sb);
     let html = check_page(&index, &MECHANISMS);
     // Error counters are shown even when they are all zero.
-    assert!(html.contains("<th>lost</th>") && html.contains("<td>0</td>"));
-    assert!(html.contains("latency-distribution-same.png"));
+    assert!(html.contains("<th>lost</th>") && html.contains("<td data-v=\"0\">0</td>"));
+    // The claimed table's transports and the others are charted apart.
+    assert!(html.contains("latency-distribution-same-claimed.png"));
+    assert!(html.contains("latency-distribution-same-kernel.png"));
+    assert!(html.contains("summary-rtt-same-claimed.png"));
+    // The summary names the fastest at each size.
+    assert!(
+        html.contains("64 B, round trip</b>: fastest"),
+        "no summary sentence"
+    );
     sb.assert_nothing_left();
 }
 
@@ -109,9 +118,11 @@ fn report_compares_two_runs() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let html = check_page(&dir.join("index.html"), &MECHANISMS);
     assert!(
-        html.contains("Compared with the baseline") && html.contains("<td>1.00</td>"),
-        "a run compared with itself has ratio 1"
+        html.contains("Compared with the baseline") && html.contains("+0.0 %</td>"),
+        "a run compared with itself has not changed"
     );
+    assert!(html.contains("compare-ratio.png") && html.contains(">unchanged</td>"));
+    assert!(!html.contains(">REGRESSION</td>") && !html.contains(">noisy</td>"));
     assert!(dir.join("baseline.json").exists());
 }
 
@@ -156,53 +167,277 @@ fn bad_result_files_get_one_line_and_exit_2() {
     }
 }
 
+/// The screenshots of the browser test, kept for a person to look at.
+fn screenshot_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// What the page said on its console, or threw, while the test looked.
+type Complaints = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+fn listen(tab: &headless_chrome::Tab) -> Complaints {
+    use headless_chrome::protocol::cdp::types::Event;
+    use headless_chrome::protocol::cdp::Log::LogEntryLevel;
+    use headless_chrome::protocol::cdp::Runtime::ConsoleAPICalledEventTypeOption as Kind;
+    let heard: Complaints = Default::default();
+    let mine = heard.clone();
+    tab.enable_log().unwrap();
+    tab.enable_runtime().unwrap();
+    tab.add_event_listener(std::sync::Arc::new(move |event: &Event| {
+        let complaint = match event {
+            Event::RuntimeConsoleAPICalled(e)
+                if matches!(e.params.Type, Kind::Error | Kind::Assert) =>
+            {
+                Some(format!(
+                    "console.error: {:?}",
+                    e.params.args.iter().map(|a| &a.value).collect::<Vec<_>>()
+                ))
+            }
+            Event::RuntimeExceptionThrown(e) => {
+                Some(format!("exception: {}", e.params.exception_details.text))
+            }
+            Event::LogEntryAdded(e) if e.params.entry.level == LogEntryLevel::Error => {
+                Some(format!("log: {}", e.params.entry.text))
+            }
+            _ => None,
+        };
+        mine.lock().unwrap().extend(complaint);
+    }))
+    .unwrap();
+    heard
+}
+
+/// Evaluates `js` (which returns a JSON string) in the page.
+fn ask(tab: &headless_chrome::Tab, js: &str) -> serde_json::Value {
+    let answer = tab
+        .evaluate(js, false)
+        .unwrap_or_else(|e| panic!("{js}: {e}"));
+    let text = answer.value.and_then(|v| v.as_str().map(String::from));
+    serde_json::from_str(&text.unwrap_or_else(|| panic!("{js}: no string answer"))).unwrap()
+}
+
+/// The results table's sort keys of one column, in the order shown.
+const COLUMN: &str = "(c) => JSON.stringify([...document.querySelectorAll('#results-table tbody tr')].filter(r => !r.hidden).map(r => r.cells[c].getAttribute('data-v')))";
+
+fn sorted_keys(keys: &[serde_json::Value], ascending: bool) -> bool {
+    let numbers: Vec<f64> = keys
+        .iter()
+        .filter_map(|k| k.as_str()?.parse().ok())
+        .collect();
+    let empties_last = keys
+        .iter()
+        .skip(numbers.len())
+        .all(|k| k.as_str() == Some(""));
+    empties_last
+        && numbers.windows(2).all(|w| {
+            if ascending {
+                w[0] <= w[1]
+            } else {
+                w[0] >= w[1]
+            }
+        })
+}
+
+/// Opens the page at `width` CSS pixels and checks it as a reader would.
+fn look_at(chromium: &Path, index: &Path, width: u32, profile: &Path) {
+    let options = headless_chrome::LaunchOptions::default_builder()
+        .path(Some(chromium.to_path_buf()))
+        .sandbox(false)
+        .window_size(Some((width.max(800), 2400)))
+        .user_data_dir(Some(profile.to_path_buf()))
+        .args(
+            [
+                "--disable-gpu",
+                "--disable-quic",
+                "--disable-component-update",
+                "--hide-scrollbars",
+            ]
+            .iter()
+            .map(std::ffi::OsStr::new)
+            .collect(),
+        )
+        .build()
+        .unwrap();
+    let browser = headless_chrome::Browser::new(options).unwrap();
+    let tab = browser.new_tab().unwrap();
+    let heard = listen(&tab);
+    // A window is at least 500 px wide: a phone's width is emulated.
+    tab.call_method(
+        headless_chrome::protocol::cdp::Emulation::SetDeviceMetricsOverride {
+            width,
+            height: 2400,
+            device_scale_factor: 1.0,
+            mobile: width < 1000,
+            scale: None,
+            screen_width: None,
+            screen_height: None,
+            position_x: None,
+            position_y: None,
+            dont_set_visible_size: None,
+            screen_orientation: None,
+            viewport: None,
+            display_feature: None,
+            device_posture: None,
+        },
+    )
+    .unwrap();
+    tab.navigate_to(&format!("file://{}", index.display()))
+        .unwrap()
+        .wait_until_navigated()
+        .unwrap();
+    let name = if width >= 1000 { "desktop" } else { "mobile" };
+    let shot = |what: &str| {
+        let png = tab
+            .capture_screenshot(
+                headless_chrome::protocol::cdp::Page::CaptureScreenshotFormatOption::Png,
+                None,
+                None,
+                true,
+            )
+            .unwrap();
+        std::fs::write(screenshot_dir().join(format!("{name}-{what}.png")), png).unwrap();
+    };
+    shot("top");
+    let viewport = ask(&tab, "JSON.stringify(document.documentElement.clientWidth)");
+    assert_eq!(
+        viewport.as_u64(),
+        Some(width as u64),
+        "the window is not {width} px wide"
+    );
+    let broken = ask(&tab, "JSON.stringify([...document.images].filter(i => !i.complete || i.naturalWidth === 0).map(i => i.getAttribute('src')))");
+    assert_eq!(
+        broken,
+        serde_json::json!([]),
+        "{name}: images that did not load"
+    );
+    let images = ask(&tab, "JSON.stringify(document.images.length)");
+    assert!(
+        images.as_u64().unwrap() >= 10,
+        "{name}: only {images} images"
+    );
+    let sideways = ask(&tab, "JSON.stringify(document.documentElement.scrollWidth - document.documentElement.clientWidth)");
+    assert_eq!(
+        sideways.as_i64(),
+        Some(0),
+        "{name}: the page scrolls sideways"
+    );
+    if name == "desktop" {
+        let wide = ask(&tab, "JSON.stringify([...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().width > document.documentElement.clientWidth).map(t => t.id || t.querySelector('tr').textContent.slice(0, 60)))");
+        assert_eq!(
+            wide,
+            serde_json::json!([]),
+            "tables wider than the {width} px window"
+        );
+    }
+    // Sort by the first RTT p50 column, both ways.
+    let before = ask(&tab, &format!("({COLUMN})(2)"));
+    let click =
+        "document.querySelectorAll('#results-table thead tr:last-child th')[2].click(); '\"\"'";
+    tab.evaluate(click, false).unwrap();
+    let ascending = ask(&tab, &format!("({COLUMN})(2)"));
+    assert!(
+        sorted_keys(ascending.as_array().unwrap(), true),
+        "{name}: not ascending: {ascending}"
+    );
+    assert_ne!(
+        before, ascending,
+        "{name}: sorting did not reorder the rows"
+    );
+    tab.evaluate(click, false).unwrap();
+    let descending = ask(&tab, &format!("({COLUMN})(2)"));
+    assert!(
+        sorted_keys(descending.as_array().unwrap(), false),
+        "{name}: not descending: {descending}"
+    );
+    // The filter keeps the rows that hold every word.
+    let kept = ask(&tab, "const f = document.querySelector('input[data-table=results-table]'); f.value = 'pipe 4 KiB'; f.dispatchEvent(new Event('input')); JSON.stringify([...document.querySelectorAll('#results-table tbody tr')].filter(r => !r.hidden).map(r => r.cells[0].textContent + ' ' + r.cells[1].textContent))");
+    assert_eq!(
+        kept,
+        serde_json::json!(["pipe 4 KiB"]),
+        "{name}: the filter"
+    );
+    tab.evaluate(
+        "document.getElementById('results').scrollIntoView(); '\"\"'",
+        false,
+    )
+    .unwrap();
+    shot("results");
+    let heard = heard.lock().unwrap();
+    assert!(heard.is_empty(), "{name}: the page complained: {heard:?}");
+}
+
 #[test]
-fn the_report_loads_in_a_real_browser() {
+fn the_report_reads_well_in_a_real_browser() {
     let Some(chromium) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .into_iter()
-        .find(|p| Path::new(p).exists())
+        .map(Path::new)
+        .find(|p| p.exists())
     else {
+        // CI installs it (.ci/run): there, a missing browser is a failure.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Chromium is not installed"
+        );
         eprintln!("SKIPPED: Chromium is not installed (apt-get install chromium; .ci/run does)");
         return;
     };
     let sb = Sandbox::new();
-    let (_, index) = small_run(&sb);
-    let profile = sb.dir.path().join("chromium-profile");
-    let shot = sb.dir.path().join("screenshot.png");
-    let o = std::process::Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--window-size=1200,1600",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("file://{}", index.display()))
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&o.stderr);
-    // The page has no script: any console message is a load problem.
-    let console: Vec<&str> = log.lines().filter(|l| l.contains(":CONSOLE")).collect();
-    assert!(console.is_empty(), "console: {console:?}");
-    // Not blank: a rendered page has many distinct colours.
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(&shot).unwrap()));
-    let mut reader = decoder.read_info().unwrap();
-    let mut buf = vec![0; reader.output_buffer_size()];
-    let frame = reader.next_frame(&mut buf).unwrap();
-    let pixels = &buf[..frame.buffer_size()];
-    let step = frame.color_type.samples();
-    let distinct: std::collections::HashSet<&[u8]> = pixels.chunks(step).step_by(7).collect();
-    assert!(
-        distinct.len() > 50,
-        "the screenshot looks blank: {} colours",
-        distinct.len()
-    );
+    let (result, _) = small_run(&sb);
+    let dir = sb.dir.path().join("compared");
+    let o = sb.run(&[
+        "report",
+        result.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+        "--compare",
+        result.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let index = dir.join("index.html");
+    for width in [1400, 390] {
+        let profile = sb.dir.path().join(format!("chromium-{width}"));
+        look_at(chromium, &index, width, &profile);
+    }
+}
+
+#[test]
+fn csv_export_keeps_reasons_with_commas_whole() {
+    let sb = Sandbox::new();
+    let (result, _) = small_run(&sb);
+    // A reason as the kernel gives them: commas, quotes, a new line.
+    let reason = "message too long: msg_max is 10, \"msgsize_max\" 8192\n(raise it)";
+    let mut file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&result).unwrap()).unwrap();
+    let row = &mut file["rows"][0];
+    row["status"] = "unsupported".into();
+    row["reason"] = reason.into();
+    std::fs::write(&result, serde_json::to_string(&file).unwrap()).unwrap();
+    let o = sb.run(&["export", result.to_str().unwrap(), "--format", "csv"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut reader = csv::Reader::from_reader(o.stdout.as_slice());
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert_eq!(records.len(), rows(&file).len(), "one line per row");
+    // The Markdown table's columns come first, in its order.
+    for (i, name) in ["mechanism", "pattern", "placement", "size", "RTT p50"]
+        .iter()
+        .enumerate()
+    {
+        assert_eq!(&header[i], *name);
+    }
+    let first = &records[0];
+    assert_eq!(&first[column("reason")], reason);
+    assert_eq!(&first[column("status_raw")], "unsupported");
+    assert!(first[column("status")].starts_with("unsupported ("));
+    // Raw numbers: an empty field where the file has no figure, never 0.
+    for (record, row) in records.iter().zip(rows(&file)).skip(1) {
+        assert_eq!(record[column("size_bytes")], row["size_bytes"].to_string());
+        match row["rtt_ns"]["p50"].as_u64() {
+            Some(p50) => assert_eq!(record[column("rtt_p50_ns")], p50.to_string()),
+            None => assert_eq!(&record[column("rtt_p50_ns")], ""),
+        }
+    }
 }

@@ -22,7 +22,8 @@ impl Notes {
     }
 }
 
-fn cells(row: &Row, notes: &mut Notes) -> Vec<String> {
+/// The table's columns but the last (status), as people read them.
+pub fn figures(row: &Row) -> Vec<String> {
     let dash = || "–".to_string();
     let (p50, p99, p999) = match &row.rtt_ns {
         Some(r) => (ns(r.p50 as f64), ns(r.p99 as f64), ns(r.p999 as f64)),
@@ -34,21 +35,6 @@ fn cells(row: &Row, notes: &mut Notes) -> Vec<String> {
         .cpu_ns_per_msg
         .as_ref()
         .map_or_else(dash, |c| format!("{} / {}", ns(c.parent), ns(c.child)));
-    let status = match row.status {
-        Status::Ok if row.errors.total() == 0 => "ok".to_string(),
-        Status::Ok => format!(
-            "ERRORS lost {} dup {} reord {} corrupt {}",
-            row.errors.lost, row.errors.duplicated, row.errors.reordered, row.errors.corrupted
-        ),
-        Status::Unsupported => format!(
-            "unsupported [{}]",
-            notes.mark(row.reason.as_deref().unwrap_or(""))
-        ),
-        Status::Failed => format!(
-            "FAILED [{}]",
-            notes.mark(row.reason.as_deref().unwrap_or(""))
-        ),
-    };
     vec![
         row.mechanism.clone(),
         row.pattern.to_string().to_string(),
@@ -61,11 +47,31 @@ fn cells(row: &Row, notes: &mut Notes) -> Vec<String> {
         mib,
         cpu,
         row.messages.to_string(),
-        status,
     ]
 }
 
-const HEADER: [&str; 12] = [
+/// The status column: ok, the error counters, or why the case did not
+/// run, with `reason` turning the row's reason into what the cell shows.
+pub fn status(row: &Row, reason: impl FnOnce(&str) -> String) -> String {
+    let why = || reason(row.reason.as_deref().unwrap_or(""));
+    match row.status {
+        Status::Ok if row.errors.total() == 0 => "ok".to_string(),
+        Status::Ok => format!(
+            "ERRORS lost {} dup {} reord {} corrupt {}",
+            row.errors.lost, row.errors.duplicated, row.errors.reordered, row.errors.corrupted
+        ),
+        Status::Unsupported => format!("unsupported {}", why()),
+        Status::Failed => format!("FAILED {}", why()),
+    }
+}
+
+fn cells(row: &Row, notes: &mut Notes) -> Vec<String> {
+    let mut cells = figures(row);
+    cells.push(status(row, |r| format!("[{}]", notes.mark(r))));
+    cells
+}
+
+pub const HEADER: [&str; 12] = [
     "mechanism",
     "pattern",
     "placement",

@@ -2,6 +2,7 @@
 //! measures; everything here works from a result file alone.
 
 pub mod bmf;
+pub mod csv;
 pub mod github_action_benchmark;
 pub mod json;
 pub mod markdown;

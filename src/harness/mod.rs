@@ -92,12 +92,15 @@ impl std::fmt::Display for CaseError {
 /// Runs one case to a result row; never panics on what the peer or the
 /// kernel does, and leaves no process or IPC object behind.
 pub fn run_case(case: &Case) -> Row {
-    let row = Row::new(
-        case.transport.name(),
-        case.placement,
-        case.pattern,
-        case.row_size(),
-    );
+    let row = Row {
+        family: case.transport.family(),
+        ..Row::new(
+            case.transport.name(),
+            case.placement,
+            case.pattern,
+            case.row_size(),
+        )
+    };
     if let Err(reason) = case.transport.check_size(case.wire_size()) {
         return row.with_status(Status::Unsupported, reason);
     }

@@ -1,32 +1,85 @@
-//! Line charts drawn with plotters, each written as PNG and SVG. The font is
+//! Charts drawn with plotters, each written as PNG and SVG. The font is
 //! carried in the binary (DejaVu Sans through ab_glyph), so charts render the
 //! same on any machine, with no fontconfig or freetype.
+//!
+//! Every chart keeps its legend or its labels outside the plot, so no data
+//! is hidden, and tells its series apart by colour *and* marker shape.
 
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::coord::combinators::WithKeyPoints;
+use plotters::coord::types::RangedCoordi32;
 use plotters::coord::Shift;
+use plotters::element::{Drawable, PointCollection};
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+use plotters_backend::{BackendCoord, DrawingErrorKind};
 
-/// One line of a chart.
+/// How a series looks: the same transport looks the same in every chart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Look(pub usize);
+
+/// One line of a line chart.
 pub struct Series {
     pub name: String,
-    pub color: RGBColor,
+    pub look: Look,
     pub points: Vec<(f64, f64)>,
+}
+
+/// How an axis is ticked and labelled.
+pub struct Axis {
+    pub label: String,
+    /// Where the ticks go (the measured sizes, the percentiles...).
+    pub ticks: Vec<f64>,
+    pub format: fn(&f64) -> String,
 }
 
 pub struct LineChart {
     pub title: String,
-    pub x_label: String,
-    pub y_label: String,
+    pub x: Axis,
+    pub y: Axis,
     pub series: Vec<Series>,
-    /// How x values are labelled (sizes in binary units, percentiles...).
-    pub x_fmt: fn(&f64) -> String,
-    pub y_fmt: fn(&f64) -> String,
 }
 
-const WIDTH: u32 = 960;
-const HEIGHT: u32 = 540;
+/// One bar of a ranked bar chart: `value`, and a whisker out to `whisker`.
+pub struct Bar {
+    pub name: String,
+    pub look: Look,
+    pub value: f64,
+    pub whisker: Option<f64>,
+    pub label: String,
+}
+
+pub struct BarChart {
+    pub title: String,
+    pub x: Axis,
+    pub bars: Vec<Bar>,
+}
+
+/// Points on rows: one row per name, x on a log axis, a reference line
+/// at `mark`. Each point carries its legend entry.
+pub struct DotChart {
+    pub title: String,
+    pub x: Axis,
+    pub rows: Vec<String>,
+    pub mark: f64,
+    /// (row, x, legend entry): the entry's look draws the point.
+    pub dots: Vec<(usize, f64, usize)>,
+    pub legend: Vec<(String, Look)>,
+}
+
+pub enum Chart {
+    Line(LineChart),
+    Bars(BarChart),
+    Dots(DotChart),
+}
+
+const WIDTH: u32 = 1000;
+/// Rows of bar and dot charts are this many y units apart: plotters
+/// labels integer axes with a formatter, not fractional ones.
+const ROW: i32 = 100;
+const LEGEND_WIDTH: u32 = 210;
 
 /// Makes the carried font the "sans-serif" of every plotters chart in this
 /// process (criterion's too, in `cargo bench`).
@@ -39,9 +92,9 @@ pub fn register_font() {
     });
 }
 
-/// Colours that stay apart on a white background; a transport keeps its
-/// colour in every chart because it is picked by the transport's index.
-const PALETTE: [(u8, u8, u8); 17] = [
+/// Tableau 10: ten colours chosen to stay apart, also for most colour-blind
+/// readers. A chart has at most nine series of one group.
+const PALETTE: [(u8, u8, u8); 10] = [
     (31, 119, 180),
     (255, 127, 14),
     (44, 160, 44),
@@ -52,43 +105,111 @@ const PALETTE: [(u8, u8, u8); 17] = [
     (127, 127, 127),
     (188, 189, 34),
     (23, 190, 207),
-    (0, 0, 128),
-    (128, 0, 0),
-    (0, 128, 128),
-    (255, 187, 0),
-    (90, 200, 120),
-    (200, 80, 160),
-    (0, 0, 0),
 ];
 
-pub fn color(index: usize) -> RGBColor {
-    let (r, g, b) = PALETTE[index % PALETTE.len()];
-    RGBColor(r, g, b)
+/// Seven marker shapes; seven and ten share no factor, so colour and shape
+/// together stay unique for seventy looks.
+const MARKERS: usize = 7;
+
+impl Look {
+    pub fn color(self) -> RGBColor {
+        let (r, g, b) = PALETTE[self.0 % PALETTE.len()];
+        RGBColor(r, g, b)
+    }
+
+    pub fn css(self) -> String {
+        let RGBColor(r, g, b) = self.color();
+        format!("#{r:02x}{g:02x}{b:02x}")
+    }
+
+    /// The marker, centred on `at`.
+    fn marker<C>(self, at: C) -> Marker<C> {
+        Marker { at, look: self }
+    }
 }
 
-pub fn css_color(index: usize) -> String {
-    let (r, g, b) = PALETTE[index % PALETTE.len()];
-    format!("#{r:02x}{g:02x}{b:02x}")
+/// A series' marker shape at one point, drawn in pixels whatever the axes.
+pub struct Marker<C> {
+    at: C,
+    look: Look,
 }
 
-/// Writes `stem.png` and `stem.svg` in `dir`; both axes logarithmic.
-pub fn write(chart: &LineChart, dir: &Path, stem: &str) -> Result<(), String> {
+impl<'a, C> PointCollection<'a, C> for &'a Marker<C> {
+    type Point = &'a C;
+    type IntoIter = std::iter::Once<&'a C>;
+    fn point_iter(self) -> Self::IntoIter {
+        std::iter::once(&self.at)
+    }
+}
+
+impl<C, DB: DrawingBackend> Drawable<DB> for Marker<C> {
+    fn draw<I: Iterator<Item = BackendCoord>>(
+        &self,
+        mut at: I,
+        backend: &mut DB,
+        _: (u32, u32),
+    ) -> Result<(), DrawingErrorKind<DB::ErrorType>> {
+        let Some((x, y)) = at.next() else {
+            return Ok(());
+        };
+        let color = self.look.color();
+        let (fill, line) = (color.filled(), color.stroke_width(2));
+        match self.look.0 % MARKERS {
+            0 => backend.draw_circle((x, y), 4, &fill, true),
+            1 => backend.draw_rect((x - 4, y - 4), (x + 4, y + 4), &fill, true),
+            2 => backend.fill_polygon([(x, y - 6), (x + 6, y + 4), (x - 6, y + 4)], &fill),
+            3 => backend.draw_circle((x, y), 4, &line, false),
+            4 => backend.draw_rect((x - 4, y - 4), (x + 4, y + 4), &line, false),
+            5 => {
+                backend.draw_line((x - 5, y - 5), (x + 5, y + 5), &line)?;
+                backend.draw_line((x - 5, y + 5), (x + 5, y - 5), &line)
+            }
+            _ => backend.fill_polygon([(x, y - 6), (x + 6, y), (x, y + 6), (x - 6, y)], &fill),
+        }
+    }
+}
+
+/// Writes `stem.png` and `stem.svg` in `dir`.
+pub fn write(chart: &Chart, dir: &Path, stem: &str) -> Result<(), String> {
     register_font();
+    let size = (WIDTH, height(chart));
     let png = dir.join(format!("{stem}.png"));
     let svg = dir.join(format!("{stem}.svg"));
     {
-        let root = BitMapBackend::new(&png, (WIDTH, HEIGHT)).into_drawing_area();
+        let root = BitMapBackend::new(&png, size).into_drawing_area();
         draw(&root, chart).map_err(|e| format!("{}: {e}", png.display()))?;
         root.present()
             .map_err(|e| format!("{}: {e}", png.display()))?;
     }
-    let root = SVGBackend::new(&svg, (WIDTH, HEIGHT)).into_drawing_area();
+    let root = SVGBackend::new(&svg, size).into_drawing_area();
     draw(&root, chart).map_err(|e| format!("{}: {e}", svg.display()))?;
     root.present()
         .map_err(|e| format!("{}: {e}", svg.display()))?;
     Ok(())
 }
 
+/// Bar and dot charts grow with their rows, so labels never overlap.
+fn height(chart: &Chart) -> u32 {
+    match chart {
+        Chart::Line(_) => 520,
+        Chart::Bars(b) => 110 + 34 * b.bars.len().max(2) as u32,
+        Chart::Dots(d) => 120 + 30 * d.rows.len().max(2) as u32,
+    }
+}
+
+fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    chart: &Chart,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    root.fill(&WHITE)?;
+    match chart {
+        Chart::Line(c) => draw_lines(root, c),
+        Chart::Bars(c) => draw_bars(root, c),
+        Chart::Dots(c) => draw_dots(root, c),
+    }
+}
+
+/// A log range around `values`, with room for markers at both ends.
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = values
         .filter(|v| *v > 0.0 && v.is_finite())
@@ -96,52 +217,210 @@ fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     if lo > hi {
         (1.0, 10.0)
     } else {
-        (lo / 1.6, hi * 1.6)
+        (lo / 1.4, hi * 1.4)
     }
 }
 
-fn draw<DB: DrawingBackend>(
+/// The ticks that fall inside the range; when none was asked for, 1-2-5
+/// steps, so a log axis always has labels.
+fn ticks_in(asked: &[f64], (lo, hi): (f64, f64)) -> Vec<f64> {
+    let inside = |v: &f64| *v >= lo && *v <= hi;
+    let mine: Vec<f64> = asked.iter().copied().filter(inside).collect();
+    if !mine.is_empty() {
+        return mine;
+    }
+    let mut out = Vec::new();
+    let mut decade = 10f64.powf(lo.log10().floor());
+    while decade <= hi {
+        out.extend(
+            [1.0, 2.0, 5.0]
+                .map(|m| m * decade)
+                .iter()
+                .filter(|v| inside(v)),
+        );
+        decade *= 10.0;
+    }
+    out
+}
+
+/// One key point per row, with room above and below.
+fn rows_axis(n: usize) -> WithKeyPoints<RangedCoordi32> {
+    (-ROW * 6 / 10..(n as i32 - 1) * ROW + ROW * 6 / 10)
+        .with_key_points((0..n as i32).map(|i| i * ROW).collect())
+}
+
+fn label_style() -> TextStyle<'static> {
+    ("sans-serif", 14).into_font().color(&BLACK)
+}
+
+fn draw_lines<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     c: &LineChart,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
-    root.fill(&WHITE)?;
+    let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
     let points = || c.series.iter().flat_map(|s| s.points.iter());
-    let (x0, x1) = bounds(points().map(|p| p.0));
-    let (y0, y1) = bounds(points().map(|p| p.1));
-    let mut chart = ChartBuilder::on(root)
-        .caption(&c.title, ("sans-serif", 22))
-        .margin(16)
-        .x_label_area_size(48)
-        .y_label_area_size(90)
-        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())?;
+    let xr = bounds(points().map(|p| p.0));
+    let yr = bounds(points().map(|p| p.1));
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(&c.title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(
+            (xr.0..xr.1)
+                .log_scale()
+                .with_key_points(ticks_in(&c.x.ticks, xr)),
+            (yr.0..yr.1)
+                .log_scale()
+                .with_key_points(ticks_in(&c.y.ticks, yr)),
+        )?;
     chart
         .configure_mesh()
-        .x_desc(&c.x_label)
-        .y_desc(&c.y_label)
-        .x_label_formatter(&c.x_fmt)
-        .y_label_formatter(&c.y_fmt)
+        .x_desc(&c.x.label)
+        .y_desc(&c.y.label)
+        .x_label_formatter(&c.x.format)
+        .y_label_formatter(&c.y.format)
         .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 16))
+        .axis_desc_style(("sans-serif", 15))
+        .light_line_style(WHITE)
         .draw()?;
     for s in &c.series {
-        let color = s.color;
-        chart
-            .draw_series(LineSeries::new(
-                s.points.iter().copied(),
-                color.stroke_width(2),
-            ))?
-            .label(&s.name)
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
-            });
-        chart.draw_series(s.points.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+        let color = s.look.color();
+        chart.draw_series(LineSeries::new(
+            s.points.iter().copied(),
+            color.stroke_width(2),
+        ))?;
+        chart.draw_series(s.points.iter().map(|&p| s.look.marker(p)))?;
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .position(SeriesLabelPosition::UpperLeft)
-        .draw()?;
+    let entries: Vec<(&str, Look)> = c.series.iter().map(|s| (s.name.as_str(), s.look)).collect();
+    draw_legend(&legend, &entries, true)
+}
+
+/// The legend, beside the plot: a short line with the marker, then the name.
+fn draw_legend<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[(&str, Look)],
+    lines: bool,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    for (i, (name, look)) in entries.iter().enumerate() {
+        let y = 60 + 24 * i as i32;
+        if lines {
+            area.draw(&PathElement::new(
+                vec![(4, y), (32, y)],
+                look.color().stroke_width(2),
+            ))?;
+        }
+        area.draw(&look.marker((18, y)))?;
+        let style = label_style().pos(Pos::new(HPos::Left, VPos::Center));
+        area.draw(&Text::new(name.to_string(), (40, y), style))?;
+    }
     Ok(())
+}
+
+fn draw_bars<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    c: &BarChart,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let n = c.bars.len();
+    let xr = bounds(
+        c.bars
+            .iter()
+            .flat_map(|b| [Some(b.value), b.whisker])
+            .flatten(),
+    );
+    // Room on the right for the value written after each bar.
+    let xr = (xr.0, xr.1 * 4.0);
+    // Row 0 is the bottom of the chart, and the last bar.
+    let names: Vec<String> = c.bars.iter().rev().map(|b| b.name.clone()).collect();
+    let row_name = move |y: &i32| names.get((*y / ROW) as usize).cloned().unwrap_or_default();
+    let mut chart = ChartBuilder::on(root)
+        .caption(&c.title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(50)
+        .y_label_area_size(170)
+        .build_cartesian_2d(
+            (xr.0..xr.1)
+                .log_scale()
+                .with_key_points(ticks_in(&c.x.ticks, xr)),
+            rows_axis(n),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc(&c.x.label)
+        .x_label_formatter(&c.x.format)
+        .y_label_formatter(&row_name)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .disable_y_mesh()
+        .light_line_style(WHITE)
+        .draw()?;
+    for (i, b) in c.bars.iter().enumerate() {
+        // The first bar is the best; it goes on top.
+        let y = (n - 1 - i) as i32 * ROW;
+        let color = b.look.color();
+        chart.draw_series([Rectangle::new(
+            [(xr.0, y - 32), (b.value, y + 32)],
+            color.mix(0.85).filled(),
+        )])?;
+        let end = match b.whisker {
+            Some(w) => {
+                let line = BLACK.stroke_width(1);
+                chart.draw_series([
+                    PathElement::new(vec![(b.value, y), (w, y)], line),
+                    PathElement::new(vec![(w, y - 18), (w, y + 18)], line),
+                ])?;
+                w.max(b.value)
+            }
+            None => b.value,
+        };
+        let style = label_style().pos(Pos::new(HPos::Left, VPos::Center));
+        chart.draw_series([Text::new(b.label.clone(), (end * 1.12, y), style)])?;
+    }
+    Ok(())
+}
+
+fn draw_dots<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    c: &DotChart,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
+    let n = c.rows.len();
+    let (lo, hi) = bounds(c.dots.iter().map(|d| d.1).chain([c.mark]));
+    // Symmetric around the mark, so faster and slower read alike.
+    let reach = (hi / c.mark).max(c.mark / lo);
+    let xr = (c.mark / reach, c.mark * reach);
+    // Row 0 is drawn on top.
+    let rows: Vec<String> = c.rows.iter().rev().cloned().collect();
+    let row_name = move |y: &i32| rows.get((*y / ROW) as usize).cloned().unwrap_or_default();
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(&c.title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(50)
+        .y_label_area_size(150)
+        .build_cartesian_2d(
+            (xr.0..xr.1)
+                .log_scale()
+                .with_key_points(ticks_in(&c.x.ticks, xr)),
+            rows_axis(n),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc(&c.x.label)
+        .x_label_formatter(&c.x.format)
+        .y_label_formatter(&row_name)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .light_line_style(WHITE)
+        .draw()?;
+    chart.draw_series([PathElement::new(
+        vec![(c.mark, -ROW / 2), (c.mark, n as i32 * ROW - ROW / 2)],
+        BLACK.stroke_width(1),
+    )])?;
+    chart.draw_series(
+        c.dots
+            .iter()
+            .map(|&(row, x, entry)| c.legend[entry].1.marker((x, (n - 1 - row) as i32 * ROW))),
+    )?;
+    let entries: Vec<(&str, Look)> = c.legend.iter().map(|(s, l)| (s.as_str(), *l)).collect();
+    draw_legend(&legend, &entries, false)
 }

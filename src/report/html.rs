@@ -1,10 +1,15 @@
-//! The report page: one HTML file, inline CSS, no script, images beside it.
+//! The report page: one HTML file with inline CSS and a small inline
+//! script (sorting and filtering), images beside it; it works offline and
+//! from a copied folder.
 
-use super::{color_index, Figure};
+use super::figures::{throughput_size, Drawn, COMPARE_THRESHOLD};
+use super::summary::{grid, sentences, Metric};
+use super::{placement_words, Figure, Report};
+use crate::compare::Verdict;
 use crate::export::markdown::size_cell;
-use crate::output::{ns, rate};
+use crate::output::{bytes, ns};
 use crate::results::probe::{Method, ProbeFile, PROPERTIES};
-use crate::results::{Pattern, ResultFile, Row, Status};
+use crate::results::{Pattern, Placement, ResultFile, Row, Status};
 
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -13,38 +18,286 @@ pub fn escape(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-const STYLE: &str = "body{font-family:sans-serif;margin:2em auto;max-width:1100px;color:#222}\
-table{border-collapse:collapse;margin:1em 0;font-size:0.9em}\
-th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}\
-th{background:#f0f0f0}td:first-child,th:first-child{text-align:left}\
-.bad{background:#fdd;font-weight:bold}.disagree{background:#fdd;font-weight:bold}\
-.swatch{display:inline-block;width:0.9em;height:0.9em;margin-right:0.4em;vertical-align:middle}\
-figure{margin:1.5em 0}img{max-width:100%;border:1px solid #ddd}figcaption{font-size:0.9em;color:#555}\
-dl{display:grid;grid-template-columns:max-content auto;gap:2px 1em}dt{font-weight:bold}\
-.evidence{font-size:0.85em}";
+const STYLE: &str = include_str!("page.css");
+const SCRIPT: &str = include_str!("page.js");
 
-fn swatch(mechanism: &str) -> String {
+/// The transport's name after a square of its chart colour.
+pub fn swatch(report: &Report, mechanism: &str) -> String {
     format!(
         "<span class=\"swatch\" style=\"background:{}\"></span>{}",
-        super::charts::css_color(color_index(mechanism)),
+        report.look(mechanism).css(),
         escape(mechanism)
     )
 }
 
-fn placement(r: &Row) -> String {
-    r.placement.to_string()
+pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> String {
+    let result = report.result;
+    let mut s = format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>ipcbench report</title><style>{STYLE}</style></head><body>\n<h1>ipcbench report</h1>\n"
+    );
+    s += &lead(result);
+    s += "<nav><a href=\"#summary\">Summary</a> · <a href=\"#charts\">Charts</a> · ";
+    if baseline.is_some() {
+        s += "<a href=\"#compare\">Compared with the baseline</a> · ";
+    }
+    s +=
+        "<a href=\"#results\">All results</a> · <a href=\"#not-run\">Unsupported and failed</a> · ";
+    if result.probe.is_some() {
+        s += "<a href=\"#properties\">Properties</a> · ";
+    }
+    s += "<a href=\"#machine\">Machine and options</a></nav>\n";
+    s += &summary(report, drawn);
+    s += "<h2 id=\"charts\">Charts</h2>\n";
+    for (placement, group, figures) in &drawn.charts {
+        s += &format!(
+            "<h3>{}, {}</h3>\n",
+            capitalised(group.title()),
+            placement_words(*placement)
+        );
+        s += &figures_html(figures);
+    }
+    if let Some(b) = baseline {
+        s += &comparison(report, b, drawn.compare.as_ref());
+    }
+    s += &results_table(report);
+    s += &not_ok(&result.rows);
+    if let Some(p) = &result.probe {
+        s += &properties(report, p);
+    }
+    s += &machine(result, baseline.is_some());
+    s += &format!("<script>{SCRIPT}</script>\n</body></html>\n");
+    s
 }
 
-pub fn page(result: &ResultFile, figures: &[Figure], baseline: Option<&ResultFile>) -> String {
-    let m = &result.machine;
-    let o = &result.options;
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map_or(String::new(), |f| {
+        f.to_uppercase().collect::<String>() + c.as_str()
+    })
+}
+
+/// The line under the title: what ran where, and how much of it.
+fn lead(result: &ResultFile) -> String {
+    let count = |st: Status| result.rows.iter().filter(|r| r.status == st).count();
     let mut s = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>ipcbench report</title><style>{STYLE}</style></head><body>\n<h1>ipcbench report</h1>\n"
+        "<p class=\"lead\">{} · {} · {} cases ran, {} unsupported, {} failed</p>\n",
+        escape(&result.machine.summary()),
+        escape(&result.started_at),
+        count(Status::Ok),
+        count(Status::Unsupported),
+        count(Status::Failed)
     );
     if !result.complete {
         s += "<p class=\"bad\">This run was interrupted: only the cases that finished are shown.</p>\n";
     }
-    s += "<h2>Machine and options</h2>\n<dl>\n";
+    s
+}
+
+fn figures_html(figures: &[Figure]) -> String {
+    figures
+        .iter()
+        .map(|f| {
+            format!(
+                "<figure><img src=\"{0}.png\" alt=\"{1}\"><figcaption>{1} <a href=\"{0}.svg\">SVG</a></figcaption></figure>\n",
+                f.stem,
+                escape(&f.caption)
+            )
+        })
+        .collect()
+}
+
+fn summary(report: &Report, drawn: &Drawn) -> String {
+    let mut s = String::from("<h2 id=\"summary\">Summary</h2>\n<p>RTT is a round trip (the message and its echo); one-way latency is about half. Throughput is one way; MiB = 2<sup>20</sup> bytes. Compare rows of the same placement: on a virtual machine a wake-up across CPUs can cost more than any transport.</p>\n");
+    for (placement, figures) in &drawn.summary {
+        s += &format!(
+            "<h3>{}</h3>\n<ul class=\"facts\">\n",
+            capitalised(placement_words(*placement))
+        );
+        for line in sentences(report, *placement, throughput_size(report, *placement)) {
+            s += &format!("<li>{line}</li>\n");
+        }
+        s += "</ul>\n";
+        s += &figures_html(figures);
+        s += "<p>Every size at a glance: each cell is coloured from green (the best of its table) to red (the worst) on a log scale; hover a cell that did not run for the reason.</p>\n<div class=\"grids\">";
+        s += &grid(report, *placement, Metric::RttP50);
+        s += &grid(report, *placement, Metric::MibPerS);
+        s += "</div>\n";
+    }
+    s
+}
+
+/// One row per transport and size; latency and throughput of every
+/// placement side by side.
+fn results_table(report: &Report) -> String {
+    let placements = &report.placements;
+    let mut s = String::from("<h2 id=\"results\">All results</h2>\n<p>One row per transport and size. Click a heading to sort (again to reverse); type in the box to keep the rows that hold every word. Error counters add up every case of the row; a non-zero one is highlighted, and hovering it says which case. Every figure of every case is in <a href=\"result.json\">result.json</a>; <code>ipcbench export --format csv</code> gives them as CSV.</p>\n<p><input class=\"filter\" type=\"search\" placeholder=\"filter, e.g. shm 64 KiB\" data-table=\"results-table\" data-count=\"results-count\" aria-label=\"filter the results\"> <span id=\"results-count\"></span></p>\n");
+    s += "<div class=\"scroll\"><table id=\"results-table\" class=\"sortable results\"><thead><tr><th colspan=\"2\"></th>";
+    for p in placements {
+        s += &format!(
+            "<th colspan=\"3\" class=\"place\">{p}: {}</th>",
+            placement_words(*p)
+        );
+    }
+    s += "<th colspan=\"5\">every case of the row</th></tr>\n<tr><th>transport</th><th>size</th>";
+    for _ in placements {
+        s += "<th>RTT p50</th><th>RTT p99</th><th>MiB/s</th>";
+    }
+    s += "<th>lost</th><th>dup</th><th>reord</th><th>corrupt</th><th>status</th></tr></thead>\n<tbody>\n";
+    let mut keys: Vec<(&str, u64)> = Vec::new();
+    for (m, _, _) in &report.transports {
+        for r in report.result.rows.iter().filter(|r| r.mechanism == *m) {
+            if !keys.contains(&(m.as_str(), r.size_bytes)) {
+                keys.push((m.as_str(), r.size_bytes));
+            }
+        }
+    }
+    for (m, size) in keys {
+        let rows: Vec<&Row> = report
+            .result
+            .rows
+            .iter()
+            .filter(|r| r.mechanism == m && r.size_bytes == size)
+            .collect();
+        s += &result_row(report, &rows, placements);
+    }
+    s + "</tbody></table></div>\n"
+}
+
+fn result_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> String {
+    let first = rows[0];
+    let mut s = format!(
+        "<tr><td>{}</td><td data-v=\"{}\">{}</td>",
+        swatch(report, &first.mechanism),
+        first.size_bytes,
+        size_cell(first)
+    );
+    let case = |p: Placement, pattern: Pattern| {
+        rows.iter()
+            .find(|r| r.placement == p && r.pattern == pattern)
+    };
+    for &p in placements {
+        let latency = case(p, Pattern::Latency);
+        s += &figure(latency, |r| r.rtt_ns.as_ref().map(|t| t.p50 as f64), ns);
+        s += &figure(latency, |r| r.rtt_ns.as_ref().map(|t| t.p99 as f64), ns);
+        s += &figure(
+            case(p, Pattern::Throughput),
+            |r| r.mib_per_s,
+            |v| format!("{v:.1}"),
+        );
+    }
+    for (i, (name, _)) in first.errors.named().iter().enumerate() {
+        let count = |r: &Row| r.errors.named()[i].1;
+        let total: u64 = rows.iter().map(|r| count(r)).sum();
+        if total == 0 {
+            s += "<td data-v=\"0\">0</td>";
+            continue;
+        }
+        let which: Vec<String> = rows
+            .iter()
+            .filter(|r| count(r) > 0)
+            .map(|r| format!("{} {}: {} {name}", r.pattern, r.placement, count(r)))
+            .collect();
+        s += &format!(
+            "<td class=\"bad\" data-v=\"{total}\" title=\"{}\">{total}</td>",
+            escape(&which.join("; "))
+        );
+    }
+    s + &status_cell(rows) + "</tr>\n"
+}
+
+/// A figure of one case, or why there is none (hover for the reason).
+fn figure(
+    row: Option<&&Row>,
+    value: impl Fn(&Row) -> Option<f64>,
+    fmt: impl Fn(f64) -> String,
+) -> String {
+    match row {
+        None => "<td data-v=\"\"></td>".into(),
+        Some(r) => match (r.status, value(r)) {
+            (Status::Ok, Some(v)) => format!("<td data-v=\"{v}\">{}</td>", fmt(v)),
+            (Status::Ok, None) => "<td data-v=\"\">–</td>".into(),
+            (st, _) => format!(
+                "<td data-v=\"\" class=\"{}\" title=\"{}\">{}</td>",
+                if st == Status::Failed { "bad" } else { "na" },
+                escape(r.reason.as_deref().unwrap_or("")),
+                if st == Status::Failed {
+                    "failed"
+                } else {
+                    "n/a"
+                }
+            ),
+        },
+    }
+}
+
+/// ok, or how many cases of the row did not run and why (on hover).
+fn status_cell(rows: &[&Row]) -> String {
+    let not_ok: Vec<&&Row> = rows.iter().filter(|r| r.status != Status::Ok).collect();
+    if not_ok.is_empty() {
+        return "<td>ok</td>".into();
+    }
+    let failed = not_ok.iter().any(|r| r.status == Status::Failed);
+    let word = if failed { "failed" } else { "unsupported" };
+    let why: Vec<String> = not_ok
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {}: {}",
+                r.pattern,
+                r.placement,
+                r.reason.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    format!(
+        "<td class=\"{}\" title=\"{}\">{word} ({} of {})</td>",
+        if failed { "bad" } else { "na" },
+        escape(&why.join("\n")),
+        not_ok.len(),
+        rows.len()
+    )
+}
+
+/// Cases that did not run, one line per transport and reason.
+fn not_ok(rows: &[Row]) -> String {
+    let mut s = String::from("<h2 id=\"not-run\">Unsupported and failed cases</h2>\n");
+    let mut seen: Vec<(&str, Status, &str, Vec<String>)> = Vec::new();
+    for r in rows.iter().filter(|r| r.status != Status::Ok) {
+        let reason = r.reason.as_deref().unwrap_or("");
+        let case = format!("{} {} {}", r.pattern, r.placement, size_cell(r));
+        match seen
+            .iter_mut()
+            .find(|x| x.0 == r.mechanism && x.1 == r.status && x.2 == reason)
+        {
+            Some(x) => x.3.push(case),
+            None => seen.push((&r.mechanism, r.status, reason, vec![case])),
+        }
+    }
+    if seen.is_empty() {
+        return s + "<p>None: every case ran.</p>\n";
+    }
+    s += "<ul>\n";
+    for (m, status, reason, cases) in seen {
+        s += &format!(
+            "<li><b>{}</b> — {}{}: {} <span class=\"cases\">({})</span></li>\n",
+            escape(m),
+            if status == Status::Failed {
+                "<span class=\"bad\">failed</span>"
+            } else {
+                "unsupported"
+            },
+            "",
+            escape(reason),
+            escape(&cases.join(", "))
+        );
+    }
+    s + "</ul>\n"
+}
+
+fn machine(result: &ResultFile, baseline: bool) -> String {
+    let m = &result.machine;
+    let o = &result.options;
+    let mut s = String::from("<h2 id=\"machine\">Machine and options</h2>\n<dl>\n");
     let mut item =
         |k: &str, v: String| s += &format!("<dt>{}</dt><dd>{}</dd>\n", escape(k), escape(&v));
     item("machine", m.summary());
@@ -73,7 +326,7 @@ pub fn page(result: &ResultFile, figures: &[Figure], baseline: Option<&ResultFil
         "sizes",
         o.sizes
             .iter()
-            .map(|b| crate::output::bytes(*b))
+            .map(|b| bytes(*b))
             .collect::<Vec<_>>()
             .join(", "),
     );
@@ -102,121 +355,15 @@ pub fn page(result: &ResultFile, figures: &[Figure], baseline: Option<&ResultFil
         ),
     );
     s += "</dl>\n<p>Data: <a href=\"result.json\">result.json</a>";
-    if baseline.is_some() {
+    if baseline {
         s += ", baseline: <a href=\"baseline.json\">baseline.json</a>";
     }
-    s += "</p>\n<p>RTT is a round trip (the message and its echo); one-way latency is about half. Throughput is one way; MiB = 2<sup>20</sup> bytes. Compare rows of the same placement: on a virtual machine a wake-up across CPUs can cost more than any transport.</p>\n";
-
-    s += "<h2>Charts</h2>\n";
-    for f in figures {
-        s += &format!(
-            "<figure><img src=\"{0}.png\" alt=\"{1}\"><figcaption>{1} <a href=\"{0}.svg\">SVG</a></figcaption></figure>\n",
-            f.stem,
-            escape(&f.caption)
-        );
-    }
-    if let Some(b) = baseline {
-        s += &comparison(result, b);
-    }
-    s += &results_table(&result.rows);
-    s += &not_ok(&result.rows);
-    if let Some(p) = &result.probe {
-        s += &properties(p);
-    }
-    s += "</body></html>\n";
-    s
+    s + "</p>\n"
 }
 
-fn results_table(rows: &[Row]) -> String {
-    let mut s = String::from("<h2>All results</h2>\n");
-    for group in ["from the claimed table", "for comparison"] {
-        let mine: Vec<&Row> = rows
-            .iter()
-            .filter(|r| crate::transport::group(&r.mechanism) == group)
-            .collect();
-        if !mine.is_empty() {
-            s += &format!("<h3>Transports {group}</h3>\n");
-            s += &rows_table(&mine);
-        }
-    }
-    s + "<p>The four error counters are shown for every row; zero means every message arrived once, intact and in order.</p>\n"
-}
-
-fn rows_table(rows: &[&Row]) -> String {
-    let mut s = String::from("<table><tr><th>mechanism</th><th>pattern</th><th>placement</th><th>size</th><th>RTT p50</th><th>RTT p99</th><th>RTT p99.9</th><th>RTT max</th><th>msg/s</th><th>MiB/s</th><th>CPU/msg parent</th><th>CPU/msg peer</th><th>messages</th><th>lost</th><th>duplicated</th><th>reordered</th><th>corrupted</th><th>status</th></tr>\n");
-    for r in rows {
-        let dash = || "–".to_string();
-        let t = |f: fn(&crate::results::Rtt) -> u64| {
-            r.rtt_ns.as_ref().map_or_else(dash, |x| ns(f(x) as f64))
-        };
-        let cpu = |f: fn(&crate::results::CpuPerMessage) -> f64| {
-            r.cpu_ns_per_msg.as_ref().map_or_else(dash, |c| ns(f(c)))
-        };
-        let e = &r.errors;
-        let err = |v: u64| {
-            if v > 0 {
-                format!("<td class=\"bad\">{v}</td>")
-            } else {
-                format!("<td>{v}</td>")
-            }
-        };
-        let status = match r.status {
-            Status::Ok => "ok",
-            Status::Unsupported => "unsupported",
-            Status::Failed => "FAILED",
-        };
-        s += &format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>{}{}{}{}<td>{}</td></tr>\n",
-            swatch(&r.mechanism),
-            r.pattern,
-            placement(r),
-            size_cell(r),
-            t(|x| x.p50),
-            t(|x| x.p99),
-            t(|x| x.p999),
-            t(|x| x.max),
-            r.msgs_per_s.map_or_else(dash, rate),
-            r.mib_per_s.map_or_else(dash, |v| format!("{v:.1}")),
-            cpu(|c| c.parent),
-            cpu(|c| c.child),
-            r.messages,
-            err(e.lost),
-            err(e.duplicated),
-            err(e.reordered),
-            err(e.corrupted),
-            status
-        );
-    }
-    s + "</table>\n"
-}
-
-fn not_ok(rows: &[Row]) -> String {
-    let bad: Vec<&Row> = rows.iter().filter(|r| r.status != Status::Ok).collect();
-    if bad.is_empty() {
-        return "<h2>Unsupported and failed cases</h2>\n<p>None: every case ran.</p>\n".into();
-    }
-    let mut s = String::from("<h2>Unsupported and failed cases</h2>\n<ul>\n");
-    for r in bad {
-        s += &format!(
-            "<li>{} {} {} {}: <b>{}</b> — {}</li>\n",
-            escape(&r.mechanism),
-            r.pattern,
-            placement(r),
-            size_cell(r),
-            if r.status == Status::Failed {
-                "failed"
-            } else {
-                "unsupported"
-            },
-            escape(r.reason.as_deref().unwrap_or(""))
-        );
-    }
-    s + "</ul>\n"
-}
-
-fn properties(p: &ProbeFile) -> String {
+fn properties(report: &Report, p: &ProbeFile) -> String {
     let mut s = format!(
-        "<h2>Properties, regenerated on this machine</h2>\n<p>{} {} The claimed table's value is in brackets, and a <span class=\"disagree\">highlighted</span> cell contradicts it. Hover a cell for its evidence; all evidence is listed below.</p>\n<table><tr><th>mechanism</th>",
+        "<h2>Properties, regenerated on this machine</h2>\n<p>{} {} The claimed table's value is in brackets, and a <span class=\"disagree\">highlighted</span> cell contradicts it. Hover a cell for its evidence; all evidence is listed below.</p>\n<div class=\"scroll\"><table><tr><th>mechanism</th>",
         escape(&p.method_summary()),
         escape(Method::LEGEND)
     );
@@ -225,7 +372,7 @@ fn properties(p: &ProbeFile) -> String {
     }
     s += "</tr>\n";
     for row in &p.rows {
-        s += &format!("<tr><td>{}</td>", swatch(&row.mechanism));
+        s += &format!("<tr><td>{}</td>", swatch(report, &row.mechanism));
         for prop in PROPERTIES {
             match row.cells.get(prop.key()) {
                 Some(c) => {
@@ -251,7 +398,7 @@ fn properties(p: &ProbeFile) -> String {
         }
         s += "</tr>\n";
     }
-    s += "</table>\n<h3>Evidence</h3>\n<ul class=\"evidence\">\n";
+    s += "</table></div>\n<h3>Evidence</h3>\n<ul class=\"evidence\">\n";
     for row in &p.rows {
         for prop in PROPERTIES {
             if let Some(c) = row.cells.get(prop.key()) {
@@ -277,51 +424,51 @@ fn properties(p: &ProbeFile) -> String {
     s + "</ul>\n"
 }
 
-/// Same cases of two runs side by side: RTT p50 for latency, messages/s for
-/// throughput, and their ratio (current / baseline).
-fn comparison(current: &ResultFile, baseline: &ResultFile) -> String {
-    let mut s = String::from("<h2>Compared with the baseline</h2>\n");
-    if current.machine.cpu_model != baseline.machine.cpu_model
-        || current.machine.kernel != baseline.machine.kernel
-    {
-        s += &format!(
-            "<p class=\"bad\">The two runs come from different machines ({} / {}): ratios mix the machines with the code.</p>\n",
-            escape(&baseline.machine.summary()),
-            escape(&current.machine.summary())
-        );
+/// Every case measured in both runs, with `ipcbench compare`'s verdict,
+/// after the chart of their ratios.
+fn comparison(report: &Report, baseline: &ResultFile, chart: Option<&Figure>) -> String {
+    let mut s = String::from("<h2 id=\"compare\">Compared with the baseline</h2>\n");
+    if let Some(w) = crate::compare::machine_warning(baseline, report.result) {
+        s += &format!("<p class=\"bad\">Warning: {}.</p>\n", escape(&w));
     }
-    s += "<table><tr><th>mechanism</th><th>pattern</th><th>placement</th><th>size</th><th>baseline</th><th>current</th><th>current / baseline</th></tr>\n";
-    for r in current.rows.iter().filter(|r| r.status == Status::Ok) {
-        let Some(b) = baseline
-            .rows
-            .iter()
-            .find(|b| b.status == Status::Ok && b.same_case(r))
-        else {
-            continue;
+    let changes = crate::compare::compare(baseline, report.result, COMPARE_THRESHOLD);
+    if let Some(f) = chart {
+        s += &figures_html(std::slice::from_ref(f));
+    }
+    s += "<p><input class=\"filter\" type=\"search\" placeholder=\"filter, e.g. noisy cross\" data-table=\"compare-table\" data-count=\"compare-count\" aria-label=\"filter the comparison\"> <span id=\"compare-count\"></span></p>\n";
+    s += "<div class=\"scroll\"><table id=\"compare-table\" class=\"sortable\"><thead><tr><th>transport</th><th>pattern</th><th>placement</th><th>size</th><th>baseline</th><th>current</th><th>raw change</th><th>against the reference</th><th>verdict</th></tr></thead>\n<tbody>\n";
+    for c in &changes {
+        let fmt = |v: f64| match c.pattern {
+            _ if v.is_nan() => "failed".to_string(),
+            Pattern::Latency => ns(v),
+            Pattern::Throughput => crate::output::rate(v),
         };
-        let value = |x: &Row| match x.pattern {
-            Pattern::Latency => x.rtt_ns.as_ref().map(|t| t.p50 as f64),
-            Pattern::Throughput => x.msgs_per_s,
+        let percent = |v: f64| {
+            if v.is_finite() {
+                format!("<td data-v=\"{v}\">{:+.1} %</td>", v * 100.0)
+            } else {
+                "<td data-v=\"1e300\">collapsed</td>".to_string()
+            }
         };
-        let (Some(vb), Some(vc)) = (value(b), value(r)) else {
-            continue;
-        };
-        let ratio = vc / vb;
-        // Worse: latency up or throughput down by more than 10 %.
-        let worse = match r.pattern {
-            Pattern::Latency => ratio > 1.1,
-            Pattern::Throughput => ratio < 0.9,
+        let class = match c.verdict {
+            Verdict::Regression => " class=\"bad\"",
+            Verdict::Improvement => " class=\"good\"",
+            Verdict::Noisy => " class=\"noisy\"",
+            Verdict::Unchanged => "",
         };
         s += &format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td{}>{ratio:.2}</td></tr>\n",
-            swatch(&r.mechanism),
-            r.pattern,
-            placement(r),
-            size_cell(r),
-            super::headline(b),
-            super::headline(r),
-            if worse { " class=\"bad\"" } else { "" },
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td data-v=\"{}\">{}</td><td>{}</td><td>{}</td>{}{}<td{class}>{}</td></tr>\n",
+            swatch(report, &c.mechanism),
+            c.pattern,
+            c.placement,
+            c.size_bytes,
+            if c.size_bytes == 0 { "none".into() } else { bytes(c.size_bytes) },
+            fmt(c.baseline),
+            fmt(c.current),
+            percent(c.raw_change),
+            percent(c.change),
+            c.verdict.word()
         );
     }
-    s + "</table>\n"
+    s + "</tbody></table></div>\n"
 }

@@ -1,18 +1,23 @@
 //! `ipcbench report`: a self-contained folder (index.html, PNG and SVG
 //! charts, a copy of the result file) made from a result file alone, so a
 //! run from another machine can be reported anywhere.
+//!
+//! The page opens with a summary per placement (ranked bars, transport ×
+//! size grids, sentences drawn from the data), then the line charts, one
+//! group of transports at a time, then a sortable table of every figure.
 
 mod charts;
+mod figures;
 mod html;
+mod summary;
 
 pub use charts::register_font;
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::output::{bytes, ns, rate};
-use crate::results::{Pattern, Placement, ResultFile, Row, Status};
-use charts::{LineChart, Series};
+use crate::results::probe::CLAIMED_TABLE_ROWS;
+use crate::results::{Family, Placement, ResultFile, Row, Status};
+use charts::Look;
 
 /// A chart as the page shows it.
 pub struct Figure {
@@ -32,7 +37,7 @@ pub fn write(
     source: &Path,
     out: &Path,
     compare: Option<(&ResultFile, &Path)>,
-) -> Result<PathBuf, String> {
+) -> Result<std::path::PathBuf, String> {
     let parent = crate::export::json::parent_dir(out);
     let building = tempfile::Builder::new()
         .prefix(".ipcbench-report-")
@@ -79,31 +84,120 @@ fn fill(
     if let Some((_, path)) = compare {
         copy(path, "baseline.json")?;
     }
-    let figures = draw_charts(result, out)?;
-    let page = html::page(result, &figures, compare.map(|c| c.0));
+    let report = Report::of(result);
+    let drawn = figures::draw(&report, out, compare.map(|c| c.0))?;
+    let page = html::page(&report, &drawn, compare.map(|c| c.0));
     let index = out.join("index.html");
     std::fs::write(&index, page).map_err(|e| format!("writing '{}': {e}", index.display()))
 }
 
-/// A transport's colour index: its place in the list of all transports, so
-/// it is the same in every chart of every report.
-pub fn color_index(mechanism: &str) -> usize {
-    let names = crate::transport::names();
-    names
-        .iter()
-        .position(|n| *n == mechanism)
-        .unwrap_or(names.len() + mechanism.len())
+/// The groups a report shows apart, so that no chart holds more than nine
+/// transports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    Claimed,
+    Kernel,
+    Library,
 }
 
-fn placement_name(p: Placement) -> &'static str {
-    match p {
-        Placement::Same => "same",
-        Placement::Cross => "cross",
-        Placement::None => "none",
+impl Group {
+    pub const ALL: [Group; 3] = [Group::Claimed, Group::Kernel, Group::Library];
+
+    pub fn of(row: &Row) -> Group {
+        if CLAIMED_TABLE_ROWS.contains(&row.mechanism.as_str()) {
+            Group::Claimed
+        } else if row.family == Family::Library {
+            Group::Library
+        } else {
+            Group::Kernel
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Group::Claimed => "the claimed table's transports",
+            Group::Kernel => "other kernel mechanisms",
+            Group::Library => "libraries and runtimes",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Group::Claimed => "claimed",
+            Group::Kernel => "kernel",
+            Group::Library => "library",
+        }
     }
 }
 
-fn placement_words(p: Placement) -> &'static str {
+/// A result file with what every part of the page needs to know of it:
+/// the transports in order, each with its group and its look.
+pub struct Report<'a> {
+    pub result: &'a ResultFile,
+    /// Every transport of the run, grouped, in the run's order.
+    pub transports: Vec<(String, Group, Look)>,
+    pub placements: Vec<Placement>,
+    pub sizes: Vec<u64>,
+}
+
+impl<'a> Report<'a> {
+    pub fn of(result: &'a ResultFile) -> Report<'a> {
+        let mut transports: Vec<(String, Group, Look)> = Vec::new();
+        for r in &result.rows {
+            if !transports.iter().any(|t| t.0 == r.mechanism) {
+                transports.push((r.mechanism.clone(), Group::of(r), Look(0)));
+            }
+        }
+        transports.sort_by_key(|t| t.1);
+        // A look is a place within the group: colours stay apart per chart.
+        for g in Group::ALL {
+            for (i, t) in transports.iter_mut().filter(|t| t.1 == g).enumerate() {
+                t.2 = Look(i);
+            }
+        }
+        let mut placements: Vec<Placement> = result.rows.iter().map(|r| r.placement).collect();
+        placements.sort_by_key(|p| *p as u8);
+        placements.dedup();
+        let mut sizes: Vec<u64> = result
+            .rows
+            .iter()
+            .map(|r| r.size_bytes)
+            .filter(|s| *s > 0)
+            .collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        Report {
+            result,
+            transports,
+            placements,
+            sizes,
+        }
+    }
+
+    pub fn look(&self, mechanism: &str) -> Look {
+        self.transports
+            .iter()
+            .find(|t| t.0 == mechanism)
+            .map_or(Look(0), |t| t.2)
+    }
+
+    pub fn group_of(&self, mechanism: &str) -> Group {
+        self.transports
+            .iter()
+            .find(|t| t.0 == mechanism)
+            .map_or(Group::Kernel, |t| t.1)
+    }
+
+    /// The rows of one placement that ran.
+    pub fn ok(&self, placement: Placement) -> impl Iterator<Item = &'a Row> + '_ {
+        self.result
+            .rows
+            .iter()
+            .filter(move |r| r.status == Status::Ok && r.placement == placement)
+    }
+}
+
+pub fn placement_words(p: Placement) -> &'static str {
     match p {
         Placement::Same => "both processes on one CPU",
         Placement::Cross => "processes on two CPUs",
@@ -111,221 +205,39 @@ fn placement_words(p: Placement) -> &'static str {
     }
 }
 
-fn mechanisms(rows: &[&Row]) -> Vec<String> {
-    let mut seen = Vec::new();
-    for r in rows {
-        if !seen.contains(&r.mechanism) {
-            seen.push(r.mechanism.clone());
-        }
-    }
-    seen
-}
-
-fn series_by_mechanism(rows: &[&Row], point: impl Fn(&Row) -> Option<(f64, f64)>) -> Vec<Series> {
-    mechanisms(rows)
-        .into_iter()
-        .filter_map(|m| {
-            let points: Vec<(f64, f64)> = rows
-                .iter()
-                .filter(|r| r.mechanism == m)
-                .filter_map(|r| point(r))
-                .collect();
-            (!points.is_empty()).then(|| Series {
-                color: charts::color(color_index(&m)),
-                name: m,
-                points,
-            })
-        })
-        .collect()
-}
-
-fn size_label(x: &f64) -> String {
-    bytes(x.round() as u64)
-}
-
-fn ns_label(y: &f64) -> String {
-    ns(*y)
-}
-
-fn plain_label(y: &f64) -> String {
-    if *y >= 1e6 {
-        format!("{:.0}M", y / 1e6)
-    } else if *y >= 1e3 {
-        format!("{:.0}k", y / 1e3)
-    } else {
-        format!("{y:.0}")
-    }
-}
-
-/// x = 1 / (1 - q): the tail gets the room (HdrHistogram's percentile plot).
-fn percentile_label(x: &f64) -> String {
-    let p = 100.0 * (1.0 - 1.0 / x);
-    if p < 99.0 {
-        format!("{p:.0}%")
-    } else {
-        format!("{p:.3}%").trim_end_matches('0').to_string()
-    }
-}
-
-/// Which percentile of a round-trip distribution a chart shows.
-type RttPick = fn(&crate::results::Rtt) -> u64;
-/// Which throughput figure of a row a chart shows.
-type RowValue = fn(&Row) -> Option<f64>;
-
-fn draw_charts(result: &ResultFile, out: &Path) -> Result<Vec<Figure>, String> {
-    let ok: Vec<&Row> = result
-        .rows
-        .iter()
-        .filter(|r| r.status == Status::Ok)
-        .collect();
-    let placements: BTreeSet<&str> = ok.iter().map(|r| placement_name(r.placement)).collect();
-    let mut figures = Vec::new();
-    // Every chart is written (PNG and SVG) and then shown with its caption.
-    let mut emit = |chart: LineChart, stem: String, caption: String| {
-        // A chart takes a fraction of a second: Ctrl-C is honoured between them.
-        if crate::sys::interrupt::interrupted() {
-            return Err("interrupted; no report was written".to_string());
-        }
-        charts::write(&chart, out, &stem)?;
-        figures.push(Figure { stem, caption });
-        Ok::<(), String>(())
+/// `10 µs`, `2.5 ms`: axis labels, without the table's trailing zeros.
+pub fn short_ns(v: &f64) -> String {
+    let (x, unit) = match *v {
+        v if v < 1e3 => (v, "ns"),
+        v if v < 1e6 => (v / 1e3, "µs"),
+        v if v < 1e9 => (v / 1e6, "ms"),
+        v => (v / 1e9, "s"),
     };
-    for placement in [Placement::Same, Placement::Cross, Placement::None] {
-        let name = placement_name(placement);
-        if !placements.contains(name) {
-            continue;
-        }
-        let rows: Vec<&Row> = ok
-            .iter()
-            .copied()
-            .filter(|r| r.placement == placement)
-            .collect();
-        let latency: Vec<&Row> = rows
-            .iter()
-            .copied()
-            .filter(|r| r.pattern == Pattern::Latency && r.size_bytes > 0)
-            .collect();
-        let tails: [(&str, &str, RttPick); 3] = [
-            ("p50", "median", |r| r.p50),
-            ("p99", "99th percentile", |r| r.p99),
-            ("p999", "99.9th percentile", |r| r.p999),
-        ];
-        for (key, words, pick) in tails {
-            let series = series_by_mechanism(&latency, |r| {
-                r.rtt_ns
-                    .as_ref()
-                    .map(|t| (r.size_bytes as f64, pick(t) as f64))
-            });
-            if series.is_empty() {
-                continue;
-            }
-            let stem = format!("latency-{key}-{name}");
-            emit(
-                LineChart {
-                    title: format!(
-                        "Round-trip latency, {words} ({})",
-                        placement_words(placement)
-                    ),
-                    x_label: "message size (bytes, log)".into(),
-                    y_label: format!("RTT {key} (log)"),
-                    series,
-                    x_fmt: size_label,
-                    y_fmt: ns_label,
-                },
-                stem,
-                format!("Round-trip time ({words}) against message size, {}. One-way latency is about half.", placement_words(placement)),
-            )?;
-        }
-        // The distribution at the smallest size, with the signal-only rows.
-        let smallest = latency.iter().map(|r| r.size_bytes).min();
-        let at_smallest: Vec<&Row> = rows
-            .iter()
-            .copied()
-            .filter(|r| {
-                r.pattern == Pattern::Latency
-                    && (Some(r.size_bytes) == smallest || r.size_bytes == 0)
-            })
-            .collect();
-        let mut series = Vec::new();
-        for m in mechanisms(&at_smallest) {
-            if let Some(r) = at_smallest.iter().find(|r| r.mechanism == m) {
-                let points: Vec<(f64, f64)> = r
-                    .rtt_curve_ns
-                    .iter()
-                    .filter(|(q, v)| *q < 1.0 && *v > 0)
-                    .map(|&(q, v)| (1.0 / (1.0 - q), v as f64))
-                    .collect();
-                if !points.is_empty() {
-                    series.push(Series {
-                        name: m.clone(),
-                        color: charts::color(color_index(&m)),
-                        points,
-                    });
-                }
-            }
-        }
-        if !series.is_empty() {
-            let size = smallest.map_or("no".to_string(), bytes);
-            let stem = format!("latency-distribution-{name}");
-            emit(
-                LineChart {
-                    title: format!(
-                        "Round-trip latency distribution, {size} messages ({})",
-                        placement_words(placement)
-                    ),
-                    x_label: "percentile (log of 1/(1-q))".into(),
-                    y_label: "RTT (log)".into(),
-                    series,
-                    x_fmt: percentile_label,
-                    y_fmt: ns_label,
-                },
-                stem,
-                format!("Round-trip time at each percentile, {size} messages (semaphore: no payload), {}. Curves to the right are the tail.", placement_words(placement)),
-            )?;
-        }
-        let throughput: Vec<&Row> = rows
-            .iter()
-            .copied()
-            .filter(|r| r.pattern == Pattern::Throughput && r.size_bytes > 0)
-            .collect();
-        let per: [(&str, &str, RowValue); 2] = [
-            ("mib", "MiB/s", |r| r.mib_per_s),
-            ("msgs", "messages/s", |r| r.msgs_per_s),
-        ];
-        for (key, unit, pick) in per {
-            let series =
-                series_by_mechanism(&throughput, |r| pick(r).map(|v| (r.size_bytes as f64, v)));
-            if series.is_empty() {
-                continue;
-            }
-            let stem = format!("throughput-{key}-{name}");
-            emit(
-                LineChart {
-                    title: format!(
-                        "One-way throughput, {unit} ({})",
-                        placement_words(placement)
-                    ),
-                    x_label: "message size (bytes, log)".into(),
-                    y_label: format!("{unit} (log)"),
-                    series,
-                    x_fmt: size_label,
-                    y_fmt: plain_label,
-                },
-                stem,
-                format!(
-                    "One-way throughput in {unit} against message size, {} (MiB = 2^20 bytes).",
-                    placement_words(placement)
-                ),
-            )?;
-        }
-    }
-    Ok(figures)
+    let digits = if x >= 10.0 || x.fract().abs() < 1e-9 {
+        0
+    } else {
+        1
+    };
+    format!("{x:.digits$} {unit}")
 }
 
-/// Headline numbers of a row for tables: (RTT p50 or throughput).
-pub fn headline(r: &Row) -> String {
-    match r.pattern {
-        Pattern::Latency => r.rtt_ns.as_ref().map_or("–".into(), |t| ns(t.p50 as f64)),
-        Pattern::Throughput => r.msgs_per_s.map_or("–".into(), rate),
-    }
+/// `1 k`, `20 M`: counts on an axis.
+pub fn short_count(v: &f64) -> String {
+    let (x, unit) = match *v {
+        v if v < 1e3 => (v, ""),
+        v if v < 1e6 => (v / 1e3, "k"),
+        v if v < 1e9 => (v / 1e6, "M"),
+        v => (v / 1e9, "G"),
+    };
+    let digits = if x >= 10.0 || x.fract().abs() < 1e-9 {
+        0
+    } else {
+        1
+    };
+    format!("{x:.digits$}{unit}")
+}
+
+/// `64 B`, `4 KiB`: sizes in the units the run was given in.
+pub fn size_label(x: &f64) -> String {
+    crate::output::bytes(x.round() as u64)
 }

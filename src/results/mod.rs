@@ -41,6 +41,15 @@ impl ErrorCounts {
         self.reordered += o.reordered;
         self.corrupted += o.corrupted;
     }
+    /// Each counter with its name, in the order tables show them.
+    pub fn named(&self) -> [(&'static str, u64); 4] {
+        [
+            ("lost", self.lost),
+            ("duplicated", self.duplicated),
+            ("reordered", self.reordered),
+            ("corrupted", self.corrupted),
+        ]
+    }
 }
 
 /// How long the timed part of a case lasts.
@@ -99,6 +108,23 @@ macro_rules! spelled_as_on_the_command_line {
 }
 spelled_as_on_the_command_line!(Pattern, Placement, Verify);
 
+/// What a transport is built from, as the report groups them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Family {
+    /// A kernel object, used through its system calls.
+    #[default]
+    Kernel,
+    /// A library's or a language runtime's channel over kernel objects.
+    Library,
+}
+
+impl Family {
+    fn is_kernel(&self) -> bool {
+        *self == Family::Kernel
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -130,6 +156,9 @@ pub struct CpuPerMessage {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub mechanism: String,
+    /// Absent in files from before it was recorded: kernel.
+    #[serde(default, skip_serializing_if = "Family::is_kernel")]
+    pub family: Family,
     pub placement: Placement,
     pub pattern: Pattern,
     pub size_bytes: u64,
@@ -174,6 +203,7 @@ impl Row {
     pub fn new(mechanism: &str, placement: Placement, pattern: Pattern, size: usize) -> Row {
         Row {
             mechanism: mechanism.to_string(),
+            family: Family::Kernel,
             placement,
             pattern,
             size_bytes: size as u64,

@@ -34,6 +34,9 @@ impl Transport for Interprocess {
     fn name(&self) -> &'static str {
         "interprocess"
     }
+    fn family(&self) -> crate::results::Family {
+        crate::results::Family::Library
+    }
     fn description(&self) -> &'static str {
         "the interprocess crate's local socket (a Unix socket by path here)"
     }

@@ -46,6 +46,9 @@ impl Transport for IpcChannel {
     fn name(&self) -> &'static str {
         "ipc-channel"
     }
+    fn family(&self) -> crate::results::Family {
+        crate::results::Family::Library
+    }
     fn description(&self) -> &'static str {
         "Servo's ipc-channel crate, byte channels bootstrapped by its one-shot server"
     }

@@ -267,6 +267,10 @@ pub trait Transport: Sync {
     fn timed_by(&self) -> Option<&'static str> {
         None
     }
+    /// A kernel object used directly, or a library's channel over some.
+    fn family(&self) -> crate::results::Family {
+        crate::results::Family::Kernel
+    }
     /// How to read this transport's rows, when they differ from the others.
     fn note(&self) -> Option<&'static str> {
         None

@@ -145,6 +145,9 @@ impl Transport for Node {
         }
         Ok(())
     }
+    fn family(&self) -> crate::results::Family {
+        crate::results::Family::Library
+    }
     fn note(&self) -> Option<&'static str> {
         Some(match self.serialization {
             Serialization::Json => "the bytes travel as a base64 string in a JSON line (4/3 of the size, plus 3 bytes); Node verifies a payload by comparing it with the known pattern (Buffer.equals) and the header's CRC32C with the pattern's, instead of recomputing CRC32C in JavaScript",

@@ -1,0 +1,87 @@
+//! The results table as CSV: the Markdown table's columns as people read
+//! them, then the raw numbers behind them, for spreadsheets and scripts.
+//! Written by the csv crate, so a reason with commas or quotes stays one
+//! field.
+
+use super::markdown::{figures, status, HEADER};
+use crate::results::{ResultFile, Row};
+
+const RAW: [&str; 24] = [
+    "size_bytes",
+    "status_raw",
+    "rtt_min_ns",
+    "rtt_p50_ns",
+    "rtt_p90_ns",
+    "rtt_p99_ns",
+    "rtt_p999_ns",
+    "rtt_max_ns",
+    "rtt_mean_ns",
+    "msgs_per_s",
+    "mib_per_s",
+    "cpu_parent_ns_per_msg",
+    "cpu_child_ns_per_msg",
+    "warmup_messages",
+    "elapsed_s",
+    "lost",
+    "duplicated",
+    "reordered",
+    "corrupted",
+    "cpus",
+    "timed_by",
+    "trials",
+    "reason",
+    "note",
+];
+
+/// An absent figure is an empty field, never a zero.
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or(String::new(), |v| v.to_string())
+}
+
+fn raw(r: &Row) -> Vec<String> {
+    let rtt = |f: fn(&crate::results::Rtt) -> u64| opt(r.rtt_ns.as_ref().map(f));
+    let cpu = |f: fn(&crate::results::CpuPerMessage) -> f64| opt(r.cpu_ns_per_msg.as_ref().map(f));
+    let join = |v: Vec<String>| v.join(" ");
+    vec![
+        r.size_bytes.to_string(),
+        format!("{:?}", r.status).to_lowercase(),
+        rtt(|t| t.min),
+        rtt(|t| t.p50),
+        rtt(|t| t.p90),
+        rtt(|t| t.p99),
+        rtt(|t| t.p999),
+        rtt(|t| t.max),
+        opt(r.rtt_ns.as_ref().map(|t| t.mean)),
+        opt(r.msgs_per_s),
+        opt(r.mib_per_s),
+        cpu(|c| c.parent),
+        cpu(|c| c.child),
+        r.warmup_messages.to_string(),
+        r.elapsed_s.to_string(),
+        r.errors.lost.to_string(),
+        r.errors.duplicated.to_string(),
+        r.errors.reordered.to_string(),
+        r.errors.corrupted.to_string(),
+        join(r.cpus.iter().map(|c| c.to_string()).collect()),
+        r.timed_by.clone().unwrap_or_default(),
+        join(r.trials.iter().map(|t| t.to_string()).collect()),
+        r.reason.clone().unwrap_or_default(),
+        r.note.clone().unwrap_or_default(),
+    ]
+}
+
+/// One header line, then one line per row of the result file.
+pub fn render(result: &ResultFile) -> Result<String, String> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let fail = |e: csv::Error| format!("writing CSV: {e}");
+    w.write_record(HEADER.iter().chain(RAW.iter()))
+        .map_err(fail)?;
+    for r in &result.rows {
+        let mut fields = figures(r);
+        fields.push(status(r, |reason| format!("({reason})")));
+        fields.extend(raw(r));
+        w.write_record(&fields).map_err(fail)?;
+    }
+    let bytes = w.into_inner().map_err(|e| format!("writing CSV: {e}"))?;
+    String::from_utf8(bytes).map_err(|e| format!("writing CSV: {e}"))
+}

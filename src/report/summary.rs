@@ -1,0 +1,219 @@
+//! What the page says first, per placement: sentences drawn from the data,
+//! and transport × size grids coloured on a log scale.
+
+use super::html::escape;
+use super::{Group, Report};
+use crate::output::{bytes, ns};
+use crate::results::{Pattern, Placement, Row, Status};
+
+/// The fastest and the slowest round trip at each size, and the throughput
+/// at the summary's size: the answer to "which transport, for my size".
+pub fn sentences(report: &Report, placement: Placement, wide: Option<u64>) -> Vec<String> {
+    let mut out = Vec::new();
+    for &size in &report.sizes {
+        let mut at: Vec<(&str, f64)> = report
+            .ok(placement)
+            .filter(|r| r.pattern == Pattern::Latency && r.size_bytes == size)
+            .filter_map(|r| Some((r.mechanism.as_str(), r.rtt_ns.as_ref()?.p50 as f64)))
+            .collect();
+        at.sort_by(|a, b| a.1.total_cmp(&b.1));
+        if let (Some(first), Some(last)) = (at.first(), at.last()) {
+            out.push(ranked(
+                &format!("{}, round trip", bytes(size)),
+                first,
+                last,
+                at.len(),
+                ns,
+                "as long",
+            ));
+        }
+    }
+    if let Some(size) = wide {
+        let mut at: Vec<(&str, f64)> = report
+            .ok(placement)
+            .filter(|r| r.pattern == Pattern::Throughput && r.size_bytes == size)
+            .filter_map(|r| Some((r.mechanism.as_str(), r.mib_per_s?)))
+            .collect();
+        at.sort_by(|a, b| b.1.total_cmp(&a.1));
+        if let (Some(first), Some(last)) = (at.first(), at.last()) {
+            out.push(ranked(
+                &format!("{}, throughput", bytes(size)),
+                first,
+                last,
+                at.len(),
+                |v| format!("{v:.0} MiB/s"),
+                "less",
+            ));
+        }
+    }
+    out
+}
+
+/// "64 B, round trip: fastest X (3 µs); slowest of 17, Y (30 µs), 10× as long."
+fn ranked(
+    what: &str,
+    first: &(&str, f64),
+    last: &(&str, f64),
+    of: usize,
+    fmt: impl Fn(f64) -> String,
+    behind: &str,
+) -> String {
+    if of == 1 {
+        return format!(
+            "<b>{what}</b>: only {} ran ({}).",
+            escape(first.0),
+            fmt(first.1)
+        );
+    }
+    let factor = (first.1 / last.1).max(last.1 / first.1);
+    format!(
+        "<b>{what}</b>: fastest <b>{}</b> ({}); slowest of {of}, {} ({}), {factor:.1}× {behind}.",
+        escape(first.0),
+        fmt(first.1),
+        escape(last.0),
+        fmt(last.1)
+    )
+}
+
+/// The figure a grid shows.
+#[derive(Clone, Copy)]
+pub enum Metric {
+    RttP50,
+    MibPerS,
+}
+
+impl Metric {
+    fn pattern(self) -> Pattern {
+        match self {
+            Metric::RttP50 => Pattern::Latency,
+            Metric::MibPerS => Pattern::Throughput,
+        }
+    }
+
+    fn value(self, r: &Row) -> Option<f64> {
+        match self {
+            Metric::RttP50 => r.rtt_ns.as_ref().map(|t| t.p50 as f64),
+            Metric::MibPerS => r.mib_per_s,
+        }
+    }
+
+    fn text(self, v: f64) -> String {
+        match self {
+            Metric::RttP50 => ns(v),
+            Metric::MibPerS => format!("{v:.0}"),
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Metric::RttP50 => "Round trip p50",
+            Metric::MibPerS => "Throughput, MiB/s",
+        }
+    }
+}
+
+/// A background from green (best of the grid) to red (worst), by the
+/// value's place between the grid's extremes on a log scale.
+fn shade(v: f64, (lo, hi): (f64, f64), lower_is_better: bool) -> String {
+    let span = (hi / lo).ln();
+    let t = if span > 0.0 {
+        (v / lo).ln() / span
+    } else {
+        0.0
+    };
+    let badness = if lower_is_better { t } else { 1.0 - t };
+    format!(
+        "hsl({:.0},60%,80%)",
+        120.0 * (1.0 - badness.clamp(0.0, 1.0))
+    )
+}
+
+/// A transport × size table of one figure, each cell coloured; a case
+/// that did not run says why when hovered.
+pub fn grid(report: &Report, placement: Placement, metric: Metric) -> String {
+    let rows: Vec<&Row> = report
+        .result
+        .rows
+        .iter()
+        .filter(|r| r.placement == placement && r.pattern == metric.pattern())
+        .collect();
+    let values: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.status == Status::Ok)
+        .filter_map(|r| metric.value(r))
+        .filter(|v| *v > 0.0)
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let range = values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+    let signal_only = rows.iter().any(|r| r.size_bytes == 0);
+    let mut sizes: Vec<u64> = report.sizes.clone();
+    if signal_only {
+        sizes.insert(0, 0);
+    }
+    let mut s = format!(
+        "<div class=\"scroll\"><p class=\"gridtitle\">{}, {}</p><table class=\"grid\"><tr><th>transport</th>",
+        metric.title(),
+        super::placement_words(placement)
+    );
+    for size in &sizes {
+        s += &format!(
+            "<th>{}</th>",
+            if *size == 0 {
+                "no payload".into()
+            } else {
+                bytes(*size)
+            }
+        );
+    }
+    s += "</tr>\n";
+    let lower_is_better = matches!(metric, Metric::RttP50);
+    for group in Group::ALL {
+        let mine: Vec<&str> = report
+            .transports
+            .iter()
+            .filter(|t| t.1 == group)
+            .map(|t| t.0.as_str())
+            .filter(|m| rows.iter().any(|r| r.mechanism == *m))
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        s += &format!(
+            "<tr class=\"group\"><th colspan=\"{}\">{}</th></tr>\n",
+            sizes.len() + 1,
+            group.title()
+        );
+        for m in mine {
+            s += &format!("<tr><td>{}</td>", super::html::swatch(report, m));
+            for size in &sizes {
+                let row = rows
+                    .iter()
+                    .find(|r| r.mechanism == m && r.size_bytes == *size);
+                s += &cell(row.copied(), metric, range, lower_is_better);
+            }
+            s += "</tr>\n";
+        }
+    }
+    s + "</table></div>\n"
+}
+
+fn cell(row: Option<&Row>, metric: Metric, range: (f64, f64), lower_is_better: bool) -> String {
+    let Some(r) = row else {
+        return "<td></td>".into();
+    };
+    let reason = escape(r.reason.as_deref().unwrap_or(""));
+    match (r.status, metric.value(r)) {
+        (Status::Ok, Some(v)) => format!(
+            "<td style=\"background:{}\">{}</td>",
+            shade(v, range, lower_is_better),
+            metric.text(v)
+        ),
+        (Status::Unsupported, _) => format!("<td class=\"na\" title=\"{reason}\">unsupported</td>"),
+        (Status::Failed, _) => format!("<td class=\"bad\" title=\"{reason}\">failed</td>"),
+        _ => "<td>–</td>".into(),
+    }
+}
