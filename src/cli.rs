@@ -12,7 +12,7 @@ use crate::results::{Pattern, Placement};
 #[derive(Parser, Debug)]
 #[command(
     name = "ipcbench",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (git ", env!("IPCBENCH_GIT_COMMIT"), ")"),
     about = "Measures Linux IPC mechanisms between two real processes: round-trip latency, throughput, verified delivery",
     long_about = None
 )]
@@ -29,12 +29,19 @@ pub enum Command {
     List,
     /// Decide every cell of the claimed comparison table on this kernel, each saying how
     Probe(ProbeArgs),
+    /// Check what on this machine would skew the figures, and how to fix it; exit 1 if something would
+    Doctor(DoctorArgs),
     /// Write an HTML report with charts from a result file
     Report(ReportArgs),
     /// Compare two result files; exit 1 when a case regressed
     Compare(CompareArgs),
     /// Convert a result file for benchmark-history tools
     Export(ExportArgs),
+    /// Print a shell completion script (e.g. `ipcbench completions bash > /etc/bash_completion.d/ipcbench`)
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     #[command(name = "__peer", hide = true)]
     Peer(PeerArgs),
     #[command(name = "__janitor", hide = true)]
@@ -95,6 +102,16 @@ pub struct ReportArgs {
 }
 
 #[derive(clap::Args, Debug)]
+pub struct DoctorArgs {
+    /// Print the findings as JSON
+    #[arg(long)]
+    pub json: bool,
+    /// The CPUs a run would use (see `run --cpus`) [default: the first two allowed]
+    #[arg(long, value_parser = options::parse_cpus)]
+    pub cpus: Option<(usize, usize)>,
+}
+
+#[derive(clap::Args, Debug)]
 pub struct ProbeArgs {
     /// Also write the probe results as JSON to this path
     #[arg(long)]
@@ -118,6 +135,10 @@ pub struct RunArgs {
     /// CPU placements of the two processes: same (one CPU), cross (two CPUs), none (scheduler's choice)
     #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Placement::Same, Placement::Cross])]
     pub pin: Vec<Placement>,
+
+    /// The two CPUs to pin to: `same` uses A, `cross` A and B [default: the first two allowed; `ipcbench doctor` suggests a pair on different cores]
+    #[arg(long, value_parser = options::parse_cpus)]
+    pub cpus: Option<(usize, usize)>,
 
     /// Timed messages per case (round trips for latency) instead of --duration
     #[arg(short = 'n', long, conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]

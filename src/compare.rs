@@ -199,6 +199,52 @@ fn collapses(baseline: &ResultFile, current: &ResultFile) -> Vec<Change> {
         .collect()
 }
 
+/// A case measured in one run and not the other, and what the other says.
+pub struct OneSided {
+    pub case: String,
+    /// "absent", "unsupported: <reason>" or "failed: <reason>".
+    pub other: String,
+}
+
+fn case_name(r: &Row) -> String {
+    let size = if r.size_bytes == 0 {
+        "none".to_string()
+    } else {
+        crate::output::bytes(r.size_bytes)
+    };
+    format!("{} {} {} {size}", r.mechanism, r.pattern, r.placement)
+}
+
+/// Cases measured in `one` that `other` did not measure: `compare` cannot
+/// judge them and says so, instead of dropping them. A case that failed in
+/// the current run is a regression already (`collapses`), not listed here.
+pub fn measured_only_in(one: &ResultFile, other: &ResultFile) -> Vec<OneSided> {
+    one.rows
+        .iter()
+        .filter(|r| r.status == Status::Ok)
+        .filter_map(|r| {
+            let there = other.rows.iter().find(|o| o.same_case(r));
+            let other = match there {
+                None => "absent".to_string(),
+                Some(o) if o.status == Status::Ok => return None,
+                Some(o) => format!(
+                    "{}: {}",
+                    if o.status == Status::Failed {
+                        "failed"
+                    } else {
+                        "unsupported"
+                    },
+                    o.reason.as_deref().unwrap_or("")
+                ),
+            };
+            Some(OneSided {
+                case: case_name(r),
+                other,
+            })
+        })
+        .collect()
+}
+
 /// Why two runs may not be comparable, if they come from different machines.
 pub fn machine_warning(baseline: &ResultFile, current: &ResultFile) -> Option<String> {
     let (a, b) = (&baseline.machine, &current.machine);

@@ -5,8 +5,16 @@
 //! result-file contract), `export` and `output` (what people read), `sys`
 //! (the system calls the standard library and nix do not cover cleanly).
 
+// Every transport, the peer's supervision and the probes are Linux system
+// calls; there is nothing to measure elsewhere.
+#[cfg(not(target_os = "linux"))]
+compile_error!(
+    "ipcbench measures Linux IPC mechanisms and builds only for Linux (target_os = \"linux\")"
+);
+
 pub mod cli;
 pub mod compare;
+pub mod doctor;
 pub mod error;
 pub mod export;
 pub mod harness;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use ipcbench::cli::{
-    Cli, Command, CompareArgs, ExportArgs, ExportFormat, ProbeArgs, ReportArgs, RunArgs,
+    Cli, Command, CompareArgs, DoctorArgs, ExportArgs, ExportFormat, ProbeArgs, ReportArgs, RunArgs,
 };
 use ipcbench::error::Error;
 use ipcbench::{export, harness, list, options, output, say, suite, tell};
@@ -22,8 +22,14 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run(&args),
         Some(Command::Probe(args)) => probe(&args),
         Some(Command::Report(args)) => report(&args),
+        Some(Command::Doctor(args)) => doctor(&args),
         Some(Command::Compare(args)) => compare(&args),
         Some(Command::Export(args)) => export_result(&args),
+        Some(Command::Completions { shell }) => {
+            let mut cli = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cli, "ipcbench", &mut std::io::stdout());
+            0
+        }
         Some(Command::ProbePeer(args)) => ipcbench::probe::helper::main(&args),
         Some(Command::Janitor) => harness::janitor::serve(),
         Some(Command::Pinned { cpu, command }) => harness::peer::exec_pinned(cpu, &command),
@@ -128,6 +134,22 @@ fn compare(args: &CompareArgs) -> i32 {
     }
     let changes = ipcbench::compare::compare(&baseline, &current, args.max_regression);
     output::out(&ipcbench::compare::table(&changes));
+    let sides = [
+        ("baseline", &baseline, &current),
+        ("current run", &current, &baseline),
+    ];
+    for (name, one, other) in sides {
+        let only = ipcbench::compare::measured_only_in(one, other);
+        if !only.is_empty() {
+            output::out(&format!(
+                "\nMeasured only in the {name} ({} cases, not compared):\n",
+                only.len()
+            ));
+            for o in only {
+                output::out(&format!("- {}: the other run: {}\n", o.case, o.other));
+            }
+        }
+    }
     let regressions = changes
         .iter()
         .filter(|c| c.verdict == ipcbench::compare::Verdict::Regression)
@@ -190,6 +212,25 @@ fn export_result(args: &ExportArgs) -> i32 {
         Ok(()) => 0,
         Err(e) => fail(&e),
     }
+}
+
+fn doctor(args: &DoctorArgs) -> i32 {
+    let allowed = ipcbench::sys::affinity::allowed_cpus();
+    let pair = args.cpus.unwrap_or(match allowed[..] {
+        [a, b, ..] => (a, b),
+        [a] => (a, a),
+        [] => (0, 0),
+    });
+    let findings = ipcbench::doctor::examine(pair);
+    if args.json {
+        output::out(&(serde_json::to_string_pretty(&findings).expect("JSON") + "\n"));
+    } else {
+        output::out(&ipcbench::doctor::render(&findings));
+    }
+    let skewed = findings
+        .iter()
+        .any(|f| f.level == ipcbench::doctor::Level::Warn);
+    i32::from(skewed)
 }
 
 fn probe(args: &ProbeArgs) -> i32 {

@@ -155,6 +155,40 @@ pub fn check_output_dir(path: &Path) -> Result<(), Error> {
     }
 }
 
+/// `A,B`: the CPU of `same` (and of the parent in `cross`) and the peer's
+/// CPU in `cross`; both must be allowed to this process, and differ.
+pub fn parse_cpus(s: &str) -> Result<(usize, usize), String> {
+    let expected = "expected two different CPU numbers, e.g. 0,2 (see `ipcbench doctor` for a pair on different cores)";
+    let numbers: Vec<usize> = s
+        .split(',')
+        .map(|c| c.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| expected.to_string())?;
+    let [a, b] = numbers[..] else {
+        return Err(expected.to_string());
+    };
+    if a == b {
+        return Err(expected.to_string());
+    }
+    let allowed = crate::sys::affinity::allowed_cpus();
+    for c in [a, b] {
+        if !allowed.contains(&c) {
+            return Err(format!(
+                "CPU {c} is not one this process may use (allowed: {allowed:?})"
+            ));
+        }
+    }
+    Ok((a, b))
+}
+
+/// The CPUs a run uses: `--cpus`, else the first two allowed.
+pub fn run_cpus(chosen: Option<(usize, usize)>) -> Vec<usize> {
+    match chosen {
+        Some((a, b)) => vec![a, b],
+        None => crate::sys::affinity::allowed_cpus(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

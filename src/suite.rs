@@ -70,13 +70,28 @@ impl Plan {
                 verify: args.verify,
                 timeout: args.timeout,
                 peer_exe,
-                cpus: affinity::allowed_cpus(),
+                cpus: options::run_cpus(args.cpus),
                 inject: args.inject,
             },
             out,
             probe: !args.no_probe && !args.quick,
             repeat: args.repeat as usize,
         })
+    }
+
+    /// The options as the result file records them.
+    pub fn record(&self) -> RunRecord {
+        RunRecord {
+            mechanisms: self.mechanisms.iter().map(|s| s.to_string()).collect(),
+            patterns: self.patterns.clone(),
+            sizes: self.sizes.iter().map(|&s| s as u64).collect(),
+            placements: self.placements.clone(),
+            length: self.settings.length,
+            warmup_s: self.settings.warmup.as_secs_f64(),
+            timeout_s: self.settings.timeout.as_secs_f64(),
+            verify: self.settings.verify,
+            repeat: self.repeat,
+        }
     }
 
     fn cases(&self) -> Vec<(&'static str, Pattern, usize, Placement)> {
@@ -95,6 +110,20 @@ impl Plan {
         }
         v
     }
+}
+
+/// What the doctor finds would skew this run, one line each.
+fn doctor_warnings(cpus: &[usize]) -> Vec<String> {
+    let pair = match cpus {
+        [a, b, ..] => (*a, *b),
+        [a] => (*a, *a),
+        [] => return Vec::new(),
+    };
+    crate::doctor::examine(pair)
+        .into_iter()
+        .filter(|f| f.level == crate::doctor::Level::Warn)
+        .map(|f| format!("doctor: {}", f.line()))
+        .collect()
 }
 
 /// One row per case from its trials: the trial with the median headline
@@ -157,8 +186,12 @@ fn default_output() -> Result<PathBuf, Error> {
 /// disk loses at most the case in progress.
 pub fn run(plan: &Plan) -> Result<(ResultFile, bool, Result<(), Error>), Error> {
     interrupt::install().map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
-    let machine = Machine::detect();
+    let mut machine = Machine::detect();
     crate::tell!("machine: {}", machine.summary());
+    machine.warnings = doctor_warnings(&plan.settings.cpus);
+    for w in &machine.warnings {
+        output::warn(w);
+    }
     if plan.mechanisms.contains(&"posix-mq") {
         match crate::sys::limits::ensure_mqueue_mounted() {
             Ok("already mounted") => {}
@@ -230,17 +263,7 @@ impl Partial<'_> {
             schema_version: SCHEMA_VERSION,
             tool: Tool::current(),
             machine: self.machine.clone(),
-            options: RunRecord {
-                mechanisms: plan.mechanisms.iter().map(|s| s.to_string()).collect(),
-                patterns: plan.patterns.clone(),
-                sizes: plan.sizes.iter().map(|&s| s as u64).collect(),
-                placements: plan.placements.clone(),
-                length: plan.settings.length,
-                warmup_s: plan.settings.warmup.as_secs_f64(),
-                timeout_s: plan.settings.timeout.as_secs_f64(),
-                verify: plan.settings.verify,
-                repeat: plan.repeat,
-            },
+            options: plan.record(),
             calibration: Calibration {
                 timer_overhead_ns: self.timer_overhead_ns,
                 reference_ns: self.reference_ns.clone(),

@@ -298,3 +298,54 @@ fn a_case_that_now_fails_is_a_regression() {
         "{line}"
     );
 }
+
+/// Cases measured in one run only are listed, never dropped in silence.
+#[test]
+fn cases_measured_in_one_run_only_are_listed() {
+    let sb = Sandbox::new();
+    let base = concat!(env!("CARGO_MANIFEST_DIR"), "/results/baseline.json");
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(base).unwrap()).unwrap();
+    let rows = v["rows"].as_array_mut().unwrap();
+    let ok: Vec<usize> = (0..rows.len())
+        .filter(|i| rows[*i]["status"] == "ok")
+        .collect();
+    let name = |r: &Value| {
+        format!(
+            "{} {}",
+            r["mechanism"].as_str().unwrap(),
+            r["pattern"].as_str().unwrap()
+        )
+    };
+    let unsupported = name(&rows[ok[1]]);
+    let row = rows[ok[1]].as_object_mut().unwrap();
+    row.insert("status".into(), "unsupported".into());
+    row.insert(
+        "reason".into(),
+        "message too long, msgsize_max is 8192".into(),
+    );
+    let removed = name(&rows[ok[0]]);
+    rows.remove(ok[0]);
+    let current = sb.dir.path().join("current.json");
+    std::fs::write(&current, serde_json::to_vec(&v).unwrap()).unwrap();
+    let o = sb.run(&["compare", base, current.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    let listed = text
+        .split("Measured only in the baseline (2 cases, not compared):")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no list of one-sided cases: {text}"));
+    assert!(
+        listed.contains(&removed) && listed.contains("the other run: absent"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains(&unsupported)
+            && listed.contains("unsupported: message too long, msgsize_max is 8192"),
+        "{listed}"
+    );
+    let o = sb.run(&["compare", current.to_str().unwrap(), base]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("Measured only in the current run (2 cases"),
+        "{text}"
+    );
+}

@@ -144,6 +144,9 @@ pub fn report(result: &ResultFile) -> String {
         result.calibration.timer_overhead_ns,
         if result.complete { "" } else { ", INCOMPLETE (interrupted)" },
     );
+    for w in &result.machine.warnings {
+        s += &format!("Warning, {w}\n\n");
+    }
     if latency {
         s += "RTT = round trip (send + echo); one-way latency ≈ RTT / 2. Throughput is one-way, MiB = 2^20 bytes. CPU/msg is user+system CPU time per message of each process.\n\n";
     }

@@ -90,6 +90,14 @@ fn lead(result: &ResultFile) -> String {
     if !result.complete {
         s += "<p class=\"bad\">This run was interrupted: only the cases that finished are shown.</p>\n";
     }
+    let warnings = &result.machine.warnings;
+    if !warnings.is_empty() {
+        s += "<div class=\"warnings\"><b>What on this machine may skew the figures</b> (<code>ipcbench doctor</code> at the start of the run; it gives the fixes):<ul>\n";
+        for w in warnings {
+            s += &format!("<li>{}</li>\n", escape(w.trim_start_matches("doctor: ")));
+        }
+        s += "</ul></div>\n";
+    }
     s
 }
 
@@ -470,5 +478,28 @@ fn comparison(report: &Report, baseline: &ResultFile, chart: Option<&Figure>) ->
             c.verdict.word()
         );
     }
-    s + "</tbody></table></div>\n"
+    s += "</tbody></table></div>\n";
+    let sides = [
+        ("baseline", baseline, report.result),
+        ("current run", report.result, baseline),
+    ];
+    for (name, one, other) in sides {
+        let only = crate::compare::measured_only_in(one, other);
+        if only.is_empty() {
+            continue;
+        }
+        s += &format!(
+            "<h3>Measured only in the {name} ({} cases, not compared)</h3>\n<ul class=\"cases\">\n",
+            only.len()
+        );
+        for o in only {
+            s += &format!(
+                "<li>{}: the other run: {}</li>\n",
+                escape(&o.case),
+                escape(&o.other)
+            );
+        }
+        s += "</ul>\n";
+    }
+    s
 }

@@ -20,6 +20,9 @@ pub struct Machine {
     pub cpuidle_driver: Option<String>,
     pub clocksource: Option<String>,
     pub memory_mib: u64,
+    /// What `ipcbench doctor` found would skew the figures, one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
@@ -52,6 +55,7 @@ impl Machine {
             .any(|f| f == "hypervisor")
             .then(|| {
                 read_trimmed("/sys/hypervisor/type")
+                    .or_else(crate::sys::cpuid::hypervisor)
                     .or_else(|| read_trimmed("/sys/class/dmi/id/sys_vendor"))
                     .unwrap_or_else(|| "unknown hypervisor".to_string())
             });
@@ -81,6 +85,7 @@ impl Machine {
                 "/sys/devices/system/clocksource/clocksource0/current_clocksource",
             ),
             memory_mib,
+            warnings: Vec::new(),
         }
     }
 

@@ -77,6 +77,14 @@ pub fn report() -> Vec<(String, String, &'static str)> {
             "net.core.wmem_max",
             "largest send buffer setsockopt may ask for",
         ),
+        (
+            "fs.pipe-max-size",
+            "largest pipe buffer F_SETPIPE_SZ may ask for",
+        ),
+        (
+            "net.unix.max_dgram_qlen",
+            "Unix datagrams queued on a socket before the sender blocks",
+        ),
     ]
     .into_iter()
     .map(|(n, what)| (n.to_string(), show(sysctl(n)), what))
@@ -102,6 +110,16 @@ pub fn report() -> Vec<(String, String, &'static str)> {
         "POSIX queues work either way; mounted, they can be listed",
     ));
     rows
+}
+
+/// How to raise a limit of `report`, or why it cannot be raised here.
+pub fn how_to_raise(name: &str) -> String {
+    match name {
+        "RLIMIT_MSGQUEUE" => "ulimit -q BYTES up to the hard limit; above it only with CAP_SYS_RESOURCE (limits.conf msgqueue, or prlimit as root)".into(),
+        "/dev/shm free" => "sudo mount -o remount,size=SIZE /dev/shm".into(),
+        "/dev/mqueue" => "sudo mkdir -p /dev/mqueue && sudo mount -t mqueue none /dev/mqueue (ipcbench mounts it itself as root)".into(),
+        sysctl => format!("sudo sysctl -w {sysctl}=VALUE (until reboot; a file in /etc/sysctl.d/ keeps it)"),
+    }
 }
 
 /// Mounts the mqueue file system on /dev/mqueue when it is absent and we

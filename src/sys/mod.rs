@@ -3,6 +3,7 @@
 //! per-thread CPU accounting.
 
 pub mod affinity;
+pub mod cpuid;
 pub mod futex;
 pub mod interrupt;
 pub mod limits;

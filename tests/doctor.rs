@@ -1,0 +1,190 @@
+//! `ipcbench doctor` reads what decides each finding, quotes it, and exits
+//! 1 exactly when something would skew the figures; a run records the same
+//! warnings in its result file.
+
+mod common;
+use common::*;
+
+use serde_json::Value;
+
+fn sysfs(path: &str) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+fn findings(sb: &Sandbox) -> (Vec<Value>, Option<i32>) {
+    let o = sb.run(&["doctor", "--json"]);
+    let list: Vec<Value> = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)));
+    (list, o.status.code())
+}
+
+fn find<'a>(list: &'a [Value], check: &str) -> &'a Value {
+    list.iter()
+        .find(|f| f["check"] == check)
+        .unwrap_or_else(|| panic!("no '{check}' finding"))
+}
+
+#[test]
+fn every_check_is_there_and_quotes_what_decided_it() {
+    let sb = Sandbox::new();
+    let (list, code) = findings(&sb);
+    for check in [
+        "cpufreq governor",
+        "turbo boost",
+        "SMT siblings",
+        "cpuidle driver",
+        "isolcpus",
+        "other load",
+        "clock source",
+        "hypervisor",
+        "limit fs.mqueue.msg_max",
+        "limit fs.mqueue.msgsize_max",
+        "limit RLIMIT_MSGQUEUE",
+        "limit kernel.msgmax",
+        "limit kernel.msgmnb",
+        "limit fs.pipe-max-size",
+        "limit net.core.wmem_max",
+        "limit net.unix.max_dgram_qlen",
+        "limit /dev/mqueue",
+    ] {
+        let f = find(&list, check);
+        assert!(
+            !f["meaning"].as_str().unwrap().is_empty(),
+            "{check} says nothing"
+        );
+    }
+    let warned = list.iter().any(|f| f["level"] == "warn");
+    assert_eq!(
+        code,
+        Some(i32::from(warned)),
+        "exit status and warnings disagree"
+    );
+    for f in list.iter().filter(|f| f["level"] == "warn") {
+        assert!(f["fix"].is_string(), "a warning without a fix: {f}");
+    }
+    // Quoted, not guessed: each finding carries what the kernel says.
+    let clock = sysfs("/sys/devices/system/clocksource/clocksource0/current_clocksource").unwrap();
+    assert!(find(&list, "clock source")["observed"]
+        .as_str()
+        .unwrap()
+        .starts_with(&clock));
+    let msgsize = sysfs("/proc/sys/fs/mqueue/msgsize_max").unwrap();
+    assert_eq!(
+        find(&list, "limit fs.mqueue.msgsize_max")["observed"],
+        msgsize.as_str()
+    );
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap();
+    let guest = cpuinfo
+        .lines()
+        .any(|l| l.starts_with("flags") && l.split_whitespace().any(|w| w == "hypervisor"));
+    let hypervisor = find(&list, "hypervisor");
+    if guest {
+        assert!(
+            hypervisor["observed"]
+                .as_str()
+                .unwrap()
+                .contains("CPUID signature"),
+            "{hypervisor}"
+        );
+    } else {
+        assert_eq!(hypervisor["level"], "ok");
+    }
+    if sysfs("/sys/devices/system/cpu/cpuidle/current_driver").as_deref() == Some("haltpoll") {
+        let ns = sysfs("/sys/module/haltpoll/parameters/guest_halt_poll_ns").unwrap();
+        let halt = find(&list, "halt-polling");
+        assert!(
+            halt["observed"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("guest_halt_poll_ns {ns},")),
+            "{halt}"
+        );
+        assert_eq!(halt["level"], "warn");
+    }
+    // The text form says the same, warnings first.
+    let o = sb.run(&["doctor"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), code);
+    if warned {
+        assert!(text.starts_with("WARN "), "{text}");
+    }
+}
+
+#[test]
+fn a_run_prints_and_records_the_doctors_warnings() {
+    let sb = Sandbox::new();
+    let (list, _) = findings(&sb);
+    let out = sb.out();
+    let o = sb.run(&[
+        "run",
+        "-m",
+        "pipe",
+        "--sizes",
+        "64",
+        "-n",
+        "50",
+        "--pin",
+        "same",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let recorded: Vec<String> = sb.result()["machine"]["warnings"]
+        .as_array()
+        .map(|w| w.iter().map(|l| l.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    for line in &recorded {
+        assert!(line.starts_with("doctor: "), "{line}");
+        assert!(stderr.contains(line.as_str()), "not printed: {line}");
+    }
+    // Load comes and goes between the two looks; the machine's settings do not.
+    for f in list
+        .iter()
+        .filter(|f| f["level"] == "warn" && f["check"] != "other load")
+    {
+        let check = f["check"].as_str().unwrap();
+        assert!(
+            recorded
+                .iter()
+                .any(|l| l.starts_with(&format!("doctor: {check}:"))),
+            "{check} not recorded: {recorded:?}"
+        );
+    }
+    let report = out.with_extension("").join("index.html");
+    let html = std::fs::read_to_string(report).unwrap();
+    for line in &recorded {
+        let check = line
+            .trim_start_matches("doctor: ")
+            .split(':')
+            .next()
+            .unwrap();
+        assert!(html.contains(check), "the report does not show {check}");
+    }
+}
+
+#[test]
+fn bad_cpu_pairs_get_one_line_and_exit_2() {
+    let sb = Sandbox::new();
+    for (args, says) in [
+        (vec!["doctor", "--cpus", "0,0"], "two different CPU numbers"),
+        (vec!["doctor", "--cpus", "0"], "two different CPU numbers"),
+        (vec!["doctor", "--cpus", "a,b"], "two different CPU numbers"),
+        (
+            vec!["doctor", "--cpus", "0,4096"],
+            "CPU 4096 is not one this process may use",
+        ),
+        (
+            vec!["run", "--cpus", "1,4096"],
+            "CPU 4096 is not one this process may use",
+        ),
+    ] {
+        let o = sb.run(&args);
+        let lines = stderr_lines(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {lines:?}");
+        assert_eq!(lines.len(), 1, "{args:?}: {lines:?}");
+        assert!(lines[0].contains(says), "{args:?}: {}", lines[0]);
+    }
+}

@@ -1,0 +1,117 @@
+//! The CI that users copy stays true: the workflow names only commands and
+//! options ipcbench has, and the committed baseline was made with the
+//! options the regression script runs.
+
+use ipcbench::cli::{Cli, Command};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(format!("{ROOT}/{path}")).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The quick suite's options, as `scripts/ci-regression.sh` gives them.
+fn script_options() -> Vec<String> {
+    let script = read("scripts/ci-regression.sh");
+    let line = script
+        .lines()
+        .find(|l| l.contains("ipcbench run "))
+        .expect("the script runs ipcbench run");
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let from = words.iter().position(|w| *w == "run").unwrap() + 1;
+    let to = words.iter().position(|w| *w == "--out").unwrap();
+    words[from..to].iter().map(|w| w.to_string()).collect()
+}
+
+/// Every `ipcbench <command> <options>` of the workflow's steps, with its
+/// environment variables expanded.
+fn workflow_commands() -> Vec<Vec<String>> {
+    let text = read(".github/workflows/benchmark.yml");
+    let quick = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("QUICK:"))
+        .expect("the workflow sets QUICK")
+        .trim()
+        .to_string();
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let line = line.replace("$QUICK", &quick);
+        let Some((_, rest)) = line.split_once("target/release/ipcbench ") else {
+            continue;
+        };
+        let words: Vec<String> = rest
+            .split_whitespace()
+            .take_while(|w| !["|", "||", ">", "2>&1"].contains(w))
+            .map(String::from)
+            .collect();
+        out.push(words);
+    }
+    out
+}
+
+#[test]
+fn the_workflow_names_only_what_ipcbench_has() {
+    let commands = workflow_commands();
+    assert!(
+        commands.len() >= 6,
+        "only {} ipcbench commands",
+        commands.len()
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for words in &commands {
+        let mut argv = vec!["ipcbench".to_string()];
+        argv.extend(words.iter().cloned());
+        // Parsing is what ipcbench itself does with these words: an unknown
+        // command, option or value fails here as it would in CI.
+        if let Err(e) = <Cli as clap::Parser>::try_parse_from(&argv) {
+            panic!(
+                "the workflow runs `{}`, which ipcbench refuses:\n{e}",
+                argv.join(" ")
+            );
+        }
+        seen.insert(words[0].clone());
+    }
+    for needed in ["run", "compare", "export", "report", "doctor"] {
+        assert!(
+            seen.contains(needed),
+            "the workflow never runs `ipcbench {needed}`"
+        );
+    }
+    for format in ["bmf", "github-action-benchmark"] {
+        assert!(
+            commands.iter().any(|w| w.contains(&format.to_string())),
+            "the workflow does not export {format}"
+        );
+    }
+}
+
+#[test]
+fn the_workflow_and_the_script_run_the_same_quick_suite() {
+    let script = script_options().join(" ");
+    let run = workflow_commands()
+        .into_iter()
+        .find(|w| w[0] == "run")
+        .expect("the workflow runs the suite");
+    let to = run.iter().position(|w| w == "--out").unwrap();
+    assert_eq!(run[1..to].join(" "), script);
+}
+
+#[test]
+fn the_baseline_was_made_with_the_scripts_options() {
+    let out = tempfile::tempdir().unwrap();
+    let out = out.path().join("current.json");
+    let mut argv = vec!["ipcbench".to_string(), "run".to_string()];
+    argv.extend(script_options());
+    argv.extend(["--out".to_string(), out.to_str().unwrap().to_string()]);
+    let cli = <Cli as clap::Parser>::try_parse_from(&argv).unwrap();
+    let Some(Command::Run(args)) = cli.command else {
+        panic!("not a run: {argv:?}");
+    };
+    let plan = ipcbench::suite::Plan::from_args(&args).unwrap();
+    let expected = serde_json::to_value(plan.record()).unwrap();
+    let baseline: serde_json::Value = serde_json::from_str(&read("results/baseline.json")).unwrap();
+    assert_eq!(
+        baseline["options"], expected,
+        "results/baseline.json was not made with scripts/ci-regression.sh's options: regenerate it (README, Regression tracking)"
+    );
+}
