@@ -352,6 +352,7 @@ mod tests {
             finished_at: String::new(),
             complete: true,
             rows: vec![row("pipe", pipe), row("uds-stream", uds)],
+            floors: None,
             probe: None,
         }
     }

@@ -17,6 +17,7 @@ pub mod compare;
 pub mod doctor;
 pub mod error;
 pub mod export;
+pub mod floors;
 pub mod harness;
 pub mod list;
 pub mod options;

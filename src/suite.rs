@@ -112,6 +112,31 @@ impl Plan {
     }
 }
 
+/// The physical limits of the run's CPUs, about a second's measurement;
+/// none for a run that pins nothing.
+fn measure_floors(plan: &Plan) -> Option<crate::results::Floors> {
+    let pinned = plan.placements.iter().any(|p| *p != Placement::None);
+    let pair = match plan.settings.cpus[..] {
+        [a, b, ..] => (a, b),
+        [a] => (a, a),
+        [] => return None,
+    };
+    if !pinned || interrupt::interrupted() {
+        return None;
+    }
+    crate::tell!(
+        "measuring the physical limits of CPUs {} and {}...",
+        pair.0,
+        pair.1
+    );
+    let sizes: Vec<u64> = plan.sizes.iter().map(|&s| s as u64).collect();
+    let floors = crate::floors::measure(pair, &sizes);
+    for n in &floors.notes {
+        output::warn(n);
+    }
+    Some(floors)
+}
+
 /// What the doctor finds would skew this run, one line each.
 fn doctor_warnings(cpus: &[usize]) -> Vec<String> {
     let pair = match cpus {
@@ -208,6 +233,7 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool, Result<(), Error>), Error> 
         reference_ns: Vec::new(),
         // Measured once (~4 ms), not at every rewrite of the result file.
         timer_overhead_ns: crate::timer::clock_overhead_ns(),
+        floors: measure_floors(plan),
         unsaved: None,
     };
     sweep(&mut partial);
@@ -248,6 +274,7 @@ struct Partial<'a> {
     trials: Vec<Vec<Row>>,
     reference_ns: Vec<f64>,
     timer_overhead_ns: f64,
+    floors: Option<crate::results::Floors>,
     /// Why the last rewrite of the result file failed, once said.
     unsaved: Option<String>,
 }
@@ -272,6 +299,7 @@ impl Partial<'_> {
             finished_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             complete,
             rows: combine(self.trials.clone()),
+            floors: self.floors.clone(),
             probe,
         }
     }

@@ -1,6 +1,7 @@
-//! `ipcbench doctor` reads what decides each finding, quotes it, and exits
-//! 1 exactly when something would skew the figures; a run records the same
-//! warnings in its result file.
+//! Knowing the machine: `ipcbench doctor` reads what decides each finding,
+//! quotes it, and exits 1 exactly when something would skew the figures; a
+//! run records the same warnings, and the physical limits of its CPUs, in
+//! its result file.
 
 mod common;
 use common::*;
@@ -187,4 +188,134 @@ fn bad_cpu_pairs_get_one_line_and_exit_2() {
         assert_eq!(lines.len(), 1, "{args:?}: {lines:?}");
         assert!(lines[0].contains(says), "{args:?}: {}", lines[0]);
     }
+}
+
+#[test]
+fn a_pinned_run_records_the_physical_limits_and_reads_figures_against_them() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let o = sb.run(&[
+        "run",
+        "-m",
+        "pipe,shm-ring",
+        "--sizes",
+        "64,4KiB",
+        "-n",
+        "300",
+        "--pin",
+        "same,cross",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let result = sb.result();
+    let floors = &result["floors"];
+    let p50 = |key: &str| {
+        floors[key]["p50"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no {key}: {floors}"))
+    };
+    let allowed = &result["machine"]["cpus_allowed"];
+    assert_eq!(floors["cpus"], serde_json::json!([allowed[0], allowed[1]]));
+    // A wake-up is a cache-line handover and much more.
+    assert!(p50("cache_line_rtt_ns") > 0);
+    assert!(
+        p50("futex_wake_rtt_ns") > p50("cache_line_rtt_ns"),
+        "{floors}"
+    );
+    assert!(p50("context_switch_rtt_ns") > 0);
+    let copies = floors["memcpy_mib_per_s"].as_array().unwrap();
+    let sizes: Vec<u64> = copies.iter().map(|c| c[0].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [64, 4096]);
+    assert!(copies.iter().all(|c| c[1].as_f64().unwrap() > 0.0));
+    // The Markdown table reads each figure against its limit ...
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        table.contains("vs limit") && table.contains("× context switch"),
+        "{table}"
+    );
+    // ... and the CSV gives the multiple as a number, computed as documented.
+    let csv = sb.run(&["export", out.to_str().unwrap(), "--format", "csv"]);
+    let mut reader = csv::Reader::from_reader(csv.stdout.as_slice());
+    let header = reader.headers().unwrap().clone();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let mut checked = 0;
+    for record in reader.records().map(|r| r.unwrap()) {
+        if &record[col("pattern")] == "latency" && &record[col("placement")] == "same" {
+            let rtt: f64 = record[col("rtt_p50_ns")].parse().unwrap();
+            let multiple: f64 = record[col("limit_multiple")].parse().unwrap();
+            let expected = rtt / p50("context_switch_rtt_ns") as f64;
+            assert!(
+                (multiple - expected).abs() < 1e-6 * expected,
+                "{multiple} vs {expected}"
+            );
+            assert_eq!(&record[col("limit")], "context switch");
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 4);
+    // A run that pins nothing measures no CPU's limits.
+    let o = sb.run(&[
+        "run",
+        "-m",
+        "pipe",
+        "--sizes",
+        "64",
+        "-n",
+        "50",
+        "--pin",
+        "none",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    assert!(sb.result().get("floors").is_none());
+}
+
+#[test]
+fn a_run_killed_while_measuring_the_limits_leaves_nothing() {
+    use std::io::{BufRead, BufReader};
+    let watch = IpcWatch::start();
+    // How many of the kills came while the limits' child was alive.
+    let mut caught = 0;
+    for _ in 0..3 {
+        let sb = Sandbox::new();
+        let out = sb.out();
+        let mut run = sb.spawn(&[
+            "run",
+            "-m",
+            "pipe",
+            "--sizes",
+            "64",
+            "-n",
+            "100",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let mut stderr = BufReader::new(run.stderr.take().unwrap());
+        let mut line = String::new();
+        while stderr.read_line(&mut line).unwrap() > 0
+            && !line.contains("measuring the physical limits")
+        {
+            line.clear();
+        }
+        assert!(
+            line.contains("measuring the physical limits"),
+            "the run never said it measures the limits"
+        );
+        let pid = run.id();
+        let forked =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        caught += usize::from(!forked.trim().is_empty());
+        run.kill().unwrap();
+        let _ = run.wait();
+        wait_until(
+            "the limits' child to exit",
+            std::time::Duration::from_secs(5),
+            || sb.processes().is_empty(),
+        );
+        sb.assert_nothing_left();
+    }
+    assert!(caught > 0, "no kill came while the limits were measured");
+    watch.assert_nothing_new();
 }

@@ -4,9 +4,9 @@
 //! field.
 
 use super::markdown::{figures, status, HEADER};
-use crate::results::{ResultFile, Row};
+use crate::results::{Floors, ResultFile, Row};
 
-const RAW: [&str; 24] = [
+const RAW: [&str; 26] = [
     "size_bytes",
     "status_raw",
     "rtt_min_ns",
@@ -18,6 +18,8 @@ const RAW: [&str; 24] = [
     "rtt_mean_ns",
     "msgs_per_s",
     "mib_per_s",
+    "limit_multiple",
+    "limit",
     "cpu_parent_ns_per_msg",
     "cpu_child_ns_per_msg",
     "warmup_messages",
@@ -38,7 +40,8 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or(String::new(), |v| v.to_string())
 }
 
-fn raw(r: &Row) -> Vec<String> {
+fn raw(r: &Row, floors: Option<&Floors>) -> Vec<String> {
+    let limit = floors.and_then(|f| f.multiple(r));
     let rtt = |f: fn(&crate::results::Rtt) -> u64| opt(r.rtt_ns.as_ref().map(f));
     let cpu = |f: fn(&crate::results::CpuPerMessage) -> f64| opt(r.cpu_ns_per_msg.as_ref().map(f));
     let join = |v: Vec<String>| v.join(" ");
@@ -54,6 +57,8 @@ fn raw(r: &Row) -> Vec<String> {
         opt(r.rtt_ns.as_ref().map(|t| t.mean)),
         opt(r.msgs_per_s),
         opt(r.mib_per_s),
+        opt(limit.map(|l| l.0)),
+        limit.map_or(String::new(), |l| l.1.to_string()),
         cpu(|c| c.parent),
         cpu(|c| c.child),
         r.warmup_messages.to_string(),
@@ -77,9 +82,10 @@ pub fn render(result: &ResultFile) -> Result<String, String> {
     w.write_record(HEADER.iter().chain(RAW.iter()))
         .map_err(fail)?;
     for r in &result.rows {
-        let mut fields = figures(r);
+        let floors = result.floors.as_ref();
+        let mut fields = figures(r, floors);
         fields.push(status(r, |reason| format!("({reason})")));
-        fields.extend(raw(r));
+        fields.extend(raw(r, floors));
         w.write_record(&fields).map_err(fail)?;
     }
     let bytes = w.into_inner().map_err(|e| format!("writing CSV: {e}"))?;

@@ -3,7 +3,7 @@
 
 use crate::output::{bytes, ns, rate};
 use crate::results::probe::{claimed_row, Cell, Method, ProbeFile, PROPERTIES};
-use crate::results::{Pattern, ResultFile, Row, Status};
+use crate::results::{multiple_text, Floors, Pattern, ResultFile, Row, Status};
 
 /// Long reasons go under the table as numbered notes, shared by the rows
 /// that have the same one, so the table stays readable.
@@ -22,8 +22,9 @@ impl Notes {
     }
 }
 
-/// The table's columns but the last (status), as people read them.
-pub fn figures(row: &Row) -> Vec<String> {
+/// The table's columns but the last (status), as people read them; the
+/// headline against its physical limit when the run measured them.
+pub fn figures(row: &Row, floors: Option<&Floors>) -> Vec<String> {
     let dash = || "–".to_string();
     let (p50, p99, p999) = match &row.rtt_ns {
         Some(r) => (ns(r.p50 as f64), ns(r.p99 as f64), ns(r.p999 as f64)),
@@ -45,6 +46,9 @@ pub fn figures(row: &Row) -> Vec<String> {
         p999,
         msgs,
         mib,
+        floors
+            .and_then(|f| f.multiple(row))
+            .map_or_else(dash, multiple_text),
         cpu,
         row.messages.to_string(),
     ]
@@ -65,13 +69,13 @@ pub fn status(row: &Row, reason: impl FnOnce(&str) -> String) -> String {
     }
 }
 
-fn cells(row: &Row, notes: &mut Notes) -> Vec<String> {
-    let mut cells = figures(row);
+fn cells(row: &Row, floors: Option<&Floors>, notes: &mut Notes) -> Vec<String> {
+    let mut cells = figures(row, floors);
     cells.push(status(row, |r| format!("[{}]", notes.mark(r))));
     cells
 }
 
-pub const HEADER: [&str; 12] = [
+pub const HEADER: [&str; 13] = [
     "mechanism",
     "pattern",
     "placement",
@@ -81,6 +85,7 @@ pub const HEADER: [&str; 12] = [
     "RTT p99.9",
     "throughput",
     "MiB/s",
+    "vs limit",
     "CPU/msg parent / peer",
     "messages",
     "status",
@@ -97,9 +102,9 @@ pub fn size_cell(row: &Row) -> String {
 
 /// Renders rows as a padded Markdown table, followed by the notes its
 /// status column refers to.
-pub fn table(rows: &[Row]) -> String {
+pub fn table(rows: &[Row], floors: Option<&Floors>) -> String {
     let mut notes = Notes::default();
-    let body: Vec<Vec<String>> = rows.iter().map(|r| cells(r, &mut notes)).collect();
+    let body: Vec<Vec<String>> = rows.iter().map(|r| cells(r, floors, &mut notes)).collect();
     let widths: Vec<usize> = (0..HEADER.len())
         .map(|i| {
             body.iter()
@@ -150,12 +155,37 @@ pub fn report(result: &ResultFile) -> String {
     if latency {
         s += "RTT = round trip (send + echo); one-way latency ≈ RTT / 2. Throughput is one-way, MiB = 2^20 bytes. CPU/msg is user+system CPU time per message of each process.\n\n";
     }
-    s += &table(&result.rows);
+    if let Some(f) = &result.floors {
+        s += &format!("{}\n\n", floors_summary(f));
+    }
+    s += &table(&result.rows, result.floors.as_ref());
     if let Some(p) = &result.probe {
         s += "\n# Properties, regenerated on this kernel\n\n";
         s += &probe_tables(p);
     }
     s
+}
+
+/// The physical limits in one paragraph, as "vs limit" refers to them.
+pub fn floors_summary(f: &Floors) -> String {
+    let rtt = |x: &Option<crate::results::Floor>| {
+        x.map_or("not measured".to_string(), |x| {
+            format!("{} (p99 {})", ns(x.p50 as f64), ns(x.p99 as f64))
+        })
+    };
+    let copies: Vec<String> = f
+        .memcpy_mib_per_s
+        .iter()
+        .map(|(s, m)| format!("{} {m:.0} MiB/s", bytes(*s)))
+        .collect();
+    format!(
+        "Physical limits of CPUs {:?} (\"vs limit\" is a figure over its limit): cache-line round trip across CPUs {}; futex wake-up round trip across CPUs {}; context switch round trip on one CPU {}; memcpy on one core {}.",
+        f.cpus,
+        rtt(&f.cache_line_rtt_ns),
+        rtt(&f.futex_wake_rtt_ns),
+        rtt(&f.context_switch_rtt_ns),
+        if copies.is_empty() { "not measured".to_string() } else { copies.join(", ") }
+    )
 }
 
 /// The regenerated table, the claimed one beside it, and the evidence.

@@ -9,7 +9,7 @@ use crate::compare::Verdict;
 use crate::export::markdown::size_cell;
 use crate::output::{bytes, ns};
 use crate::results::probe::{Method, ProbeFile, PROPERTIES};
-use crate::results::{Pattern, Placement, ResultFile, Row, Status};
+use crate::results::{multiple_text, Pattern, Placement, ResultFile, Row, Status};
 
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -116,6 +116,12 @@ fn figures_html(figures: &[Figure]) -> String {
 
 fn summary(report: &Report, drawn: &Drawn) -> String {
     let mut s = String::from("<h2 id=\"summary\">Summary</h2>\n<p>RTT is a round trip (the message and its echo); one-way latency is about half. Throughput is one way; MiB = 2<sup>20</sup> bytes. Compare rows of the same placement: on a virtual machine a wake-up across CPUs can cost more than any transport.</p>\n");
+    if let Some(f) = &report.result.floors {
+        s += &format!(
+            "<p class=\"floors\">{} Under each RTT p50 and MiB/s of the results table is that multiple (hover it for the limit).</p>\n",
+            escape(&crate::export::markdown::floors_summary(f))
+        );
+    }
     for (placement, figures) in &drawn.summary {
         s += &format!(
             "<h3>{}</h3>\n<ul class=\"facts\">\n",
@@ -183,14 +189,30 @@ fn result_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> Strin
         rows.iter()
             .find(|r| r.placement == p && r.pattern == pattern)
     };
+    let floors = report.result.floors.as_ref();
+    let against = |r: Option<&&Row>| {
+        let (m, name) = floors?.multiple(r?)?;
+        Some(format!(
+            "<span class=\"mult\" title=\"{}\">{m:.2}×</span>",
+            escape(&multiple_text((m, name)))
+        ))
+    };
     for &p in placements {
         let latency = case(p, Pattern::Latency);
-        s += &figure(latency, |r| r.rtt_ns.as_ref().map(|t| t.p50 as f64), ns);
-        s += &figure(latency, |r| r.rtt_ns.as_ref().map(|t| t.p99 as f64), ns);
+        let throughput = case(p, Pattern::Throughput);
+        let p50 = |r: &Row| r.rtt_ns.as_ref().map(|t| t.p50 as f64);
+        s += &figure(latency, p50, ns, against(latency));
         s += &figure(
-            case(p, Pattern::Throughput),
+            latency,
+            |r| r.rtt_ns.as_ref().map(|t| t.p99 as f64),
+            ns,
+            None,
+        );
+        s += &figure(
+            throughput,
             |r| r.mib_per_s,
             |v| format!("{v:.1}"),
+            against(throughput),
         );
     }
     for (i, (name, _)) in first.errors.named().iter().enumerate() {
@@ -213,16 +235,22 @@ fn result_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> Strin
     s + &status_cell(rows) + "</tr>\n"
 }
 
-/// A figure of one case, or why there is none (hover for the reason).
+/// A figure of one case (with its multiple of the limit under it), or why
+/// there is none (hover for the reason).
 fn figure(
     row: Option<&&Row>,
     value: impl Fn(&Row) -> Option<f64>,
     fmt: impl Fn(f64) -> String,
+    multiple: Option<String>,
 ) -> String {
     match row {
         None => "<td data-v=\"\"></td>".into(),
         Some(r) => match (r.status, value(r)) {
-            (Status::Ok, Some(v)) => format!("<td data-v=\"{v}\">{}</td>", fmt(v)),
+            (Status::Ok, Some(v)) => format!(
+                "<td data-v=\"{v}\">{}{}</td>",
+                fmt(v),
+                multiple.unwrap_or_default()
+            ),
             (Status::Ok, None) => "<td data-v=\"\">–</td>".into(),
             (st, _) => format!(
                 "<td data-v=\"\" class=\"{}\" title=\"{}\">{}</td>",

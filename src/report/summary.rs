@@ -4,17 +4,17 @@
 use super::html::escape;
 use super::{Group, Report};
 use crate::output::{bytes, ns};
-use crate::results::{Pattern, Placement, Row, Status};
+use crate::results::{multiple_text, Pattern, Placement, Row, Status};
 
 /// The fastest and the slowest round trip at each size, and the throughput
 /// at the summary's size: the answer to "which transport, for my size".
 pub fn sentences(report: &Report, placement: Placement, wide: Option<u64>) -> Vec<String> {
     let mut out = Vec::new();
     for &size in &report.sizes {
-        let mut at: Vec<(&str, f64)> = report
+        let mut at: Vec<Ranked> = report
             .ok(placement)
             .filter(|r| r.pattern == Pattern::Latency && r.size_bytes == size)
-            .filter_map(|r| Some((r.mechanism.as_str(), r.rtt_ns.as_ref()?.p50 as f64)))
+            .filter_map(|r| Some(ranked_row(report, r, r.rtt_ns.as_ref()?.p50 as f64)))
             .collect();
         at.sort_by(|a, b| a.1.total_cmp(&b.1));
         if let (Some(first), Some(last)) = (at.first(), at.last()) {
@@ -29,10 +29,10 @@ pub fn sentences(report: &Report, placement: Placement, wide: Option<u64>) -> Ve
         }
     }
     if let Some(size) = wide {
-        let mut at: Vec<(&str, f64)> = report
+        let mut at: Vec<Ranked> = report
             .ok(placement)
             .filter(|r| r.pattern == Pattern::Throughput && r.size_bytes == size)
-            .filter_map(|r| Some((r.mechanism.as_str(), r.mib_per_s?)))
+            .filter_map(|r| Some(ranked_row(report, r, r.mib_per_s?)))
             .collect();
         at.sort_by(|a, b| b.1.total_cmp(&a.1));
         if let (Some(first), Some(last)) = (at.first(), at.last()) {
@@ -49,11 +49,20 @@ pub fn sentences(report: &Report, placement: Placement, wide: Option<u64>) -> Ve
     out
 }
 
-/// "64 B, round trip: fastest X (3 µs); slowest of 17, Y (30 µs), 10× as long."
+/// A transport's figure, and that figure against its physical limit.
+type Ranked<'a> = (&'a str, f64, Option<String>);
+
+fn ranked_row<'a>(report: &Report, r: &'a Row, value: f64) -> Ranked<'a> {
+    let limit = report.result.floors.as_ref().and_then(|f| f.multiple(r));
+    (r.mechanism.as_str(), value, limit.map(multiple_text))
+}
+
+/// "64 B, round trip: fastest X (3 µs = 1.1× context switch); slowest of
+/// 17, Y (30 µs), 10× as long."
 fn ranked(
     what: &str,
-    first: &(&str, f64),
-    last: &(&str, f64),
+    first: &Ranked,
+    last: &Ranked,
     of: usize,
     fmt: impl Fn(f64) -> String,
     behind: &str,

@@ -108,6 +108,85 @@ macro_rules! spelled_as_on_the_command_line {
 }
 spelled_as_on_the_command_line!(Pattern, Placement, Verify);
 
+/// A measured limit: percentiles of its round trips, in ns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Floor {
+    pub p50: u64,
+    pub p99: u64,
+    pub samples: u64,
+}
+
+/// The physical limits of the run's CPUs (`ipcbench::floors`): what no
+/// transport can beat, so that every figure can be read as a multiple.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Floors {
+    /// The CPUs: `same` on the first, `cross` on both.
+    pub cpus: Vec<usize>,
+    /// Two processes on two CPUs handing one cache line back and forth by
+    /// spinning: the floor of any cross-CPU transport.
+    pub cache_line_rtt_ns: Option<Floor>,
+    /// The same handover by futex wait and wake: the floor of any
+    /// cross-CPU transport whose receiver sleeps.
+    pub futex_wake_rtt_ns: Option<Floor>,
+    /// Two processes on one CPU waking each other: the floor of any
+    /// same-CPU round trip.
+    pub context_switch_rtt_ns: Option<Floor>,
+    /// (message size, MiB/s) of memcpy on one core: the ceiling of any
+    /// transport that copies each message once.
+    pub memcpy_mib_per_s: Vec<(u64, f64)>,
+    /// Limits that could not be measured, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl Floors {
+    /// A row's headline as a multiple of the limit that bounds it, and the
+    /// limit's name: a same-CPU round trip against a context switch, a
+    /// cross-CPU one against a futex wake-up (against the cache line when
+    /// it is faster than any wake-up), MiB/s against memcpy.
+    pub fn multiple(&self, row: &Row) -> Option<(f64, &'static str)> {
+        if row.status != Status::Ok {
+            return None;
+        }
+        match (row.pattern, row.placement) {
+            (Pattern::Latency, placement) => {
+                let rtt = row.rtt_ns.as_ref()?.p50 as f64;
+                let (floor, name) = match placement {
+                    Placement::Same => (self.context_switch_rtt_ns?, "context switch"),
+                    // Below the wake-up floor nothing slept: the bound of a
+                    // transport that spins is the cache line's handover.
+                    Placement::Cross => match (self.futex_wake_rtt_ns, self.cache_line_rtt_ns) {
+                        (Some(f), Some(c)) if rtt < f.p50 as f64 => (c, "cache-line round trip"),
+                        (f, _) => (f?, "futex wake-up"),
+                    },
+                    Placement::None => return None,
+                };
+                Some((rtt / floor.p50.max(1) as f64, name))
+            }
+            (Pattern::Throughput, _) => {
+                let mib = row.mib_per_s?;
+                let (_, copy) = self
+                    .memcpy_mib_per_s
+                    .iter()
+                    .find(|(s, _)| *s == row.size_bytes)?;
+                Some((mib / copy, "memcpy"))
+            }
+        }
+    }
+}
+
+/// "1.1× futex wake-up".
+pub fn multiple_text((m, name): (f64, &str)) -> String {
+    let digits = if m < 0.1 {
+        3
+    } else if m < 10.0 {
+        1
+    } else {
+        0
+    };
+    format!("{m:.digits$}× {name}")
+}
+
 /// What a transport is built from, as the report groups them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -312,6 +391,9 @@ pub struct ResultFile {
     /// rows are what had finished.
     pub complete: bool,
     pub rows: Vec<Row>,
+    /// The physical limits of the run's CPUs, when measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floors: Option<Floors>,
     /// The property probes, when the run made them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<probe::ProbeFile>,

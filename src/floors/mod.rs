@@ -1,0 +1,203 @@
+//! The physical limits every transport is bounded by, measured on the CPUs
+//! a run uses: how fast two processes can hand over a cache line (the floor
+//! of any cross-CPU transport), a futex wake-up across CPUs (the floor of
+//! any transport that sleeps), a context switch on one CPU (the floor of
+//! any same-CPU round trip), and memcpy on one core (the ceiling of any
+//! transport that copies).
+//!
+//! The two-process limits fork a child that shares one page with the
+//! parent; it dies with the parent (PR_SET_PDEATHSIG), so a killed run
+//! leaves nothing behind.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult};
+
+use crate::results::{Floor, Floors};
+use crate::sys::mapping::Mapping;
+use crate::sys::{affinity, futex};
+
+/// Words of the shared page, each on its own cache line but `PING` and
+/// `PONG`, which share one: the cache-line round trip moves that line.
+const PING: usize = 0;
+const PONG: usize = 8;
+const WAKE_PING: usize = 64;
+const WAKE_PONG: usize = 128;
+const STOP: usize = 192;
+
+/// How a handover is made: by spinning on the line, or by sleeping on a
+/// futex until woken.
+#[derive(Clone, Copy)]
+enum Handover {
+    Spin,
+    Sleep,
+}
+
+/// Measures every limit on `cpus` (`same` on the first, `cross` on both)
+/// and memcpy at each of `sizes`. A limit that could not be measured is
+/// left out with the reason in `notes`.
+pub fn measure(cpus: (usize, usize), sizes: &[u64]) -> Floors {
+    let mut floors = Floors {
+        cpus: vec![cpus.0, cpus.1],
+        ..Floors::default()
+    };
+    let mut notes = Vec::new();
+    let note = |what: &str, e: String| format!("{what} not measured: {e}");
+    let cross = cpus.0 != cpus.1;
+    if cross {
+        match round_trips(cpus, Handover::Spin, 20_000) {
+            Ok(f) => floors.cache_line_rtt_ns = Some(f),
+            Err(e) => notes.push(note("cache-line round trip", e)),
+        }
+        match round_trips(cpus, Handover::Sleep, 2_000) {
+            Ok(f) => floors.futex_wake_rtt_ns = Some(f),
+            Err(e) => notes.push(note("futex wake-up round trip", e)),
+        }
+    } else {
+        notes.push("the cross-CPU limits need two CPUs; this run has one".into());
+    }
+    match round_trips((cpus.0, cpus.0), Handover::Sleep, 5_000) {
+        Ok(f) => floors.context_switch_rtt_ns = Some(f),
+        Err(e) => notes.push(note("same-CPU context switch", e)),
+    }
+    floors.memcpy_mib_per_s = sizes
+        .iter()
+        .filter(|s| **s > 0)
+        .map(|&s| (s, memcpy_mib_per_s(cpus.0, s as usize)))
+        .collect();
+    floors.notes = notes;
+    floors
+}
+
+/// Round trips between this process on `a` and a forked child on `b`.
+fn round_trips((a, b): (usize, usize), how: Handover, count: usize) -> Result<Floor, String> {
+    let fd = nix::sys::memfd::memfd_create(c"ipcbench-floor", nix::sys::memfd::MFdFlags::empty())
+        .map_err(|e| format!("memfd_create: {e}"))?;
+    nix::unistd::ftruncate(&fd, 4096).map_err(|e| format!("ftruncate: {e}"))?;
+    let page = Mapping::map_fd(&fd, 4096).map_err(|e| format!("mmap: {e}"))?;
+    let word = |offset| page.atomic_u32(offset);
+    let restore = affinity::allowed_cpus();
+    affinity::pin_to(&[a]).map_err(|e| format!("pinning to CPU {a}: {e}"))?;
+    // SAFETY: the child only pins itself, runs `echo` (atomics and futex
+    // system calls on the shared page, no allocation, no lock) and leaves
+    // with _exit, so nothing another thread held at the fork is touched.
+    let child = match unsafe { fork() } {
+        Err(e) => return Err(format!("fork: {e}")),
+        Ok(ForkResult::Child) => {
+            let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+            let _ = affinity::pin_to(&[b]);
+            echo(&page, how);
+            // SAFETY: _exit ends the child without running the parent's
+            // destructors or atexit handlers, which are not the child's.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(ForkResult::Parent { child }) => child,
+    };
+    let timed = drive(&page, how, count);
+    word(STOP).store(1, Ordering::Release);
+    futex::wake(word(WAKE_PING), 1);
+    let _ = waitpid(child, None);
+    let _ = affinity::pin_to(&restore);
+    timed
+}
+
+/// The child's side: answer every ping with the same number.
+fn echo(page: &Mapping, how: Handover) {
+    let word = |offset| page.atomic_u32(offset);
+    let (ping, pong) = match how {
+        Handover::Spin => (word(PING), word(PONG)),
+        Handover::Sleep => (word(WAKE_PING), word(WAKE_PONG)),
+    };
+    let mut seen = 0;
+    while word(STOP).load(Ordering::Acquire) == 0 {
+        let now = ping.load(Ordering::Acquire);
+        if now == seen {
+            match how {
+                Handover::Spin => std::hint::spin_loop(),
+                Handover::Sleep => {
+                    let _ = futex::wait(ping, seen);
+                }
+            }
+            continue;
+        }
+        seen = now;
+        pong.store(now, Ordering::Release);
+        if let Handover::Sleep = how {
+            futex::wake(pong, 1);
+        }
+    }
+}
+
+/// The parent's side: `count` timed round trips after a tenth as many
+/// untimed ones; gives up when the child stops answering for a second.
+fn drive(page: &Mapping, how: Handover, count: usize) -> Result<Floor, String> {
+    let word = |offset| page.atomic_u32(offset);
+    let (ping, pong) = match how {
+        Handover::Spin => (word(PING), word(PONG)),
+        Handover::Sleep => (word(WAKE_PING), word(WAKE_PONG)),
+    };
+    let warmup = count / 10;
+    let mut times = Vec::with_capacity(count);
+    for i in 1..=(warmup + count) as u32 {
+        let start = Instant::now();
+        ping.store(i, Ordering::Release);
+        if let Handover::Sleep = how {
+            futex::wake(ping, 1);
+        }
+        loop {
+            let now = pong.load(Ordering::Acquire);
+            if now == i {
+                break;
+            }
+            if crate::sys::interrupt::interrupted() {
+                return Err("interrupted".into());
+            }
+            if start.elapsed() > Duration::from_secs(1) {
+                return Err(format!("no answer to round trip {i} within a second"));
+            }
+            match how {
+                Handover::Spin => std::hint::spin_loop(),
+                Handover::Sleep => {
+                    let _ = futex::wait(pong, now);
+                }
+            }
+        }
+        if i as usize > warmup {
+            times.push(start.elapsed().as_nanos() as u64);
+        }
+    }
+    times.sort_unstable();
+    let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    Ok(Floor {
+        p50: at(0.50),
+        p99: at(0.99),
+        samples: times.len() as u64,
+    })
+}
+
+/// Bytes copied per second between two buffers of `size` on one core,
+/// each copy a whole message, over about 20 ms after a warm-up.
+fn memcpy_mib_per_s(cpu: usize, size: usize) -> f64 {
+    let restore = affinity::allowed_cpus();
+    let _ = affinity::pin_to(&[cpu]);
+    let src = vec![0x5au8; size];
+    let mut dst = vec![0u8; size];
+    let mut copy_for = |d: Duration| {
+        let start = Instant::now();
+        let mut copies = 0u64;
+        while start.elapsed() < d {
+            for _ in 0..8 {
+                dst.copy_from_slice(std::hint::black_box(&src));
+                std::hint::black_box(&mut dst);
+            }
+            copies += 8;
+        }
+        (copies, start.elapsed())
+    };
+    copy_for(Duration::from_millis(5));
+    let (copies, took) = copy_for(Duration::from_millis(20));
+    let _ = affinity::pin_to(&restore);
+    (copies * size as u64) as f64 / took.as_secs_f64() / (1u64 << 20) as f64
+}
