@@ -130,51 +130,76 @@ fn echo(page: &Mapping, how: Handover) {
     }
 }
 
-/// The parent's side: `count` timed round trips after a tenth as many
-/// untimed ones; gives up when the child stops answering for a second.
+/// Batches of round trips a limit is measured in; it is the best batch's:
+/// a limit is what the machine can do, and a shared host's contention,
+/// which comes and goes within a second, only ever adds to it.
+const BATCHES: usize = 5;
+
+/// The parent's side: `count` timed round trips in batches, after a tenth
+/// as many untimed ones; gives up when the child stops answering for a
+/// second.
 fn drive(page: &Mapping, how: Handover, count: usize) -> Result<Floor, String> {
     let word = |offset| page.atomic_u32(offset);
     let (ping, pong) = match how {
         Handover::Spin => (word(PING), word(PONG)),
         Handover::Sleep => (word(WAKE_PING), word(WAKE_PONG)),
     };
-    let warmup = count / 10;
+    let per_batch = (count / BATCHES).max(1);
     let mut times = Vec::with_capacity(count);
-    for i in 1..=(warmup + count) as u32 {
+    let mut best: Option<Floor> = None;
+    for i in 1..=(count / 10 + per_batch * BATCHES) as u32 {
         let start = Instant::now();
         ping.store(i, Ordering::Release);
         if let Handover::Sleep = how {
             futex::wake(ping, 1);
         }
+        let mut spins = 0u32;
         loop {
             let now = pong.load(Ordering::Acquire);
             if now == i {
                 break;
             }
-            if crate::sys::interrupt::interrupted() {
-                return Err("interrupted".into());
-            }
-            if start.elapsed() > Duration::from_secs(1) {
-                return Err(format!("no answer to round trip {i} within a second"));
+            spins = spins.wrapping_add(1);
+            // A spinner reads the clock rarely, so as not to slow the
+            // handover; a sleeper wakes at least every 100 ms to look.
+            if matches!(how, Handover::Sleep) || spins.is_multiple_of(4096) {
+                if crate::sys::interrupt::interrupted() {
+                    return Err("interrupted".into());
+                }
+                if start.elapsed() > Duration::from_secs(1) {
+                    return Err(format!("no answer to round trip {i} within a second"));
+                }
             }
             match how {
                 Handover::Spin => std::hint::spin_loop(),
                 Handover::Sleep => {
-                    let _ = futex::wait(pong, now);
+                    let _ = futex::wait_at_most(pong, now, Duration::from_millis(100));
                 }
             }
         }
-        if i as usize > warmup {
-            times.push(start.elapsed().as_nanos() as u64);
+        let took = start.elapsed().as_nanos() as u64;
+        if i as usize > count / 10 {
+            times.push(took);
+        }
+        if times.len() == per_batch {
+            let batch = percentiles(&mut times);
+            if best.is_none_or(|b| batch.p50 < b.p50) {
+                best = Some(batch);
+            }
+            times.clear();
         }
     }
+    best.ok_or_else(|| "no round trip was timed".to_string())
+}
+
+fn percentiles(times: &mut [u64]) -> Floor {
     times.sort_unstable();
     let at = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
-    Ok(Floor {
+    Floor {
         p50: at(0.50),
         p99: at(0.99),
         samples: times.len() as u64,
-    })
+    }
 }
 
 /// Bytes copied per second between two buffers of `size` on one core,

@@ -315,14 +315,13 @@ fn not_ok(rows: &[Row]) -> String {
     s += "<ul>\n";
     for (m, status, reason, cases) in seen {
         s += &format!(
-            "<li><b>{}</b> — {}{}: {} <span class=\"cases\">({})</span></li>\n",
+            "<li><b>{}</b> — {}: {} <span class=\"cases\">({})</span></li>\n",
             escape(m),
             if status == Status::Failed {
                 "<span class=\"bad\">failed</span>"
             } else {
                 "unsupported"
             },
-            "",
             escape(reason),
             escape(&cases.join(", "))
         );
@@ -382,6 +381,15 @@ fn machine(result: &ResultFile, baseline: bool) -> String {
         },
     );
     item("warm-up", format!("{:.3} s", o.warmup_s));
+    if let Some(f) = &result.floors {
+        item(
+            "physical limits",
+            crate::export::markdown::floors_summary(f),
+        );
+    }
+    for w in &m.warnings {
+        item("doctor", w.trim_start_matches("doctor: ").to_string());
+    }
     item("verification", o.verify.to_string());
     item(
         "clock read",

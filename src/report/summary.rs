@@ -67,16 +67,20 @@ fn ranked(
     fmt: impl Fn(f64) -> String,
     behind: &str,
 ) -> String {
+    let limit = first
+        .2
+        .as_ref()
+        .map_or(String::new(), |m| format!(" = {m}"));
     if of == 1 {
         return format!(
-            "<b>{what}</b>: only {} ran ({}).",
+            "<b>{what}</b>: only {} ran ({}{limit}).",
             escape(first.0),
             fmt(first.1)
         );
     }
     let factor = (first.1 / last.1).max(last.1 / first.1);
     format!(
-        "<b>{what}</b>: fastest <b>{}</b> ({}); slowest of {of}, {} ({}), {factor:.1}× {behind}.",
+        "<b>{what}</b>: fastest <b>{}</b> ({}{limit}); slowest of {of}, {} ({}), {factor:.1}× {behind}.",
         escape(first.0),
         fmt(first.1),
         escape(last.0),
