@@ -2,14 +2,13 @@
 //! script (sorting and filtering), images beside it; it works offline and
 //! from a copied folder.
 
-use super::figures::{throughput_size, Drawn, COMPARE_THRESHOLD};
+use super::figures::{throughput_size, Drawn};
 use super::summary::{grid, sentences, Metric};
 use super::{placement_words, Figure, Report};
-use crate::compare::Verdict;
 use crate::export::markdown::size_cell;
-use crate::output::{bytes, ns};
+use crate::output::bytes;
 use crate::results::probe::{Method, ProbeFile, PROPERTIES};
-use crate::results::{multiple_text, Pattern, Placement, ResultFile, Row, Status};
+use crate::results::{ResultFile, Row, Status};
 
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -57,9 +56,9 @@ pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> St
         s += &figures_html(figures);
     }
     if let Some(b) = baseline {
-        s += &comparison(report, b, drawn.compare.as_ref());
+        s += &super::tables::comparison(report, b, drawn.compare.as_ref());
     }
-    s += &results_table(report);
+    s += &super::tables::results(report);
     s += &not_ok(&result.rows);
     if let Some(p) = &result.probe {
         s += &properties(report, p);
@@ -101,7 +100,7 @@ fn lead(result: &ResultFile) -> String {
     s
 }
 
-fn figures_html(figures: &[Figure]) -> String {
+pub fn figures_html(figures: &[Figure]) -> String {
     figures
         .iter()
         .map(|f| {
@@ -138,160 +137,6 @@ fn summary(report: &Report, drawn: &Drawn) -> String {
         s += "</div>\n";
     }
     s
-}
-
-/// One row per transport and size; latency and throughput of every
-/// placement side by side.
-fn results_table(report: &Report) -> String {
-    let placements = &report.placements;
-    let mut s = String::from("<h2 id=\"results\">All results</h2>\n<p>One row per transport and size. Click a heading to sort (again to reverse); type in the box to keep the rows that hold every word. Error counters add up every case of the row; a non-zero one is highlighted, and hovering it says which case. Every figure of every case is in <a href=\"result.json\">result.json</a>; <code>ipcbench export --format csv</code> gives them as CSV.</p>\n<p><input class=\"filter\" type=\"search\" placeholder=\"filter, e.g. shm 64 KiB\" data-table=\"results-table\" data-count=\"results-count\" aria-label=\"filter the results\"> <span id=\"results-count\"></span></p>\n");
-    s += "<div class=\"scroll\"><table id=\"results-table\" class=\"sortable results\"><thead><tr><th colspan=\"2\"></th>";
-    for p in placements {
-        s += &format!(
-            "<th colspan=\"3\" class=\"place\">{p}: {}</th>",
-            placement_words(*p)
-        );
-    }
-    s += "<th colspan=\"5\">every case of the row</th></tr>\n<tr><th>transport</th><th>size</th>";
-    for _ in placements {
-        s += "<th>RTT p50</th><th>RTT p99</th><th>MiB/s</th>";
-    }
-    s += "<th>lost</th><th>dup</th><th>reord</th><th>corrupt</th><th>status</th></tr></thead>\n<tbody>\n";
-    let mut keys: Vec<(&str, u64)> = Vec::new();
-    for (m, _, _) in &report.transports {
-        for r in report.result.rows.iter().filter(|r| r.mechanism == *m) {
-            if !keys.contains(&(m.as_str(), r.size_bytes)) {
-                keys.push((m.as_str(), r.size_bytes));
-            }
-        }
-    }
-    for (m, size) in keys {
-        let rows: Vec<&Row> = report
-            .result
-            .rows
-            .iter()
-            .filter(|r| r.mechanism == m && r.size_bytes == size)
-            .collect();
-        s += &result_row(report, &rows, placements);
-    }
-    s + "</tbody></table></div>\n"
-}
-
-fn result_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> String {
-    let first = rows[0];
-    let mut s = format!(
-        "<tr><td>{}</td><td data-v=\"{}\">{}</td>",
-        swatch(report, &first.mechanism),
-        first.size_bytes,
-        size_cell(first)
-    );
-    let case = |p: Placement, pattern: Pattern| {
-        rows.iter()
-            .find(|r| r.placement == p && r.pattern == pattern)
-    };
-    let floors = report.result.floors.as_ref();
-    let against = |r: Option<&&Row>| {
-        let (m, name) = floors?.multiple(r?)?;
-        Some(format!(
-            "<span class=\"mult\" title=\"{}\">{m:.2}×</span>",
-            escape(&multiple_text((m, name)))
-        ))
-    };
-    for &p in placements {
-        let latency = case(p, Pattern::Latency);
-        let throughput = case(p, Pattern::Throughput);
-        let p50 = |r: &Row| r.rtt_ns.as_ref().map(|t| t.p50 as f64);
-        s += &figure(latency, p50, ns, against(latency));
-        s += &figure(
-            latency,
-            |r| r.rtt_ns.as_ref().map(|t| t.p99 as f64),
-            ns,
-            None,
-        );
-        s += &figure(
-            throughput,
-            |r| r.mib_per_s,
-            |v| format!("{v:.1}"),
-            against(throughput),
-        );
-    }
-    for (i, (name, _)) in first.errors.named().iter().enumerate() {
-        let count = |r: &Row| r.errors.named()[i].1;
-        let total: u64 = rows.iter().map(|r| count(r)).sum();
-        if total == 0 {
-            s += "<td data-v=\"0\">0</td>";
-            continue;
-        }
-        let which: Vec<String> = rows
-            .iter()
-            .filter(|r| count(r) > 0)
-            .map(|r| format!("{} {}: {} {name}", r.pattern, r.placement, count(r)))
-            .collect();
-        s += &format!(
-            "<td class=\"bad\" data-v=\"{total}\" title=\"{}\">{total}</td>",
-            escape(&which.join("; "))
-        );
-    }
-    s + &status_cell(rows) + "</tr>\n"
-}
-
-/// A figure of one case (with its multiple of the limit under it), or why
-/// there is none (hover for the reason).
-fn figure(
-    row: Option<&&Row>,
-    value: impl Fn(&Row) -> Option<f64>,
-    fmt: impl Fn(f64) -> String,
-    multiple: Option<String>,
-) -> String {
-    match row {
-        None => "<td data-v=\"\"></td>".into(),
-        Some(r) => match (r.status, value(r)) {
-            (Status::Ok, Some(v)) => format!(
-                "<td data-v=\"{v}\">{}{}</td>",
-                fmt(v),
-                multiple.unwrap_or_default()
-            ),
-            (Status::Ok, None) => "<td data-v=\"\">–</td>".into(),
-            (st, _) => format!(
-                "<td data-v=\"\" class=\"{}\" title=\"{}\">{}</td>",
-                if st == Status::Failed { "bad" } else { "na" },
-                escape(r.reason.as_deref().unwrap_or("")),
-                if st == Status::Failed {
-                    "failed"
-                } else {
-                    "n/a"
-                }
-            ),
-        },
-    }
-}
-
-/// ok, or how many cases of the row did not run and why (on hover).
-fn status_cell(rows: &[&Row]) -> String {
-    let not_ok: Vec<&&Row> = rows.iter().filter(|r| r.status != Status::Ok).collect();
-    if not_ok.is_empty() {
-        return "<td>ok</td>".into();
-    }
-    let failed = not_ok.iter().any(|r| r.status == Status::Failed);
-    let word = if failed { "failed" } else { "unsupported" };
-    let why: Vec<String> = not_ok
-        .iter()
-        .map(|r| {
-            format!(
-                "{} {}: {}",
-                r.pattern,
-                r.placement,
-                r.reason.as_deref().unwrap_or("")
-            )
-        })
-        .collect();
-    format!(
-        "<td class=\"{}\" title=\"{}\">{word} ({} of {})</td>",
-        if failed { "bad" } else { "na" },
-        escape(&why.join("\n")),
-        not_ok.len(),
-        rows.len()
-    )
 }
 
 /// Cases that did not run, one line per transport and reason.
@@ -466,76 +311,4 @@ fn properties(report: &Report, p: &ProbeFile) -> String {
         }
     }
     s + "</ul>\n"
-}
-
-/// Every case measured in both runs, with `ipcbench compare`'s verdict,
-/// after the chart of their ratios.
-fn comparison(report: &Report, baseline: &ResultFile, chart: Option<&Figure>) -> String {
-    let mut s = String::from("<h2 id=\"compare\">Compared with the baseline</h2>\n");
-    if let Some(w) = crate::compare::machine_warning(baseline, report.result) {
-        s += &format!("<p class=\"bad\">Warning: {}.</p>\n", escape(&w));
-    }
-    let changes = crate::compare::compare(baseline, report.result, COMPARE_THRESHOLD);
-    if let Some(f) = chart {
-        s += &figures_html(std::slice::from_ref(f));
-    }
-    s += "<p><input class=\"filter\" type=\"search\" placeholder=\"filter, e.g. noisy cross\" data-table=\"compare-table\" data-count=\"compare-count\" aria-label=\"filter the comparison\"> <span id=\"compare-count\"></span></p>\n";
-    s += "<div class=\"scroll\"><table id=\"compare-table\" class=\"sortable\"><thead><tr><th>transport</th><th>pattern</th><th>placement</th><th>size</th><th>baseline</th><th>current</th><th>raw change</th><th>against the reference</th><th>verdict</th></tr></thead>\n<tbody>\n";
-    for c in &changes {
-        let fmt = |v: f64| match c.pattern {
-            _ if v.is_nan() => "failed".to_string(),
-            Pattern::Latency => ns(v),
-            Pattern::Throughput => crate::output::rate(v),
-        };
-        let percent = |v: f64| {
-            if v.is_finite() {
-                format!("<td data-v=\"{v}\">{:+.1} %</td>", v * 100.0)
-            } else {
-                "<td data-v=\"1e300\">collapsed</td>".to_string()
-            }
-        };
-        let class = match c.verdict {
-            Verdict::Regression => " class=\"bad\"",
-            Verdict::Improvement => " class=\"good\"",
-            Verdict::Noisy => " class=\"noisy\"",
-            Verdict::Unchanged => "",
-        };
-        s += &format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td data-v=\"{}\">{}</td><td>{}</td><td>{}</td>{}{}<td{class}>{}</td></tr>\n",
-            swatch(report, &c.mechanism),
-            c.pattern,
-            c.placement,
-            c.size_bytes,
-            if c.size_bytes == 0 { "none".into() } else { bytes(c.size_bytes) },
-            fmt(c.baseline),
-            fmt(c.current),
-            percent(c.raw_change),
-            percent(c.change),
-            c.verdict.word()
-        );
-    }
-    s += "</tbody></table></div>\n";
-    let sides = [
-        ("baseline", baseline, report.result),
-        ("current run", report.result, baseline),
-    ];
-    for (name, one, other) in sides {
-        let only = crate::compare::measured_only_in(one, other);
-        if only.is_empty() {
-            continue;
-        }
-        s += &format!(
-            "<h3>Measured only in the {name} ({} cases, not compared)</h3>\n<ul class=\"cases\">\n",
-            only.len()
-        );
-        for o in only {
-            s += &format!(
-                "<li>{}: the other run: {}</li>\n",
-                escape(&o.case),
-                escape(&o.other)
-            );
-        }
-        s += "</ul>\n";
-    }
-    s
 }

@@ -10,6 +10,7 @@ mod charts;
 mod figures;
 mod html;
 mod summary;
+mod tables;
 
 pub use charts::register_font;
 

@@ -128,8 +128,9 @@ pub struct Floors {
     /// The same handover by futex wait and wake: the floor of any
     /// cross-CPU transport whose receiver sleeps.
     pub futex_wake_rtt_ns: Option<Floor>,
-    /// Two processes on one CPU waking each other: the floor of any
-    /// same-CPU round trip.
+    /// Two processes on one CPU waking each other by futex: the floor of a
+    /// same-CPU round trip whose receiver sleeps (one that yields instead
+    /// can go below it).
     pub context_switch_rtt_ns: Option<Floor>,
     /// (message size, MiB/s) of memcpy on one core: the ceiling of any
     /// transport that copies each message once.
