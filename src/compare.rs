@@ -207,11 +207,7 @@ pub struct OneSided {
 }
 
 fn case_name(r: &Row) -> String {
-    let size = if r.size_bytes == 0 {
-        "none".to_string()
-    } else {
-        crate::output::bytes(r.size_bytes)
-    };
+    let size = crate::output::size_or_none(r.size_bytes);
     format!("{} {} {} {size}", r.mechanism, r.pattern, r.placement)
 }
 
@@ -263,7 +259,16 @@ pub fn machine_warning(baseline: &ResultFile, current: &ResultFile) -> Option<St
 pub fn table(changes: &[Change]) -> String {
     let mut s = String::from("| mechanism | pattern | placement | size | baseline | current | raw change | normalised change | verdict |\n|---|---|---|---|---|---|---|---|---|\n");
     for c in changes {
-        let fmt = |v: f64| match c.pattern {
+        s += &format!("| {} |\n", c.cells().join(" | "));
+    }
+    s
+}
+
+impl Change {
+    /// The change as a table shows it: mechanism, pattern, placement, size,
+    /// baseline, current, raw change, normalised change, verdict.
+    pub fn cells(&self) -> [String; 9] {
+        let figure = |v: f64| match self.pattern {
             _ if v.is_nan() => "failed".to_string(),
             Pattern::Latency => crate::output::ns(v),
             Pattern::Throughput => crate::output::rate(v),
@@ -275,24 +280,18 @@ pub fn table(changes: &[Change]) -> String {
                 "collapsed".to_string()
             }
         };
-        s += &format!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-            c.mechanism,
-            c.pattern,
-            c.placement,
-            if c.size_bytes == 0 {
-                "none".to_string()
-            } else {
-                crate::output::bytes(c.size_bytes)
-            },
-            fmt(c.baseline),
-            fmt(c.current),
-            percent(c.raw_change),
-            percent(c.change),
-            c.verdict.word()
-        );
+        [
+            self.mechanism.clone(),
+            self.pattern.to_string(),
+            self.placement.clone(),
+            crate::output::size_or_none(self.size_bytes),
+            figure(self.baseline),
+            figure(self.current),
+            percent(self.raw_change),
+            percent(self.change),
+            self.verdict.word().to_string(),
+        ]
     }
-    s
 }
 
 /// `10%`, `10`, `0.5%`.

@@ -216,11 +216,11 @@ fn export_result(args: &ExportArgs) -> i32 {
 
 fn doctor(args: &DoctorArgs) -> i32 {
     let allowed = ipcbench::sys::affinity::allowed_cpus();
-    let pair = args.cpus.unwrap_or(match allowed[..] {
-        [a, b, ..] => (a, b),
-        [a] => (a, a),
-        [] => (0, 0),
-    });
+    // No readable affinity: the checks still run, for CPU 0.
+    let pair = args
+        .cpus
+        .or_else(|| options::cpu_pair(&allowed))
+        .unwrap_or((0, 0));
     let findings = ipcbench::doctor::examine(pair);
     if args.json {
         output::out(&(serde_json::to_string_pretty(&findings).expect("JSON") + "\n"));

@@ -189,6 +189,16 @@ pub fn run_cpus(chosen: Option<(usize, usize)>) -> Vec<usize> {
     }
 }
 
+/// The pair a run pins to from its CPUs: `same` on the first, `cross` on
+/// the first two (one CPU serves both); none without any.
+pub fn cpu_pair(cpus: &[usize]) -> Option<(usize, usize)> {
+    match cpus {
+        [a, b, ..] => Some((*a, *b)),
+        [a] => Some((*a, *a)),
+        [] => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

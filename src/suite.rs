@@ -116,11 +116,7 @@ impl Plan {
 /// none for a run that pins nothing.
 fn measure_floors(plan: &Plan) -> Option<crate::results::Floors> {
     let pinned = plan.placements.iter().any(|p| *p != Placement::None);
-    let pair = match plan.settings.cpus[..] {
-        [a, b, ..] => (a, b),
-        [a] => (a, a),
-        [] => return None,
-    };
+    let pair = options::cpu_pair(&plan.settings.cpus)?;
     if !pinned || interrupt::interrupted() {
         return None;
     }
@@ -139,10 +135,8 @@ fn measure_floors(plan: &Plan) -> Option<crate::results::Floors> {
 
 /// What the doctor finds would skew this run, one line each.
 fn doctor_warnings(cpus: &[usize]) -> Vec<String> {
-    let pair = match cpus {
-        [a, b, ..] => (*a, *b),
-        [a] => (*a, *a),
-        [] => return Vec::new(),
+    let Some(pair) = options::cpu_pair(cpus) else {
+        return Vec::new();
     };
     crate::doctor::examine(pair)
         .into_iter()

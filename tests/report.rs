@@ -118,7 +118,7 @@ fn report_compares_two_runs() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let html = check_page(&dir.join("index.html"), &MECHANISMS);
     assert!(
-        html.contains("Compared with the baseline") && html.contains("+0.0 %</td>"),
+        html.contains("Compared with the baseline") && html.contains(">+0.0%</td>"),
         "a run compared with itself has not changed"
     );
     assert!(html.contains("compare-ratio.png") && html.contains(">unchanged</td>"));

@@ -33,68 +33,70 @@ pub fn siblings(cpu: usize) -> Vec<usize> {
         .unwrap_or_else(|| vec![cpu])
 }
 
-pub fn frequency((a, b): (usize, usize)) -> Vec<Finding> {
+pub fn frequency(cpus: (usize, usize)) -> Vec<Finding> {
+    vec![governor(cpus), boost()]
+}
+
+fn governor((a, b): (usize, usize)) -> Finding {
     let governors: Vec<(usize, Option<String>)> = [a, b]
         .iter()
         .map(|&c| (c, read(&cpu_path(c, "cpufreq/scaling_governor"))))
         .collect();
-    let governor = if governors.iter().all(|(_, g)| g.is_none()) {
-        Finding::new(
+    if governors.iter().all(|(_, g)| g.is_none()) {
+        return Finding::new(
             "cpufreq governor",
             Level::Info,
             format!("none: no {} (a virtual machine, or frequency left to the firmware)", cpu_path(a, "cpufreq")),
             "the guest cannot see or set the clock speed; the host's settings decide it and may change between runs",
         )
-        .fix("cannot be set from inside this machine; on a host: sudo cpupower frequency-set -g performance")
-    } else {
-        let slow: Vec<String> = governors
-            .iter()
-            .filter(|(_, g)| g.as_deref() != Some("performance"))
-            .map(|(c, g)| format!("CPU {c}: {}", g.as_deref().unwrap_or("unreadable")))
-            .collect();
-        if slow.is_empty() {
-            Finding::new(
-                "cpufreq governor",
-                Level::Ok,
-                "performance on the CPUs used",
-                "the clock stays at its highest speed",
-            )
-        } else {
-            Finding::new(
-                "cpufreq governor",
-                Level::Warn,
-                slow.join(", "),
-                "the clock speeds up only under load, so short cases and wake-ups run slower than long ones",
-            )
-            .fix("sudo cpupower frequency-set -g performance (or: echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor)")
-        }
-    };
-    let boost = match (
+        .fix("cannot be set from inside this machine; on a host: sudo cpupower frequency-set -g performance");
+    }
+    let slow: Vec<String> = governors
+        .iter()
+        .filter(|(_, g)| g.as_deref() != Some("performance"))
+        .map(|(c, g)| format!("CPU {c}: {}", g.as_deref().unwrap_or("unreadable")))
+        .collect();
+    if slow.is_empty() {
+        return Finding::new(
+            "cpufreq governor",
+            Level::Ok,
+            "performance on the CPUs used",
+            "the clock stays at its highest speed",
+        );
+    }
+    Finding::new(
+        "cpufreq governor",
+        Level::Warn,
+        slow.join(", "),
+        "the clock speeds up only under load, so short cases and wake-ups run slower than long ones",
+    )
+    .fix("sudo cpupower frequency-set -g performance (or: echo performance | sudo tee /sys/devices/system/cpu/cpu*/cpufreq/scaling_governor)")
+}
+
+fn boost() -> Finding {
+    let on = match (
         read("/sys/devices/system/cpu/cpufreq/boost"),
         read("/sys/devices/system/cpu/intel_pstate/no_turbo"),
     ) {
-        (Some(on), _) if on == "1" => Some((
+        (Some(b), _) if b == "1" => Some((
             "/sys/devices/system/cpu/cpufreq/boost = 1",
             "echo 0 | sudo tee /sys/devices/system/cpu/cpufreq/boost",
         )),
-        (_, Some(off)) if off == "0" => Some((
+        (_, Some(n)) if n == "0" => Some((
             "/sys/devices/system/cpu/intel_pstate/no_turbo = 0",
             "echo 1 | sudo tee /sys/devices/system/cpu/intel_pstate/no_turbo",
         )),
-        (None, None) => None,
-        _ => {
-            return vec![
-                governor,
-                Finding::new(
-                    "turbo boost",
-                    Level::Ok,
-                    "off",
-                    "the clock does not depend on temperature or on the other cores' load",
-                ),
-            ];
+        (None, None) => {
+            return Finding::new(
+                "turbo boost",
+                Level::Info,
+                "not exposed (no cpufreq/boost, no intel_pstate)",
+                "whether the CPU boosts is the host's or the firmware's decision",
+            )
         }
+        _ => None,
     };
-    let boost = match boost {
+    match on {
         Some((observed, fix)) => Finding::new(
             "turbo boost",
             Level::Warn,
@@ -102,14 +104,8 @@ pub fn frequency((a, b): (usize, usize)) -> Vec<Finding> {
             "the clock rises above nominal when the package is cool and the other cores idle, so figures depend on what else runs",
         )
         .fix(fix),
-        None => Finding::new(
-            "turbo boost",
-            Level::Info,
-            "not exposed (no cpufreq/boost, no intel_pstate)",
-            "whether the CPU boosts is the host's or the firmware's decision",
-        ),
-    };
-    vec![governor, boost]
+        None => Finding::new("turbo boost", Level::Ok, "off", "the clock does not depend on temperature or on the other cores' load"),
+    }
 }
 
 pub fn smt((a, b): (usize, usize)) -> Finding {

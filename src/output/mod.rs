@@ -61,6 +61,15 @@ pub fn bytes(b: u64) -> String {
     }
 }
 
+/// A case's size: `none` for a signal-only transport's (0), else `bytes`.
+pub fn size_or_none(b: u64) -> String {
+    if b == 0 {
+        "none".to_string()
+    } else {
+        bytes(b)
+    }
+}
+
 /// `1.2 M msg/s`.
 pub fn rate(v: f64) -> String {
     if v >= 1e6 {

@@ -127,21 +127,35 @@ fn line_charts(
     out: &Path,
 ) -> Result<Vec<Figure>, String> {
     let rows = rows_of(report, placement, group);
-    let (p, g) = (placement.to_string(), group.key());
-    let words = placement_words(placement);
-    let sized = |pattern: Pattern| -> Vec<&Row> {
-        rows.iter()
-            .copied()
-            .filter(|r| r.pattern == pattern && r.size_bytes > 0)
-            .collect()
+    let at = Where {
+        placement,
+        group,
+        out,
     };
-    let mut figures = Vec::new();
+    let mut figures = latency_lines(report, &rows, &at)?;
+    figures.extend(distribution(report, &rows, &at)?);
+    figures.extend(throughput_lines(report, &rows, &at)?);
+    Ok(figures)
+}
+
+/// The rows of `pattern` that carry a message (not signal-only).
+fn sized<'a>(rows: &[&'a Row], pattern: Pattern) -> Vec<&'a Row> {
+    rows.iter()
+        .copied()
+        .filter(|r| r.pattern == pattern && r.size_bytes > 0)
+        .collect()
+}
+
+/// Round trip p50 and p99 against message size.
+fn latency_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
+    let (title, words) = (at.group.title(), placement_words(at.placement));
     let tails: [(&str, &str, RttPick); 2] = [
         ("p50", "median", |r| r.p50),
         ("p99", "99th percentile", |r| r.p99),
     ];
+    let mut figures = Vec::new();
     for (key, name, pick) in tails {
-        let lines = series(report, &sized(Pattern::Latency), |r| {
+        let lines = series(report, &sized(rows, Pattern::Latency), |r| {
             r.rtt_ns
                 .as_ref()
                 .map(|t| (r.size_bytes as f64, pick(t) as f64))
@@ -150,56 +164,55 @@ fn line_charts(
             continue;
         }
         let chart = LineChart {
-            title: format!("Round trip, {name}: {}", group.title()),
+            title: format!("Round trip, {name}: {title}"),
             x: size_axis(report),
             y: ns_axis(&format!("RTT {key} (log)")),
             series: lines,
         };
         figures.push(emit(
             Chart::Line(chart),
-            out,
-            format!("latency-{key}-{p}-{g}"),
-            format!("Round-trip time ({name}) against message size, {}, {words}. One-way latency is about half.", group.title()),
+            at.out,
+            format!("latency-{key}-{}-{}", at.placement, at.group.key()),
+            format!("Round-trip time ({name}) against message size, {title}, {words}. One-way latency is about half."),
         )?);
     }
-    if let Some(f) = distribution(report, &rows, placement, group, out)? {
-        figures.push(f);
-    }
+    Ok(figures)
+}
+
+/// MiB/s and messages/s against message size.
+fn throughput_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
+    let (title, words) = (at.group.title(), placement_words(at.placement));
     let per: [(&str, &str, RowValue); 2] = [
         ("mib", "MiB/s", |r| r.mib_per_s),
         ("msgs", "messages/s", |r| r.msgs_per_s),
     ];
+    let mut figures = Vec::new();
     for (key, unit, pick) in per {
-        let lines = series(report, &sized(Pattern::Throughput), |r| {
+        let lines = series(report, &sized(rows, Pattern::Throughput), |r| {
             pick(r).map(|v| (r.size_bytes as f64, v))
         });
         if lines.is_empty() {
             continue;
         }
         let chart = LineChart {
-            title: format!("One-way throughput, {unit}: {}", group.title()),
+            title: format!("One-way throughput, {unit}: {title}"),
             x: size_axis(report),
             y: count_axis(&format!("{unit} (log)")),
             series: lines,
         };
         figures.push(emit(
             Chart::Line(chart),
-            out,
-            format!("throughput-{key}-{p}-{g}"),
-            format!("One-way throughput in {unit} against message size, {}, {words} (MiB = 2^20 bytes).", group.title()),
+            at.out,
+            format!("throughput-{key}-{}-{}", at.placement, at.group.key()),
+            format!("One-way throughput in {unit} against message size, {title}, {words} (MiB = 2^20 bytes)."),
         )?);
     }
     Ok(figures)
 }
 
 /// The round-trip distribution at the smallest size (signal-only rows too).
-fn distribution(
-    report: &Report,
-    rows: &[&Row],
-    placement: Placement,
-    group: Group,
-    out: &Path,
-) -> Result<Option<Figure>, String> {
+fn distribution(report: &Report, rows: &[&Row], at: &Where) -> Result<Option<Figure>, String> {
+    let (placement, group, out) = (at.placement, at.group, at.out);
     let Some(&smallest) = report.sizes.first() else {
         return Ok(None);
     };
@@ -270,85 +283,115 @@ pub fn throughput_size(report: &Report, placement: Placement) -> Option<u64> {
 
 fn summary_bars(report: &Report, placement: Placement, out: &Path) -> Result<Vec<Figure>, String> {
     let mut figures = Vec::new();
-    let words = placement_words(placement);
-    let smallest = report.sizes.first().copied();
-    let wide = throughput_size(report, placement);
     for group in Group::ALL {
         let rows = rows_of(report, placement, group);
-        if let Some(size) = smallest {
-            let mut bars: Vec<Bar> = rows
-                .iter()
-                .filter(|r| {
-                    r.pattern == Pattern::Latency && (r.size_bytes == size || r.size_bytes == 0)
-                })
-                .filter_map(|r| {
-                    let t = r.rtt_ns.as_ref()?;
-                    Some(Bar {
-                        name: if r.size_bytes == 0 {
-                            format!("{} (no payload)", r.mechanism)
-                        } else {
-                            r.mechanism.clone()
-                        },
-                        look: report.look(&r.mechanism),
-                        value: t.p50 as f64,
-                        whisker: Some(t.p99 as f64),
-                        label: format!(
-                            "{}  (p99 {})",
-                            crate::output::ns(t.p50 as f64),
-                            crate::output::ns(t.p99 as f64)
-                        ),
-                    })
-                })
-                .collect();
-            if !bars.is_empty() {
-                bars.sort_by(|a, b| a.value.total_cmp(&b.value));
-                let size = crate::output::bytes(size);
-                let chart = BarChart {
-                    title: format!("Round trip at {size}, fastest first: {}", group.title()),
-                    x: ns_axis("RTT p50, whisker to p99 (log)"),
-                    bars,
-                };
-                figures.push(emit(
-                    Chart::Bars(chart),
-                    out,
-                    format!("summary-rtt-{placement}-{}", group.key()),
-                    format!("Median round trip of a {size} message (bar) and its 99th percentile (whisker), {}, {words}.", group.title()),
-                )?);
-            }
+        let at = Where {
+            placement,
+            group,
+            out,
+        };
+        if let Some(&size) = report.sizes.first() {
+            figures.extend(rtt_bars(report, &rows, size, &at)?);
         }
-        if let Some(size) = wide {
-            let mut bars: Vec<Bar> = rows
-                .iter()
-                .filter(|r| r.pattern == Pattern::Throughput && r.size_bytes == size)
-                .filter_map(|r| {
-                    let mib = r.mib_per_s?;
-                    Some(Bar {
-                        name: r.mechanism.clone(),
-                        look: report.look(&r.mechanism),
-                        value: mib,
-                        whisker: None,
-                        label: format!("{mib:.0} MiB/s"),
-                    })
-                })
-                .collect();
-            if !bars.is_empty() {
-                bars.sort_by(|a, b| b.value.total_cmp(&a.value));
-                let size = crate::output::bytes(size);
-                let chart = BarChart {
-                    title: format!("Throughput at {size}, fastest first: {}", group.title()),
-                    x: count_axis("MiB/s, one way (log)"),
-                    bars,
-                };
-                figures.push(emit(
-                    Chart::Bars(chart),
-                    out,
-                    format!("summary-throughput-{placement}-{}", group.key()),
-                    format!("One-way throughput of {size} messages, {}, {words}: the largest size that most transports carry.", group.title()),
-                )?);
-            }
+        if let Some(size) = throughput_size(report, placement) {
+            figures.extend(throughput_bars(report, &rows, size, &at)?);
         }
     }
     Ok(figures)
+}
+
+/// Which part of the page a chart is for, and where its files go.
+struct Where<'a> {
+    placement: Placement,
+    group: Group,
+    out: &'a Path,
+}
+
+/// The round trip of every transport at `size` (signal-only ones too),
+/// fastest first, p99 as the whisker.
+fn rtt_bars(
+    report: &Report,
+    rows: &[&Row],
+    size: u64,
+    at: &Where,
+) -> Result<Option<Figure>, String> {
+    let ns = crate::output::ns;
+    let mut bars: Vec<Bar> = rows
+        .iter()
+        .filter(|r| r.pattern == Pattern::Latency && (r.size_bytes == size || r.size_bytes == 0))
+        .filter_map(|r| {
+            let t = r.rtt_ns.as_ref()?;
+            let (p50, p99) = (t.p50 as f64, t.p99 as f64);
+            Some(Bar {
+                name: if r.size_bytes == 0 {
+                    format!("{} (no payload)", r.mechanism)
+                } else {
+                    r.mechanism.clone()
+                },
+                look: report.look(&r.mechanism),
+                value: p50,
+                whisker: Some(p99),
+                label: format!("{}  (p99 {})", ns(p50), ns(p99)),
+            })
+        })
+        .collect();
+    bars.sort_by(|a, b| a.value.total_cmp(&b.value));
+    let size = crate::output::bytes(size);
+    let (title, words) = (at.group.title(), placement_words(at.placement));
+    let caption = format!("Median round trip of a {size} message (bar) and its 99th percentile (whisker), {title}, {words}.");
+    let chart = BarChart {
+        title: format!("Round trip at {size}, fastest first: {title}"),
+        x: ns_axis("RTT p50, whisker to p99 (log)"),
+        bars,
+    };
+    summary_figure(chart, "rtt", at, caption)
+}
+
+/// MiB/s of every transport at `size`, fastest first.
+fn throughput_bars(
+    report: &Report,
+    rows: &[&Row],
+    size: u64,
+    at: &Where,
+) -> Result<Option<Figure>, String> {
+    let mut bars: Vec<Bar> = rows
+        .iter()
+        .filter(|r| r.pattern == Pattern::Throughput && r.size_bytes == size)
+        .filter_map(|r| {
+            let mib = r.mib_per_s?;
+            Some(Bar {
+                name: r.mechanism.clone(),
+                look: report.look(&r.mechanism),
+                value: mib,
+                whisker: None,
+                label: format!("{mib:.0} MiB/s"),
+            })
+        })
+        .collect();
+    bars.sort_by(|a, b| b.value.total_cmp(&a.value));
+    let size = crate::output::bytes(size);
+    let (title, words) = (at.group.title(), placement_words(at.placement));
+    let caption = format!("One-way throughput of {size} messages, {title}, {words}: the largest size that most transports carry.");
+    let chart = BarChart {
+        title: format!("Throughput at {size}, fastest first: {title}"),
+        x: count_axis("MiB/s, one way (log)"),
+        bars,
+    };
+    summary_figure(chart, "throughput", at, caption)
+}
+
+/// A ranked bar chart of the summary, or none when no transport ran.
+fn summary_figure(
+    chart: BarChart,
+    kind: &str,
+    at: &Where,
+    caption: String,
+) -> Result<Option<Figure>, String> {
+    if chart.bars.is_empty() {
+        return Ok(None);
+    }
+    let stem = format!("summary-{kind}-{}-{}", at.placement, at.group.key());
+    emit(Chart::Bars(chart), at.out, stem, caption).map(Some)
 }
 
 /// Per case, current / baseline cost, one row per transport, coloured by

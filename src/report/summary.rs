@@ -150,21 +150,11 @@ pub fn grid(report: &Report, placement: Placement, metric: Metric) -> String {
         .iter()
         .filter(|r| r.placement == placement && r.pattern == metric.pattern())
         .collect();
-    let values: Vec<f64> = rows
-        .iter()
-        .filter(|r| r.status == Status::Ok)
-        .filter_map(|r| metric.value(r))
-        .filter(|v| *v > 0.0)
-        .collect();
     if rows.is_empty() {
         return String::new();
     }
-    let range = values
-        .iter()
-        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    let signal_only = rows.iter().any(|r| r.size_bytes == 0);
     let mut sizes: Vec<u64> = report.sizes.clone();
-    if signal_only {
+    if rows.iter().any(|r| r.size_bytes == 0) {
         sizes.insert(0, 0);
     }
     let mut s = format!(
@@ -173,24 +163,34 @@ pub fn grid(report: &Report, placement: Placement, metric: Metric) -> String {
         super::placement_words(placement)
     );
     for size in &sizes {
-        s += &format!(
-            "<th>{}</th>",
-            if *size == 0 {
-                "no payload".into()
-            } else {
-                bytes(*size)
-            }
-        );
+        let name = if *size == 0 {
+            "no payload".into()
+        } else {
+            bytes(*size)
+        };
+        s += &format!("<th>{name}</th>");
     }
     s += "</tr>\n";
+    s += &grid_body(report, &rows, &sizes, metric);
+    s + "</table></div>\n"
+}
+
+/// One row per transport, under its group's heading.
+fn grid_body(report: &Report, rows: &[&Row], sizes: &[u64], metric: Metric) -> String {
+    let range = rows
+        .iter()
+        .filter(|r| r.status == Status::Ok)
+        .filter_map(|r| metric.value(r))
+        .filter(|v| *v > 0.0)
+        .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
     let lower_is_better = matches!(metric, Metric::RttP50);
+    let mut s = String::new();
     for group in Group::ALL {
         let mine: Vec<&str> = report
             .transports
             .iter()
-            .filter(|t| t.1 == group)
+            .filter(|t| t.1 == group && rows.iter().any(|r| r.mechanism == t.0))
             .map(|t| t.0.as_str())
-            .filter(|m| rows.iter().any(|r| r.mechanism == *m))
             .collect();
         if mine.is_empty() {
             continue;
@@ -202,7 +202,7 @@ pub fn grid(report: &Report, placement: Placement, metric: Metric) -> String {
         );
         for m in mine {
             s += &format!("<tr><td>{}</td>", super::html::swatch(report, m));
-            for size in &sizes {
+            for size in sizes {
                 let row = rows
                     .iter()
                     .find(|r| r.mechanism == m && r.size_bytes == *size);
@@ -211,7 +211,7 @@ pub fn grid(report: &Report, placement: Placement, metric: Metric) -> String {
             s += "</tr>\n";
         }
     }
-    s + "</table></div>\n"
+    s
 }
 
 fn cell(row: Option<&Row>, metric: Metric, range: (f64, f64), lower_is_better: bool) -> String {

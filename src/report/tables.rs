@@ -6,7 +6,7 @@ use super::html::{escape, figures_html, swatch};
 use super::{placement_words, Figure, Report};
 use crate::compare::Verdict;
 use crate::export::markdown::size_cell;
-use crate::output::{bytes, ns};
+use crate::output::ns;
 use crate::results::{multiple_text, Pattern, Placement, ResultFile, Row, Status};
 
 /// One row per transport and size; latency and throughput of every
@@ -177,44 +177,38 @@ pub fn comparison(report: &Report, baseline: &ResultFile, chart: Option<&Figure>
     s += "<p><input class=\"filter\" type=\"search\" placeholder=\"filter, e.g. noisy cross\" data-table=\"compare-table\" data-count=\"compare-count\" aria-label=\"filter the comparison\"> <span id=\"compare-count\"></span></p>\n";
     s += "<div class=\"scroll\"><table id=\"compare-table\" class=\"sortable\"><thead><tr><th>transport</th><th>pattern</th><th>placement</th><th>size</th><th>baseline</th><th>current</th><th>raw change</th><th>against the reference</th><th>verdict</th></tr></thead>\n<tbody>\n";
     for c in &changes {
-        let fmt = |v: f64| match c.pattern {
-            _ if v.is_nan() => "failed".to_string(),
-            Pattern::Latency => ns(v),
-            Pattern::Throughput => crate::output::rate(v),
-        };
-        let percent = |v: f64| {
-            if v.is_finite() {
-                format!("<td data-v=\"{v}\">{:+.1} %</td>", v * 100.0)
-            } else {
-                "<td data-v=\"1e300\">collapsed</td>".to_string()
-            }
-        };
-        let class = match c.verdict {
-            Verdict::Regression => " class=\"bad\"",
-            Verdict::Improvement => " class=\"good\"",
-            Verdict::Noisy => " class=\"noisy\"",
-            Verdict::Unchanged => "",
-        };
-        s += &format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td data-v=\"{}\">{}</td><td>{}</td><td>{}</td>{}{}<td{class}>{}</td></tr>\n",
-            swatch(report, &c.mechanism),
-            c.pattern,
-            c.placement,
-            c.size_bytes,
-            if c.size_bytes == 0 { "none".into() } else { bytes(c.size_bytes) },
-            fmt(c.baseline),
-            fmt(c.current),
-            percent(c.raw_change),
-            percent(c.change),
-            c.verdict.word()
-        );
+        s += &change_row(report, c);
     }
     s += "</tbody></table></div>\n";
-    let sides = [
-        ("baseline", baseline, report.result),
-        ("current run", report.result, baseline),
-    ];
-    for (name, one, other) in sides {
+    s + &one_sided(report.result, baseline)
+}
+
+fn change_row(report: &Report, c: &crate::compare::Change) -> String {
+    let [_, pattern, placement, size, baseline, current, raw, normalised, verdict] = c.cells();
+    // Sorted by the numbers, a collapse last among the changes.
+    let number = |v: f64| if v.is_finite() { v } else { 1e300 };
+    let class = match c.verdict {
+        Verdict::Regression => " class=\"bad\"",
+        Verdict::Improvement => " class=\"good\"",
+        Verdict::Noisy => " class=\"noisy\"",
+        Verdict::Unchanged => "",
+    };
+    format!(
+        "<tr><td>{}</td><td>{pattern}</td><td>{placement}</td><td data-v=\"{}\">{size}</td><td>{baseline}</td><td>{current}</td><td data-v=\"{}\">{raw}</td><td data-v=\"{}\">{normalised}</td><td{class}>{verdict}</td></tr>\n",
+        swatch(report, &c.mechanism),
+        c.size_bytes,
+        number(c.raw_change),
+        number(c.change),
+    )
+}
+
+/// The cases each run measured and the other did not.
+fn one_sided(current: &ResultFile, baseline: &ResultFile) -> String {
+    let mut s = String::new();
+    for (name, one, other) in [
+        ("baseline", baseline, current),
+        ("current run", current, baseline),
+    ] {
         let only = crate::compare::measured_only_in(one, other);
         if only.is_empty() {
             continue;
