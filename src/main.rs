@@ -70,20 +70,30 @@ fn run(args: &RunArgs) -> i32 {
                 say!("report written to {}", index.display());
                 true
             }
+            // Ctrl-C while the report was drawn: the results are whole.
+            Some(Err(_)) if ipcbench::sys::interrupt::interrupted() => {
+                tell!(
+                    "ipcbench: interrupted; the results were written, the report was not: ipcbench report {}",
+                    plan.out.display()
+                );
+                return Ok(130);
+            }
             Some(Err(e)) => {
                 tell!("ipcbench: the report could not be written: {e}");
                 false
             }
         };
-        Ok((result.complete, clean && reported))
+        Ok(match (result.complete, clean && reported) {
+            (_, true) => 0,
+            (false, _) => {
+                tell!("ipcbench: interrupted; partial results were written");
+                130
+            }
+            (true, false) => 1,
+        })
     });
     match outcome {
-        Ok((_, true)) => 0,
-        Ok((false, _)) => {
-            tell!("ipcbench: interrupted; partial results were written");
-            130
-        }
-        Ok((true, false)) => 1,
+        Ok(code) => code,
         Err(e) => fail(&e),
     }
 }

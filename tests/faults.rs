@@ -375,3 +375,116 @@ fn a_case_without_memory_fails_alone() {
     sb.assert_nothing_left();
     watch.assert_nothing_new();
 }
+
+/// Ctrl-C while the report is drawn: the results are whole and stay, the
+/// report is abandoned whole (no half folder), and the exit code says
+/// interrupted.
+#[test]
+fn ctrl_c_while_the_report_is_drawn_keeps_the_results_and_exits_130() {
+    let mut hit = 0;
+    for _ in 0..4 {
+        let sb = Sandbox::new();
+        let out = sb.out();
+        let run = sb.spawn(&[
+            "run",
+            "-m",
+            "pipe,fifo,uds-stream,socketpair,tcp",
+            "--sizes",
+            "64,1KiB,4KiB",
+            "-n",
+            "30",
+            "--pin",
+            "same,cross",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        // The result file is complete just before the report is drawn.
+        wait_until("the complete result file", Duration::from_secs(60), || {
+            std::fs::read_to_string(&out)
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_some_and(|v| v["complete"] == true)
+        });
+        kill(Pid::from_raw(run.id() as i32), Signal::SIGINT).unwrap();
+        let o = run.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        let report = out.with_extension("");
+        match o.status.code() {
+            Some(0) => assert!(report.join("index.html").exists(), "{stderr}"),
+            Some(130) => {
+                hit += 1;
+                assert!(
+                    stderr.contains("the results were written, the report was not"),
+                    "{stderr}"
+                );
+                assert!(!report.exists(), "a report folder was left");
+                assert_eq!(sb.result()["complete"], true);
+            }
+            other => panic!("exit {other:?}: {stderr}"),
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(sb.dir.path())
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".ipcbench-"))
+            .collect();
+        assert!(leftovers.is_empty(), "half-made folders: {leftovers:?}");
+        sb.assert_nothing_left();
+    }
+    assert!(hit > 0, "no Ctrl-C came while the report was drawn");
+}
+
+/// A janitor that stops (SIGSTOP) neither hangs the run nor outlives it.
+#[test]
+fn a_stopped_janitor_neither_hangs_the_run_nor_outlives_it() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let run = sb.spawn(&[
+        "run",
+        "-m",
+        "pipe",
+        "--sizes",
+        "64",
+        "--patterns",
+        "latency",
+        "--duration",
+        "1s",
+        "--pin",
+        "same",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let pid = run.id();
+    let mut janitor = 0;
+    wait_until("the janitor", Duration::from_secs(10), || {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        janitor = kids
+            .split_whitespace()
+            .filter_map(|c| c.parse::<u32>().ok())
+            .find(|c| {
+                std::fs::read(format!("/proc/{c}/cmdline"))
+                    .is_ok_and(|l| l.split(|&b| b == 0).any(|a| a == b"__janitor"))
+            })
+            .unwrap_or(0);
+        janitor != 0
+    });
+    kill(Pid::from_raw(janitor as i32), Signal::SIGSTOP).unwrap();
+    let started = Instant::now();
+    let o = run.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the run waited {:?}",
+        started.elapsed()
+    );
+    assert!(
+        stderr.contains("the janitor") && stderr.contains("killed"),
+        "{stderr}"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/proc/{janitor}")).exists(),
+        "the janitor outlived the run"
+    );
+    sb.assert_nothing_left();
+}

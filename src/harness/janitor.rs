@@ -42,16 +42,44 @@ pub fn start() -> bool {
         return false;
     };
     let stdin = child.stdin.take().expect("stdin is piped");
+    // A janitor that stops reading (SIGSTOPped, say) must not stop the run
+    // once the pipe is full: an entry it cannot take is dropped.
+    let flags = nix::fcntl::fcntl(&stdin, nix::fcntl::FcntlArg::F_GETFL)
+        .map(nix::fcntl::OFlag::from_bits_truncate)
+        .unwrap_or(nix::fcntl::OFlag::empty());
+    let _ = nix::fcntl::fcntl(
+        &stdin,
+        nix::fcntl::FcntlArg::F_SETFL(flags | nix::fcntl::OFlag::O_NONBLOCK),
+    );
     *janitor = Some((child, stdin));
     true
 }
 
-/// Closes the janitor's input and waits while it removes anything left.
+/// How long the janitor may take to remove what is left: little, since the
+/// run removed everything itself; more means it is stopped or stuck.
+const FINISH_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Closes the janitor's input and waits while it removes anything left; a
+/// janitor that does not finish in time is killed, so that the run ends.
 pub fn finish() {
-    if let Some((mut child, stdin)) = lock().take() {
-        drop(stdin);
-        let _ = child.wait();
+    let Some((mut child, stdin)) = lock().take() else {
+        return;
+    };
+    drop(stdin);
+    let deadline = std::time::Instant::now() + FINISH_WITHIN;
+    while std::time::Instant::now() < deadline {
+        match child.try_wait() {
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            _ => return,
+        }
     }
+    crate::output::warn(&format!(
+        "the janitor (pid {}) did not finish within {} s (stopped?): killed; the run had removed its objects itself",
+        child.id(),
+        FINISH_WITHIN.as_secs()
+    ));
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// A POSIX name (queue, semaphore or segment) about to be created.
@@ -81,8 +109,11 @@ pub fn channel_closed(mechanism: &str, tag: &str, token: &str) {
 
 fn tell(fields: &[&str]) {
     if let Some((_, stdin)) = lock().as_mut() {
-        // Tabs and newlines never occur in these names; one line an entry.
-        let _ = writeln!(stdin, "{}", fields.join("\t"));
+        // Tabs and newlines never occur in these names; one line an entry,
+        // written at once: a pipe takes up to PIPE_BUF bytes whole or not at
+        // all, so a full pipe drops the entry, never half of it.
+        let line = format!("{}\n", fields.join("\t"));
+        let _ = stdin.write(line.as_bytes());
     }
 }
 
