@@ -24,27 +24,39 @@ fn script_options() -> Vec<String> {
 }
 
 /// Every `ipcbench <command> <options>` of the workflow's steps, with its
-/// environment variables expanded.
+/// environment variables expanded; the file must be YAML of a workflow.
 fn workflow_commands() -> Vec<Vec<String>> {
     let text = read(".github/workflows/benchmark.yml");
-    let quick = text
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("QUICK:"))
-        .expect("the workflow sets QUICK")
-        .trim()
-        .to_string();
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text)
+        .unwrap_or_else(|e| panic!("the workflow is not YAML: {e}"));
+    let doc = &docs[0];
+    let quick = doc["env"]["QUICK"]
+        .as_str()
+        .expect("the workflow sets QUICK");
+    let steps = doc["jobs"]["benchmark"]["steps"]
+        .as_vec()
+        .expect("the workflow has a job 'benchmark' with steps");
     let mut out = Vec::new();
-    for line in text.lines() {
-        let line = line.replace("$QUICK", &quick);
-        let Some((_, rest)) = line.split_once("target/release/ipcbench ") else {
+    for step in steps {
+        assert!(
+            step["run"].as_str().is_some() != step["uses"].as_str().is_some(),
+            "a step runs a command or uses an action: {step:?}"
+        );
+        let Some(run) = step["run"].as_str() else {
             continue;
         };
-        let words: Vec<String> = rest
-            .split_whitespace()
-            .take_while(|w| !["|", "||", ">", "2>&1"].contains(w))
-            .map(String::from)
-            .collect();
-        out.push(words);
+        for line in run.lines() {
+            let line = line.replace("$QUICK", quick);
+            let Some((_, rest)) = line.split_once("target/release/ipcbench ") else {
+                continue;
+            };
+            let words: Vec<String> = rest
+                .split_whitespace()
+                .take_while(|w| !["|", "||", ">", "2>&1"].contains(w))
+                .map(String::from)
+                .collect();
+            out.push(words);
+        }
     }
     out
 }
