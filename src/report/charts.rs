@@ -8,6 +8,8 @@
 use std::path::Path;
 use std::sync::Once;
 
+use plotters::coord::cartesian::Cartesian2d;
+use plotters::coord::combinators::LogCoord;
 use plotters::coord::combinators::WithKeyPoints;
 use plotters::coord::types::RangedCoordi32;
 use plotters::coord::Shift;
@@ -243,6 +245,55 @@ fn ticks_in(asked: &[f64], (lo, hi): (f64, f64)) -> Vec<f64> {
     out
 }
 
+/// A chart of one row per name, the first on top, over a log x axis;
+/// `row_lines` draws a line along each row.
+#[allow(clippy::type_complexity)]
+fn rows_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    x: &Axis,
+    xr: (f64, f64),
+    names: &[String],
+    row_lines: bool,
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<WithKeyPoints<LogCoord<f64>>, WithKeyPoints<RangedCoordi32>>>,
+    DrawingAreaErrorKind<DB::ErrorType>,
+> {
+    let n = names.len();
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(50)
+        .y_label_area_size(170)
+        .build_cartesian_2d(
+            (xr.0..xr.1)
+                .log_scale()
+                .with_key_points(ticks_in(&x.ticks, xr)),
+            rows_axis(n),
+        )?;
+    // Row 0 is the bottom of the chart: the last name.
+    let row_name = |y: &i32| {
+        let row = (*y / ROW) as usize;
+        if row < n {
+            names[n - 1 - row].clone()
+        } else {
+            String::new()
+        }
+    };
+    let mut mesh = chart.configure_mesh();
+    mesh.x_desc(&x.label)
+        .x_label_formatter(&x.format)
+        .y_label_formatter(&row_name)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .light_line_style(WHITE);
+    if !row_lines {
+        mesh.disable_y_mesh();
+    }
+    mesh.draw()?;
+    Ok(chart)
+}
+
 /// One key point per row, with room above and below.
 fn rows_axis(n: usize) -> WithKeyPoints<RangedCoordi32> {
     (-ROW * 6 / 10..(n as i32 - 1) * ROW + ROW * 6 / 10)
@@ -330,32 +381,10 @@ fn draw_bars<DB: DrawingBackend>(
     );
     // Room on the right for the value written after each bar.
     let xr = (xr.0, xr.1 * 4.0);
-    // Row 0 is the bottom of the chart, and the last bar.
-    let names: Vec<String> = c.bars.iter().rev().map(|b| b.name.clone()).collect();
-    let row_name = move |y: &i32| names.get((*y / ROW) as usize).cloned().unwrap_or_default();
-    let mut chart = ChartBuilder::on(root)
-        .caption(&c.title, ("sans-serif", 20))
-        .margin(14)
-        .x_label_area_size(50)
-        .y_label_area_size(170)
-        .build_cartesian_2d(
-            (xr.0..xr.1)
-                .log_scale()
-                .with_key_points(ticks_in(&c.x.ticks, xr)),
-            rows_axis(n),
-        )?;
-    chart
-        .configure_mesh()
-        .x_desc(&c.x.label)
-        .x_label_formatter(&c.x.format)
-        .y_label_formatter(&row_name)
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
-        .disable_y_mesh()
-        .light_line_style(WHITE)
-        .draw()?;
+    let names: Vec<String> = c.bars.iter().map(|b| b.name.clone()).collect();
+    let mut chart = rows_chart(root, &c.title, &c.x, xr, &names, false)?;
     for (i, b) in c.bars.iter().enumerate() {
-        // The first bar is the best; it goes on top.
+        // The first bar is the best: it goes on top.
         let y = (n - 1 - i) as i32 * ROW;
         let color = b.look.color();
         chart.draw_series([Rectangle::new(
@@ -389,29 +418,7 @@ fn draw_dots<DB: DrawingBackend>(
     // Symmetric around the mark, so faster and slower read alike.
     let reach = (hi / c.mark).max(c.mark / lo);
     let xr = (c.mark / reach, c.mark * reach);
-    // Row 0 is drawn on top.
-    let rows: Vec<String> = c.rows.iter().rev().cloned().collect();
-    let row_name = move |y: &i32| rows.get((*y / ROW) as usize).cloned().unwrap_or_default();
-    let mut chart = ChartBuilder::on(&plot)
-        .caption(&c.title, ("sans-serif", 20))
-        .margin(14)
-        .x_label_area_size(50)
-        .y_label_area_size(150)
-        .build_cartesian_2d(
-            (xr.0..xr.1)
-                .log_scale()
-                .with_key_points(ticks_in(&c.x.ticks, xr)),
-            rows_axis(n),
-        )?;
-    chart
-        .configure_mesh()
-        .x_desc(&c.x.label)
-        .x_label_formatter(&c.x.format)
-        .y_label_formatter(&row_name)
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
-        .light_line_style(WHITE)
-        .draw()?;
+    let mut chart = rows_chart(&plot, &c.title, &c.x, xr, &c.rows, true)?;
     chart.draw_series([PathElement::new(
         vec![(c.mark, -ROW / 2), (c.mark, n as i32 * ROW - ROW / 2)],
         BLACK.stroke_width(1),
