@@ -77,12 +77,8 @@ fn bench(c: &mut Criterion, t: &'static dyn Transport, pattern: Pattern) {
             _ => None,
         };
         let spec = SessionSpec {
-            transport: t,
-            pattern,
-            size,
-            role: PeerRole::Serve,
             cpus,
-            settings: &settings,
+            ..SessionSpec::new(t, pattern, size, PeerRole::Serve, &settings)
         };
         let label = if t.carries_payload() {
             size.to_string()

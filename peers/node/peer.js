@@ -32,6 +32,27 @@ function parseArgs(argv) {
     }
     opts[argv[i].slice(2)] = argv[i + 1];
   }
+  return opts.start === undefined ? opts : Object.assign(opts, fromStart(JSON.parse(opts.start)));
+}
+
+// The harness's `--start`: the case it runs (src/harness/case.rs, the
+// same description its own peer reads), as the options the roles read.
+function fromStart(start) {
+  const c = start.case;
+  const opts = {
+    pattern: c.pattern,
+    size: String(c.size),
+    verify: c.verify,
+    role: c.role,
+    'warmup-ms': String(c.warmup_s * 1e3),
+  };
+  if (c.length.iterations !== undefined) opts.iterations = String(c.length.iterations);
+  else opts['duration-ms'] = String(c.length.duration * 1e3);
+  if (c.garbage_at !== undefined) opts['garbage-at'] = String(c.garbage_at);
+  if (start.child_cpu !== undefined) {
+    opts['child-cpu'] = String(start.child_cpu);
+    opts.pinner = start.pinner;
+  }
   return opts;
 }
 

@@ -2,6 +2,7 @@
 //! between the two, a workload timed on this side, and everything reaped and
 //! removed afterwards whatever happened.
 
+pub mod case;
 pub mod janitor;
 pub mod message;
 pub mod peer;
@@ -23,9 +24,10 @@ use nix::unistd::Pid;
 use crate::results::{CpuPerMessage, Pattern, Placement, Row, Rtt, Status};
 use crate::sys::{affinity, interrupt};
 use crate::transport::{Channel, Prepared, Rendezvous, Transport};
+use case::{CaseSpec, PeerStart};
 use message::Verify;
 use watchdog::{Event, Watchdog};
-use workload::{Injection, Length, Measured, PeerReport, Plan};
+use workload::{Injection, Length, Measured, PeerReport};
 
 /// Names the descriptors a peer inherits, as Node.js's NODE_CHANNEL_FD does.
 pub const CHANNEL_FD_ENV: &str = "IPCBENCH_CHANNEL_FD";
@@ -223,22 +225,15 @@ const CURVE_QUANTILES: [f64; 19] = [
 static CASE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerReport), CaseError> {
-    let s = case.settings;
-    let plan = Plan {
-        pattern: case.pattern,
-        size: case.wire_size(),
-        length: s.length,
-        warmup: s.warmup,
-        verify: s.verify,
-        inject: s.inject,
-    };
     let spec = SessionSpec {
-        transport: case.transport,
-        pattern: case.pattern,
-        size: case.wire_size(),
-        role: PeerRole::Serve,
         cpus,
-        settings: s,
+        ..SessionSpec::new(
+            case.transport,
+            case.pattern,
+            case.wire_size(),
+            PeerRole::Serve,
+            case.settings,
+        )
     };
     if case.transport.timed_by().is_some() {
         return session(&spec, |live| {
@@ -249,20 +244,22 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
             }
         });
     }
-    measure(&spec, &plan)
+    measure(&spec)
 }
 
-/// Runs `plan`'s workload against a peer serving it, and returns what both
-/// sides measured: the parent's figures and the peer's report.
-pub fn measure(spec: &SessionSpec, plan: &Plan) -> Result<(Measured, PeerReport), CaseError> {
+/// Runs the spec's workload against a peer serving it, and returns what
+/// both sides measured: the parent's figures and the peer's report.
+pub fn measure(spec: &SessionSpec) -> Result<(Measured, PeerReport), CaseError> {
     session(spec, |live| {
-        let measured = workload::drive(&mut *live.channel, plan, live.progress)?;
+        let inject = spec.settings.inject;
+        let measured = workload::drive(&mut *live.channel, &spec.case, inject, live.progress)?;
         Ok((measured, expect_report(live.watchdog)?))
     })
 }
 
 /// What the peer does once it has joined the channel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum PeerRole {
     /// Answer the workload (echo, or receive and verify).
     Serve,
@@ -272,15 +269,44 @@ pub enum PeerRole {
     Hold,
 }
 
-/// A session's parameters: which channel, which peer behaviour, where.
+/// A session's parameters: which channel, which case, where.
 pub struct SessionSpec<'a> {
     pub transport: &'static dyn Transport,
-    pub pattern: Pattern,
-    /// Bytes per message on the wire.
-    pub size: usize,
-    pub role: PeerRole,
+    pub case: CaseSpec,
     pub cpus: Option<(usize, usize)>,
     pub settings: &'a Settings,
+}
+
+impl SessionSpec<'_> {
+    /// A session of `transport` with the run's length, warm-up and
+    /// verification (and the test-only garbage the settings ask for).
+    pub fn new<'a>(
+        transport: &'static dyn Transport,
+        pattern: Pattern,
+        size: usize,
+        role: PeerRole,
+        settings: &'a Settings,
+    ) -> SessionSpec<'a> {
+        let garbage_at = match settings.inject {
+            Some(i) if i.fault == workload::Fault::PeerGarbage => Some(i.at),
+            _ => None,
+        };
+        SessionSpec {
+            transport,
+            case: CaseSpec {
+                mechanism: transport.name().to_string(),
+                pattern,
+                size,
+                verify: settings.verify,
+                length: settings.length,
+                warmup_s: settings.warmup.as_secs_f64(),
+                role,
+                garbage_at,
+            },
+            cpus: None,
+            settings,
+        }
+    }
 }
 
 /// The parent's side of a live session, for the body to work with.
@@ -320,7 +346,7 @@ pub fn session<T>(
     let at = Rendezvous {
         dir: dir.path(),
         tag: &tag,
-        size: spec.size,
+        size: spec.case.size,
     };
     janitor::folder(dir.path());
     let prepared = spec
@@ -356,7 +382,7 @@ pub fn session<T>(
         body(&mut live)
     })();
     // Whether the peer ended by itself tells a crash from our own kill.
-    let ended_alone = match (&outcome, spec.role) {
+    let ended_alone = match (&outcome, spec.case.role) {
         (Ok(_), PeerRole::Hold) => {
             crate::sys::kill_group(child.id());
             None
@@ -504,7 +530,8 @@ fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::R
             cmd
         }
     };
-    cmd.args(peer_args(spec, at, prepared))
+    cmd.arg("--start")
+        .arg(peer_start(spec, at, prepared).to_arg())
         .env(CHANNEL_FD_ENV, list)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -536,47 +563,17 @@ fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::R
 
 /// The case, as `--key value` pairs the peer reads (ipcbench's `PeerArgs`,
 /// or a peer program's own parser).
-fn peer_args(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> Vec<std::ffi::OsString> {
-    // Test-only: the peer spoils one echo (u64::MAX: never).
-    let garbage_at = match spec.settings.inject {
-        Some(i) if i.fault == workload::Fault::PeerGarbage => i.at,
-        _ => u64::MAX,
-    };
-    let role = match spec.role {
-        PeerRole::Serve => "serve",
-        PeerRole::SlowServe => "slow-serve",
-        PeerRole::Hold => "hold",
-    };
-    let mut args: Vec<(&str, std::ffi::OsString)> = vec![
-        ("--mechanism", spec.transport.name().into()),
-        ("--pattern", spec.pattern.to_string().into()),
-        ("--size", spec.size.to_string().into()),
-        ("--verify", spec.settings.verify.to_string().into()),
-        ("--role", role.into()),
-        ("--garbage-at", garbage_at.to_string().into()),
-        ("--dir", at.dir.into()),
-        ("--tag", at.tag.into()),
-        ("--token", prepared.token.clone().into()),
-    ];
-    if spec.transport.timed_by().is_some() {
-        args.extend(driver_args(spec));
+/// What the peer is started with: the case, where to meet, and for a
+/// peer that times itself, where its own child goes.
+fn peer_start(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> PeerStart {
+    let self_timed = spec.transport.timed_by().is_some();
+    let child_cpu = spec.cpus.filter(|_| self_timed).map(|(_, child)| child);
+    PeerStart {
+        case: spec.case.clone(),
+        dir: at.dir.to_path_buf(),
+        tag: at.tag.to_string(),
+        token: prepared.token.clone(),
+        child_cpu,
+        pinner: child_cpu.map(|_| spec.settings.peer_exe.clone()),
     }
-    args.into_iter().flat_map(|(k, v)| [k.into(), v]).collect()
-}
-
-/// What a peer program that times itself needs to know: how long to warm
-/// up and to measure, and where its own child goes.
-fn driver_args(spec: &SessionSpec) -> Vec<(&'static str, std::ffi::OsString)> {
-    let s = spec.settings;
-    let ms = |d: Duration| format!("{}", d.as_secs_f64() * 1e3).into();
-    let mut args = vec![("--warmup-ms", ms(s.warmup))];
-    args.push(match s.length {
-        Length::Iterations(n) => ("--iterations", n.to_string().into()),
-        Length::Duration(d) => ("--duration-ms", ms(d)),
-    });
-    if let Some((_, child_cpu)) = spec.cpus {
-        args.push(("--child-cpu", child_cpu.to_string().into()));
-        args.push(("--pinner", s.peer_exe.clone().into()));
-    }
-    args
 }

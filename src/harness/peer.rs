@@ -4,34 +4,17 @@
 
 use std::io::{self, Write};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
-use std::path::PathBuf;
 
-use super::message::Verify;
+use super::case::PeerStart;
 use super::workload::{self, PeerReport};
 use super::CHANNEL_FD_ENV;
-use crate::results::Pattern;
 use crate::transport::{self, Inherited, Rendezvous};
 
 #[derive(clap::Args, Debug)]
 pub struct PeerArgs {
-    #[arg(long)]
-    pub mechanism: String,
-    #[arg(long, value_enum)]
-    pub pattern: Pattern,
-    #[arg(long)]
-    pub size: usize,
-    #[arg(long, value_enum)]
-    pub verify: Verify,
-    #[arg(long)]
-    pub dir: PathBuf,
-    #[arg(long)]
-    pub tag: String,
-    #[arg(long, default_value = "")]
-    pub token: String,
-    #[arg(long, value_enum, default_value = "serve")]
-    pub role: super::PeerRole,
-    #[arg(long, default_value_t = u64::MAX)]
-    pub garbage_at: u64,
+    /// The case and the rendezvous, as the harness serialised them.
+    #[arg(long, value_parser = super::case::parse_start)]
+    pub start: PeerStart,
 }
 
 /// Runs the peer; returns the process exit code.
@@ -48,10 +31,11 @@ pub fn main(args: &PeerArgs) -> i32 {
     if crate::sys::interrupt::interrupted() {
         // The harness died (our parent-death signal): remove what it made
         // and can no longer remove.
-        if let Some(t) = transport::by_name(&args.mechanism) {
-            t.orphaned(&args.tag, &args.token);
+        let start = &args.start;
+        if let Some(t) = transport::by_name(&start.case.mechanism) {
+            t.orphaned(&start.tag, &start.token);
         }
-        let _ = std::fs::remove_dir_all(&args.dir);
+        let _ = std::fs::remove_dir_all(&start.dir);
     }
     let _ = writeln!(out, "{line}");
     let _ = out.flush();
@@ -59,25 +43,26 @@ pub fn main(args: &PeerArgs) -> i32 {
 }
 
 fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
-    let transport = transport::by_name(&args.mechanism)
-        .ok_or_else(|| format!("unknown mechanism '{}'", args.mechanism))?;
+    let (start, case) = (&args.start, &args.start.case);
+    let transport = transport::by_name(&case.mechanism)
+        .ok_or_else(|| format!("unknown mechanism '{}'", case.mechanism))?;
     let inherited = inherited_fds()?;
     let at = Rendezvous {
-        dir: &args.dir,
-        tag: &args.tag,
-        size: args.size,
+        dir: &start.dir,
+        tag: &start.tag,
+        size: case.size,
     };
     let inherited = Inherited {
         fds: inherited,
-        token: args.token.clone(),
+        token: start.token.clone(),
     };
     let mut channel = transport
         .join(&at, inherited)
-        .map_err(|e| format!("joining the {} channel: {e}", args.mechanism))?;
+        .map_err(|e| format!("joining the {} channel: {e}", case.mechanism))?;
     writeln!(out, "ready")
         .and_then(|_| out.flush())
         .map_err(|e| format!("control pipe: {e}"))?;
-    let slow = match args.role {
+    let slow = match case.role {
         super::PeerRole::Hold => {
             // Holds its end and never reads, until killed or orphaned.
             while !crate::sys::interrupt::interrupted() {
@@ -90,13 +75,13 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
     };
     workload::serve(
         &mut *channel,
-        args.pattern,
-        args.size,
-        args.verify,
+        case.pattern,
+        case.size,
+        case.verify,
         slow,
-        args.garbage_at,
+        case.garbage_at.unwrap_or(u64::MAX),
     )
-    .map_err(|e| format!("serving {}: {e}", args.pattern))
+    .map_err(|e| format!("serving {}: {e}", case.pattern))
 }
 
 fn inherited_fds() -> Result<Vec<OwnedFd>, String> {

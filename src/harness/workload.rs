@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use super::case::CaseSpec;
 use super::message::{parse, zeroed, ErrorCounts, Message, Verifier, Verify, DATA, END, SYNC};
 use crate::results::Pattern;
 use crate::sys::{process_cpu_time, thread_cpu_time};
@@ -112,36 +113,33 @@ pub struct Measured {
     pub errors: ErrorCounts,
 }
 
-pub struct Plan {
-    pub pattern: Pattern,
-    pub size: usize,
-    pub length: Length,
-    pub warmup: Duration,
-    pub verify: Verify,
-    pub inject: Option<Injection>,
-}
-
 /// Parent side. `progress` counts data messages done so far: the watchdog
 /// reads it to tell a slow case from a hung one, and a case that dies midway
 /// says how far it got.
-pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &AtomicU64) -> io::Result<Measured> {
-    let mut out = Message::try_new(plan.size)?;
-    let mut back = zeroed(plan.size)?;
+pub fn drive(
+    ch: &mut dyn Channel,
+    case: &CaseSpec,
+    inject: Option<Injection>,
+    progress: &AtomicU64,
+) -> io::Result<Measured> {
+    let (size, warmup) = (case.size, case.warmup());
+    let mut out = Message::try_new(size)?;
+    let mut back = zeroed(size)?;
     // First touch of both buffers happens here, not in the timed part.
     back.fill(0xA5);
-    let mut replies = verifier(plan.verify, ch);
-    let round_trip = plan.pattern == Pattern::Latency;
+    let mut replies = verifier(case.verify, ch);
+    let round_trip = case.pattern == Pattern::Latency;
 
     // Warm-up: at least one message, so the first (cold) one is never timed.
     let warm_start = Instant::now();
     let mut seq = 0u64;
-    while seq == 0 || warm_start.elapsed() < plan.warmup {
+    while seq == 0 || warm_start.elapsed() < warmup {
         stop_if_asked()?;
         out.stamp(DATA, seq);
         ch.send(&out.buf)?;
         if round_trip {
             let n = ch.recv(&mut back)?;
-            replies.check(&back[..n.min(plan.size)], plan.size);
+            replies.check(&back[..n.min(size)], size);
         }
         seq += 1;
         progress.store(seq, Ordering::Relaxed);
@@ -155,7 +153,7 @@ pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &AtomicU64) -> io::Res
     let cpu0 = thread_cpu_time();
     let start = Instant::now();
     let mut done = 0u64;
-    while !plan.length.over(done, start) {
+    while !case.length.over(done, start) {
         // One load of a flag: cheap beside the fastest round trip (~100 ns),
         // and what lets Ctrl-C end a case of any length at once.
         stop_if_asked()?;
@@ -167,10 +165,16 @@ pub fn drive(ch: &mut dyn Channel, plan: &Plan, progress: &AtomicU64) -> io::Res
                 let n = ch.recv(&mut back)?;
                 let rtt = t0.elapsed();
                 h.saturating_record(rtt.as_nanos() as u64);
-                replies.check(&back[..n.min(plan.size)], plan.size);
+                replies.check(&back[..n.min(size)], size);
                 1
             }
-            None => send_with_fault(ch, &mut out, seq, done, plan.inject)?,
+            // The test-only faults stay out of the measured path.
+            None if inject.is_none() => {
+                out.stamp(DATA, seq);
+                ch.send(&out.buf)?;
+                1
+            }
+            None => send_with_fault(ch, &mut out, seq, done, inject)?,
         };
         seq += used;
         done += used;

@@ -23,7 +23,7 @@ use nix::sys::stat::Mode;
 use super::helper::{finish, spawn_helper, unique, SHM_LEN};
 use super::{Finding, Subject};
 use crate::harness::message::{Message, HEADER_BYTES};
-use crate::harness::workload::{Length, Plan};
+use crate::harness::workload::Length;
 use crate::harness::{session, CaseError, PeerRole, SessionSpec, Settings};
 use crate::results::probe::{Capacity, Measured, Property};
 use crate::results::Pattern;
@@ -99,14 +99,7 @@ fn error_name(e: &std::io::Error) -> String {
 }
 
 fn spec<'a>(t: &'static dyn Transport, role: PeerRole, settings: &'a Settings) -> SessionSpec<'a> {
-    SessionSpec {
-        transport: t,
-        pattern: Pattern::Throughput,
-        size: size_for(t),
-        role,
-        cpus: None,
-        settings,
-    }
+    SessionSpec::new(t, Pattern::Throughput, size_for(t), role, settings)
 }
 
 fn flow_control(t: &'static dyn Transport, settings: &Settings) -> (Finding, Finding) {
@@ -194,23 +187,20 @@ fn reliable(t: &'static dyn Transport, settings: &Settings) -> Finding {
     } else {
         HEADER_BYTES
     };
-    let plan = Plan {
-        pattern: Pattern::Throughput,
-        size,
+    let settings = Settings {
+        timeout: Duration::from_secs(10),
         length: Length::Iterations(MESSAGES),
         warmup: Duration::ZERO,
         verify: crate::harness::message::Verify::Full,
         inject: None,
-    };
-    let settings = Settings {
-        timeout: Duration::from_secs(10),
         ..settings.clone()
     };
+    let s = spec(t, PeerRole::SlowServe, &settings);
     let s = SessionSpec {
-        size,
-        ..spec(t, PeerRole::SlowServe, &settings)
+        case: crate::harness::case::CaseSpec { size, ..s.case },
+        ..s
     };
-    let outcome = crate::harness::measure(&s, &plan);
+    let outcome = crate::harness::measure(&s);
     match outcome {
         Ok((m, r)) => {
             let mut e = m.errors;

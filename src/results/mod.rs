@@ -178,12 +178,13 @@ impl Floors {
 
 /// "1.1× futex wake-up".
 pub fn multiple_text((m, name): (f64, &str)) -> String {
-    let digits = if m < 0.1 {
-        3
-    } else if m < 10.0 {
-        1
-    } else {
-        0
+    // Two significant digits below 0.1, so that a small multiple never
+    // reads as zero.
+    let digits = match m {
+        m if m <= 0.0 || !m.is_finite() => 1,
+        m if m < 0.1 => (-m.log10()).ceil() as usize + 1,
+        m if m < 10.0 => 1,
+        _ => 0,
     };
     format!("{m:.digits$}× {name}")
 }

@@ -1,0 +1,64 @@
+//! One case as both processes of a session see it. The parent builds it,
+//! measures by it, and hands it to the peer whole as one JSON argument
+//! (`--start`); the peer, ipcbench's own or a Node program, reads the same
+//! fields back. There is no second encoding to keep in step.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::message::Verify;
+use super::PeerRole;
+use crate::results::{Length, Pattern};
+
+/// What a case does, for the parent's workload and the peer's alike.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseSpec {
+    pub mechanism: String,
+    pub pattern: Pattern,
+    /// Bytes per message on the wire.
+    pub size: usize,
+    pub verify: Verify,
+    pub length: Length,
+    /// Untimed warm-up before the timed part, in seconds.
+    pub warmup_s: f64,
+    pub role: PeerRole,
+    /// Test only: the peer spoils the echo of this timed message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub garbage_at: Option<u64>,
+}
+
+impl CaseSpec {
+    pub fn warmup(&self) -> Duration {
+        Duration::from_secs_f64(self.warmup_s)
+    }
+}
+
+/// Everything a peer is started with: the case, and where to meet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PeerStart {
+    pub case: CaseSpec,
+    /// The session's private folder, the tag its names derive from, and
+    /// the transport's token for what it made.
+    pub dir: PathBuf,
+    pub tag: String,
+    pub token: String,
+    /// For a peer that forks a child of its own (a runtime timing itself):
+    /// the child's CPU, and the program that pins it there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_cpu: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pinner: Option<PathBuf>,
+}
+
+impl PeerStart {
+    pub fn to_arg(&self) -> String {
+        serde_json::to_string(self).expect("a peer start serialises")
+    }
+}
+
+/// `--start`'s value parser.
+pub fn parse_start(s: &str) -> Result<PeerStart, String> {
+    serde_json::from_str(s).map_err(|e| format!("not a peer start description: {e}"))
+}
