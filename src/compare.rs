@@ -214,7 +214,7 @@ fn case_name(r: &Row) -> String {
 /// Cases measured in `one` that `other` did not measure: `compare` cannot
 /// judge them and says so, instead of dropping them. A case that failed in
 /// the current run is a regression already (`collapses`), not listed here.
-pub fn measured_only_in(one: &ResultFile, other: &ResultFile) -> Vec<OneSided> {
+fn measured_only_in(one: &ResultFile, other: &ResultFile) -> Vec<OneSided> {
     one.rows
         .iter()
         .filter(|r| r.status == Status::Ok)
@@ -239,6 +239,17 @@ pub fn measured_only_in(one: &ResultFile, other: &ResultFile) -> Vec<OneSided> {
             })
         })
         .collect()
+}
+
+/// Each run's name with the cases it measured and the other did not.
+pub fn one_sided<'a>(
+    baseline: &'a ResultFile,
+    current: &'a ResultFile,
+) -> [(&'static str, Vec<OneSided>); 2] {
+    [
+        ("baseline", measured_only_in(baseline, current)),
+        ("current run", measured_only_in(current, baseline)),
+    ]
 }
 
 /// Why two runs may not be comparable, if they come from different machines.

@@ -144,12 +144,7 @@ fn compare(args: &CompareArgs) -> i32 {
     }
     let changes = ipcbench::compare::compare(&baseline, &current, args.max_regression);
     output::out(&ipcbench::compare::table(&changes));
-    let sides = [
-        ("baseline", &baseline, &current),
-        ("current run", &current, &baseline),
-    ];
-    for (name, one, other) in sides {
-        let only = ipcbench::compare::measured_only_in(one, other);
+    for (name, only) in ipcbench::compare::one_sided(&baseline, &current) {
         if !only.is_empty() {
             output::out(&format!(
                 "\nMeasured only in the {name} ({} cases, not compared):\n",

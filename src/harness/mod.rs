@@ -561,8 +561,6 @@ fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::R
     cmd.spawn()
 }
 
-/// The case, as `--key value` pairs the peer reads (ipcbench's `PeerArgs`,
-/// or a peer program's own parser).
 /// What the peer is started with: the case, where to meet, and for a
 /// peer that times itself, where its own child goes.
 fn peer_start(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> PeerStart {

@@ -205,11 +205,7 @@ fn change_row(report: &Report, c: &crate::compare::Change) -> String {
 /// The cases each run measured and the other did not.
 fn one_sided(current: &ResultFile, baseline: &ResultFile) -> String {
     let mut s = String::new();
-    for (name, one, other) in [
-        ("baseline", baseline, current),
-        ("current run", current, baseline),
-    ] {
-        let only = crate::compare::measured_only_in(one, other);
+    for (name, only) in crate::compare::one_sided(baseline, current) {
         if only.is_empty() {
             continue;
         }
