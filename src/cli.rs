@@ -132,6 +132,14 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Pattern::Latency, Pattern::Throughput])]
     pub patterns: Vec<Pattern>,
 
+    /// Offered rates of the `rate` pattern, messages per second (k and M allowed) [default: 1k,10k,30k,100k,300k,1M]
+    #[arg(long, value_delimiter = ',', value_parser = options::parse_rate)]
+    pub rates: Vec<f64>,
+
+    /// Sender processes of the `fan-in` pattern [default: 1,2,4,8]
+    #[arg(long, value_delimiter = ',', value_parser = options::parse_senders)]
+    pub senders: Vec<u32>,
+
     /// CPU placements of the two processes: same (one CPU), cross (two CPUs), none (scheduler's choice)
     #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Placement::Same, Placement::Cross])]
     pub pin: Vec<Placement>,

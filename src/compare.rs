@@ -67,10 +67,7 @@ fn costs(r: &Row) -> Vec<f64> {
     };
     figures
         .into_iter()
-        .map(|f| match r.pattern {
-            Pattern::Latency => f,
-            Pattern::Throughput => 1e9 / f,
-        })
+        .map(|f| if r.pattern.is_latency() { f } else { 1e9 / f })
         .collect()
 }
 
@@ -138,9 +135,10 @@ pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> V
             median(&mut v)
         };
         let (rb, rc) = (raw(b), raw(c));
-        let raw_change = match c.pattern {
-            Pattern::Latency => rc / rb - 1.0,
-            Pattern::Throughput => rb / rc - 1.0,
+        let raw_change = if c.pattern.is_latency() {
+            rc / rb - 1.0
+        } else {
+            rb / rc - 1.0
         };
         // A transport that really got slower is slower both in its own
         // figures and against the reference; a machine-wide slowdown moves
@@ -281,8 +279,8 @@ impl Change {
     pub fn cells(&self) -> [String; 9] {
         let figure = |v: f64| match self.pattern {
             _ if v.is_nan() => "failed".to_string(),
-            Pattern::Latency => crate::output::ns(v),
-            Pattern::Throughput => crate::output::rate(v),
+            p if p.is_latency() => crate::output::ns(v),
+            _ => crate::output::rate(v),
         };
         let percent = |v: f64| {
             if v.is_finite() {

@@ -57,6 +57,40 @@ pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// The fastest offered rate accepted: one message every 100 ns, about the
+/// cost of the fastest round trip; beyond it every transport is saturated.
+pub const MAX_RATE: f64 = 10e6;
+
+/// `500`, `10k`, `1.5M`: messages per second, from 1 to 10M.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let help = "expected messages per second from 1 to 10M, e.g. 500, 10k, 1.5M";
+    let t = s.trim();
+    let (digits, scale) = match t.strip_suffix(['k', 'K']) {
+        Some(d) => (d, 1e3),
+        None => match t.strip_suffix('M') {
+            Some(d) => (d, 1e6),
+            None => (t, 1.0),
+        },
+    };
+    match digits.parse::<f64>().map(|v| v * scale) {
+        Ok(r) if (1.0..=MAX_RATE).contains(&r) => Ok(r),
+        _ => Err(help.to_string()),
+    }
+}
+
+/// The most sender processes a fan-in case starts.
+pub const MAX_SENDERS: u32 = 64;
+
+/// A number of fan-in senders, from 1 to 64.
+pub fn parse_senders(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=MAX_SENDERS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "expected a number of sender processes from 1 to {MAX_SENDERS}"
+        )),
+    }
+}
+
 /// `all`, or transport names separated by commas.
 pub fn parse_mechanisms(list: &str) -> Result<Vec<&'static str>, String> {
     if list.trim() == "all" {

@@ -19,6 +19,10 @@ use crate::transport;
 
 const DEFAULT_SIZES: [usize; 5] = [64, 1 << 10, 4 << 10, 64 << 10, 1 << 20];
 const QUICK_SIZES: [usize; 2] = [64, 64 << 10];
+/// From well below any transport's ceiling to past the fastest's.
+const DEFAULT_RATES: [f64; 6] = [1e3, 1e4, 3e4, 1e5, 3e5, 1e6];
+/// One sender (the baseline) to four times these machines' CPUs.
+const DEFAULT_SENDERS: [u32; 4] = [1, 2, 4, 8];
 
 /// A run's validated plan.
 pub struct Plan {
@@ -26,6 +30,10 @@ pub struct Plan {
     pub patterns: Vec<Pattern>,
     pub sizes: Vec<usize>,
     pub placements: Vec<Placement>,
+    /// Offered rates of the `rate` pattern, messages/s.
+    pub rates: Vec<f64>,
+    /// Sender counts of the `fan-in` pattern.
+    pub senders: Vec<u32>,
     pub settings: Settings,
     pub out: PathBuf,
     pub probe: bool,
@@ -59,11 +67,23 @@ impl Plan {
         options::check_output_dir(&out.with_extension(""))?;
         let peer_exe = std::env::current_exe()
             .map_err(|e| Error::Runtime(format!("cannot find this program's own path: {e}")))?;
+        let patterns = dedup(&args.patterns);
+        let rates = match &args.rates[..] {
+            [] => DEFAULT_RATES.to_vec(),
+            given => dedup(given),
+        };
+        let senders = match &args.senders[..] {
+            [] => DEFAULT_SENDERS.to_vec(),
+            given => dedup(given),
+        };
+        let uses = |p: Pattern| patterns.contains(&p);
         Ok(Plan {
             mechanisms,
-            patterns: dedup(&args.patterns),
             sizes: dedup(&sizes),
             placements: dedup(&args.pin),
+            rates: if uses(Pattern::Rate) { rates } else { Vec::new() },
+            senders: if uses(Pattern::FanIn) { senders } else { Vec::new() },
+            patterns,
             settings: Settings {
                 length,
                 warmup: args.warmup.unwrap_or(warmup),
@@ -91,24 +111,40 @@ impl Plan {
             timeout_s: self.settings.timeout.as_secs_f64(),
             verify: self.settings.verify,
             repeat: self.repeat,
+            rates: self.rates.clone(),
+            senders: self.senders.clone(),
         }
     }
 
-    fn cases(&self) -> Vec<(&'static str, Pattern, usize, Placement)> {
+    /// Every case, transport by transport.
+    fn cases(&self) -> Vec<Case<'_>> {
         let mut v = Vec::new();
-        for &m in &self.mechanisms {
+        for t in self.mechanisms.iter().filter_map(|m| transport::by_name(m)) {
             // A signal-only transport has one case per pattern and placement.
-            let payload = transport::by_name(m).is_some_and(|t| t.carries_payload());
-            let sizes = if payload { &self.sizes[..] } else { &[0] };
+            let sizes = if t.carries_payload() { &self.sizes[..] } else { &[0] };
             for &p in &self.patterns {
                 for &s in sizes {
-                    for &pl in &self.placements {
-                        v.push((m, p, s, pl));
+                    for spec in self.loads(p) {
+                        for &pl in &self.placements {
+                            let mut case = Case::new(t, p, s, pl, &self.settings);
+                            case.spec.rate_per_s = spec.0;
+                            case.spec.senders = spec.1;
+                            v.push(case);
+                        }
                     }
                 }
             }
         }
         v
+    }
+
+    /// The pattern's extra dimension: (offered rate, senders) per case.
+    fn loads(&self, pattern: Pattern) -> Vec<(Option<f64>, Option<u32>)> {
+        match pattern {
+            Pattern::Rate => self.rates.iter().map(|&r| (Some(r), None)).collect(),
+            Pattern::FanIn => self.senders.iter().map(|&n| (None, Some(n))).collect(),
+            Pattern::Latency | Pattern::Throughput => vec![(None, None)],
+        }
     }
 }
 
@@ -174,11 +210,11 @@ fn combine(trials: Vec<Vec<Row>>) -> Vec<Row> {
         .collect()
 }
 
-fn dedup<T: PartialEq + Copy>(v: &[T]) -> Vec<T> {
+fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {
     let mut out = Vec::new();
     for x in v {
         if !out.contains(x) {
-            out.push(*x);
+            out.push(x.clone());
         }
     }
     out
@@ -324,11 +360,11 @@ fn sweep(partial: &mut Partial) {
     for t in 0..plan.repeat {
         partial.reference_ns.push(crate::timer::cpu_reference_ns());
         partial.trials.push(Vec::with_capacity(cases.len()));
-        for (i, &(mechanism, pattern, size, placement)) in cases.iter().enumerate() {
+        for (i, case) in cases.iter().enumerate() {
             if interrupt::interrupted() {
                 return;
             }
-            let row = run_one(plan, mechanism, pattern, size, placement);
+            let row = run_one(case);
             output::progress(t * cases.len() + i + 1, total, &row);
             partial.trials[t].push(row);
             // Rows combine across trials only once every trial has one.
@@ -339,27 +375,10 @@ fn sweep(partial: &mut Partial) {
     }
 }
 
-fn run_one(
-    plan: &Plan,
-    mechanism: &'static str,
-    pattern: Pattern,
-    size: usize,
-    placement: Placement,
-) -> Row {
-    let transport = transport::by_name(mechanism).expect("validated mechanism");
-    match transport.availability() {
-        Err(reason) => Row {
-            family: transport.family(),
-            ..Row::new(mechanism, placement, pattern, size)
-        }
-        .with_status(Status::Unsupported, reason),
-        Ok(()) => harness::run_case(&Case {
-            transport,
-            pattern,
-            placement,
-            size,
-            settings: &plan.settings,
-        }),
+fn run_one(case: &Case) -> Row {
+    match case.transport.availability() {
+        Err(reason) => case.row().with_status(Status::Unsupported, reason),
+        Ok(()) => harness::run_case(case),
     }
 }
 

@@ -10,17 +10,17 @@ use crate::results::{Pattern, ResultFile, Status};
 
 /// `pipe/latency/same/64B`: stable across runs, so Bencher can follow it.
 pub fn benchmark_name(r: &crate::results::Row) -> String {
-    format!(
-        "{}/{}/{}/{}",
-        r.mechanism,
-        r.pattern,
-        r.placement,
-        if r.size_bytes == 0 {
-            "none".to_string()
-        } else {
-            format!("{}B", r.size_bytes)
-        }
-    )
+    let size = if r.size_bytes == 0 {
+        "none".to_string()
+    } else {
+        format!("{}B", r.size_bytes)
+    };
+    let load = match (r.offered_per_s, r.senders) {
+        (Some(rate), _) => format!("/{rate}per-s"),
+        (_, Some(n)) => format!("/{n}senders"),
+        _ => String::new(),
+    };
+    format!("{}/{}/{}/{size}{load}", r.mechanism, r.pattern, r.placement)
 }
 
 fn metric(value: f64, trials: &[f64]) -> Value {
@@ -44,6 +44,21 @@ pub fn render(result: &ResultFile) -> Value {
                 let Some(t) = &r.rtt_ns else { continue };
                 measures.insert("latency".into(), metric(t.p50 as f64, &r.trials));
                 measures.insert("rtt-p99".into(), json!({ "value": t.p99 as f64 }));
+            }
+            Pattern::Rate => {
+                let (Some(t), Some(s)) = (&r.rtt_ns, &r.schedule) else {
+                    continue;
+                };
+                measures.insert("latency-p99".into(), metric(t.p99 as f64, &r.trials));
+                measures.insert("latency".into(), json!({ "value": t.p50 as f64 }));
+                measures.insert("achieved".into(), json!({ "value": s.achieved_per_s }));
+            }
+            Pattern::FanIn => {
+                let Some(m) = r.msgs_per_s else { continue };
+                measures.insert("throughput".into(), metric(m, &r.trials));
+                if let Some(t) = &r.one_way_ns {
+                    measures.insert("one-way-p50".into(), json!({ "value": t.p50 as f64 }));
+                }
             }
             Pattern::Throughput => {
                 let Some(m) = r.msgs_per_s else { continue };

@@ -45,7 +45,25 @@ pub fn render(result: &ResultFile) -> (Value, Value) {
                     extra,
                 ));
             }
-            Pattern::Throughput => {
+            Pattern::Rate => {
+                let (Some(t), Some(s)) = (&r.rtt_ns, &r.schedule) else {
+                    continue;
+                };
+                let extra = format!(
+                    "{placement}\np50 {} ns from the due time; achieved {:.0} of {:.0} msg/s offered",
+                    t.p50,
+                    s.achieved_per_s,
+                    r.offered_per_s.unwrap_or(0.0)
+                );
+                smaller.push(entry(
+                    format!("{name} p99 from due time"),
+                    "ns",
+                    t.p99 as f64,
+                    spread(&r.trials),
+                    extra,
+                ));
+            }
+            Pattern::Throughput | Pattern::FanIn => {
                 let Some(m) = r.msgs_per_s else { continue };
                 let extra = format!("{placement}\n{} messages", r.messages);
                 bigger.push(entry(

@@ -102,11 +102,13 @@ pub fn read(path: &Path) -> Result<ResultFile, String> {
     let value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| format!("'{shown}' is not a JSON result file: {e}"))?;
     let version = value.get("schema_version").and_then(|v| v.as_u64());
-    if version != Some(crate::results::SCHEMA_VERSION as u64) {
+    let readable = crate::results::READS_SCHEMA_VERSIONS;
+    if !version.is_some_and(|v| readable.contains(&(v as u32)) && v <= u32::MAX as u64) {
         return Err(format!(
-            "'{shown}' has schema_version {}; this ipcbench reads schema_version {}",
+            "'{shown}' has schema_version {}; this ipcbench reads schema_version {} to {}",
             version.map_or("missing".to_string(), |v| v.to_string()),
-            crate::results::SCHEMA_VERSION
+            readable.start(),
+            readable.end()
         ));
     }
     let result: ResultFile = serde_json::from_value(value)

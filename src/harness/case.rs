@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::message::Verify;
-use super::PeerRole;
+use super::workload::Fault;
+use super::{PeerRole, Settings};
+use crate::transport::Transport;
 use crate::results::{Length, Pattern};
 
 /// What a case does, for the parent's workload and the peer's alike.
@@ -27,9 +29,42 @@ pub struct CaseSpec {
     /// Test only: the peer spoils the echo of this timed message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub garbage_at: Option<u64>,
+    /// `rate`: messages per second offered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_per_s: Option<f64>,
+    /// `fan-in`: how many processes send.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub senders: Option<u32>,
 }
 
 impl CaseSpec {
+    /// A case of `transport` moving `size`-byte messages, with the run's
+    /// length, warm-up and verification (and the test-only garbage the
+    /// settings ask for); no offered rate, no senders.
+    pub fn new(
+        transport: &dyn Transport,
+        pattern: Pattern,
+        size: usize,
+        settings: &Settings,
+    ) -> CaseSpec {
+        let garbage_at = match settings.inject {
+            Some(i) if i.fault == Fault::PeerGarbage => Some(i.at),
+            _ => None,
+        };
+        CaseSpec {
+            mechanism: transport.name().to_string(),
+            pattern,
+            size,
+            verify: settings.verify,
+            length: settings.length,
+            warmup_s: settings.warmup.as_secs_f64(),
+            role: PeerRole::Serve,
+            garbage_at,
+            rate_per_s: None,
+            senders: None,
+        }
+    }
+
     pub fn warmup(&self) -> Duration {
         Duration::from_secs_f64(self.warmup_s)
     }
@@ -50,6 +85,9 @@ pub struct PeerStart {
     pub child_cpu: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinner: Option<PathBuf>,
+    /// `fan-in`: which sender this peer is (0-based).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender: Option<u32>,
 }
 
 impl PeerStart {

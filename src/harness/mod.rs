@@ -46,32 +46,56 @@ pub struct Settings {
     pub inject: Option<Injection>,
 }
 
+/// One case of a run: a transport, where its processes run, and what
+/// they do.
 pub struct Case<'a> {
     pub transport: &'static dyn Transport,
-    pub pattern: Pattern,
     pub placement: Placement,
-    /// Bytes per message; ignored by transports that carry no payload.
-    pub size: usize,
+    pub spec: CaseSpec,
     pub settings: &'a Settings,
 }
 
-impl Case<'_> {
-    /// What the row reports as the size: none for a signal-only transport.
-    pub fn row_size(&self) -> usize {
-        if self.transport.carries_payload() {
-            self.size
+impl<'a> Case<'a> {
+    /// `size`-byte messages of `pattern`; a signal-only transport moves a
+    /// bare header instead (its control messages carry one; its data
+    /// messages are posts).
+    pub fn new(
+        transport: &'static dyn Transport,
+        pattern: Pattern,
+        size: usize,
+        placement: Placement,
+        settings: &'a Settings,
+    ) -> Case<'a> {
+        let wire = if transport.carries_payload() {
+            size
         } else {
-            0
+            message::HEADER_BYTES
+        };
+        Case {
+            transport,
+            placement,
+            spec: CaseSpec::new(transport, pattern, wire, settings),
+            settings,
         }
     }
 
-    /// What the workload moves: for a signal-only transport, a bare header
-    /// (its control messages carry one; its data messages are posts).
-    fn wire_size(&self) -> usize {
-        if self.transport.carries_payload() {
-            self.size
+    /// The row this case fills: its size is none for a signal-only transport.
+    pub fn row(&self) -> Row {
+        let size = if self.transport.carries_payload() {
+            self.spec.size
         } else {
-            message::HEADER_BYTES
+            0
+        };
+        Row {
+            family: self.transport.family(),
+            offered_per_s: self.spec.rate_per_s,
+            senders: self.spec.senders,
+            ..Row::new(
+                self.transport.name(),
+                self.placement,
+                self.spec.pattern,
+                size,
+            )
         }
     }
 }
@@ -94,16 +118,8 @@ impl std::fmt::Display for CaseError {
 /// Runs one case to a result row; never panics on what the peer or the
 /// kernel does, and leaves no process or IPC object behind.
 pub fn run_case(case: &Case) -> Row {
-    let row = Row {
-        family: case.transport.family(),
-        ..Row::new(
-            case.transport.name(),
-            case.placement,
-            case.pattern,
-            case.row_size(),
-        )
-    };
-    if let Err(reason) = case.transport.check_size(case.wire_size()) {
+    let row = case.row();
+    if let Err(reason) = case.transport.check_size(case.spec.size) {
         return row.with_status(Status::Unsupported, reason);
     }
     if let Err(e) = hidden_memory(case) {
@@ -131,13 +147,13 @@ pub fn run_case(case: &Case) -> Row {
 /// failed allocation inside a crate aborts the whole run, ours fail a case.
 fn hidden_memory(case: &Case) -> Result<(), String> {
     let buffers = case.transport.hidden_buffers();
-    let bytes = buffers.saturating_mul(case.wire_size());
+    let bytes = buffers.saturating_mul(case.spec.size);
     let mut probe: Vec<u8> = Vec::new();
     probe.try_reserve_exact(bytes).map_err(|_| {
         format!(
             "ENOMEM: {} allocates {buffers} buffers of {} bytes per message in its own code, and {bytes} bytes could not be reserved",
             case.transport.name(),
-            case.wire_size()
+            case.spec.size
         )
     })
 }
@@ -190,7 +206,7 @@ fn fill(row: &mut Row, case: &Case, m: &Measured, peer: &PeerReport) {
         let secs = m.elapsed.as_secs_f64();
         row.msgs_per_s = Some(m.messages as f64 / secs);
         if case.transport.carries_payload() {
-            row.mib_per_s = Some(m.messages as f64 * case.size as f64 / secs / (1u64 << 20) as f64);
+            row.mib_per_s = Some(m.messages as f64 * case.spec.size as f64 / secs / (1u64 << 20) as f64);
         }
     }
 }
@@ -226,20 +242,16 @@ static CASE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerReport), CaseError> {
     let spec = SessionSpec {
+        transport: case.transport,
+        case: case.spec.clone(),
         cpus,
-        ..SessionSpec::new(
-            case.transport,
-            case.pattern,
-            case.wire_size(),
-            PeerRole::Serve,
-            case.settings,
-        )
+        settings: case.settings,
     };
     if case.transport.timed_by().is_some() {
         return session(&spec, |live| {
             let r = expect_report(live.watchdog)?;
             match &r.timed_by_peer {
-                Some(t) => Ok((t.measured(case.pattern == Pattern::Latency), r)),
+                Some(t) => Ok((t.measured(case.spec.pattern == Pattern::Latency), r)),
                 None => Err(io::Error::other("the peer program reported no timings")),
             }
         });
@@ -279,7 +291,7 @@ pub struct SessionSpec<'a> {
 
 impl SessionSpec<'_> {
     /// A session of `transport` with the run's length, warm-up and
-    /// verification (and the test-only garbage the settings ask for).
+    /// verification (see [`CaseSpec::new`]).
     pub fn new<'a>(
         transport: &'static dyn Transport,
         pattern: Pattern,
@@ -287,21 +299,11 @@ impl SessionSpec<'_> {
         role: PeerRole,
         settings: &'a Settings,
     ) -> SessionSpec<'a> {
-        let garbage_at = match settings.inject {
-            Some(i) if i.fault == workload::Fault::PeerGarbage => Some(i.at),
-            _ => None,
-        };
         SessionSpec {
             transport,
             case: CaseSpec {
-                mechanism: transport.name().to_string(),
-                pattern,
-                size,
-                verify: settings.verify,
-                length: settings.length,
-                warmup_s: settings.warmup.as_secs_f64(),
                 role,
-                garbage_at,
+                ..CaseSpec::new(transport, pattern, size, settings)
             },
             cpus: None,
             settings,
@@ -573,5 +575,6 @@ fn peer_start(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> PeerS
         token: prepared.token.clone(),
         child_cpu,
         pinner: child_cpu.map(|_| spec.settings.peer_exe.clone()),
+        sender: None,
     }
 }

@@ -89,12 +89,41 @@ pub fn headline(row: &Row) -> String {
             .as_ref()
             .map(|r| format!("RTT p50 {}  p99 {}", ns(r.p50 as f64), ns(r.p99 as f64)))
             .unwrap_or_default(),
+        (Status::Ok, Pattern::Rate) => match (&row.rtt_ns, &row.schedule) {
+            (Some(r), Some(s)) => format!(
+                "p50 {}  p99 {} from due  {}",
+                ns(r.p50 as f64),
+                ns(r.p99 as f64),
+                schedule(s)
+            ),
+            _ => String::new(),
+        },
+        (Status::Ok, Pattern::FanIn) => format!(
+            "{}  one-way p50 {}",
+            rate(row.msgs_per_s.unwrap_or(0.0)),
+            row.one_way_ns
+                .as_ref()
+                .map_or("-".to_string(), |r| ns(r.p50 as f64))
+        ),
         (Status::Ok, Pattern::Throughput) => match row.mib_per_s {
             Some(mib) => format!("{}  {mib:.1} MiB/s", rate(row.msgs_per_s.unwrap_or(0.0))),
             None => rate(row.msgs_per_s.unwrap_or(0.0)),
         },
         (Status::Unsupported, _) => format!("unsupported: {}", row.reason.as_deref().unwrap_or("")),
         (Status::Failed, _) => format!("FAILED: {}", row.reason.as_deref().unwrap_or("")),
+    }
+}
+
+/// "achieved 99.8k/s" or "CANNOT SUSTAIN: achieved 41k/s".
+pub fn schedule(s: &crate::results::Schedule) -> String {
+    let achieved = crate::results::rate_text(s.achieved_per_s);
+    if s.sustained {
+        format!("achieved {achieved}/s")
+    } else {
+        format!(
+            "CANNOT SUSTAIN: achieved {achieved}/s, {} behind at the end",
+            ns(s.end_lag_ns as f64)
+        )
     }
 }
 
@@ -106,11 +135,12 @@ pub fn progress(done: usize, total: usize, row: &Row) {
         String::new()
     };
     crate::tell!(
-        "[{done:>width$}/{total}] {:<11} {:<10} {:<5} {:>7}  {}{errors}",
+        "[{done:>width$}/{total}] {:<11} {:<10} {:<5} {:>7}{}  {}{errors}",
         row.mechanism,
         row.pattern.to_string(),
         row.placement.to_string(),
         crate::export::markdown::size_cell(row),
+        row.load_label().map_or(String::new(), |l| format!(" {l}")),
         headline(row),
     );
 }

@@ -11,7 +11,12 @@ use serde::{Deserialize, Serialize};
 pub use machine::Machine;
 use std::time::Duration;
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: a case is also told apart by its offered rate (`rate` pattern) and
+/// its number of senders (`fan-in`); a reader of 1 would merge such rows.
+/// Files of version 1 are version 2 files without those rows.
+pub const SCHEMA_VERSION: u32 = 2;
+/// The versions this build reads.
+pub const READS_SCHEMA_VERSIONS: std::ops::RangeInclusive<u32> = 1..=SCHEMA_VERSION;
 
 /// How much the receiver checks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -29,25 +34,35 @@ pub struct ErrorCounts {
     pub duplicated: u64,
     pub reordered: u64,
     pub corrupted: u64,
+    /// Fan-in only: messages that failed their check on a channel several
+    /// senders write to, where the bytes of two messages can mix.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub torn: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ErrorCounts {
     pub fn total(&self) -> u64 {
-        self.lost + self.duplicated + self.reordered + self.corrupted
+        self.lost + self.duplicated + self.reordered + self.corrupted + self.torn
     }
     pub fn add(&mut self, o: &ErrorCounts) {
         self.lost += o.lost;
         self.duplicated += o.duplicated;
         self.reordered += o.reordered;
         self.corrupted += o.corrupted;
+        self.torn += o.torn;
     }
     /// Each counter with its name, in the order tables show them.
-    pub fn named(&self) -> [(&'static str, u64); 4] {
+    pub fn named(&self) -> [(&'static str, u64); 5] {
         [
             ("lost", self.lost),
             ("duplicated", self.duplicated),
             ("reordered", self.reordered),
             ("corrupted", self.corrupted),
+            ("torn", self.torn),
         ]
     }
 }
@@ -72,12 +87,24 @@ mod humantime_serde_compat {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Pattern {
     /// Ping-pong round trips.
     Latency,
     /// One-way streaming.
     Throughput,
+    /// Open loop: messages sent at fixed times for each offered rate (--rates), echoed, timed from when each was due
+    Rate,
+    /// Several sender processes into one receiver (--senders): aggregate throughput and one-way latency
+    FanIn,
+}
+
+impl Pattern {
+    /// Whether its figure is a latency distribution (smaller is better)
+    /// rather than a rate.
+    pub fn is_latency(self) -> bool {
+        matches!(self, Pattern::Latency | Pattern::Rate)
+    }
 }
 
 /// Where the two processes run.
@@ -164,6 +191,7 @@ impl Floors {
                 };
                 Some((rtt / floor.p50.max(1) as f64, name))
             }
+            (Pattern::Rate | Pattern::FanIn, _) => None,
             (Pattern::Throughput, _) => {
                 let mib = row.mib_per_s?;
                 let (_, copy) = self
@@ -174,6 +202,17 @@ impl Floors {
             }
         }
     }
+}
+
+/// "500", "10k", "1.5M": a rate, short.
+pub fn rate_text(r: f64) -> String {
+    let (v, unit) = match r {
+        r if r >= 1e6 => (r / 1e6, "M"),
+        r if r >= 1e3 => (r / 1e3, "k"),
+        r => (r, ""),
+    };
+    let v = format!("{v:.1}");
+    format!("{}{unit}", v.trim_end_matches(".0"))
 }
 
 /// "1.1× futex wake-up".
@@ -278,6 +317,33 @@ pub struct Row {
     /// come from the median trial.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trials: Vec<f64>,
+    /// `rate`: the offered rate, messages/s (part of the case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_per_s: Option<f64>,
+    /// `rate`: how the sender kept to its schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<Schedule>,
+    /// `fan-in`: the number of sending processes (part of the case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub senders: Option<u32>,
+    /// `fan-in`: one-way latency, from the sender's stamp (CLOCK_MONOTONIC,
+    /// one clock for every process of the machine) to its receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_way_ns: Option<Rtt>,
+}
+
+/// How an open-loop sender kept to its schedule.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Messages sent per second of the timed part.
+    pub achieved_per_s: f64,
+    /// How late, at worst, a message left after the time it was due.
+    pub max_lag_ns: u64,
+    /// How late the last message of the timed part left.
+    pub end_lag_ns: u64,
+    /// False when the transport could not take messages as fast as they
+    /// were offered: the sender ended the timed part behind its schedule.
+    pub sustained: bool,
 }
 
 impl Row {
@@ -303,24 +369,42 @@ impl Row {
             elapsed_s: 0.0,
             errors: ErrorCounts::default(),
             trials: Vec::new(),
+            offered_per_s: None,
+            schedule: None,
+            senders: None,
+            one_way_ns: None,
         }
     }
 
     /// Whether `other` measured the same case (transport, pattern,
-    /// placement, size), as when two runs are compared.
+    /// placement, size, offered rate, senders), as when two runs are compared.
     pub fn same_case(&self, other: &Row) -> bool {
         self.mechanism == other.mechanism
             && self.pattern == other.pattern
             && self.placement == other.placement
             && self.size_bytes == other.size_bytes
+            && self.offered_per_s == other.offered_per_s
+            && self.senders == other.senders
     }
 
-    /// The figure a row is judged by: RTT p50 (ns) for latency, messages/s
-    /// for throughput.
+    /// The figure a row is judged by: RTT p50 (ns) for latency, the p99
+    /// from the due time for an open loop (its tail is what load changes),
+    /// messages/s for throughput and fan-in.
     pub fn headline(&self) -> Option<f64> {
         match self.pattern {
             Pattern::Latency => self.rtt_ns.as_ref().map(|r| r.p50 as f64),
-            Pattern::Throughput => self.msgs_per_s,
+            Pattern::Rate => self.rtt_ns.as_ref().map(|r| r.p99 as f64),
+            Pattern::Throughput | Pattern::FanIn => self.msgs_per_s,
+        }
+    }
+
+    /// The case's extra dimension, as tables name it: "10k/s offered", "4 senders".
+    pub fn load_label(&self) -> Option<String> {
+        match (self.offered_per_s, self.senders) {
+            (Some(r), _) => Some(format!("{} /s offered", rate_text(r))),
+            (_, Some(1)) => Some("1 sender".to_string()),
+            (_, Some(n)) => Some(format!("{n} senders")),
+            _ => None,
         }
     }
 
@@ -373,6 +457,12 @@ pub struct RunRecord {
     pub verify: Verify,
     #[serde(default = "one")]
     pub repeat: usize,
+    /// Offered rates of the `rate` pattern, messages/s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rates: Vec<f64>,
+    /// Sender counts of the `fan-in` pattern.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub senders: Vec<u32>,
 }
 
 fn one() -> usize {

@@ -5,7 +5,7 @@
 
 use std::collections::HashSet;
 
-use super::{Pattern, ResultFile, Row, Status};
+use super::{Pattern, ResultFile, Row, Rtt, Status};
 
 /// The longest mechanism name accepted: ipcbench's are under 20 characters.
 pub const MAX_NAME: usize = 64;
@@ -21,8 +21,13 @@ pub fn validate(file: &ResultFile) -> Result<(), String> {
         let at = |what: &str| format!("rows[{i}] ({}): {what}", row.mechanism_for_errors());
         check_row(row).map_err(|e| at(&e))?;
         let case = format!(
-            "{} {} {} {}",
-            row.mechanism, row.pattern, row.placement, row.size_bytes
+            "{} {} {} {} {:?} {:?}",
+            row.mechanism,
+            row.pattern,
+            row.placement,
+            row.size_bytes,
+            row.offered_per_s,
+            row.senders
         );
         if !seen.insert(case) {
             return Err(at("the same case appears twice; each case has one row"));
@@ -73,19 +78,21 @@ fn check_figures(row: &Row) -> Result<(), String> {
         return Err("status ok with no trials; each measured row has one figure per trial".into());
     }
     match row.pattern {
-        Pattern::Latency => {
-            let r = row
-                .rtt_ns
-                .as_ref()
-                .ok_or("a latency row with status ok has no rtt_ns")?;
-            let order = [r.min, r.p50, r.p90, r.p99, r.p999, r.max];
-            if r.min == 0 || order.windows(2).any(|w| w[0] > w[1]) {
-                return Err(format!(
-                    "rtt_ns must be positive and min ≤ p50 ≤ p90 ≤ p99 ≤ p99.9 ≤ max; got {order:?}"
-                ));
+        Pattern::Latency => percentiles("rtt_ns", row.rtt_ns.as_ref()),
+        Pattern::Rate => {
+            let offered = row.offered_per_s.ok_or("a rate row has no offered_per_s")?;
+            positive("offered_per_s", offered)?;
+            let s = row.schedule.as_ref().ok_or("a rate row has no schedule")?;
+            positive("schedule.achieved_per_s", s.achieved_per_s)?;
+            percentiles("rtt_ns", row.rtt_ns.as_ref())
+        }
+        Pattern::FanIn => {
+            match row.senders {
+                Some(n) if n > 0 => {}
+                other => return Err(format!("a fan-in row needs senders ≥ 1; got {other:?}")),
             }
-            positive("rtt_ns.mean", r.mean)?;
-            non_negative("rtt_ns.stddev", r.stddev)
+            positive("msgs_per_s", row.msgs_per_s.unwrap_or(0.0))?;
+            percentiles("one_way_ns", row.one_way_ns.as_ref())
         }
         Pattern::Throughput => {
             let rate = row
@@ -98,6 +105,19 @@ fn check_figures(row: &Row) -> Result<(), String> {
             }
         }
     }
+}
+
+/// A distribution that is there, positive and ordered.
+fn percentiles(what: &str, r: Option<&Rtt>) -> Result<(), String> {
+    let r = r.ok_or_else(|| format!("a row with status ok has no {what}"))?;
+    let order = [r.min, r.p50, r.p90, r.p99, r.p999, r.max];
+    if r.min == 0 || order.windows(2).any(|w| w[0] > w[1]) {
+        return Err(format!(
+            "{what} must be positive and min ≤ p50 ≤ p90 ≤ p99 ≤ p99.9 ≤ max; got {order:?}"
+        ));
+    }
+    positive(&format!("{what}.mean"), r.mean)?;
+    non_negative(&format!("{what}.stddev"), r.stddev)
 }
 
 fn positive(what: &str, v: f64) -> Result<(), String> {
