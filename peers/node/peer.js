@@ -193,7 +193,8 @@ function block(ms) {
 // `say` tells the one who started us: 'ready', then the report.
 function serve(opts, codec, say) {
   const size = Number(opts.size);
-  const echoAll = opts.pattern === 'latency';
+  // Ping-pong and the open loop (rate) both want every message back.
+  const echoAll = opts.pattern === 'latency' || opts.pattern === 'rate';
   const slow = opts.role === 'slow-serve';
   const garbageAt = opts['garbage-at'] === undefined ? -1 : Number(opts['garbage-at']);
   const verifier = new Verifier(opts.verify, size);

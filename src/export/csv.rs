@@ -6,7 +6,7 @@
 use super::markdown::{figures, status, HEADER};
 use crate::results::{Floors, ResultFile, Row};
 
-const RAW: [&str; 26] = [
+const RAW: [&str; 36] = [
     "size_bytes",
     "status_raw",
     "rtt_min_ns",
@@ -33,6 +33,16 @@ const RAW: [&str; 26] = [
     "trials",
     "reason",
     "note",
+    "offered_per_s",
+    "achieved_per_s",
+    "sustained",
+    "max_lag_ns",
+    "end_lag_ns",
+    "senders",
+    "one_way_p50_ns",
+    "one_way_p99_ns",
+    "one_way_max_ns",
+    "torn",
 ];
 
 /// An absent figure is an empty field, never a zero.
@@ -72,6 +82,16 @@ fn raw(r: &Row, floors: Option<&Floors>) -> Vec<String> {
         join(r.trials.iter().map(|t| t.to_string()).collect()),
         r.reason.clone().unwrap_or_default(),
         r.note.clone().unwrap_or_default(),
+        opt(r.offered_per_s),
+        opt(r.schedule.as_ref().map(|s| s.achieved_per_s)),
+        opt(r.schedule.as_ref().map(|s| s.sustained)),
+        opt(r.schedule.as_ref().map(|s| s.max_lag_ns)),
+        opt(r.schedule.as_ref().map(|s| s.end_lag_ns)),
+        opt(r.senders),
+        opt(r.one_way_ns.as_ref().map(|t| t.p50)),
+        opt(r.one_way_ns.as_ref().map(|t| t.p99)),
+        opt(r.one_way_ns.as_ref().map(|t| t.max)),
+        r.errors.torn.to_string(),
     ]
 }
 

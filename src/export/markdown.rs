@@ -3,7 +3,7 @@
 
 use crate::output::{bytes, ns, rate};
 use crate::results::probe::{claimed_row, Cell, Method, ProbeFile, PROPERTIES};
-use crate::results::{multiple_text, Floors, Pattern, ResultFile, Row, Status};
+use crate::results::{multiple_text, rate_text, Floors, Pattern, ResultFile, Row, Status};
 
 /// Long reasons go under the table as numbered notes, shared by the rows
 /// that have the same one, so the table stays readable.
@@ -26,9 +26,14 @@ impl Notes {
 /// headline against its physical limit when the run measured them.
 pub fn figures(row: &Row, floors: Option<&Floors>) -> Vec<String> {
     let dash = || "–".to_string();
-    let (p50, p99, p999) = match &row.rtt_ns {
-        Some(r) => (ns(r.p50 as f64), ns(r.p99 as f64), ns(r.p999 as f64)),
-        None => (dash(), dash(), dash()),
+    // Fan-in rows have one-way figures in the same columns, marked so.
+    let (p50, p99, p999) = match (&row.rtt_ns, &row.one_way_ns) {
+        (Some(r), _) => (ns(r.p50 as f64), ns(r.p99 as f64), ns(r.p999 as f64)),
+        (None, Some(r)) => {
+            let one_way = |v: u64| format!("{} 1-way", ns(v as f64));
+            (one_way(r.p50), one_way(r.p99), one_way(r.p999))
+        }
+        (None, None) => (dash(), dash(), dash()),
     };
     let msgs = row.msgs_per_s.map_or_else(dash, rate);
     let mib = row.mib_per_s.map_or_else(dash, |b| format!("{b:.1}"));
@@ -41,6 +46,7 @@ pub fn figures(row: &Row, floors: Option<&Floors>) -> Vec<String> {
         row.pattern.to_string().to_string(),
         row.placement.to_string(),
         size_cell(row),
+        load_cell(row),
         p50,
         p99,
         p999,
@@ -54,6 +60,25 @@ pub fn figures(row: &Row, floors: Option<&Floors>) -> Vec<String> {
     ]
 }
 
+/// The case's load: what was offered and achieved, or how many sent.
+pub fn load_cell(row: &Row) -> String {
+    match (row.offered_per_s, &row.schedule, row.senders) {
+        (Some(offered), Some(s), _) => {
+            let achieved = format!(
+                "{}/s offered: {}/s",
+                rate_text(offered),
+                rate_text(s.achieved_per_s)
+            );
+            if s.sustained {
+                achieved
+            } else {
+                format!("{achieved}, CANNOT SUSTAIN")
+            }
+        }
+        _ => row.load_label().unwrap_or_else(|| "–".to_string()),
+    }
+}
+
 /// The status column: ok, the error counters, or why the case did not
 /// run, with `reason` turning the row's reason into what the cell shows.
 pub fn status(row: &Row, reason: impl FnOnce(&str) -> String) -> String {
@@ -61,8 +86,16 @@ pub fn status(row: &Row, reason: impl FnOnce(&str) -> String) -> String {
     match row.status {
         Status::Ok if row.errors.total() == 0 => "ok".to_string(),
         Status::Ok => format!(
-            "ERRORS lost {} dup {} reord {} corrupt {}",
-            row.errors.lost, row.errors.duplicated, row.errors.reordered, row.errors.corrupted
+            "ERRORS lost {} dup {} reord {} corrupt {}{}",
+            row.errors.lost,
+            row.errors.duplicated,
+            row.errors.reordered,
+            row.errors.corrupted,
+            if row.errors.torn > 0 {
+                format!(" torn {}", row.errors.torn)
+            } else {
+                String::new()
+            }
         ),
         Status::Unsupported => format!("unsupported {}", why()),
         Status::Failed => format!("FAILED {}", why()),
@@ -75,11 +108,12 @@ fn cells(row: &Row, floors: Option<&Floors>, notes: &mut Notes) -> Vec<String> {
     cells
 }
 
-pub const HEADER: [&str; 13] = [
+pub const HEADER: [&str; 14] = [
     "mechanism",
     "pattern",
     "placement",
     "size",
+    "load",
     "RTT p50",
     "RTT p99",
     "RTT p99.9",
@@ -154,6 +188,12 @@ pub fn report(result: &ResultFile) -> String {
     }
     if latency {
         s += "RTT = round trip (send + echo); one-way latency ≈ RTT / 2. Throughput is one-way, MiB = 2^20 bytes. CPU/msg is user+system CPU time per message of each process.\n\n";
+    }
+    if result.rows.iter().any(|r| r.pattern == Pattern::Rate) {
+        s += "rate: an open loop. Messages leave at fixed times for the offered rate and are echoed; the RTT columns run from when each message was due to its echo, so a stall counts against every message it delayed. CANNOT SUSTAIN: the sender ended the timed part more than 1 ms (or one interval) behind its schedule. CPU/msg of the parent includes the sender's wait for each due time, spun for its last stretch.\n\n";
+    }
+    if result.rows.iter().any(|r| r.pattern == Pattern::FanIn) {
+        s += "fan-in: N sender processes write to one receiver; throughput is the receiver's total, and the latency columns (1-way) run from each sender's CLOCK_MONOTONIC stamp to receipt. torn: messages whose bytes mixed with another sender's.\n\n";
     }
     if let Some(f) = &result.floors {
         s += &format!("{}\n\n", floors_summary(f));

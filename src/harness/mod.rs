@@ -5,6 +5,7 @@
 pub mod case;
 pub mod janitor;
 pub mod message;
+pub mod open_loop;
 pub mod peer;
 pub mod watchdog;
 pub mod workload;
@@ -119,6 +120,9 @@ impl std::fmt::Display for CaseError {
 /// kernel does, and leaves no process or IPC object behind.
 pub fn run_case(case: &Case) -> Row {
     let row = case.row();
+    if let Err(reason) = workload_supported(case) {
+        return row.with_status(Status::Unsupported, reason);
+    }
     if let Err(reason) = case.transport.check_size(case.spec.size) {
         return row.with_status(Status::Unsupported, reason);
     }
@@ -140,6 +144,16 @@ pub fn run_case(case: &Case) -> Row {
         }
         Err(CaseError::Unsupported(r)) => row.with_status(Status::Unsupported, r),
         Err(CaseError::Failed(r)) => row.with_status(Status::Failed, r),
+    }
+}
+
+/// Whether the transport can run the case's workload at all.
+fn workload_supported(case: &Case) -> Result<(), String> {
+    match (case.spec.pattern, case.transport.timed_by()) {
+        (Pattern::Rate | Pattern::FanIn, Some(who)) => Err(format!(
+            "timed by {who} itself on both ends, and its driver runs ping-pong and streaming only"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -186,6 +200,7 @@ fn fill(row: &mut Row, case: &Case, m: &Measured, peer: &PeerReport) {
         child: per_msg(peer.cpu_ns as f64),
     });
     row.errors = m.errors;
+    row.schedule = m.schedule.clone();
     row.errors.add(&peer.errors);
     if let Some(h) = &m.histogram {
         row.rtt_ns = Some(Rtt {

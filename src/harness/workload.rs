@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::case::CaseSpec;
 use super::message::{parse, zeroed, ErrorCounts, Message, Verifier, Verify, DATA, END, SYNC};
-use crate::results::Pattern;
+use crate::results::{Pattern, Schedule};
 use crate::sys::{process_cpu_time, thread_cpu_time};
 use crate::transport::Channel;
 
@@ -94,12 +94,13 @@ impl PeerTimed {
             cpu: Duration::from_nanos(self.cpu_ns),
             warmup_messages: self.warmup_messages,
             errors: self.errors,
+            schedule: None,
         }
     }
 }
 
 /// Round trips from 1 ns to an hour, at 3 significant digits.
-fn new_histogram() -> Histogram<u64> {
+pub fn new_histogram() -> Histogram<u64> {
     Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds")
 }
 
@@ -111,6 +112,8 @@ pub struct Measured {
     pub cpu: Duration,
     pub warmup_messages: u64,
     pub errors: ErrorCounts,
+    /// `rate`: how the sender kept to its schedule.
+    pub schedule: Option<Schedule>,
 }
 
 /// Parent side. `progress` counts data messages done so far: the watchdog
@@ -128,7 +131,8 @@ pub fn drive(
     // First touch of both buffers happens here, not in the timed part.
     back.fill(0xA5);
     let mut replies = verifier(case.verify, ch);
-    let round_trip = case.pattern == Pattern::Latency;
+    // The peer echoes ping-pong and open-loop messages alike.
+    let round_trip = case.pattern.is_latency();
 
     // Warm-up: at least one message, so the first (cold) one is never timed.
     let warm_start = Instant::now();
@@ -148,6 +152,23 @@ pub fn drive(
     // The peer answers SYNC once it has read everything before it, so the
     // timed part starts with an empty channel and the peer's CPU clock reset.
     exchange(ch, &mut out, &mut back, SYNC, seq)?;
+    if case.pattern == Pattern::Rate {
+        // Two threads send and receive: the process's time is the parent's.
+        let cpu0 = process_cpu_time();
+        let timed = super::open_loop::run(ch, case, seq, &mut replies, progress)?;
+        // The closing message took one sequence number too.
+        let seq = seq + timed.messages + 1;
+        exchange(ch, &mut out, &mut back, END, seq)?;
+        return Ok(Measured {
+            histogram: Some(timed.histogram),
+            messages: timed.messages,
+            elapsed: timed.elapsed,
+            cpu: process_cpu_time().saturating_sub(cpu0),
+            warmup_messages,
+            errors: replies.finish(seq),
+            schedule: Some(timed.schedule),
+        });
+    }
 
     let mut histogram = round_trip.then(new_histogram);
     let cpu0 = thread_cpu_time();
@@ -195,6 +216,7 @@ pub fn drive(
         cpu,
         warmup_messages,
         errors,
+        schedule: None,
     })
 }
 
@@ -345,7 +367,7 @@ pub fn serve(
     let mut buf = zeroed(size)?;
     buf.fill(0x5A);
     let mut verifier = verifier(verify, ch);
-    let echo_all = pattern == Pattern::Latency;
+    let echo_all = pattern.is_latency();
     let mut cpu0 = process_cpu_time();
     let mut data_seen = 0u64;
     // Set at SYNC: the timed part's first data message's count.

@@ -401,7 +401,7 @@ impl Row {
     /// The case's extra dimension, as tables name it: "10k/s offered", "4 senders".
     pub fn load_label(&self) -> Option<String> {
         match (self.offered_per_s, self.senders) {
-            (Some(r), _) => Some(format!("{} /s offered", rate_text(r))),
+            (Some(r), _) => Some(format!("{}/s offered", rate_text(r))),
             (_, Some(1)) => Some("1 sender".to_string()),
             (_, Some(n)) => Some(format!("{n} senders")),
             _ => None,

@@ -9,7 +9,7 @@
 
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 use nix::sys::pthread::{pthread_kill, pthread_self, Pthread};
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
@@ -19,6 +19,9 @@ static CASE_ABORTED: AtomicBool = AtomicBool::new(false);
 /// Set by SIGINT/SIGTERM: the whole run must stop.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
 static MAIN_THREAD: OnceLock<Pthread> = OnceLock::new();
+/// Other threads of the current case that block in transport calls (the
+/// open loop's sender).
+static CASE_THREADS: Mutex<Vec<Pthread>> = Mutex::new(Vec::new());
 
 extern "C" fn on_stop_signal(_: libc::c_int) {
     INTERRUPTED.store(true, Ordering::SeqCst);
@@ -97,6 +100,31 @@ pub fn abort_case() {
     CASE_ABORTED.store(true, Ordering::SeqCst);
     if let Some(main) = MAIN_THREAD.get() {
         let _ = pthread_kill(*main, Signal::SIGUSR1);
+    }
+    for t in CASE_THREADS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+        let _ = pthread_kill(*t, Signal::SIGUSR1);
+    }
+}
+
+/// Makes [`abort_case`] kick the calling thread too, until the guard is
+/// dropped (before the thread ends: a finished thread's id may be reused).
+pub fn kick_this_thread_too() -> KickGuard {
+    let me = pthread_self();
+    CASE_THREADS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(me);
+    KickGuard(me)
+}
+
+pub struct KickGuard(Pthread);
+
+impl Drop for KickGuard {
+    fn drop(&mut self) {
+        CASE_THREADS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|t| *t != self.0);
     }
 }
 

@@ -16,6 +16,10 @@ pub struct Mapping {
 // SAFETY: the mapping is plain memory; which thread copies in or out does not
 // matter, and the owner releases it exactly once.
 unsafe impl Send for Mapping {}
+// SAFETY: the region is shared with another process that reads and writes it
+// concurrently anyway; a second thread here adds no access the protocol on
+// top does not already order. `&self` methods only copy and hand out atomics.
+unsafe impl Sync for Mapping {}
 
 impl Mapping {
     /// # Safety

@@ -18,6 +18,9 @@ pub struct NamedSemaphore {
 
 // SAFETY: a sem_t from sem_open may be used from any thread.
 unsafe impl Send for NamedSemaphore {}
+// SAFETY: sem_wait and sem_post are thread-safe (POSIX), and `&self` offers
+// nothing else that changes the handle.
+unsafe impl Sync for NamedSemaphore {}
 
 impl NamedSemaphore {
     /// Creates a new semaphore (failing if the name exists) with `value`.

@@ -24,7 +24,7 @@ pub const TO_PARENT_FULL: usize = 3;
 pub const INITIAL: [u16; 4] = [SLOTS as u16, 0, SLOTS as u16, 0];
 
 /// The four counting semaphores, however the mechanism provides them.
-pub trait Semaphores: Send {
+pub trait Semaphores: Send + Sync {
     fn wait(&self, which: usize) -> nix::Result<()>;
     fn post(&self, which: usize) -> nix::Result<()>;
 }
@@ -81,35 +81,82 @@ impl<S: Semaphores> BoundedBuffer<S> {
     }
 }
 
-impl<S: Semaphores> Channel for BoundedBuffer<S> {
-    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+/// One direction's ring, with the index this side uses next.
+struct Direction<'a, S> {
+    map: &'a Mapping,
+    sems: &'a S,
+    size: usize,
+    /// (ring offset, free semaphore, full semaphore).
+    ring: (usize, usize, usize),
+    next: &'a mut usize,
+}
+
+impl<S: Semaphores> Direction<'_, S> {
+    fn put(&mut self, msg: &[u8]) -> io::Result<()> {
         if msg.len() > self.size {
             return Err(too_large(msg.len(), self.size));
         }
-        let (base, free, full) = self.ring(self.parent);
+        let (base, free, full) = self.ring;
         retry(|| self.sems.wait(free))?;
-        let slot = base + self.next_out * stride(self.size);
+        let slot = base + *self.next * stride(self.size);
         self.map.write(slot, &(msg.len() as u64).to_ne_bytes());
         self.map.write(slot + LENGTH_BYTES, msg);
-        self.next_out = (self.next_out + 1) % SLOTS;
+        *self.next = (*self.next + 1) % SLOTS;
         retry(|| self.sems.post(full))
     }
 
-    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let (base, free, full) = self.ring(!self.parent);
+    fn take(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let (base, free, full) = self.ring;
         retry(|| self.sems.wait(full))?;
-        let slot = base + self.next_in * stride(self.size);
+        let slot = base + *self.next * stride(self.size);
         let mut length = [0u8; LENGTH_BYTES];
         self.map.read(slot, &mut length);
         // The peer wrote it; trust it no further than the slot.
         let n = (u64::from_ne_bytes(length) as usize).min(self.size);
         let copied = n.min(buf.len());
         self.map.read(slot + LENGTH_BYTES, &mut buf[..copied]);
-        self.next_in = (self.next_in + 1) % SLOTS;
+        *self.next = (*self.next + 1) % SLOTS;
         retry(|| self.sems.post(free))?;
         // A length other than buf.len() is the verifier's business, as with
         // datagrams received with MSG_TRUNC.
         Ok(n)
+    }
+}
+
+impl<S: Semaphores> BoundedBuffer<S> {
+    /// (outgoing, incoming), each with its own index.
+    fn directions(&mut self) -> (Direction<'_, S>, Direction<'_, S>) {
+        let (out, inc) = (self.ring(self.parent), self.ring(!self.parent));
+        let (map, sems, size) = (&self.map, &self.sems, self.size);
+        let direction = |ring, next| Direction {
+            map,
+            sems,
+            size,
+            ring,
+            next,
+        };
+        (
+            direction(out, &mut self.next_out),
+            direction(inc, &mut self.next_in),
+        )
+    }
+}
+
+impl<S: Semaphores> Channel for BoundedBuffer<S> {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.directions().0.put(msg)
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.directions().1.take(buf)
+    }
+
+    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+        let (mut out, mut inc) = self.directions();
+        Ok(super::Halves::new(
+            move |m| out.put(m),
+            move |b| inc.take(b),
+        ))
     }
 
     fn peer_joined(&mut self) -> io::Result<()> {

@@ -35,11 +35,22 @@ impl Channel for Bytes {
         self.tx.send(msg)
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let data = self.rx.recv().map_err(io_error)?;
-        let n = data.len().min(buf.len());
-        buf[..n].copy_from_slice(&data[..n]);
-        Ok(data.len())
+        receive(&self.rx, buf)
     }
+    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+        let (tx, rx) = (&mut self.tx, &mut self.rx);
+        Ok(super::Halves::new(
+            move |m| tx.send(m),
+            move |b| receive(rx, b),
+        ))
+    }
+}
+
+fn receive(rx: &IpcBytesReceiver, buf: &mut [u8]) -> io::Result<usize> {
+    let data = rx.recv().map_err(io_error)?;
+    let n = data.len().min(buf.len());
+    buf[..n].copy_from_slice(&data[..n]);
+    Ok(data.len())
 }
 
 impl Transport for IpcChannel {

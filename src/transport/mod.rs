@@ -65,6 +65,30 @@ pub trait Channel: Send {
     fn peer_joined(&mut self) -> io::Result<()> {
         Ok(())
     }
+    /// The channel as two halves that two threads use at once: how the
+    /// open-loop workload sends on its schedule while echoes come back.
+    /// Data messages only; control messages go through the whole channel.
+    fn halves(&mut self) -> Result<Halves<'_>, String> {
+        Err("its channel cannot send on one thread while it receives on another".into())
+    }
+}
+
+/// A channel's sending and receiving halves, borrowed from it.
+pub struct Halves<'a> {
+    pub send: Box<dyn FnMut(&[u8]) -> io::Result<()> + Send + 'a>,
+    pub recv: Box<dyn FnMut(&mut [u8]) -> io::Result<usize> + Send + 'a>,
+}
+
+impl<'a> Halves<'a> {
+    pub fn new(
+        send: impl FnMut(&[u8]) -> io::Result<()> + Send + 'a,
+        recv: impl FnMut(&mut [u8]) -> io::Result<usize> + Send + 'a,
+    ) -> Halves<'a> {
+        Halves {
+            send: Box::new(send),
+            recv: Box::new(recv),
+        }
+    }
 }
 
 /// A program other than ipcbench that plays the peer. The harness adds

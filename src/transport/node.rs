@@ -385,30 +385,52 @@ struct Framed {
 
 impl Channel for Framed {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        self.wire.clear();
-        self.codec.encode(msg, &mut self.wire);
-        write_all(&self.fd, &self.wire)
+        send_frame(&self.fd, self.codec, &mut self.wire, msg)
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let end = loop {
-            if let Some(end) = self.codec.frame_len(&self.pending)? {
-                break end;
-            }
-            let had = self.pending.len();
-            self.pending.resize(had + (buf.len() * 2).max(65536), 0);
-            let got = retry(|| nix::unistd::read(&self.fd, &mut self.pending[had..]));
-            self.pending.truncate(had + *got.as_ref().unwrap_or(&0));
-            if got? == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the Node peer closed the channel",
-                ));
-            }
-        };
-        let n = self.codec.decode(&self.pending[..end], buf);
-        self.pending.drain(..end);
-        n
+        recv_frame(&self.fd, self.codec, &mut self.pending, buf)
     }
+    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+        let (fd, codec) = (&self.fd, self.codec);
+        let (wire, pending) = (&mut self.wire, &mut self.pending);
+        Ok(super::Halves::new(
+            move |m| send_frame(fd, codec, wire, m),
+            move |b| recv_frame(fd, codec, pending, b),
+        ))
+    }
+}
+
+fn send_frame(fd: &OwnedFd, codec: &dyn Codec, wire: &mut Vec<u8>, msg: &[u8]) -> io::Result<()> {
+    wire.clear();
+    codec.encode(msg, wire);
+    write_all(fd, wire)
+}
+
+/// One frame's message into `buf`; `pending` keeps what was read past it.
+fn recv_frame(
+    fd: &OwnedFd,
+    codec: &dyn Codec,
+    pending: &mut Vec<u8>,
+    buf: &mut [u8],
+) -> io::Result<usize> {
+    let end = loop {
+        if let Some(end) = codec.frame_len(pending)? {
+            break end;
+        }
+        let had = pending.len();
+        pending.resize(had + (buf.len() * 2).max(65536), 0);
+        let got = retry(|| nix::unistd::read(fd, &mut pending[had..]));
+        pending.truncate(had + *got.as_ref().unwrap_or(&0));
+        if got? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the Node peer closed the channel",
+            ));
+        }
+    };
+    let n = codec.decode(&pending[..end], buf);
+    pending.drain(..end);
+    n
 }
 
 #[cfg(test)]

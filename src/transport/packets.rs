@@ -13,20 +13,39 @@ pub struct Packets(pub OwnedFd);
 
 impl Channel for Packets {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        let n = retry(|| send(self.0.as_raw_fd(), msg, MsgFlags::empty()))?;
-        if n != msg.len() {
-            return Err(io::Error::other(format!(
-                "message sent short: {n} of {}",
-                msg.len()
-            )));
-        }
-        Ok(())
+        send_packet(&self.0, msg)
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        // MSG_TRUNC makes the kernel report the message's real length, so an
-        // oversized one shows up as a size mismatch instead of silent truncation.
-        retry(|| recv(self.0.as_raw_fd(), buf, MsgFlags::MSG_TRUNC))
+        recv_packet(&self.0, buf)
     }
+    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+        // One socket, sent on and received from at once: the kernel keeps
+        // the two directions apart.
+        let fd = &self.0;
+        Ok(super::Halves::new(
+            move |m| send_packet(fd, m),
+            move |b| recv_packet(fd, b),
+        ))
+    }
+}
+
+/// Sends one message whole (a datagram or a sequenced packet).
+pub fn send_packet(fd: &OwnedFd, msg: &[u8]) -> io::Result<()> {
+    let n = retry(|| send(fd.as_raw_fd(), msg, MsgFlags::empty()))?;
+    if n != msg.len() {
+        return Err(io::Error::other(format!(
+            "message sent short: {n} of {}",
+            msg.len()
+        )));
+    }
+    Ok(())
+}
+
+/// Receives one message. MSG_TRUNC makes the kernel report the message's
+/// real length, so an oversized one shows up as a size mismatch instead of
+/// silent truncation.
+pub fn recv_packet(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+    retry(|| recv(fd.as_raw_fd(), buf, MsgFlags::MSG_TRUNC))
 }
 
 /// Asks the kernel whether one message of `size` bytes fits a fresh socket

@@ -37,13 +37,26 @@ struct MqChannel {
     names: Option<Names>,
 }
 
+impl Queue {
+    fn send(&self, msg: &[u8]) -> io::Result<()> {
+        retry(|| mq_send(self.get(), msg, 0))
+    }
+    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut prio = 0;
+        retry(|| mq_receive(self.get(), buf, &mut prio))
+    }
+}
+
 impl Channel for MqChannel {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        retry(|| mq_send(self.tx.get(), msg, 0))
+        self.tx.send(msg)
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut prio = 0;
-        retry(|| mq_receive(self.rx.get(), buf, &mut prio))
+        self.rx.recv(buf)
+    }
+    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+        let (tx, rx) = (&self.tx, &self.rx);
+        Ok(super::Halves::new(move |m| tx.send(m), move |b| rx.recv(b)))
     }
     fn peer_joined(&mut self) -> io::Result<()> {
         self.names.take();

@@ -118,6 +118,18 @@ impl Channel for ParentEnd {
         self.names.take();
         Ok(())
     }
+    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+        // Posts one way, posts back: two semaphores, no shared state but
+        // the count of posts the next control message reports.
+        let (ping, pong, posts) = (&self.ping, &self.pong, &mut self.posts);
+        Ok(super::Halves::new(
+            move |_| {
+                *posts += 1;
+                retry(|| ping.post())
+            },
+            move |_| retry(|| pong.wait()).map(|()| 0),
+        ))
+    }
 }
 
 impl PeerEnd {

@@ -164,7 +164,27 @@ impl RingChannel {
 
 impl Channel for RingChannel {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        let (m, r) = (&self.map, &self.out);
+        self.out.send(&self.map, msg)
+    }
+
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inc.recv(&self.map, buf)
+    }
+
+    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+        // Each ring has one producer and one consumer: the two threads use
+        // different rings.
+        let (m, out, inc) = (&self.map, &self.out, &self.inc);
+        Ok(super::Halves::new(
+            move |msg| out.send(m, msg),
+            move |buf| inc.recv(m, buf),
+        ))
+    }
+}
+
+impl Ring {
+    fn send(&self, m: &Mapping, msg: &[u8]) -> io::Result<()> {
+        let r = self;
         if msg.len() > r.size {
             return Err(too_large(msg.len(), r.size));
         }
@@ -178,8 +198,8 @@ impl Channel for RingChannel {
         Ok(())
     }
 
-    fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let (m, r) = (&self.map, &self.inc);
+    fn recv(&self, m: &Mapping, buf: &mut [u8]) -> io::Result<usize> {
+        let r = self;
         let tail = r.tail(m).load(Ordering::Relaxed);
         let has_data = || r.head(m).load(Ordering::Acquire) != tail;
         wait_until(has_data, r.data_seq(m), r.consumer_asleep(m))?;

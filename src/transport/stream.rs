@@ -65,4 +65,12 @@ impl Channel for FdStream {
     fn recv_any(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         retry(|| nix::unistd::read(&self.rx, buf))
     }
+
+    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+        let (tx, rx) = (&self.tx, &self.rx);
+        Ok(super::Halves::new(
+            move |m| write_all(tx, m),
+            move |b| read_exact(rx, b),
+        ))
+    }
 }

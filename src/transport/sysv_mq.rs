@@ -34,21 +34,83 @@ impl SysvChannel {
     }
 }
 
+/// How many messages may be on their way at once when one thread sends
+/// while another receives. Both directions share the queue's bytes
+/// (kernel.msgmnb): if messages to the peer filled it, the peer could not
+/// queue its echo, would stop reading, and both sides would wait forever.
+/// Keeping room for one echo prevents that.
+fn in_flight_limit(size: usize) -> usize {
+    let queue = sysctl("kernel.msgmnb").unwrap_or(16384) as usize;
+    (queue / size.max(1)).saturating_sub(1).max(1)
+}
+
+/// Messages on their way (sent, not yet answered), and the bound on them.
+struct Window {
+    in_flight: std::sync::Mutex<usize>,
+    changed: std::sync::Condvar,
+    limit: usize,
+}
+
+impl Window {
+    fn enter(&self) {
+        let mut n = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        while *n >= self.limit {
+            n = self.changed.wait(n).unwrap_or_else(|e| e.into_inner());
+        }
+        *n += 1;
+    }
+    fn leave(&self) {
+        let mut n = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        *n = n.saturating_sub(1);
+        self.changed.notify_one();
+    }
+}
+
 impl Channel for SysvChannel {
+    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+        let size = self.scratch.len() - 8;
+        let window = std::sync::Arc::new(Window {
+            in_flight: std::sync::Mutex::new(0),
+            changed: std::sync::Condvar::new(),
+            limit: in_flight_limit(size),
+        });
+        let (queue, send_type, recv_type) = (&self.queue, self.send_type, self.recv_type);
+        let (mut out, mut back) = (vec![0u8; 8 + size], vec![0u8; 8 + size]);
+        let left = window.clone();
+        Ok(super::Halves::new(
+            move |m| {
+                window.enter();
+                send_typed(queue, send_type, &mut out, m)
+            },
+            move |b| {
+                let n = recv_typed(queue, recv_type, &mut back, b)?;
+                left.leave();
+                Ok(n)
+            },
+        ))
+    }
+
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        let buf = &mut self.scratch[..8 + msg.len()];
-        buf[..8].copy_from_slice(&self.send_type.to_ne_bytes());
-        buf[8..].copy_from_slice(msg);
-        let queue = &self.queue;
-        retry(|| queue.send(buf))
+        send_typed(&self.queue, self.send_type, &mut self.scratch, msg)
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let scratch = &mut self.scratch[..8 + buf.len()];
-        let (queue, kind) = (&self.queue, self.recv_type);
-        let n = retry(|| queue.recv(scratch, kind))?;
-        buf[..n].copy_from_slice(&scratch[8..8 + n]);
-        Ok(n)
+        recv_typed(&self.queue, self.recv_type, &mut self.scratch, buf)
     }
+}
+
+/// msgsnd/msgrcv want the type in front of the text: `scratch` holds both.
+fn send_typed(queue: &MsgQueue, kind: i64, scratch: &mut [u8], msg: &[u8]) -> io::Result<()> {
+    let buf = &mut scratch[..8 + msg.len()];
+    buf[..8].copy_from_slice(&kind.to_ne_bytes());
+    buf[8..].copy_from_slice(msg);
+    retry(|| queue.send(buf))
+}
+
+fn recv_typed(queue: &MsgQueue, kind: i64, scratch: &mut [u8], buf: &mut [u8]) -> io::Result<usize> {
+    let scratch = &mut scratch[..8 + buf.len()];
+    let n = retry(|| queue.recv(scratch, kind))?;
+    buf[..n].copy_from_slice(&scratch[8..8 + n]);
+    Ok(n)
 }
 
 impl Transport for SysvMq {

@@ -1,0 +1,253 @@
+//! The timed part of the `rate` pattern: an open loop.
+//!
+//! Ping-pong sends the next message only when the previous echo is back, so
+//! a stall delays the messages that would have queued behind it and the
+//! histogram never sees them (coordinated omission). Here one thread sends
+//! message i when it is due, at `start + i / rate` (at once when late), and
+//! another receives the echoes; each latency runs from when its message
+//! was *due*, so a stall counts against every message it delayed. Neither
+//! thread ever waits for the other: the receiver drains echoes whatever the
+//! sender's schedule, the sender keeps its schedule whatever comes back.
+//! The peer echoes every message, as in ping-pong, and the parent checks
+//! every echo's sequence number and checksum.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use super::case::CaseSpec;
+use super::message::{Message, Verifier, DATA};
+use crate::results::{Length, Schedule};
+use crate::sys::interrupt;
+use crate::transport::{unsupported, Channel};
+
+/// A sender that ends its timed part later than this behind schedule did
+/// not keep up: the offered rate is past what the transport sustains.
+const SUSTAINED_LAG: Duration = Duration::from_millis(1);
+
+pub struct OpenLoop {
+    pub histogram: Histogram<u64>,
+    /// Timed messages sent (their echoes all came back).
+    pub messages: u64,
+    pub elapsed: Duration,
+    pub schedule: Schedule,
+}
+
+/// What the sender thread did.
+struct Sent {
+    messages: u64,
+    max_lag: Duration,
+    end_lag: Duration,
+    elapsed: Duration,
+}
+
+/// Runs the timed part: messages `first_seq..` at `case.rate_per_s`, then
+/// one more that closes it. Echoes are checked by `replies`.
+pub fn run(
+    ch: &mut dyn Channel,
+    case: &CaseSpec,
+    first_seq: u64,
+    replies: &mut Verifier,
+    progress: &AtomicU64,
+) -> io::Result<OpenLoop> {
+    let rate = case.rate_per_s.unwrap_or(1.0);
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let numbered = ch.carries_payload();
+    let mut halves = ch.halves().map_err(unsupported)?;
+    let margin = wake_up_margin();
+    let mut histogram = super::workload::new_histogram();
+    // Published before the closing message leaves, so its echo finds them.
+    let total = AtomicU64::new(0);
+    let sender_done = AtomicBool::new(false);
+    let receiver_done = AtomicBool::new(false);
+    let mut sender_out = Message::try_new(case.size)?;
+    let start = Instant::now();
+    let (sent, received) = std::thread::scope(|s| {
+        let send = &mut halves.send;
+        let (total, done, receiver_done) = (&total, &sender_done, &receiver_done);
+        let timing = Timing {
+            start,
+            interval,
+            first_seq,
+        };
+        let sender = s.spawn(move || {
+            let _kick = interrupt::kick_this_thread_too();
+            let _ = nix::sys::prctl::set_timerslack(1);
+            let sent = timing.send_all(case.length, margin, send, &mut sender_out);
+            total.store(sent.as_ref().map_or(0, |s| s.messages), Ordering::SeqCst);
+            done.store(true, Ordering::SeqCst);
+            let closed = sent.and_then(|s| {
+                sender_out.stamp(DATA, first_seq + s.messages);
+                send(&sender_out.buf).map(|()| s)
+            });
+            // No closing echo will come: get the receiver out of its wait.
+            while closed.is_err() && !receiver_done.load(Ordering::SeqCst) {
+                interrupt::abort_case();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            closed
+        });
+        let received = receive_echoes(
+            &mut halves.recv,
+            (case.size, numbered),
+            replies,
+            &timing,
+            (total, done),
+            (&mut histogram, progress),
+        );
+        receiver_done.store(true, Ordering::SeqCst);
+        // A receiver that gave up leaves the sender maybe blocked in a send.
+        while received.is_err() && !sender.is_finished() {
+            interrupt::abort_case();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let sent = sender
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the open loop's sender panicked")));
+        (sent, received)
+    });
+    received?;
+    let sent = sent?;
+    Ok(OpenLoop {
+        histogram,
+        messages: sent.messages,
+        elapsed: sent.elapsed,
+        schedule: Schedule {
+            achieved_per_s: sent.messages as f64 / sent.elapsed.as_secs_f64().max(1e-9),
+            max_lag_ns: sent.max_lag.as_nanos() as u64,
+            end_lag_ns: sent.end_lag.as_nanos() as u64,
+            sustained: sent.end_lag <= SUSTAINED_LAG.max(interval),
+        },
+    })
+}
+
+/// When each message is due.
+#[derive(Clone, Copy)]
+struct Timing {
+    start: Instant,
+    interval: Duration,
+    first_seq: u64,
+}
+
+impl Timing {
+    fn due(&self, i: u64) -> Instant {
+        self.start + self.interval.mul_f64(i as f64)
+    }
+
+    /// Sends every message when due, until the timed part is over: all
+    /// `n` iterations, or the duration on the wall clock (a sender behind
+    /// schedule stops then too, with what it managed).
+    fn send_all(
+        &self,
+        length: Length,
+        margin: Duration,
+        send: &mut (dyn FnMut(&[u8]) -> io::Result<()> + Send),
+        out: &mut Message,
+    ) -> io::Result<Sent> {
+        let (mut i, mut max_lag) = (0u64, Duration::ZERO);
+        loop {
+            let due = self.due(i);
+            let over = match length {
+                Length::Iterations(n) => i >= n,
+                Length::Duration(d) => i > 0 && Instant::now() >= self.start + d,
+            };
+            if over {
+                let now = Instant::now();
+                return Ok(Sent {
+                    messages: i,
+                    max_lag,
+                    end_lag: now.saturating_duration_since(due),
+                    elapsed: now - self.start,
+                });
+            }
+            if interrupt::aborted() {
+                return Err(io::Error::new(io::ErrorKind::Interrupted, "aborted"));
+            }
+            wait_until(due, margin);
+            max_lag = max_lag.max(Instant::now().saturating_duration_since(due));
+            out.stamp(DATA, self.first_seq + i);
+            send(&out.buf)?;
+            i += 1;
+        }
+    }
+}
+
+/// Receives echoes until the sender's closing message comes back,
+/// recording each one's latency from when it was due.
+fn receive_echoes(
+    recv: &mut (dyn FnMut(&mut [u8]) -> io::Result<usize> + Send),
+    (size, numbered): (usize, bool),
+    replies: &mut Verifier,
+    timing: &Timing,
+    (total, sender_done): (&AtomicU64, &AtomicBool),
+    (histogram, progress): (&mut Histogram<u64>, &AtomicU64),
+) -> io::Result<()> {
+    let mut back = super::message::zeroed(size)?;
+    let mut got = 0u64;
+    loop {
+        if interrupt::aborted() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "aborted"));
+        }
+        let n = recv(&mut back)?;
+        let now = Instant::now();
+        // A channel of bare signals has no sequence number: echoes come
+        // back in order, so the count says which message this was.
+        let index = match replies.check(&back[..n.min(size)], size) {
+            Some(h) => Some(h.seq.wrapping_sub(timing.first_seq)),
+            None if !numbered => Some(got),
+            // Damaged (and counted so): when it was due is unknown.
+            None => None,
+        };
+        got += 1;
+        progress.store(timing.first_seq + got, Ordering::Relaxed);
+        // The closing message's echo: its `total` was published before it left.
+        let closing = sender_done.load(Ordering::SeqCst) && {
+            let total = total.load(Ordering::SeqCst);
+            index == Some(total) || got > total
+        };
+        if closing {
+            return Ok(());
+        }
+        if let Some(i) = index {
+            let late = now.saturating_duration_since(timing.due(i));
+            histogram.saturating_record((late.as_nanos() as u64).max(1));
+        }
+    }
+}
+
+/// Waits until `due`: sleeps most of the way, then spins the last stretch,
+/// since a sleep overshoots by the timer's wake-up delay and the lateness
+/// would count against the transport.
+fn wait_until(due: Instant, margin: Duration) {
+    let now = Instant::now();
+    if due > now + margin {
+        std::thread::sleep(due - now - margin);
+    }
+    // Yielding at every turn lets the receiving thread, on the same CPU,
+    // run the moment an echo wakes it.
+    while Instant::now() < due {
+        std::thread::yield_now();
+    }
+}
+
+/// How late a short sleep wakes on this machine (the 90th percentile of
+/// 20 sleeps of 50 µs, with the timer slack at its minimum), capped at
+/// 200 µs: the stretch before a due time that is spun, not slept.
+fn wake_up_margin() -> Duration {
+    let _ = nix::sys::prctl::set_timerslack(1);
+    static MARGIN: OnceLock<Duration> = OnceLock::new();
+    *MARGIN.get_or_init(|| {
+        let mut late: Vec<Duration> = (0..20)
+            .map(|_| {
+                let t = Instant::now();
+                std::thread::sleep(Duration::from_micros(50));
+                t.elapsed().saturating_sub(Duration::from_micros(50))
+            })
+            .collect();
+        late.sort();
+        late[17].min(Duration::from_micros(200))
+    })
+}
