@@ -351,6 +351,8 @@ mod tests {
                 timeout_s: 1.0,
                 verify: crate::harness::message::Verify::Full,
                 repeat: pipe.len(),
+                rates: vec![],
+                senders: vec![],
             },
             calibration: Calibration {
                 timer_overhead_ns: 20.0,

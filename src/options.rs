@@ -115,7 +115,7 @@ pub fn parse_mechanisms(list: &str) -> Result<Vec<&'static str>, String> {
 pub fn parse_injection(s: &str) -> Result<Injection, String> {
     let bad = || {
         format!(
-            "invalid injection '{s}': expected corrupt@N, drop@N, repeat@N, swap@N or garbage@N"
+            "invalid injection '{s}': expected corrupt@N, drop@N, repeat@N, swap@N, garbage@N or sender-dies@N"
         )
     };
     let (kind, at) = s.split_once('@').ok_or_else(bad)?;
@@ -125,6 +125,7 @@ pub fn parse_injection(s: &str) -> Result<Injection, String> {
         "repeat" => Fault::Repeat,
         "swap" => Fault::Swap,
         "garbage" => Fault::PeerGarbage,
+        "sender-dies" => Fault::SenderDies,
         _ => return Err(bad()),
     };
     Ok(Injection {

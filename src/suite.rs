@@ -81,8 +81,16 @@ impl Plan {
             mechanisms,
             sizes: dedup(&sizes),
             placements: dedup(&args.pin),
-            rates: if uses(Pattern::Rate) { rates } else { Vec::new() },
-            senders: if uses(Pattern::FanIn) { senders } else { Vec::new() },
+            rates: if uses(Pattern::Rate) {
+                rates
+            } else {
+                Vec::new()
+            },
+            senders: if uses(Pattern::FanIn) {
+                senders
+            } else {
+                Vec::new()
+            },
             patterns,
             settings: Settings {
                 length,
@@ -121,7 +129,11 @@ impl Plan {
         let mut v = Vec::new();
         for t in self.mechanisms.iter().filter_map(|m| transport::by_name(m)) {
             // A signal-only transport has one case per pattern and placement.
-            let sizes = if t.carries_payload() { &self.sizes[..] } else { &[0] };
+            let sizes = if t.carries_payload() {
+                &self.sizes[..]
+            } else {
+                &[0]
+            };
             for &p in &self.patterns {
                 for &s in sizes {
                     for spec in self.loads(p) {

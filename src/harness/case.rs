@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use super::message::Verify;
 use super::workload::Fault;
 use super::{PeerRole, Settings};
-use crate::transport::Transport;
 use crate::results::{Length, Pattern};
+use crate::transport::Transport;
 
 /// What a case does, for the parent's workload and the peer's alike.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,6 +35,10 @@ pub struct CaseSpec {
     /// `fan-in`: how many processes send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub senders: Option<u32>,
+    /// Test only: the first fan-in sender kills itself after this many
+    /// timed messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sender_dies_at: Option<u64>,
 }
 
 impl CaseSpec {
@@ -47,10 +51,7 @@ impl CaseSpec {
         size: usize,
         settings: &Settings,
     ) -> CaseSpec {
-        let garbage_at = match settings.inject {
-            Some(i) if i.fault == Fault::PeerGarbage => Some(i.at),
-            _ => None,
-        };
+        let at = |fault: Fault| settings.inject.filter(|i| i.fault == fault).map(|i| i.at);
         CaseSpec {
             mechanism: transport.name().to_string(),
             pattern,
@@ -59,9 +60,10 @@ impl CaseSpec {
             length: settings.length,
             warmup_s: settings.warmup.as_secs_f64(),
             role: PeerRole::Serve,
-            garbage_at,
+            garbage_at: at(Fault::PeerGarbage),
             rate_per_s: None,
             senders: None,
+            sender_dies_at: at(Fault::SenderDies),
         }
     }
 

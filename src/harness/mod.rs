@@ -3,6 +3,7 @@
 //! removed afterwards whatever happened.
 
 pub mod case;
+pub mod fan_in;
 pub mod janitor;
 pub mod message;
 pub mod open_loop;
@@ -140,6 +141,12 @@ pub fn run_case(case: &Case) -> Row {
     match execute(case, cpus) {
         Ok((measured, report)) => {
             fill(&mut row, case, &measured, &report);
+            if let Some(crowded) = fan_in::crowding(case, cpus) {
+                row.note = Some(match row.note.take() {
+                    Some(n) => format!("{n}; {crowded}"),
+                    None => crowded,
+                });
+            }
             row
         }
         Err(CaseError::Unsupported(r)) => row.with_status(Status::Unsupported, r),
@@ -152,6 +159,10 @@ fn workload_supported(case: &Case) -> Result<(), String> {
     match (case.spec.pattern, case.transport.timed_by()) {
         (Pattern::Rate | Pattern::FanIn, Some(who)) => Err(format!(
             "timed by {who} itself on both ends, and its driver runs ping-pong and streaming only"
+        )),
+        (Pattern::FanIn, _) if case.spec.size < message::TIMED_BYTES => Err(format!(
+            "a fan-in message carries its send time after the header: at least {} bytes",
+            message::TIMED_BYTES
         )),
         _ => Ok(()),
     }
@@ -202,27 +213,44 @@ fn fill(row: &mut Row, case: &Case, m: &Measured, peer: &PeerReport) {
     row.errors = m.errors;
     row.schedule = m.schedule.clone();
     row.errors.add(&peer.errors);
-    if let Some(h) = &m.histogram {
-        row.rtt_ns = Some(Rtt {
-            min: h.min(),
-            p50: h.value_at_quantile(0.50),
-            p90: h.value_at_quantile(0.90),
-            p99: h.value_at_quantile(0.99),
-            p999: h.value_at_quantile(0.999),
-            max: h.max(),
-            mean: h.mean(),
-            stddev: h.stdev(),
-        });
-        row.rtt_curve_ns = CURVE_QUANTILES
-            .iter()
-            .map(|&q| (q, h.value_at_quantile(q)))
-            .collect();
-    } else {
-        let secs = m.elapsed.as_secs_f64();
-        row.msgs_per_s = Some(m.messages as f64 / secs);
-        if case.transport.carries_payload() {
-            row.mib_per_s = Some(m.messages as f64 * case.spec.size as f64 / secs / (1u64 << 20) as f64);
+    let latency = m.histogram.as_ref().map(percentiles);
+    match case.spec.pattern {
+        Pattern::Latency | Pattern::Rate => {
+            row.rtt_ns = latency;
+            if let Some(h) = &m.histogram {
+                row.rtt_curve_ns = CURVE_QUANTILES
+                    .iter()
+                    .map(|&q| (q, h.value_at_quantile(q)))
+                    .collect();
+            }
         }
+        Pattern::FanIn => {
+            row.one_way_ns = latency;
+            fill_rates(row, case, m);
+        }
+        Pattern::Throughput => fill_rates(row, case, m),
+    }
+}
+
+fn fill_rates(row: &mut Row, case: &Case, m: &Measured) {
+    let secs = m.elapsed.as_secs_f64();
+    row.msgs_per_s = Some(m.messages as f64 / secs);
+    if case.transport.carries_payload() {
+        row.mib_per_s =
+            Some(m.messages as f64 * case.spec.size as f64 / secs / (1u64 << 20) as f64);
+    }
+}
+
+fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Rtt {
+    Rtt {
+        min: h.min(),
+        p50: h.value_at_quantile(0.50),
+        p90: h.value_at_quantile(0.90),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+        mean: h.mean(),
+        stddev: h.stdev(),
     }
 }
 
@@ -262,6 +290,9 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
         cpus,
         settings: case.settings,
     };
+    if case.spec.pattern == Pattern::FanIn {
+        return fan_in::execute(case, cpus);
+    }
     if case.transport.timed_by().is_some() {
         return session(&spec, |live| {
             let r = expect_report(live.watchdog)?;
@@ -335,6 +366,25 @@ pub struct Live<'a> {
     pub peer: Pid,
 }
 
+/// A fresh private folder for a case's named objects, and the tag that
+/// names its global ones. Clears a previous case's abort.
+fn private_dir() -> Result<(tempfile::TempDir, String), CaseError> {
+    if interrupt::interrupted() {
+        return Err(CaseError::Failed("interrupted by the user".into()));
+    }
+    interrupt::reset_case();
+    let dir = tempfile::Builder::new()
+        .prefix("ipcbench-")
+        .tempdir()
+        .map_err(|e| classify("creating the private directory", e))?;
+    let tag = format!(
+        "ipcbench-{}-{}",
+        std::process::id(),
+        CASE_COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    Ok((dir, tag))
+}
+
 /// Starts a peer process, connects the channel, waits for the handshake,
 /// runs `body`, then stops and reaps the peer and removes every object the
 /// channel made, whatever happened.
@@ -343,23 +393,11 @@ pub fn session<T>(
     body: impl FnOnce(&mut Live) -> io::Result<T>,
 ) -> Result<T, CaseError> {
     let s = spec.settings;
-    if interrupt::interrupted() {
-        return Err(CaseError::Failed("interrupted by the user".into()));
-    }
-    interrupt::reset_case();
     let failed = |what: &str| {
         let what = what.to_string();
         move |e: io::Error| classify(&what, e)
     };
-    let dir = tempfile::Builder::new()
-        .prefix("ipcbench-")
-        .tempdir()
-        .map_err(failed("creating the private directory"))?;
-    let tag = format!(
-        "ipcbench-{}-{}",
-        std::process::id(),
-        CASE_COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
+    let (dir, tag) = private_dir()?;
     let at = Rendezvous {
         dir: dir.path(),
         tag: &tag,
@@ -373,8 +411,14 @@ pub fn session<T>(
     let name = spec.transport.name();
     janitor::channel(name, &tag, &prepared.token);
     let token = prepared.token.clone();
-    let mut child =
-        spawn_peer(spec, &at, &prepared).map_err(failed("starting the peer process"))?;
+    let mut child = spawn_peer(
+        spec,
+        &at,
+        &prepared.child_fds,
+        (peer_start(spec, &at, &prepared), peer_cpu(spec)),
+        Stdio::null(),
+    )
+    .map_err(failed("starting the peer process"))?;
     // The peer has its copies; ours would keep a pipe open after the peer died.
     drop(prepared.child_fds);
     let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
@@ -523,13 +567,23 @@ fn explain(
     }
 }
 
-fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::Result<Child> {
-    // A peer that times itself is the parent of its own pair.
+/// The peer's CPU: a peer that times itself is the parent of its own pair.
+fn peer_cpu(spec: &SessionSpec) -> Option<usize> {
     let self_timed = spec.transport.timed_by().is_some();
-    let cpu = spec
-        .cpus
-        .map(|(parent, peer)| if self_timed { parent } else { peer });
-    let raw: Vec<RawFd> = prepared.child_fds.iter().map(|f| f.as_raw_fd()).collect();
+    spec.cpus
+        .map(|(parent, peer)| if self_timed { parent } else { peer })
+}
+
+/// Starts one peer process with `fds` inherited, told `start`, pinned to
+/// `cpu`, reading `stdin`.
+fn spawn_peer(
+    spec: &SessionSpec,
+    at: &Rendezvous,
+    fds: &[OwnedFd],
+    (start, cpu): (PeerStart, Option<usize>),
+    stdin: Stdio,
+) -> io::Result<Child> {
+    let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
     let list = raw
         .iter()
         .map(|f| f.to_string())
@@ -548,9 +602,9 @@ fn spawn_peer(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> io::R
         }
     };
     cmd.arg("--start")
-        .arg(peer_start(spec, at, prepared).to_arg())
+        .arg(start.to_arg())
         .env(CHANNEL_FD_ENV, list)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         // Its own process group: Ctrl-C reaches only us, and we stop the peer

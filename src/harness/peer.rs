@@ -55,13 +55,20 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
     let inherited = Inherited {
         fds: inherited,
         token: start.token.clone(),
+        sender: start.sender.unwrap_or(0),
     };
-    let mut channel = transport
-        .join(&at, inherited)
-        .map_err(|e| format!("joining the {} channel: {e}", case.mechanism))?;
+    let joined = match start.sender {
+        Some(_) => transport.join_fan_in(&at, inherited),
+        None => transport.join(&at, inherited),
+    };
+    let mut channel = joined.map_err(|e| format!("joining the {} channel: {e}", case.mechanism))?;
     writeln!(out, "ready")
         .and_then(|_| out.flush())
         .map_err(|e| format!("control pipe: {e}"))?;
+    if let Some(i) = start.sender {
+        return super::fan_in::send(&mut *channel, case, i)
+            .map_err(|e| format!("sending as fan-in sender {i}: {e}"));
+    }
     let slow = match case.role {
         super::PeerRole::Hold => {
             // Holds its end and never reads, until killed or orphaned.

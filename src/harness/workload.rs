@@ -20,7 +20,7 @@ impl Length {
     /// The clock is read every 16 messages only: reading it costs ~20 ns,
     /// which matters against the fastest transports.
     /// At least one message is always timed, however short the duration.
-    fn over(&self, done: u64, start: Instant) -> bool {
+    pub(crate) fn over(&self, done: u64, start: Instant) -> bool {
         match *self {
             Length::Iterations(n) => done >= n,
             Length::Duration(d) => done > 0 && done.is_multiple_of(16) && start.elapsed() >= d,
@@ -37,6 +37,8 @@ pub enum Fault {
     Swap,
     /// The peer answers a latency message with garbage (header included).
     PeerGarbage,
+    /// The first fan-in sender kills itself after `at` timed messages.
+    SenderDies,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +53,9 @@ pub struct Injection {
 pub struct PeerReport {
     pub errors: ErrorCounts,
     pub received: u64,
+    /// Data messages sent in the timed part (a fan-in sender).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub sent: u64,
     /// CPU time of the peer process during the timed part.
     pub cpu_ns: u64,
     /// What a peer program that drove both ends timed itself (Node on both
@@ -60,6 +65,10 @@ pub struct PeerReport {
     /// What ran the peer when it is not ipcbench ("node v20.20.2").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The timed part as a peer program that drives both ends measured it.
@@ -330,8 +339,8 @@ fn send_with_fault(
     let fault = inject.filter(|i| i.at == done).map(|i| i.fault);
     out.stamp(DATA, seq);
     match fault {
-        // The peer's garbage is the peer's to make (latency echoes).
-        None | Some(Fault::PeerGarbage) => ch.send(&out.buf)?,
+        // The peer's garbage is the peer's to make; a sender's death, the sender's.
+        None | Some(Fault::PeerGarbage | Fault::SenderDies) => ch.send(&out.buf)?,
         Some(Fault::Corrupt) => {
             let last = out.buf.len() - 1;
             out.buf[last] ^= 0x40;
@@ -413,8 +422,7 @@ pub fn serve(
                     errors,
                     received,
                     cpu_ns,
-                    timed_by_peer: None,
-                    runtime: None,
+                    ..PeerReport::default()
                 });
             }
             _ => {

@@ -101,7 +101,11 @@ pub fn abort_case() {
     if let Some(main) = MAIN_THREAD.get() {
         let _ = pthread_kill(*main, Signal::SIGUSR1);
     }
-    for t in CASE_THREADS.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+    for t in CASE_THREADS
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+    {
         let _ = pthread_kill(*t, Signal::SIGUSR1);
     }
 }

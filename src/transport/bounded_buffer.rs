@@ -40,6 +40,9 @@ pub fn region_len(size: usize) -> usize {
     2 * SLOTS * stride(size)
 }
 
+/// Why the bounded-buffer transports have no fan-in.
+pub const NO_FAN_IN: &str = "its bounded buffer keeps each direction's slot index in the one producer's own memory: several producers would fill the same slot (the shm-ring rows measure a shared-memory fan-in, one ring per sender)";
+
 pub struct BoundedBuffer<S: Semaphores> {
     map: Mapping,
     sems: S,

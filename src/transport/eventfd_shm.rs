@@ -68,6 +68,11 @@ impl Transport for EventfdShm {
             )))
         })
     }
+    fn fan_in(&self, _at: &Rendezvous, _senders: u32) -> io::Result<super::FanIn> {
+        Err(super::unsupported(
+            super::bounded_buffer::NO_FAN_IN.to_string(),
+        ))
+    }
     fn join(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let mut fds = inherited.fds.into_iter();
         let memory = fds

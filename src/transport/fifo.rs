@@ -11,7 +11,8 @@ use std::path::Path;
 use nix::fcntl::{open, OFlag};
 use nix::sys::stat::Mode;
 
-use super::{Channel, FdStream, Inherited, Prepared, Rendezvous, Transport};
+use super::gather::StreamGather;
+use super::{Channel, FanIn, FdStream, Inherited, Prepared, Rendezvous, SendOnly, Transport};
 use crate::sys::interrupt::retry;
 
 pub struct Fifo;
@@ -55,5 +56,28 @@ impl Transport for Fifo {
         let rx = open_fifo(&at.dir.join(TO_CHILD), OFlag::O_RDONLY)?;
         let tx = open_fifo(&at.dir.join(TO_PARENT), OFlag::O_WRONLY)?;
         Ok(Box::new(FdStream::new(rx, tx)))
+    }
+    /// One FIFO that every sender opens for writing. The reader opens it
+    /// without blocking (no writer is there yet), and reads only once all
+    /// have joined: before that, a read would see the end at once.
+    fn fan_in(&self, at: &Rendezvous, _senders: u32) -> io::Result<FanIn> {
+        let path = at.dir.join(TO_PARENT);
+        nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR)?;
+        Ok(FanIn {
+            child_fds: Vec::new(),
+            token: String::new(),
+            receive: Box::new(move || {
+                let rx = open_fifo(&path, OFlag::O_RDONLY | OFlag::O_NONBLOCK)?;
+                nix::fcntl::fcntl(&rx, nix::fcntl::FcntlArg::F_SETFL(OFlag::empty()))?;
+                Ok(Box::new(StreamGather(rx)) as _)
+            }),
+            shared_stream: true,
+        })
+    }
+    fn join_fan_in(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        Ok(SendOnly::stream(open_fifo(
+            &at.dir.join(TO_PARENT),
+            OFlag::O_WRONLY,
+        )?))
     }
 }

@@ -6,6 +6,7 @@
 mod bounded_buffer;
 mod eventfd_shm;
 mod fifo;
+pub mod gather;
 mod interprocess;
 mod ipc_channel;
 pub mod node;
@@ -29,6 +30,7 @@ use std::io;
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
+pub use gather::{FanIn, Gather, SendOnly};
 pub use stream::FdStream;
 
 /// One established end of a channel. `Send` so that both ends of one
@@ -138,6 +140,8 @@ impl Prepared {
 pub struct Inherited {
     pub fds: Vec<OwnedFd>,
     pub token: String,
+    /// Which fan-in sender this is (0-based; 0 outside fan-in).
+    pub sender: u32,
 }
 
 /// Removes named objects when dropped, unless removed earlier: a case that
@@ -308,6 +312,42 @@ pub trait Transport: Sync {
     /// `token` are those the peer was started with. Errors are ignored: the
     /// objects may be gone already.
     fn orphaned(&self, _tag: &str, _token: &str) {}
+    /// Parent side of a fan-in case: one receiving end that `senders`
+    /// processes write to, or why the mechanism offers none.
+    fn fan_in(&self, _at: &Rendezvous, _senders: u32) -> io::Result<FanIn> {
+        Err(unsupported(format!(
+            "{} has no fan-in arrangement in ipcbench",
+            self.name()
+        )))
+    }
+    /// A fan-in sender's side: join what `fan_in` made. Only its `send` is used.
+    fn join_fan_in(&self, _at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        Err(io::Error::other(format!("{} has no fan-in", self.name())))
+    }
+}
+
+/// Accepts one connection per fan-in sender. A sender that dies first
+/// leaves the wait to the harness's abort (EINTR).
+fn accept_all(listener: RawFd, senders: u32) -> io::Result<Vec<OwnedFd>> {
+    use std::os::fd::FromRawFd;
+    (0..senders)
+        .map(|_| {
+            let fd = crate::sys::interrupt::retry(|| {
+                nix::sys::socket::accept4(listener, nix::sys::socket::SockFlag::SOCK_CLOEXEC)
+            })?;
+            // SAFETY: accept4 just returned this descriptor and nothing else owns it.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        })
+        .collect()
+}
+
+/// The one descriptor a fan-in sender inherits.
+fn only_fd(inherited: Inherited, what: &str) -> io::Result<OwnedFd> {
+    inherited
+        .fds
+        .into_iter()
+        .next()
+        .ok_or_else(|| io::Error::other(format!("a {what} fan-in sender expects one descriptor")))
 }
 
 /// Every transport, in the order of the claimed table.
@@ -375,6 +415,7 @@ pub fn open_pair(
     let inherited = Inherited {
         fds: prepared.child_fds,
         token: prepared.token,
+        sender: 0,
     };
     std::thread::scope(|s| {
         let peer = s.spawn(|| t.join(&at, inherited));

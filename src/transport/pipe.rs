@@ -6,7 +6,8 @@ use std::os::fd::OwnedFd;
 use nix::fcntl::OFlag;
 use nix::unistd::pipe2;
 
-use super::{Channel, FdStream, Inherited, Prepared, Rendezvous, Transport};
+use super::gather::StreamGather;
+use super::{Channel, FanIn, FdStream, Inherited, Prepared, Rendezvous, SendOnly, Transport};
 
 pub struct Pipe;
 
@@ -35,5 +36,18 @@ impl Transport for Pipe {
             .try_into()
             .map_err(|_| io::Error::other("pipe expects two inherited descriptors"))?;
         Ok(Box::new(FdStream::new(rx, tx)))
+    }
+    /// One pipe whose write end every sender inherits.
+    fn fan_in(&self, _at: &Rendezvous, _senders: u32) -> io::Result<FanIn> {
+        let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
+        Ok(FanIn {
+            child_fds: vec![tx],
+            token: String::new(),
+            receive: Box::new(move || Ok(Box::new(StreamGather(rx)) as _)),
+            shared_stream: true,
+        })
+    }
+    fn join_fan_in(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        Ok(SendOnly::stream(super::only_fd(inherited, "pipe")?))
     }
 }

@@ -92,6 +92,23 @@ fn open(name: &str, create: Option<&MqAttr>) -> io::Result<Queue> {
     }
 }
 
+/// The receiving queue of a fan-in case; its name goes once all senders
+/// have opened it.
+struct QueueGather {
+    queue: Queue,
+    names: Names,
+}
+
+impl super::Gather for QueueGather {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        self.queue.recv(buf).map(Some)
+    }
+    fn senders_joined(&mut self) -> io::Result<()> {
+        self.names.remove_all();
+        Ok(())
+    }
+}
+
 impl Transport for PosixMq {
     fn name(&self) -> &'static str {
         "posix-mq"
@@ -134,6 +151,31 @@ impl Transport for PosixMq {
             tx: open(&to_parent, None)?,
             names: None,
         }))
+    }
+    /// One queue that every sender opens by name.
+    fn fan_in(&self, at: &Rendezvous, _senders: u32) -> io::Result<super::FanIn> {
+        let attr = MqAttr::new(0, depth(), at.size as i64, 0);
+        let (_, name) = names(at.tag);
+        let mut guard = Names::new(|n| {
+            let _ = mq_unlink(n);
+        });
+        let queue = open(&name, Some(&attr))?;
+        guard.add(&name);
+        Ok(super::FanIn {
+            child_fds: Vec::new(),
+            token: String::new(),
+            receive: Box::new(move || {
+                Ok(Box::new(QueueGather {
+                    queue,
+                    names: guard,
+                }) as _)
+            }),
+            shared_stream: false,
+        })
+    }
+    fn join_fan_in(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        let queue = open(&names(at.tag).1, None)?;
+        Ok(super::SendOnly::new(move |m| queue.send(m)))
     }
     fn orphaned(&self, tag: &str, _token: &str) {
         let (a, b) = names(tag);

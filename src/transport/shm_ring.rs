@@ -184,6 +184,17 @@ impl Channel for RingChannel {
 
 impl Ring {
     fn send(&self, m: &Mapping, msg: &[u8]) -> io::Result<()> {
+        self.send_waking(m, msg, (self.data_seq(m), self.consumer_asleep(m)))
+    }
+
+    /// Sends, then wakes the consumer through `bell` (its futex word and
+    /// asleep flag) if it sleeps there.
+    fn send_waking(
+        &self,
+        m: &Mapping,
+        msg: &[u8],
+        (bell, bell_asleep): (&AtomicU32, &AtomicU32),
+    ) -> io::Result<()> {
         let r = self;
         if msg.len() > r.size {
             return Err(too_large(msg.len(), r.size));
@@ -194,7 +205,7 @@ impl Ring {
         m.write(r.slot(head), &(msg.len() as u64).to_ne_bytes());
         m.write(r.slot(head) + LENGTH_BYTES, msg);
         r.head(m).store(head + 1, Ordering::Release);
-        wake_if_asleep(r.data_seq(m), r.consumer_asleep(m));
+        wake_if_asleep(bell, bell_asleep);
         Ok(())
     }
 
@@ -203,6 +214,17 @@ impl Ring {
         let tail = r.tail(m).load(Ordering::Relaxed);
         let has_data = || r.head(m).load(Ordering::Acquire) != tail;
         wait_until(has_data, r.data_seq(m), r.consumer_asleep(m))?;
+        Ok(r.take(m, buf))
+    }
+
+    fn has_data(&self, m: &Mapping) -> bool {
+        self.head(m).load(Ordering::Acquire) != self.tail(m).load(Ordering::Relaxed)
+    }
+
+    /// Takes the next message, which must be there.
+    fn take(&self, m: &Mapping, buf: &mut [u8]) -> usize {
+        let r = self;
+        let tail = r.tail(m).load(Ordering::Relaxed);
         let mut length = [0u8; LENGTH_BYTES];
         m.read(r.slot(tail), &mut length);
         // The peer wrote it; trust it no further than the slot.
@@ -211,7 +233,63 @@ impl Ring {
         m.read(r.slot(tail) + LENGTH_BYTES, &mut buf[..copied]);
         r.tail(m).store(tail + 1, Ordering::Release);
         wake_if_asleep(r.space_seq(m), r.producer_asleep(m));
-        Ok(n)
+        n
+    }
+}
+
+/// Fan-in: one ring per sender after a doorbell line (the futex word the
+/// receiver sleeps on, and its asleep flag). Each ring keeps one producer
+/// and one consumer, so the SPSC protocol above holds unchanged; a sender
+/// rings the shared doorbell instead of its ring's own word, and the
+/// receiver takes from the rings in turn.
+fn fan_in_len(size: usize, senders: u32) -> usize {
+    LINE + senders as usize * ring_len(size)
+}
+
+fn fan_in_ring(size: usize, sender: u32) -> Ring {
+    Ring {
+        base: LINE + sender as usize * ring_len(size),
+        size,
+        slots: slots(size),
+    }
+}
+
+fn doorbell(m: &Mapping) -> (&AtomicU32, &AtomicU32) {
+    (m.atomic_u32(0), m.atomic_u32(4))
+}
+
+struct RingGather {
+    map: Mapping,
+    rings: Vec<Ring>,
+    next: usize,
+}
+
+impl super::Gather for RingGather {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        let (m, rings) = (&self.map, &self.rings);
+        let (bell, asleep) = doorbell(m);
+        wait_until(|| rings.iter().any(|r| r.has_data(m)), bell, asleep)?;
+        let n = rings.len();
+        let i = (0..n)
+            .map(|k| (self.next + k) % n)
+            .find(|&i| rings[i].has_data(m))
+            .expect("a ring with data, as waited for");
+        self.next = (i + 1) % n;
+        Ok(Some(rings[i].take(m, buf)))
+    }
+}
+
+struct RingSender {
+    map: Mapping,
+    ring: Ring,
+}
+
+impl Channel for RingSender {
+    fn send(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.ring.send_waking(&self.map, msg, doorbell(&self.map))
+    }
+    fn recv(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
+        Err(io::Error::other("a fan-in sender receives nothing"))
     }
 }
 
@@ -246,6 +324,39 @@ impl Transport for ShmRing {
             .ok_or_else(|| io::Error::other("shm-ring expects its memfd"))?;
         let map = Mapping::map_fd(&memory, 2 * ring_len(at.size))?;
         Ok(Box::new(RingChannel::new(map, at.size, false)))
+    }
+    fn fan_in(&self, at: &Rendezvous, senders: u32) -> io::Result<super::FanIn> {
+        let memory = memfd_create("ipcbench-shm-ring-fan-in", MFdFlags::MFD_CLOEXEC)?;
+        let len = fan_in_len(at.size, senders);
+        nix::unistd::ftruncate(&memory, len as i64)?;
+        let map = Mapping::map_fd(&memory, len)?;
+        map.touch();
+        let rings = (0..senders).map(|i| fan_in_ring(at.size, i)).collect();
+        Ok(super::FanIn {
+            child_fds: vec![memory],
+            token: senders.to_string(),
+            receive: Box::new(move || {
+                Ok(Box::new(RingGather {
+                    map,
+                    rings,
+                    next: 0,
+                }) as _)
+            }),
+            shared_stream: false,
+        })
+    }
+    fn join_fan_in(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        let senders: u32 = inherited
+            .token
+            .parse()
+            .map_err(|_| io::Error::other("shm-ring fan-in expects the sender count"))?;
+        let sender = inherited.sender;
+        let memory = super::only_fd(inherited, "shm-ring")?;
+        let map = Mapping::map_fd(&memory, fan_in_len(at.size, senders))?;
+        Ok(Box::new(RingSender {
+            map,
+            ring: fan_in_ring(at.size, sender),
+        }))
     }
 }
 

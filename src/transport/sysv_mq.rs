@@ -106,11 +106,33 @@ fn send_typed(queue: &MsgQueue, kind: i64, scratch: &mut [u8], msg: &[u8]) -> io
     retry(|| queue.send(buf))
 }
 
-fn recv_typed(queue: &MsgQueue, kind: i64, scratch: &mut [u8], buf: &mut [u8]) -> io::Result<usize> {
+fn recv_typed(
+    queue: &MsgQueue,
+    kind: i64,
+    scratch: &mut [u8],
+    buf: &mut [u8],
+) -> io::Result<usize> {
     let scratch = &mut scratch[..8 + buf.len()];
     let n = retry(|| queue.recv(scratch, kind))?;
     buf[..n].copy_from_slice(&scratch[8..8 + n]);
     Ok(n)
+}
+
+/// A private queue, or why the system has none left.
+fn create() -> io::Result<MsgQueue> {
+    MsgQueue::create().map_err(|e| match e {
+        nix::errno::Errno::ENOSPC => unsupported(format!(
+            "msgget: ENOSPC: the system's System V queue count kernel.msgmni = {} is used up",
+            sysctl("kernel.msgmni").unwrap_or(0)
+        )),
+        e => e.into(),
+    })
+}
+
+impl super::Gather for SysvChannel {
+    fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
+        Channel::recv(self, buf).map(Some)
+    }
 }
 
 impl Transport for SysvMq {
@@ -137,13 +159,7 @@ impl Transport for SysvMq {
         }
     }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
-        let queue = MsgQueue::create().map_err(|e| match e {
-            nix::errno::Errno::ENOSPC => unsupported(format!(
-                "msgget: ENOSPC: the system's System V queue count kernel.msgmni = {} is used up",
-                sysctl("kernel.msgmni").unwrap_or(0)
-            )),
-            e => e.into(),
-        })?;
+        let queue = create()?;
         let token = queue.id().to_string();
         let channel = SysvChannel::new(queue, TO_CHILD, at.size);
         Ok(Prepared {
@@ -166,5 +182,21 @@ impl Transport for SysvMq {
         if let Ok(id) = token.parse() {
             drop(MsgQueue::adopt(id));
         }
+    }
+    /// One queue: every sender sends what a ping-pong peer sends (type
+    /// 2), and the receiving end takes what a ping-pong parent takes.
+    fn fan_in(&self, at: &Rendezvous, _senders: u32) -> io::Result<super::FanIn> {
+        let queue = create()?;
+        let token = queue.id().to_string();
+        let gather = SysvChannel::new(queue, TO_CHILD, at.size);
+        Ok(super::FanIn {
+            child_fds: Vec::new(),
+            token,
+            receive: Box::new(move || Ok(Box::new(gather) as _)),
+            shared_stream: false,
+        })
+    }
+    fn join_fan_in(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        self.join(at, inherited)
     }
 }

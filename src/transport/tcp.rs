@@ -7,10 +7,21 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::sys::socket::{accept4, setsockopt, sockopt, SockFlag};
 
-use super::{Channel, FdStream, Inherited, Prepared, Rendezvous, Transport};
+use super::gather::PolledGather;
+use super::{Channel, FanIn, FdStream, Inherited, Prepared, Rendezvous, SendOnly, Transport};
 use crate::sys::interrupt::retry;
 
 pub struct Tcp;
+
+/// Connects to the parent's port on loopback, Nagle off.
+fn connect(port: &str) -> io::Result<TcpStream> {
+    let port: u16 = port
+        .parse()
+        .map_err(|_| io::Error::other(format!("bad port '{port}'")))?;
+    let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
 
 impl Transport for Tcp {
     fn name(&self) -> &'static str {
@@ -39,12 +50,25 @@ impl Transport for Tcp {
         })
     }
     fn join(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
-        let port: u16 = inherited
-            .token
-            .parse()
-            .map_err(|_| io::Error::other(format!("bad port '{}'", inherited.token)))?;
-        let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
-        stream.set_nodelay(true)?;
-        Ok(Box::new(FdStream::duplex(stream.into())?))
+        Ok(Box::new(FdStream::duplex(
+            connect(&inherited.token)?.into(),
+        )?))
+    }
+    /// One listener; one connection per sender, polled.
+    fn fan_in(&self, _at: &Rendezvous, senders: u32) -> io::Result<FanIn> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
+        let port = listener.local_addr()?.port();
+        Ok(FanIn {
+            child_fds: Vec::new(),
+            token: port.to_string(),
+            receive: Box::new(move || {
+                let connections = super::accept_all(listener.as_raw_fd(), senders)?;
+                Ok(Box::new(PolledGather::new(connections, false)) as _)
+            }),
+            shared_stream: false,
+        })
+    }
+    fn join_fan_in(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        Ok(SendOnly::stream(connect(&inherited.token)?.into()))
     }
 }

@@ -8,8 +8,9 @@ use std::os::unix::net::UnixDatagram;
 
 use nix::sys::socket::MsgFlags;
 
+use super::gather::PacketGather;
 use super::packets::Packets;
-use super::{Channel, Inherited, Prepared, Rendezvous, Transport};
+use super::{Channel, FanIn, Inherited, Prepared, Rendezvous, SendOnly, Transport};
 use crate::sys::interrupt::retry;
 
 pub struct UdsDgram;
@@ -55,5 +56,20 @@ impl Transport for UdsDgram {
         socket.connect(at.dir.join(PARENT))?;
         socket.send(&[1])?;
         Ok(Box::new(Packets(socket.into())))
+    }
+    /// One bound socket; each sender connects an unbound one to its path.
+    fn fan_in(&self, at: &Rendezvous, _senders: u32) -> io::Result<FanIn> {
+        let socket = UnixDatagram::bind(at.dir.join(PARENT))?;
+        Ok(FanIn {
+            child_fds: Vec::new(),
+            token: String::new(),
+            receive: Box::new(move || Ok(Box::new(PacketGather(socket.into())) as _)),
+            shared_stream: false,
+        })
+    }
+    fn join_fan_in(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        let socket = UnixDatagram::unbound()?;
+        socket.connect(at.dir.join(PARENT))?;
+        Ok(SendOnly::packets(socket.into()))
     }
 }

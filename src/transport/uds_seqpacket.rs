@@ -8,8 +8,9 @@ use nix::sys::socket::{
     accept4, bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
 };
 
+use super::gather::PolledGather;
 use super::packets::{check_fits, Packets};
-use super::{Channel, Inherited, Prepared, Rendezvous, Transport};
+use super::{Channel, FanIn, Inherited, Prepared, Rendezvous, SendOnly, Transport};
 use crate::sys::interrupt::retry;
 
 pub struct UdsSeqpacket;
@@ -59,5 +60,25 @@ impl Transport for UdsSeqpacket {
         let fd = seqpacket()?;
         connect(fd.as_raw_fd(), &UnixAddr::new(&at.dir.join(SOCKET))?)?;
         Ok(Box::new(Packets(fd)))
+    }
+    /// One listener; one connection per sender, polled.
+    fn fan_in(&self, at: &Rendezvous, senders: u32) -> io::Result<FanIn> {
+        let listener = seqpacket()?;
+        bind(listener.as_raw_fd(), &UnixAddr::new(&at.dir.join(SOCKET))?)?;
+        listen(&listener, Backlog::new(senders as i32)?)?;
+        Ok(FanIn {
+            child_fds: Vec::new(),
+            token: String::new(),
+            receive: Box::new(move || {
+                let connections = super::accept_all(listener.as_raw_fd(), senders)?;
+                Ok(Box::new(PolledGather::new(connections, true)) as _)
+            }),
+            shared_stream: false,
+        })
+    }
+    fn join_fan_in(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        let fd = seqpacket()?;
+        connect(fd.as_raw_fd(), &UnixAddr::new(&at.dir.join(SOCKET))?)?;
+        Ok(SendOnly::packets(fd))
     }
 }

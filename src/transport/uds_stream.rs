@@ -4,7 +4,8 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
-use super::{Channel, FdStream, Inherited, Prepared, Rendezvous, Transport};
+use super::gather::PolledGather;
+use super::{Channel, FanIn, FdStream, Inherited, Prepared, Rendezvous, SendOnly, Transport};
 use crate::sys::interrupt::retry;
 
 pub struct UdsStream;
@@ -45,5 +46,22 @@ impl Transport for UdsStream {
     fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let stream = UnixStream::connect(at.dir.join(SOCKET))?;
         Ok(Box::new(FdStream::duplex(stream.into())?))
+    }
+    /// One listener; one connection per sender, polled.
+    fn fan_in(&self, at: &Rendezvous, senders: u32) -> io::Result<FanIn> {
+        let listener = UnixListener::bind(at.dir.join(SOCKET))?;
+        Ok(FanIn {
+            child_fds: Vec::new(),
+            token: String::new(),
+            receive: Box::new(move || {
+                let connections = super::accept_all(listener.as_raw_fd(), senders)?;
+                Ok(Box::new(PolledGather::new(connections, false)) as _)
+            }),
+            shared_stream: false,
+        })
+    }
+    fn join_fan_in(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        let stream = UnixStream::connect(at.dir.join(SOCKET))?;
+        Ok(SendOnly::stream(stream.into()))
     }
 }

@@ -1,0 +1,433 @@
+//! The fan-in workload: N sender processes write to one receiver, this
+//! process.
+//!
+//! Every sender joins the transport's fan-in channel and says `ready`; when
+//! all have, the harness closes the write end of a pipe that is every
+//! sender's standard input, so all of them start at once. Each warms up for
+//! the warm-up time, then sends data messages for the case's length, then
+//! one END. A message carries its sender in the top 16 bits of its sequence
+//! number and the time it was sent (CLOCK_MONOTONIC, one clock for every
+//! process of the machine) in its payload, under the checksum.
+//!
+//! The receiver keeps one verifier per sender, so loss, duplication and
+//! reordering are counted within each sender's own order, and interleaving
+//! between senders is not mistaken for them. Where all senders write into
+//! one byte stream (pipe, FIFO), a message whose bytes fail their check was
+//! torn by another sender's write, and is counted so. Throughput is the
+//! receiver's: data messages over the time from the first to the last.
+//!
+//! Placement: on one CPU, every process shares it; across CPUs, the
+//! receiver keeps the first CPU and the senders take the others in turn
+//! (only the second on a 2-CPU machine, so there 4 or 8 senders take turns
+//! on one CPU; on a many-core machine with `--cpus` picking the receiver's
+//! core, each sender gets a core of its own up to the CPUs allowed).
+
+use std::io::{self, Read};
+use std::os::fd::OwnedFd;
+use std::process::{Child, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use nix::unistd::Pid;
+
+use super::case::{CaseSpec, PeerStart};
+use super::message::{parse, sent_at, zeroed, ErrorCounts, Message, Verifier, DATA, END, WARM};
+use super::watchdog::{Event, Watchdog};
+use super::workload::{new_histogram, Measured, PeerReport};
+use super::{Case, CaseError, SessionSpec};
+use crate::results::Placement;
+use crate::sys::{affinity, interrupt};
+use crate::timer::monotonic_ns;
+use crate::transport::{Channel, Gather, Rendezvous};
+
+/// Sender i numbers its messages from `i << SENDER_SHIFT`.
+const SENDER_SHIFT: u32 = 48;
+
+fn first_seq(sender: u32) -> u64 {
+    (sender as u64) << SENDER_SHIFT
+}
+
+/// One sender process and what watches it.
+struct Sender {
+    child: Child,
+    watchdog: Watchdog,
+}
+
+/// Runs a fan-in case: starts the senders, receives, and stops, reaps and
+/// removes everything whatever happened. The report is all senders' (their
+/// CPU time and messages summed).
+pub fn execute(
+    case: &Case,
+    cpus: Option<(usize, usize)>,
+) -> Result<(Measured, PeerReport), CaseError> {
+    let s = case.settings;
+    let n = case.spec.senders.unwrap_or(1);
+    let (dir, tag) = super::private_dir()?;
+    let at = Rendezvous {
+        dir: dir.path(),
+        tag: &tag,
+        size: case.spec.size,
+    };
+    super::janitor::folder(dir.path());
+    let name = case.transport.name();
+    let fan = case
+        .transport
+        .fan_in(&at, n)
+        .map_err(|e| super::classify("setting up the channel", e))?;
+    super::janitor::channel(name, &tag, &fan.token);
+    let token = fan.token.clone();
+    let progress = Arc::new(AtomicU64::new(0));
+    let spec = SessionSpec {
+        transport: case.transport,
+        case: case.spec.clone(),
+        cpus,
+        settings: s,
+    };
+    let start_gun = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| super::classify("making the start pipe", e.into()));
+    let (gun, fired) = match start_gun {
+        Ok((r, w)) => (r, Some(w)),
+        Err(e) => return Err(e),
+    };
+    let placement = SenderCpus::new(case.placement, cpus, &s.cpus);
+    let (senders, spawned) = spawn_senders(
+        &spec,
+        &at,
+        (&fan.child_fds, &token),
+        gun,
+        &placement,
+        &progress,
+    );
+    drop(fan.child_fds);
+    if let Some((receiver_cpu, _)) = cpus {
+        let _ = affinity::pin_to(&[receiver_cpu]);
+    }
+    let mut fired = fired;
+    let shared_stream = fan.shared_stream;
+    let receive = fan.receive;
+    let outcome = spawned.and_then(|()| {
+        let mut gather = receive()?;
+        for sender in &senders {
+            super::expect_ready(&sender.watchdog)?;
+        }
+        gather.senders_joined()?;
+        // Every sender has opened what it needed: paths can go.
+        let _ = std::fs::remove_dir_all(dir.path());
+        drop(fired.take());
+        let got = receive_all(&mut *gather, &case.spec, n, &progress)?;
+        let reports = senders
+            .iter()
+            .map(|p| super::expect_report(&p.watchdog))
+            .collect::<io::Result<Vec<_>>>()?;
+        let all = PeerReport {
+            cpu_ns: reports.iter().map(|r| r.cpu_ns).sum(),
+            sent: reports.iter().map(|r| r.sent).sum(),
+            ..PeerReport::default()
+        };
+        Ok((got.measured(&reports, shared_stream), all))
+    });
+    drop(fired);
+    let outcome = finish(
+        senders,
+        outcome,
+        progress.load(Ordering::Relaxed),
+        s.timeout,
+    );
+    let _ = affinity::pin_to(&s.cpus);
+    drop(dir);
+    super::janitor::channel_closed(name, &tag, &token);
+    outcome
+}
+
+/// Starts every sender, reading `gun` as its standard input. Stops at
+/// the first that cannot start.
+fn spawn_senders(
+    spec: &SessionSpec,
+    at: &Rendezvous,
+    (fds, token): (&[OwnedFd], &str),
+    gun: OwnedFd,
+    cpus: &SenderCpus,
+    progress: &Arc<AtomicU64>,
+) -> (Vec<Sender>, io::Result<()>) {
+    let n = spec.case.senders.unwrap_or(1);
+    let mut senders = Vec::new();
+    for i in 0..n {
+        let start = PeerStart {
+            case: spec.case.clone(),
+            dir: at.dir.to_path_buf(),
+            tag: at.tag.to_string(),
+            token: token.to_string(),
+            child_cpu: None,
+            pinner: None,
+            sender: Some(i),
+        };
+        let spawned = gun.try_clone().and_then(|stdin| {
+            super::spawn_peer(spec, at, fds, (start, cpus.of(i)), Stdio::from(stdin))
+        });
+        match spawned {
+            Ok(mut child) => {
+                let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
+                let pid = Pid::from_raw(child.id() as i32);
+                let timeout = spec.settings.timeout;
+                let watchdog = Watchdog::start(control, pid, progress.clone(), timeout);
+                senders.push(Sender { child, watchdog });
+            }
+            Err(e) => {
+                return (
+                    senders,
+                    Err(io::Error::other(format!("starting sender {i}: {e}"))),
+                )
+            }
+        }
+    }
+    (senders, Ok(()))
+}
+
+/// Stops and reaps every sender; on failure, names the sender that
+/// explains it best.
+fn finish<T>(
+    senders: Vec<Sender>,
+    outcome: io::Result<T>,
+    done: u64,
+    timeout: Duration,
+) -> Result<T, CaseError> {
+    let failed = outcome.is_err();
+    let mut ended = Vec::new();
+    for (i, mut sender) in senders.into_iter().enumerate() {
+        let status = if failed && !interrupt::interrupted() {
+            super::exit_within(&mut sender.child, Duration::from_millis(200))
+        } else {
+            None
+        };
+        if failed && status.is_none() {
+            crate::sys::kill_group(sender.child.id());
+        }
+        let _ = sender.child.wait();
+        let stalled = sender.watchdog.stalled();
+        let seen = sender.watchdog.finish();
+        ended.push((i, status, stalled, seen));
+    }
+    outcome.map_err(|e| {
+        // A sender that died on its own, or timed out, or spoke, is the story.
+        let telling = ended
+            .iter()
+            .position(|(_, st, stalled, seen)| {
+                st.is_some_and(|s| !s.success())
+                    || *stalled
+                    || seen
+                        .iter()
+                        .any(|e| matches!(e, Event::PeerError(_) | Event::TimedOut))
+            })
+            .unwrap_or(0);
+        let count = ended.len();
+        match ended.into_iter().nth(telling) {
+            Some((i, st, stalled, seen)) => {
+                match super::explain(e, st, stalled, &seen, done, timeout) {
+                    CaseError::Failed(why) => {
+                        CaseError::Failed(format!("sender {i} of {count}: {why}"))
+                    }
+                    other => other,
+                }
+            }
+            None => super::classify("starting the senders", e),
+        }
+    })
+}
+
+/// Which CPU each sender runs on.
+struct SenderCpus(Vec<usize>);
+
+impl SenderCpus {
+    fn new(placement: Placement, cpus: Option<(usize, usize)>, allowed: &[usize]) -> SenderCpus {
+        match (placement, cpus) {
+            (Placement::Same, Some((receiver, _))) => SenderCpus(vec![receiver]),
+            (Placement::Cross, Some((receiver, first))) => SenderCpus(
+                std::iter::once(first)
+                    .chain(
+                        allowed
+                            .iter()
+                            .copied()
+                            .filter(|&c| c != receiver && c != first),
+                    )
+                    .collect(),
+            ),
+            _ => SenderCpus(Vec::new()),
+        }
+    }
+
+    fn of(&self, sender: u32) -> Option<usize> {
+        (!self.0.is_empty()).then(|| self.0[sender as usize % self.0.len()])
+    }
+}
+
+/// Says so when the senders outnumber the CPUs they run on: they then take
+/// turns, and the figures measure the scheduler as much as the transport.
+pub fn crowding(case: &Case, cpus: Option<(usize, usize)>) -> Option<String> {
+    let n = case.spec.senders? as usize;
+    let placed = SenderCpus::new(case.placement, cpus, &case.settings.cpus).0;
+    let (shared, on) = match placed.len() {
+        0 => (case.settings.cpus.len(), "the CPUs the scheduler picks"),
+        _ => (placed.len(), "their CPUs"),
+    };
+    (n > shared).then(|| {
+        format!(
+            "{n} senders take turns on {on} ({shared} CPU{}{}): more senders than CPUs",
+            if shared == 1 { "" } else { "s" },
+            if placed.is_empty() {
+                String::new()
+            } else {
+                format!(" {placed:?}")
+            }
+        )
+    })
+}
+
+/// What the receiver saw.
+struct Gathered {
+    histogram: Histogram<u64>,
+    verifiers: Vec<Verifier>,
+    /// Messages too damaged to tell whose they were.
+    unreadable: u64,
+    timed: u64,
+    warm: u64,
+    elapsed: Duration,
+    cpu: Duration,
+}
+
+/// Receives until every sender's END is in, or every sender has closed.
+fn receive_all(
+    gather: &mut dyn Gather,
+    case: &CaseSpec,
+    senders: u32,
+    progress: &AtomicU64,
+) -> io::Result<Gathered> {
+    let size = case.size;
+    let mut buf = zeroed(size)?;
+    let mut verifiers: Vec<Verifier> = (0..senders)
+        .map(|i| Verifier::from_seq(case.verify, first_seq(i)))
+        .collect();
+    let mut ended = vec![false; senders as usize];
+    let mut histogram = new_histogram();
+    let (mut first, mut last) = (None, 0u64);
+    let (mut timed, mut warm, mut unreadable) = (0u64, 0u64, 0u64);
+    let cpu0 = crate::sys::thread_cpu_time();
+    while ended.contains(&false) {
+        if interrupt::aborted() {
+            return Err(io::Error::new(io::ErrorKind::Interrupted, "aborted"));
+        }
+        let Some(n) = gather.recv(&mut buf)? else {
+            break;
+        };
+        let now = monotonic_ns();
+        let msg = &buf[..n.min(size)];
+        let whose = parse(msg)
+            .map(|h| (h, (h.seq >> SENDER_SHIFT) as usize))
+            .filter(|&(_, s)| s < ended.len());
+        let Some((header, sender)) = whose else {
+            unreadable += 1;
+            continue;
+        };
+        match header.flags {
+            WARM => warm += 1,
+            END => ended[sender] = true,
+            _ => {
+                let intact = verifiers[sender].check(msg, size).is_some();
+                if let Some(sent) = sent_at(msg).filter(|_| intact) {
+                    histogram.saturating_record(now.saturating_sub(sent).max(1));
+                }
+                timed += 1;
+                first.get_or_insert(now);
+                last = now;
+            }
+        }
+        progress.store(timed + warm, Ordering::Relaxed);
+    }
+    Ok(Gathered {
+        histogram,
+        verifiers,
+        unreadable,
+        timed,
+        warm,
+        elapsed: Duration::from_nanos(last.saturating_sub(first.unwrap_or(last)).max(1)),
+        cpu: crate::sys::thread_cpu_time().saturating_sub(cpu0),
+    })
+}
+
+impl Gathered {
+    /// The figures, with each sender's messages accounted against what it
+    /// says it sent.
+    fn measured(self, reports: &[PeerReport], shared_stream: bool) -> Measured {
+        let mut errors = ErrorCounts::default();
+        for (i, (v, r)) in self.verifiers.into_iter().zip(reports).enumerate() {
+            errors.add(&v.finish(first_seq(i as u32) + r.sent));
+        }
+        // A message too damaged to tell whose it was stands for one of the
+        // missing: it arrived, damaged.
+        errors.lost = errors.lost.saturating_sub(self.unreadable);
+        let damaged = std::mem::take(&mut errors.corrupted) + self.unreadable;
+        if shared_stream {
+            errors.torn = damaged;
+        } else {
+            errors.corrupted = damaged;
+        }
+        Measured {
+            histogram: (!self.histogram.is_empty()).then_some(self.histogram),
+            messages: self.timed,
+            elapsed: self.elapsed,
+            cpu: self.cpu,
+            warmup_messages: self.warm,
+            errors,
+            schedule: None,
+        }
+    }
+}
+
+/// A sender process's whole workload, once it has joined and said ready.
+pub fn send(ch: &mut dyn Channel, case: &CaseSpec, sender: u32) -> io::Result<PeerReport> {
+    // The harness closes the other end when every sender is ready.
+    io::stdin().lock().read_to_end(&mut Vec::new())?;
+    let mut out = Message::try_new(case.size)?;
+    let first = first_seq(sender);
+    let warm_start = Instant::now();
+    let mut warm = 0u64;
+    while warm == 0 || warm_start.elapsed() < case.warmup() {
+        stop_if_asked()?;
+        out.stamp_sent(WARM, first, monotonic_ns());
+        ch.send(&out.buf)?;
+        warm += 1;
+    }
+    let cpu0 = crate::sys::process_cpu_time();
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while !case.length.over(sent, start) {
+        stop_if_asked()?;
+        if sender == 0 && case.sender_dies_at == Some(sent) {
+            // Test only: a sender killed midway.
+            let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        }
+        out.stamp_sent(DATA, first + sent, monotonic_ns());
+        ch.send(&out.buf)?;
+        sent += 1;
+    }
+    out.stamp_sent(END, first + sent, monotonic_ns());
+    ch.send(&out.buf)?;
+    Ok(PeerReport {
+        sent,
+        cpu_ns: crate::sys::process_cpu_time()
+            .saturating_sub(cpu0)
+            .as_nanos() as u64,
+        ..PeerReport::default()
+    })
+}
+
+fn stop_if_asked() -> io::Result<()> {
+    if interrupt::aborted() {
+        return Err(io::Error::new(
+            io::ErrorKind::Interrupted,
+            "the harness is gone",
+        ));
+    }
+    Ok(())
+}
