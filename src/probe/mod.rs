@@ -13,6 +13,7 @@
 mod channel;
 mod connectionless;
 pub mod helper;
+mod interleave;
 mod node;
 mod priority;
 mod semantics;
@@ -171,6 +172,9 @@ fn probe_subject(s: &Subject, settings: &Settings) -> BTreeMap<String, Cell> {
                 found.extend(experiment());
             }
         }
+    }
+    if !crate::sys::interrupt::interrupted() {
+        found.insert(Property::WritesMixAtBytes, interleave::probe(s, settings));
     }
     // What the API settles, no experiment overrides.
     for fact in s.nature.facts {

@@ -26,9 +26,11 @@ pub enum Property {
     Bidirectional,
     PeerDeathDetected,
     FdPassing,
+    /// The smallest message size at which several senders' writes mixed.
+    WritesMixAtBytes,
 }
 
-pub const PROPERTIES: [Property; 11] = [
+pub const PROPERTIES: [Property; 12] = [
     Property::Connectionless,
     Property::Reliable,
     Property::FlowControl,
@@ -40,6 +42,7 @@ pub const PROPERTIES: [Property; 11] = [
     Property::Bidirectional,
     Property::PeerDeathDetected,
     Property::FdPassing,
+    Property::WritesMixAtBytes,
 ];
 
 impl Property {
@@ -56,6 +59,7 @@ impl Property {
             Property::Bidirectional => "bidirectional",
             Property::PeerDeathDetected => "peer_death_detected",
             Property::FdPassing => "fd_passing",
+            Property::WritesMixAtBytes => "writes_mix_at_bytes",
         }
     }
 
@@ -72,6 +76,7 @@ impl Property {
             Property::Bidirectional => "bidirectional",
             Property::PeerDeathDetected => "peer death seen",
             Property::FdPassing => "fd passing",
+            Property::WritesMixAtBytes => "writes mix at B",
         }
     }
 }
