@@ -43,6 +43,8 @@ pub struct Change {
     pub pattern: Pattern,
     pub placement: String,
     pub size_bytes: u64,
+    /// The offered rate or the senders, for the loaded workloads.
+    pub load: Option<String>,
     /// Median raw headline figure (ns for latency, msg/s for throughput).
     pub baseline: f64,
     pub current: f64,
@@ -83,6 +85,8 @@ fn normalised(run: &ResultFile, r: &Row) -> Option<Vec<f64>> {
                 && p.pattern == r.pattern
                 && p.placement == r.placement
                 && p.size_bytes == r.size_bytes
+                && p.offered_per_s == r.offered_per_s
+                && p.senders == r.senders
         })
         .map(costs)
         .filter(|c| c.len() >= own.len())
@@ -160,6 +164,7 @@ pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> V
             pattern: c.pattern,
             placement: c.placement.to_string(),
             size_bytes: c.size_bytes,
+            load: c.load_label(),
             baseline: rb,
             current: rc,
             raw_change,
@@ -187,6 +192,7 @@ fn collapses(baseline: &ResultFile, current: &ResultFile) -> Vec<Change> {
                 pattern: c.pattern,
                 placement: c.placement.to_string(),
                 size_bytes: c.size_bytes,
+                load: c.load_label(),
                 baseline: b.headline().unwrap_or(f64::NAN),
                 current: f64::NAN,
                 raw_change: f64::INFINITY,
@@ -206,7 +212,8 @@ pub struct OneSided {
 
 fn case_name(r: &Row) -> String {
     let size = crate::output::size_or_none(r.size_bytes);
-    format!("{} {} {} {size}", r.mechanism, r.pattern, r.placement)
+    let load = r.load_label().map_or(String::new(), |l| format!(" at {l}"));
+    format!("{} {} {} {size}{load}", r.mechanism, r.pattern, r.placement)
 }
 
 /// Cases measured in `one` that `other` did not measure: `compare` cannot
@@ -293,7 +300,10 @@ impl Change {
             self.mechanism.clone(),
             self.pattern.to_string(),
             self.placement.clone(),
-            crate::output::size_or_none(self.size_bytes),
+            match &self.load {
+                Some(load) => format!("{} at {load}", crate::output::size_or_none(self.size_bytes)),
+                None => crate::output::size_or_none(self.size_bytes),
+            },
             figure(self.baseline),
             figure(self.current),
             percent(self.raw_change),

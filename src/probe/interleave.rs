@@ -93,10 +93,7 @@ fn torn_at(size: usize, row: &crate::results::Row, whole: &[usize]) -> Finding {
 
 fn never_torn(t: &dyn Transport, whole: &[usize]) -> Finding {
     if whole.is_empty() {
-        return Finding::undecided(format!(
-            "{} carries none of the sizes tried",
-            t.name()
-        ));
+        return Finding::undecided(format!("{} carries none of the sizes tried", t.name()));
     }
     Finding::no(format!(
         "{SENDERS} senders × {MESSAGES} messages of {} into one receiver: every one arrived whole and in its sender's order",
@@ -105,6 +102,9 @@ fn never_torn(t: &dyn Transport, whole: &[usize]) -> Finding {
 }
 
 fn sizes(list: &[usize]) -> String {
-    let each: Vec<String> = list.iter().map(|&s| crate::output::bytes(s as u64)).collect();
+    let each: Vec<String> = list
+        .iter()
+        .map(|&s| crate::output::bytes(s as u64))
+        .collect();
     each.join(", ")
 }

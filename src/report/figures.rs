@@ -135,6 +135,111 @@ fn line_charts(
     let mut figures = latency_lines(report, &rows, &at)?;
     figures.extend(distribution(report, &rows, &at)?);
     figures.extend(throughput_lines(report, &rows, &at)?);
+    figures.extend(open_loop_lines(report, &rows, &at)?);
+    figures.extend(fan_in_lines(report, &rows, &at)?);
+    Ok(figures)
+}
+
+/// The smallest size at which some row of `pattern` ran.
+fn smallest_with(rows: &[&Row], pattern: Pattern) -> Option<u64> {
+    rows.iter()
+        .filter(|r| r.pattern == pattern)
+        .map(|r| r.size_bytes)
+        .min()
+}
+
+/// The hockey stick: latency from the due time against the offered rate,
+/// at the smallest size measured so.
+fn open_loop_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
+    let Some(size) = smallest_with(rows, Pattern::Rate) else {
+        return Ok(Vec::new());
+    };
+    let (title, words) = (at.group.title(), placement_words(at.placement));
+    let loaded: Vec<&Row> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.pattern == Pattern::Rate && r.size_bytes == size)
+        .collect();
+    let tails: [(&str, &str, RttPick); 2] = [
+        ("p99", "99th percentile", |r| r.p99),
+        ("p50", "median", |r| r.p50),
+    ];
+    let mut figures = Vec::new();
+    for (key, name, pick) in tails {
+        let lines = series(report, &loaded, |r| {
+            Some((r.offered_per_s?, pick(r.rtt_ns.as_ref()?) as f64))
+        });
+        if lines.is_empty() {
+            continue;
+        }
+        let shown = crate::output::bytes(size);
+        let chart = LineChart {
+            title: format!("Under load, {name} from the due time, {shown}: {title}"),
+            x: count_axis("offered messages/s (log)"),
+            y: ns_axis(&format!("{key} from due time (log)")),
+            series: lines,
+        };
+        figures.push(emit(
+            Chart::Line(chart),
+            at.out,
+            format!("rate-{key}-{}-{}", at.placement, at.group.key()),
+            format!("Open loop, {shown} messages, {title}, {words}: the {name} of the time from when each message was due to its echo, against the offered rate. Where a line turns up, the transport saturates; past that the sender cannot keep its schedule (the load table says CANNOT SUSTAIN) and the latency is the queue it built."),
+        )?);
+    }
+    Ok(figures)
+}
+
+/// Fan-in: the receiver's messages/s and the one-way median against the
+/// number of senders, at the smallest size measured so.
+fn fan_in_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
+    let Some(size) = smallest_with(rows, Pattern::FanIn) else {
+        return Ok(Vec::new());
+    };
+    let (title, words) = (at.group.title(), placement_words(at.placement));
+    let shown = crate::output::bytes(size);
+    let loaded: Vec<&Row> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.pattern == Pattern::FanIn && r.size_bytes == size)
+        .collect();
+    let senders_axis = || Axis {
+        label: "senders".into(),
+        ticks: [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0].to_vec(),
+        format: |v| format!("{v:.0}"),
+    };
+    let per: [(&str, &str, Axis, RowValue); 2] = [
+        (
+            "msgs",
+            "messages/s received",
+            count_axis("messages/s (log)"),
+            |r| r.msgs_per_s,
+        ),
+        (
+            "one-way-p50",
+            "one-way median",
+            ns_axis("one-way p50 (log)"),
+            |r| r.one_way_ns.as_ref().map(|t| t.p50 as f64),
+        ),
+    ];
+    let mut figures = Vec::new();
+    for (key, name, y, pick) in per {
+        let lines = series(report, &loaded, |r| Some((r.senders? as f64, pick(r)?)));
+        if lines.is_empty() {
+            continue;
+        }
+        let chart = LineChart {
+            title: format!("Fan-in, {name}, {shown}: {title}"),
+            x: senders_axis(),
+            y,
+            series: lines,
+        };
+        figures.push(emit(
+            Chart::Line(chart),
+            at.out,
+            format!("fan-in-{key}-{}-{}", at.placement, at.group.key()),
+            format!("Fan-in, {shown} messages, {title}, {words}: the {name} against the number of sender processes. Senders beyond the CPUs they run on take turns (the load table's notes say where)."),
+        )?);
+    }
     Ok(figures)
 }
 

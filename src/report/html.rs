@@ -59,6 +59,7 @@ pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> St
         s += &super::tables::comparison(report, b, drawn.compare.as_ref());
     }
     s += &super::tables::results(report);
+    s += &super::tables::under_load(report);
     s += &not_ok(&result.rows);
     if let Some(p) = &result.probe {
         s += &properties(report, p);

@@ -28,22 +28,135 @@ pub fn results(report: &Report) -> String {
     s += "<th>lost</th><th>dup</th><th>reord</th><th>corrupt</th><th>status</th></tr></thead>\n<tbody>\n";
     let mut keys: Vec<(&str, u64)> = Vec::new();
     for (m, _, _) in &report.transports {
-        for r in report.result.rows.iter().filter(|r| r.mechanism == *m) {
+        for r in ping_pong_and_streams(report).filter(|r| r.mechanism == *m) {
             if !keys.contains(&(m.as_str(), r.size_bytes)) {
                 keys.push((m.as_str(), r.size_bytes));
             }
         }
     }
     for (m, size) in keys {
-        let rows: Vec<&Row> = report
-            .result
-            .rows
-            .iter()
+        let rows: Vec<&Row> = ping_pong_and_streams(report)
             .filter(|r| r.mechanism == m && r.size_bytes == size)
             .collect();
         s += &result_row(report, &rows, placements);
     }
     s + "</tbody></table></div>\n"
+}
+
+/// The rows of the results table; the loaded workloads have their own.
+fn ping_pong_and_streams<'a>(report: &Report<'a>) -> impl Iterator<Item = &'a Row> {
+    report
+        .result
+        .rows
+        .iter()
+        .filter(|r| matches!(r.pattern, Pattern::Latency | Pattern::Throughput))
+}
+
+/// The open-loop and fan-in cases: one row per transport, size and load,
+/// every placement side by side.
+pub fn under_load(report: &Report) -> String {
+    let loaded: Vec<&Row> = report
+        .result
+        .rows
+        .iter()
+        .filter(|r| matches!(r.pattern, Pattern::Rate | Pattern::FanIn))
+        .collect();
+    if loaded.is_empty() {
+        return String::new();
+    }
+    let placements = &report.placements;
+    let mut s = String::from("<h2 id=\"load\">Under load</h2>\n<p><b>rate</b>: an open loop; messages leave when due at the offered rate and are echoed, and the latency runs from when each was due, so a stall counts against every message it delayed (no coordinated omission). <b>fan-in</b>: several sender processes into one receiver; throughput is the receiver's total, latency one way, from each sender's CLOCK_MONOTONIC stamp. Hover a figure for how it was reached.</p>\n<p><input class=\"filter\" type=\"search\" placeholder=\"filter, e.g. fan-in pipe\" data-table=\"load-table\" data-count=\"load-count\" aria-label=\"filter the loaded cases\"> <span id=\"load-count\"></span></p>\n<div class=\"scroll\"><table id=\"load-table\" class=\"sortable results\"><thead><tr><th colspan=\"4\"></th>");
+    for p in placements {
+        s += &format!(
+            "<th colspan=\"3\" class=\"place\">{p}: {}</th>",
+            placement_words(*p)
+        );
+    }
+    s += "</tr>\n<tr><th>transport</th><th>pattern</th><th>size</th><th>load</th>";
+    for _ in placements {
+        s += "<th>p50</th><th>p99</th><th>msg/s</th>";
+    }
+    s += "</tr></thead>\n<tbody>\n";
+    let mut seen: Vec<&Row> = Vec::new();
+    for r in &loaded {
+        if seen.iter().any(|o| same_load(o, r)) {
+            continue;
+        }
+        seen.push(r);
+        let rows: Vec<&Row> = loaded.iter().copied().filter(|o| same_load(o, r)).collect();
+        s += &load_row(report, &rows, placements);
+    }
+    s + "</tbody></table></div>\n"
+}
+
+/// The same case but for its placement.
+fn same_load(a: &Row, b: &Row) -> bool {
+    a.mechanism == b.mechanism
+        && a.pattern == b.pattern
+        && a.size_bytes == b.size_bytes
+        && a.offered_per_s == b.offered_per_s
+        && a.senders == b.senders
+}
+
+fn load_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> String {
+    let first = rows[0];
+    let load = first.load_label().unwrap_or_default();
+    let order = first
+        .offered_per_s
+        .unwrap_or(first.senders.unwrap_or(0) as f64);
+    let mut s = format!(
+        "<tr><td>{}</td><td>{}</td><td data-v=\"{}\">{}</td><td data-v=\"{order}\">{}</td>",
+        swatch(report, &first.mechanism),
+        first.pattern,
+        first.size_bytes,
+        size_cell(first),
+        escape(&load)
+    );
+    for &p in placements {
+        let row = rows.iter().find(|r| r.placement == p);
+        let latency = |r: &Row| r.rtt_ns.clone().or_else(|| r.one_way_ns.clone());
+        s += &figure(row, |r| latency(r).map(|t| t.p50 as f64), ns, None);
+        s += &figure(row, |r| latency(r).map(|t| t.p99 as f64), ns, None);
+        s += &figure(row, achieved, crate::output::rate, how_reached(row));
+    }
+    s + "</tr>\n"
+}
+
+/// Messages/s: what an open loop achieved, what a fan-in received.
+fn achieved(r: &Row) -> Option<f64> {
+    r.schedule
+        .as_ref()
+        .map(|s| s.achieved_per_s)
+        .or(r.msgs_per_s)
+}
+
+/// Under the figure: whether the offered rate was kept, and the errors.
+fn how_reached(row: Option<&&Row>) -> Option<String> {
+    let r = row?;
+    let mut words = Vec::new();
+    if let Some(s) = r.schedule.as_ref().filter(|s| !s.sustained) {
+        words.push(format!(
+            "<span class=\"bad\" title=\"the sender ended {} behind its schedule\">cannot sustain</span>",
+            ns(s.end_lag_ns as f64)
+        ));
+    }
+    if r.errors.total() > 0 {
+        let counts: Vec<String> = r
+            .errors
+            .named()
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|(name, n)| format!("{n} {name}"))
+            .collect();
+        words.push(format!("<span class=\"bad\">{}</span>", counts.join(", ")));
+    }
+    if let Some(note) = &r.note {
+        words.push(format!(
+            "<span class=\"mult\" title=\"{}\">note</span>",
+            escape(note)
+        ));
+    }
+    (!words.is_empty()).then(|| format!(" {}", words.join(" ")))
 }
 
 fn result_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> String {
@@ -84,7 +197,13 @@ fn result_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> Strin
             against(throughput),
         );
     }
-    for (i, (name, _)) in first.errors.named().iter().enumerate() {
+    // Torn messages happen only in fan-in, which the load table shows.
+    let counters = first.errors.named();
+    for (i, (name, _)) in counters
+        .iter()
+        .enumerate()
+        .filter(|(_, (n, _))| *n != "torn")
+    {
         let count = |r: &Row| r.errors.named()[i].1;
         let total: u64 = rows.iter().map(|r| count(r)).sum();
         if total == 0 {
