@@ -9,6 +9,11 @@
 //!
 //! `cargo bench` runs them all (a few minutes on two cores);
 //! `cargo bench -- pipe` runs one transport's groups.
+//!
+//! The loaded workloads are not here: criterion times closed iterations,
+//! while the open loop (`rate`) sends on a schedule and measures from it,
+//! and fan-in needs several sender processes per sample. `ipcbench run
+//! --patterns rate,fan-in` and `compare` track those.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -23,6 +28,22 @@ use ipcbench::transport::{self, Transport};
 
 const LATENCY_SIZES: [usize; 2] = [64, 4096];
 const THROUGHPUT_SIZES: [usize; 2] = [64, 65536];
+
+/// What criterion can time: a batch of round trips, or a batch streamed.
+#[derive(Clone, Copy, PartialEq)]
+enum Workload {
+    RoundTrips,
+    Stream,
+}
+
+impl Workload {
+    fn pattern(self) -> Pattern {
+        match self {
+            Workload::RoundTrips => Pattern::Latency,
+            Workload::Stream => Pattern::Throughput,
+        }
+    }
+}
 
 fn settings() -> Settings {
     Settings {
@@ -56,24 +77,25 @@ fn sizes(t: &dyn Transport, wanted: &[usize]) -> Vec<usize> {
         .collect()
 }
 
-fn bench(c: &mut Criterion, t: &'static dyn Transport, pattern: Pattern) {
+fn bench(c: &mut Criterion, t: &'static dyn Transport, workload: Workload) {
     let settings = settings();
-    let wanted = match pattern {
-        Pattern::Latency => &LATENCY_SIZES[..],
-        Pattern::Throughput => &THROUGHPUT_SIZES[..],
+    let pattern = workload.pattern();
+    let wanted = match workload {
+        Workload::RoundTrips => &LATENCY_SIZES[..],
+        Workload::Stream => &THROUGHPUT_SIZES[..],
     };
     let mut group = c.benchmark_group(format!("{}/{pattern}", t.name()));
     for size in sizes(t, wanted) {
-        if pattern == Pattern::Throughput {
+        if workload == Workload::Stream {
             group.throughput(if t.carries_payload() {
                 Throughput::Bytes(size as u64)
             } else {
                 Throughput::Elements(1)
             });
         }
-        let cpus = match (pattern, &settings.cpus[..]) {
-            (Pattern::Latency, [c, ..]) => Some((*c, *c)),
-            (Pattern::Throughput, [a, b, ..]) => Some((*a, *b)),
+        let cpus = match (workload, &settings.cpus[..]) {
+            (Workload::RoundTrips, [c, ..]) => Some((*c, *c)),
+            (Workload::Stream, [a, b, ..]) => Some((*a, *b)),
             _ => None,
         };
         let spec = SessionSpec {
@@ -90,9 +112,9 @@ fn bench(c: &mut Criterion, t: &'static dyn Transport, pattern: Pattern) {
             group.bench_function(BenchmarkId::from_parameter(&label), |b| {
                 b.iter_custom(|iters| {
                     let start = Instant::now();
-                    match pattern {
-                        Pattern::Latency => ex.round_trips(&mut *live.channel, iters),
-                        Pattern::Throughput => ex.stream(&mut *live.channel, iters),
+                    match workload {
+                        Workload::RoundTrips => ex.round_trips(&mut *live.channel, iters),
+                        Workload::Stream => ex.stream(&mut *live.channel, iters),
                     }
                     .expect("the peer answers");
                     start.elapsed()
@@ -113,8 +135,8 @@ fn bench(c: &mut Criterion, t: &'static dyn Transport, pattern: Pattern) {
 
 fn all(c: &mut Criterion) {
     for &t in transport::all() {
-        bench(c, t, Pattern::Latency);
-        bench(c, t, Pattern::Throughput);
+        bench(c, t, Workload::RoundTrips);
+        bench(c, t, Workload::Stream);
     }
 }
 

@@ -115,7 +115,7 @@ pub fn parse_mechanisms(list: &str) -> Result<Vec<&'static str>, String> {
 pub fn parse_injection(s: &str) -> Result<Injection, String> {
     let bad = || {
         format!(
-            "invalid injection '{s}': expected corrupt@N, drop@N, repeat@N, swap@N, garbage@N or sender-dies@N"
+            "invalid injection '{s}': expected corrupt@N, drop@N, repeat@N, swap@N, garbage@N, sender-dies@N or slow@0"
         )
     };
     let (kind, at) = s.split_once('@').ok_or_else(bad)?;
@@ -126,6 +126,7 @@ pub fn parse_injection(s: &str) -> Result<Injection, String> {
         "swap" => Fault::Swap,
         "garbage" => Fault::PeerGarbage,
         "sender-dies" => Fault::SenderDies,
+        "slow" => Fault::SlowPeer,
         _ => return Err(bad()),
     };
     Ok(Injection {

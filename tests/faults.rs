@@ -224,6 +224,44 @@ fn ctrl_c_ends_a_case_of_any_length_within_a_second() {
 }
 
 #[test]
+fn ctrl_c_ends_a_loaded_case_within_a_second() {
+    let watch = IpcWatch::start();
+    let lengths: [&[&str]; 3] = [
+        &["--duration", "1h"],
+        &["--warmup", "1h"],
+        &["-n", "100000000000"],
+    ];
+    // An open loop asleep until its next message (one a second) and one
+    // that never keeps up; fan-in through a queue and through spinning rings.
+    let loads: [&[&str]; 4] = [
+        &["-m", "pipe", "--patterns", "rate", "--rates", "1"],
+        &["-m", "shm-ring", "--patterns", "rate", "--rates", "10M"],
+        &["-m", "posix-mq", "--patterns", "fan-in", "--senders", "3"],
+        &["-m", "shm-ring", "--patterns", "fan-in", "--senders", "3"],
+    ];
+    for length in lengths {
+        for load in loads {
+            let sb = Sandbox::new();
+            let mut args = load.to_vec();
+            args.extend_from_slice(length);
+            let (run, _) = start_long_run(&sb, &args);
+            std::thread::sleep(some_moment(Duration::ZERO, Duration::from_millis(1500)));
+            let sent = Instant::now();
+            kill(Pid::from_raw(run.id() as i32), Signal::SIGINT).unwrap();
+            let o = run.wait_with_output().unwrap();
+            let took = sent.elapsed();
+            let what = format!("{load:?} {length:?}");
+            assert!(took < Duration::from_secs(1), "{what}: took {took:?}");
+            assert_eq!(o.status.code(), Some(130), "{what}");
+            assert!(rows(&sb.result()).is_empty(), "{what}");
+            assert!(sb.processes().is_empty(), "{what}: {:?}", sb.processes());
+            sb.assert_nothing_left();
+        }
+    }
+    watch.assert_nothing_new();
+}
+
+#[test]
 fn a_case_too_short_to_time_anything_still_times_one_message() {
     let sb = Sandbox::new();
     let out = sb.out();

@@ -422,9 +422,16 @@ fn csv_export_keeps_reasons_with_commas_whole() {
     let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
     assert_eq!(records.len(), rows(&file).len(), "one line per row");
     // The Markdown table's columns come first, in its order.
-    for (i, name) in ["mechanism", "pattern", "placement", "size", "RTT p50"]
-        .iter()
-        .enumerate()
+    for (i, name) in [
+        "mechanism",
+        "pattern",
+        "placement",
+        "size",
+        "load",
+        "RTT p50",
+    ]
+    .iter()
+    .enumerate()
     {
         assert_eq!(&header[i], *name);
     }

@@ -27,7 +27,7 @@ fn every_transport_moves_verified_messages_in_both_workloads() {
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let r = sb.result();
-    assert_eq!(r["schema_version"], 1);
+    assert_eq!(r["schema_version"], 2);
     assert_eq!(r["options"]["verify"], "full");
     let rows = rows(&r);
     // Nineteen transports with three sizes, the semaphore with none; two

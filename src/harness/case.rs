@@ -59,7 +59,10 @@ impl CaseSpec {
             verify: settings.verify,
             length: settings.length,
             warmup_s: settings.warmup.as_secs_f64(),
-            role: PeerRole::Serve,
+            role: match at(Fault::SlowPeer) {
+                Some(_) => PeerRole::SlowServe,
+                None => PeerRole::Serve,
+            },
             garbage_at: at(Fault::PeerGarbage),
             rate_per_s: None,
             senders: None,

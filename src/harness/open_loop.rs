@@ -22,7 +22,7 @@ use super::case::CaseSpec;
 use super::message::{Message, Verifier, DATA};
 use crate::results::{Length, Schedule};
 use crate::sys::interrupt;
-use crate::transport::{unsupported, Channel};
+use crate::transport::{unsupported, Channel, RecvHalf, SendHalf};
 
 /// A sender that ends its timed part later than this behind schedule did
 /// not keep up: the offered rate is past what the transport sustains.
@@ -144,7 +144,7 @@ impl Timing {
         &self,
         length: Length,
         margin: Duration,
-        send: &mut (dyn FnMut(&[u8]) -> io::Result<()> + Send),
+        send: &mut SendHalf,
         out: &mut Message,
     ) -> io::Result<Sent> {
         let (mut i, mut max_lag) = (0u64, Duration::ZERO);
@@ -178,7 +178,7 @@ impl Timing {
 /// Receives echoes until the sender's closing message comes back,
 /// recording each one's latency from when it was due.
 fn receive_echoes(
-    recv: &mut (dyn FnMut(&mut [u8]) -> io::Result<usize> + Send),
+    recv: &mut RecvHalf,
     (size, numbered): (usize, bool),
     replies: &mut Verifier,
     timing: &Timing,
@@ -222,13 +222,18 @@ fn receive_echoes(
 /// since a sleep overshoots by the timer's wake-up delay and the lateness
 /// would count against the transport.
 fn wait_until(due: Instant, margin: Duration) {
-    let now = Instant::now();
-    if due > now + margin {
-        std::thread::sleep(due - now - margin);
+    // In slices, so that a stop request is seen within a few ms even at
+    // one message a second.
+    loop {
+        let now = Instant::now();
+        if due <= now + margin || interrupt::aborted() {
+            break;
+        }
+        std::thread::sleep((due - now - margin).min(Duration::from_millis(20)));
     }
     // Yielding at every turn lets the receiving thread, on the same CPU,
     // run the moment an echo wakes it.
-    while Instant::now() < due {
+    while Instant::now() < due && !interrupt::aborted() {
         std::thread::yield_now();
     }
 }

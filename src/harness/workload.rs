@@ -39,6 +39,8 @@ pub enum Fault {
     PeerGarbage,
     /// The first fan-in sender kills itself after `at` timed messages.
     SenderDies,
+    /// The peer stalls 1 ms every 64 messages (`at` is ignored).
+    SlowPeer,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -340,7 +342,9 @@ fn send_with_fault(
     out.stamp(DATA, seq);
     match fault {
         // The peer's garbage is the peer's to make; a sender's death, the sender's.
-        None | Some(Fault::PeerGarbage | Fault::SenderDies) => ch.send(&out.buf)?,
+        None | Some(Fault::PeerGarbage | Fault::SenderDies | Fault::SlowPeer) => {
+            ch.send(&out.buf)?
+        }
         Some(Fault::Corrupt) => {
             let last = out.buf.len() - 1;
             out.buf[last] ^= 0x40;

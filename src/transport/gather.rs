@@ -10,7 +10,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::packets::{recv_packet, send_packet};
 use super::stream::write_all;
-use super::Channel;
+use super::{Channel, SendHalf};
 use crate::sys::interrupt::retry;
 
 /// The receiving end of a fan-in channel.
@@ -41,21 +41,21 @@ pub struct FanIn {
 }
 
 /// A fan-in sender's end: it only sends.
-pub struct SendOnly(Box<dyn FnMut(&[u8]) -> io::Result<()> + Send>);
+pub struct SendOnly(SendHalf<'static>);
 
 impl SendOnly {
-    pub fn new(send: impl FnMut(&[u8]) -> io::Result<()> + Send + 'static) -> Box<dyn Channel> {
+    pub fn channel(send: impl FnMut(&[u8]) -> io::Result<()> + Send + 'static) -> Box<dyn Channel> {
         Box::new(SendOnly(Box::new(send)))
     }
 
     /// Writes whole messages into a byte stream.
     pub fn stream(fd: OwnedFd) -> Box<dyn Channel> {
-        SendOnly::new(move |m| write_all(&fd, m))
+        SendOnly::channel(move |m| write_all(&fd, m))
     }
 
     /// Sends each message as one packet of a connected socket.
     pub fn packets(fd: OwnedFd) -> Box<dyn Channel> {
-        SendOnly::new(move |m| send_packet(&fd, m))
+        SendOnly::channel(move |m| send_packet(&fd, m))
     }
 }
 

@@ -75,10 +75,15 @@ pub trait Channel: Send {
     }
 }
 
+/// Sends one whole message (a channel's `send`, alone).
+pub type SendHalf<'a> = Box<dyn FnMut(&[u8]) -> io::Result<()> + Send + 'a>;
+/// Receives one whole message (a channel's `recv`, alone).
+pub type RecvHalf<'a> = Box<dyn FnMut(&mut [u8]) -> io::Result<usize> + Send + 'a>;
+
 /// A channel's sending and receiving halves, borrowed from it.
 pub struct Halves<'a> {
-    pub send: Box<dyn FnMut(&[u8]) -> io::Result<()> + Send + 'a>,
-    pub recv: Box<dyn FnMut(&mut [u8]) -> io::Result<usize> + Send + 'a>,
+    pub send: SendHalf<'a>,
+    pub recv: RecvHalf<'a>,
 }
 
 impl<'a> Halves<'a> {

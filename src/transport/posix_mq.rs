@@ -175,7 +175,7 @@ impl Transport for PosixMq {
     }
     fn join_fan_in(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let queue = open(&names(at.tag).1, None)?;
-        Ok(super::SendOnly::new(move |m| queue.send(m)))
+        Ok(super::SendOnly::channel(move |m| queue.send(m)))
     }
     fn orphaned(&self, tag: &str, _token: &str) {
         let (a, b) = names(tag);
