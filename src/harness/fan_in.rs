@@ -35,7 +35,7 @@ use nix::unistd::Pid;
 use super::case::{CaseSpec, PeerStart};
 use super::message::{parse, sent_at, zeroed, ErrorCounts, Message, Verifier, DATA, END, WARM};
 use super::watchdog::{Event, Watchdog};
-use super::workload::{new_histogram, Measured, PeerReport};
+use super::workload::{new_histogram, Timed, PeerReport};
 use super::{Case, CaseError, SessionSpec};
 use crate::results::Placement;
 use crate::sys::{affinity, interrupt};
@@ -61,7 +61,7 @@ struct Sender {
 pub fn execute(
     case: &Case,
     cpus: Option<(usize, usize)>,
-) -> Result<(Measured, PeerReport), CaseError> {
+) -> Result<(Timed, PeerReport), CaseError> {
     let s = case.settings;
     let n = case.spec.senders.unwrap_or(1);
     let (dir, tag) = super::private_dir()?;
@@ -358,7 +358,7 @@ fn receive_all(
 impl Gathered {
     /// The figures, with each sender's messages accounted against what it
     /// says it sent.
-    fn measured(self, reports: &[PeerReport], shared_stream: bool) -> Measured {
+    fn measured(self, reports: &[PeerReport], shared_stream: bool) -> Timed {
         let mut errors = ErrorCounts::default();
         for (i, (v, r)) in self.verifiers.into_iter().zip(reports).enumerate() {
             errors.add(&v.finish(first_seq(i as u32) + r.sent));
@@ -372,7 +372,7 @@ impl Gathered {
         } else {
             errors.corrupted = damaged;
         }
-        Measured {
+        Timed {
             histogram: (!self.histogram.is_empty()).then_some(self.histogram),
             messages: self.timed,
             elapsed: self.elapsed,

@@ -29,7 +29,7 @@ use crate::transport::{Channel, Prepared, Rendezvous, Transport};
 use case::{CaseSpec, PeerStart};
 use message::Verify;
 use watchdog::{Event, Watchdog};
-use workload::{Injection, Length, Measured, PeerReport};
+use workload::{Injection, Length, Timed, PeerReport};
 
 /// Names the descriptors a peer inherits, as Node.js's NODE_CHANNEL_FD does.
 pub const CHANNEL_FD_ENV: &str = "IPCBENCH_CHANNEL_FD";
@@ -199,7 +199,7 @@ fn placement_cpus(
     }
 }
 
-fn fill(row: &mut Row, case: &Case, m: &Measured, peer: &PeerReport) {
+fn fill(row: &mut Row, case: &Case, m: &Timed, peer: &PeerReport) {
     let per_msg = |ns: f64| ns / m.messages.max(1) as f64;
     row.timed_by = case.transport.timed_by().map(str::to_string);
     row.note = row_note(case, peer);
@@ -232,7 +232,7 @@ fn fill(row: &mut Row, case: &Case, m: &Measured, peer: &PeerReport) {
     }
 }
 
-fn fill_rates(row: &mut Row, case: &Case, m: &Measured) {
+fn fill_rates(row: &mut Row, case: &Case, m: &Timed) {
     let secs = m.elapsed.as_secs_f64();
     row.msgs_per_s = Some(m.messages as f64 / secs);
     if case.transport.carries_payload() {
@@ -283,7 +283,7 @@ const CURVE_QUANTILES: [f64; 19] = [
 
 static CASE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
-fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerReport), CaseError> {
+fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Timed, PeerReport), CaseError> {
     let spec = SessionSpec {
         transport: case.transport,
         case: case.spec.clone(),
@@ -307,7 +307,7 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Measured, PeerR
 
 /// Runs the spec's workload against a peer serving it, and returns what
 /// both sides measured: the parent's figures and the peer's report.
-pub fn measure(spec: &SessionSpec) -> Result<(Measured, PeerReport), CaseError> {
+pub fn measure(spec: &SessionSpec) -> Result<(Timed, PeerReport), CaseError> {
     session(spec, |live| {
         let inject = spec.settings.inject;
         let measured = workload::drive(&mut *live.channel, &spec.case, inject, live.progress)?;

@@ -90,7 +90,7 @@ pub struct PeerTimed {
 
 impl PeerTimed {
     /// The parent-side figures the harness would have measured itself.
-    pub fn measured(&self, latency: bool) -> Measured {
+    pub fn measured(&self, latency: bool) -> Timed {
         let histogram = latency.then(|| {
             let mut h = new_histogram();
             for &(ns, n) in &self.rtt_ns {
@@ -98,7 +98,7 @@ impl PeerTimed {
             }
             h
         });
-        Measured {
+        Timed {
             histogram,
             messages: self.messages,
             elapsed: Duration::from_nanos(self.elapsed_ns),
@@ -116,7 +116,7 @@ pub fn new_histogram() -> Histogram<u64> {
 }
 
 /// What the parent measured.
-pub struct Measured {
+pub struct Timed {
     pub histogram: Option<Histogram<u64>>,
     pub messages: u64,
     pub elapsed: Duration,
@@ -135,7 +135,7 @@ pub fn drive(
     case: &CaseSpec,
     inject: Option<Injection>,
     progress: &AtomicU64,
-) -> io::Result<Measured> {
+) -> io::Result<Timed> {
     let (size, warmup) = (case.size, case.warmup());
     let mut out = Message::try_new(size)?;
     let mut back = zeroed(size)?;
@@ -170,7 +170,7 @@ pub fn drive(
         // The closing message took one sequence number too.
         let seq = seq + timed.messages + 1;
         exchange(ch, &mut out, &mut back, END, seq)?;
-        return Ok(Measured {
+        return Ok(Timed {
             histogram: Some(timed.histogram),
             messages: timed.messages,
             elapsed: timed.elapsed,
@@ -220,7 +220,7 @@ pub fn drive(
     } else {
         ErrorCounts::default()
     };
-    Ok(Measured {
+    Ok(Timed {
         histogram,
         messages: done,
         elapsed,
