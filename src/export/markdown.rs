@@ -190,7 +190,7 @@ pub fn report(result: &ResultFile) -> String {
         s += "RTT = round trip (send + echo); one-way latency ≈ RTT / 2. Throughput is one-way, MiB = 2^20 bytes. CPU/msg is user+system CPU time per message of each process.\n\n";
     }
     if result.rows.iter().any(|r| r.pattern == Pattern::Rate) {
-        s += "rate: an open loop. Messages leave at fixed times for the offered rate and are echoed; the RTT columns run from when each message was due to its echo, so a stall counts against every message it delayed. CANNOT SUSTAIN: the sender ended the timed part more than 1 ms (or one interval) behind its schedule. CPU/msg of the parent includes the sender's wait for each due time, spun for its last stretch.\n\n";
+        s += "rate: an open loop. Messages leave at fixed times for the offered rate and are echoed; the RTT columns run from when each message was due to its echo, so a stall counts against every message it delayed. CANNOT SUSTAIN: the exchange ended further behind its schedule than a round trip and a noisy machine explain (2 ms, two intervals or 5 % of the timed part, whichever is most), so messages went out or came back slower than offered. CPU/msg of the parent includes the sender's wait for each due time, spun for its last stretch.\n\n";
     }
     if result.rows.iter().any(|r| r.pattern == Pattern::FanIn) {
         s += "fan-in: N sender processes write to one receiver; throughput is the receiver's total, and the latency columns (1-way) run from each sender's CLOCK_MONOTONIC stamp to receipt. torn: messages whose bytes mixed with another sender's.\n\n";

@@ -136,7 +136,7 @@ fn how_reached(row: Option<&&Row>) -> Option<String> {
     let mut words = Vec::new();
     if let Some(s) = r.schedule.as_ref().filter(|s| !s.sustained) {
         words.push(format!(
-            "<span class=\"bad\" title=\"the sender ended {} behind its schedule\">cannot sustain</span>",
+            "<span class=\"bad\" title=\"the exchange ended {} behind its schedule\">cannot sustain</span>",
             ns(s.end_lag_ns as f64)
         ));
     }

@@ -332,17 +332,21 @@ pub struct Row {
     pub one_way_ns: Option<Rtt>,
 }
 
-/// How an open-loop sender kept to its schedule.
+/// How an open loop kept to its schedule.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Schedule {
-    /// Messages sent per second of the timed part.
+    /// Messages echoed per second, from the first message's due time to
+    /// the last echo.
     pub achieved_per_s: f64,
-    /// How late, at worst, a message left after the time it was due.
+    /// How late, at worst, the sender sent a message after it was due.
     pub max_lag_ns: u64,
-    /// How late the last message of the timed part left.
+    /// How far behind its schedule the exchange ended: from when the last
+    /// message was due to when its echo came back.
     pub end_lag_ns: u64,
-    /// False when the transport could not take messages as fast as they
-    /// were offered: the sender ended the timed part behind its schedule.
+    /// False when the exchange ended further behind than a round trip and
+    /// a noisy machine explain (2 ms, two intervals, or 5 % of the timed
+    /// part, whichever is most): the messages went out or came back slower
+    /// than offered, and a backlog grew.
     pub sustained: bool,
 }
 
