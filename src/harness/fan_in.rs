@@ -35,12 +35,12 @@ use nix::unistd::Pid;
 use super::case::{CaseSpec, PeerStart};
 use super::message::{parse, sent_at, zeroed, ErrorCounts, Message, Verifier, DATA, END, WARM};
 use super::watchdog::{Event, Watchdog};
-use super::workload::{new_histogram, Timed, PeerReport};
+use super::workload::{new_histogram, PeerReport, Timed};
 use super::{Case, CaseError, SessionSpec};
 use crate::results::Placement;
 use crate::sys::{affinity, interrupt};
 use crate::timer::monotonic_ns;
-use crate::transport::{Channel, Gather, Rendezvous};
+use crate::transport::{Channel, FanIn, Gather, Rendezvous};
 
 /// Sender i numbers its messages from `i << SENDER_SHIFT`.
 const SENDER_SHIFT: u32 = 48;
@@ -62,8 +62,6 @@ pub fn execute(
     case: &Case,
     cpus: Option<(usize, usize)>,
 ) -> Result<(Timed, PeerReport), CaseError> {
-    let s = case.settings;
-    let n = case.spec.senders.unwrap_or(1);
     let (dir, tag) = super::private_dir()?;
     let at = Rendezvous {
         dir: dir.path(),
@@ -74,39 +72,47 @@ pub fn execute(
     let name = case.transport.name();
     let fan = case
         .transport
-        .fan_in(&at, n)
+        .fan_in(&at, case.spec.senders.unwrap_or(1))
         .map_err(|e| super::classify("setting up the channel", e))?;
     super::janitor::channel(name, &tag, &fan.token);
     let token = fan.token.clone();
+    let outcome = with_senders(case, cpus, &at, fan);
+    let _ = affinity::pin_to(&case.settings.cpus);
+    drop(dir);
+    super::janitor::channel_closed(name, &tag, &token);
+    outcome
+}
+
+/// Starts the senders, receives from them, then stops and reaps them.
+fn with_senders(
+    case: &Case,
+    cpus: Option<(usize, usize)>,
+    at: &Rendezvous,
+    fan: FanIn,
+) -> Result<(Timed, PeerReport), CaseError> {
+    let FanIn {
+        child_fds,
+        token,
+        receive,
+        shared_stream,
+    } = fan;
+    let (gun, fired) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| super::classify("making the start pipe", e.into()))?;
+    let mut fired = Some(fired);
     let progress = Arc::new(AtomicU64::new(0));
     let spec = SessionSpec {
         transport: case.transport,
         case: case.spec.clone(),
         cpus,
-        settings: s,
+        settings: case.settings,
     };
-    let start_gun = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| super::classify("making the start pipe", e.into()));
-    let (gun, fired) = match start_gun {
-        Ok((r, w)) => (r, Some(w)),
-        Err(e) => return Err(e),
-    };
-    let placement = SenderCpus::new(case.placement, cpus, &s.cpus);
-    let (senders, spawned) = spawn_senders(
-        &spec,
-        &at,
-        (&fan.child_fds, &token),
-        gun,
-        &placement,
-        &progress,
-    );
-    drop(fan.child_fds);
+    let placed = SenderCpus::new(case.placement, cpus, &case.settings.cpus);
+    let (senders, spawned) =
+        spawn_senders(&spec, at, (&child_fds, &token), gun, &placed, &progress);
+    drop(child_fds);
     if let Some((receiver_cpu, _)) = cpus {
         let _ = affinity::pin_to(&[receiver_cpu]);
     }
-    let mut fired = fired;
-    let shared_stream = fan.shared_stream;
-    let receive = fan.receive;
     let outcome = spawned.and_then(|()| {
         let mut gather = receive()?;
         for sender in &senders {
@@ -114,31 +120,18 @@ pub fn execute(
         }
         gather.senders_joined()?;
         // Every sender has opened what it needed: paths can go.
-        let _ = std::fs::remove_dir_all(dir.path());
+        let _ = std::fs::remove_dir_all(at.dir);
         drop(fired.take());
-        let got = receive_all(&mut *gather, &case.spec, n, &progress)?;
+        let got = receive_all(&mut *gather, &case.spec, &progress)?;
         let reports = senders
             .iter()
             .map(|p| super::expect_report(&p.watchdog))
             .collect::<io::Result<Vec<_>>>()?;
-        let all = PeerReport {
-            cpu_ns: reports.iter().map(|r| r.cpu_ns).sum(),
-            sent: reports.iter().map(|r| r.sent).sum(),
-            ..PeerReport::default()
-        };
-        Ok((got.measured(&reports, shared_stream), all))
+        Ok(got.timed(&reports, shared_stream))
     });
     drop(fired);
-    let outcome = finish(
-        senders,
-        outcome,
-        progress.load(Ordering::Relaxed),
-        s.timeout,
-    );
-    let _ = affinity::pin_to(&s.cpus);
-    drop(dir);
-    super::janitor::channel_closed(name, &tag, &token);
-    outcome
+    let done = progress.load(Ordering::Relaxed);
+    finish(senders, outcome, done, case.settings.timeout)
 }
 
 /// Starts every sender, reading `gun` as its standard input. Stops at
@@ -300,10 +293,9 @@ struct Gathered {
 fn receive_all(
     gather: &mut dyn Gather,
     case: &CaseSpec,
-    senders: u32,
     progress: &AtomicU64,
 ) -> io::Result<Gathered> {
-    let size = case.size;
+    let (size, senders) = (case.size, case.senders.unwrap_or(1));
     let mut buf = zeroed(size)?;
     let mut verifiers: Vec<Verifier> = (0..senders)
         .map(|i| Verifier::from_seq(case.verify, first_seq(i)))
@@ -357,8 +349,8 @@ fn receive_all(
 
 impl Gathered {
     /// The figures, with each sender's messages accounted against what it
-    /// says it sent.
-    fn measured(self, reports: &[PeerReport], shared_stream: bool) -> Timed {
+    /// says it sent, and all senders' report in one.
+    fn timed(self, reports: &[PeerReport], shared_stream: bool) -> (Timed, PeerReport) {
         let mut errors = ErrorCounts::default();
         for (i, (v, r)) in self.verifiers.into_iter().zip(reports).enumerate() {
             errors.add(&v.finish(first_seq(i as u32) + r.sent));
@@ -372,7 +364,12 @@ impl Gathered {
         } else {
             errors.corrupted = damaged;
         }
-        Timed {
+        let all = PeerReport {
+            cpu_ns: reports.iter().map(|r| r.cpu_ns).sum(),
+            sent: reports.iter().map(|r| r.sent).sum(),
+            ..PeerReport::default()
+        };
+        let timed = Timed {
             histogram: (!self.histogram.is_empty()).then_some(self.histogram),
             messages: self.timed,
             elapsed: self.elapsed,
@@ -380,7 +377,8 @@ impl Gathered {
             warmup_messages: self.warm,
             errors,
             schedule: None,
-        }
+        };
+        (timed, all)
     }
 }
 

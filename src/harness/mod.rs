@@ -29,7 +29,7 @@ use crate::transport::{Channel, Prepared, Rendezvous, Transport};
 use case::{CaseSpec, PeerStart};
 use message::Verify;
 use watchdog::{Event, Watchdog};
-use workload::{Injection, Length, Timed, PeerReport};
+use workload::{Injection, Length, PeerReport, Timed};
 
 /// Names the descriptors a peer inherits, as Node.js's NODE_CHANNEL_FD does.
 pub const CHANNEL_FD_ENV: &str = "IPCBENCH_CHANNEL_FD";

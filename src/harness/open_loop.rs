@@ -165,7 +165,10 @@ impl Timing {
                 Length::Duration(d) => i > 0 && Instant::now() >= self.start + d,
             };
             if over {
-                return Ok(Sent { messages: i, max_lag });
+                return Ok(Sent {
+                    messages: i,
+                    max_lag,
+                });
             }
             if interrupt::aborted() {
                 return Err(io::Error::new(io::ErrorKind::Interrupted, "aborted"));

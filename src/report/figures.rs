@@ -140,26 +140,25 @@ fn line_charts(
     Ok(figures)
 }
 
-/// The smallest size at which some row of `pattern` ran.
-fn smallest_with(rows: &[&Row], pattern: Pattern) -> Option<u64> {
-    rows.iter()
-        .filter(|r| r.pattern == pattern)
-        .map(|r| r.size_bytes)
-        .min()
+/// The smallest message size at which some row of `pattern` ran, and
+/// the rows of `pattern` at it (with the signal-only rows, which have none).
+fn smallest_with<'a>(rows: &[&'a Row], pattern: Pattern) -> Option<(u64, Vec<&'a Row>)> {
+    let of = || rows.iter().copied().filter(move |r| r.pattern == pattern);
+    let size = of().map(|r| r.size_bytes).filter(|&s| s > 0).min();
+    let size = size.or_else(|| of().map(|r| r.size_bytes).min())?;
+    let at = of()
+        .filter(|r| r.size_bytes == size || r.size_bytes == 0)
+        .collect();
+    Some((size, at))
 }
 
 /// The hockey stick: latency from the due time against the offered rate,
 /// at the smallest size measured so.
 fn open_loop_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
-    let Some(size) = smallest_with(rows, Pattern::Rate) else {
+    let Some((size, loaded)) = smallest_with(rows, Pattern::Rate) else {
         return Ok(Vec::new());
     };
     let (title, words) = (at.group.title(), placement_words(at.placement));
-    let loaded: Vec<&Row> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.pattern == Pattern::Rate && r.size_bytes == size)
-        .collect();
     let tails: [(&str, &str, RttPick); 2] = [
         ("p99", "99th percentile", |r| r.p99),
         ("p50", "median", |r| r.p50),
@@ -183,7 +182,7 @@ fn open_loop_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Fig
             Chart::Line(chart),
             at.out,
             format!("rate-{key}-{}-{}", at.placement, at.group.key()),
-            format!("Open loop, {shown} messages, {title}, {words}: the {name} of the time from when each message was due to its echo, against the offered rate. Where a line turns up, the transport saturates; past that the sender cannot keep its schedule (the load table says CANNOT SUSTAIN) and the latency is the queue it built."),
+            format!("Open loop, {shown} messages (a semaphore carries none), {title}, {words}: the {name} of the time from when each message was due to its echo, against the offered rate. Where a line turns up, the transport saturates; past that the sender cannot keep its schedule (the load table says CANNOT SUSTAIN) and the latency is the queue it built."),
         )?);
     }
     Ok(figures)
@@ -192,16 +191,11 @@ fn open_loop_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Fig
 /// Fan-in: the receiver's messages/s and the one-way median against the
 /// number of senders, at the smallest size measured so.
 fn fan_in_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
-    let Some(size) = smallest_with(rows, Pattern::FanIn) else {
+    let Some((size, loaded)) = smallest_with(rows, Pattern::FanIn) else {
         return Ok(Vec::new());
     };
     let (title, words) = (at.group.title(), placement_words(at.placement));
     let shown = crate::output::bytes(size);
-    let loaded: Vec<&Row> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.pattern == Pattern::FanIn && r.size_bytes == size)
-        .collect();
     let senders_axis = || Axis {
         label: "senders".into(),
         ticks: [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0].to_vec(),
