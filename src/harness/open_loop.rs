@@ -54,11 +54,8 @@ pub fn run(
     let mut halves = ch.halves().map_err(unsupported)?;
     let margin = wake_up_margin();
     let mut histogram = super::workload::new_histogram();
-    // Published before the closing message leaves, so its echo finds them.
-    let total = AtomicU64::new(0);
-    let sender_done = AtomicBool::new(false);
-    let receiver_done = AtomicBool::new(false);
-    let mut sender_out = Message::try_new(case.size)?;
+    let shared = Shared::default();
+    let mut out = Message::try_new(case.size)?;
     let timing = Timing {
         start: Instant::now(),
         interval,
@@ -66,33 +63,21 @@ pub fn run(
     };
     let (sent, received) = std::thread::scope(|s| {
         let send = &mut halves.send;
-        let (total, done, receiver_done) = (&total, &sender_done, &receiver_done);
+        let shared = &shared;
         let sender = s.spawn(move || {
             let _kick = interrupt::kick_this_thread_too();
             let _ = nix::sys::prctl::set_timerslack(1);
-            let sent = timing.send_all(case.length, margin, send, &mut sender_out);
-            total.store(sent.as_ref().map_or(0, |s| s.messages), Ordering::SeqCst);
-            done.store(true, Ordering::SeqCst);
-            let closed = sent.and_then(|s| {
-                sender_out.stamp(DATA, first_seq + s.messages);
-                send(&sender_out.buf).map(|()| s)
-            });
-            // No closing echo will come: get the receiver out of its wait.
-            while closed.is_err() && !receiver_done.load(Ordering::SeqCst) {
-                interrupt::abort_case();
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            closed
+            timing.sender(case.length, margin, (send, &mut out), shared)
         });
         let received = receive_echoes(
             &mut halves.recv,
             (case.size, numbered),
             replies,
             &timing,
-            (total, done),
+            (&shared.total, &shared.sender_done),
             (&mut histogram, progress),
         );
-        receiver_done.store(true, Ordering::SeqCst);
+        shared.receiver_done.store(true, Ordering::SeqCst);
         // A receiver that gave up leaves the sender maybe blocked in a send.
         while received.is_err() && !sender.is_finished() {
             interrupt::abort_case();
@@ -134,6 +119,16 @@ fn tolerance(length: Length, interval: Duration) -> Duration {
         .max(Duration::from_millis(2))
 }
 
+/// What the two threads tell each other.
+#[derive(Default)]
+struct Shared {
+    /// Timed messages sent; published before the closing message leaves,
+    /// so that its echo finds it.
+    total: AtomicU64,
+    sender_done: AtomicBool,
+    receiver_done: AtomicBool,
+}
+
 /// When each message is due.
 #[derive(Clone, Copy)]
 struct Timing {
@@ -145,6 +140,30 @@ struct Timing {
 impl Timing {
     fn due(&self, i: u64) -> Instant {
         self.start + self.interval.mul_f64(i as f64)
+    }
+
+    /// The sending thread: every message when due, then the closing one.
+    fn sender(
+        &self,
+        length: Length,
+        margin: Duration,
+        (send, out): (&mut SendHalf, &mut Message),
+        shared: &Shared,
+    ) -> io::Result<Sent> {
+        let sent = self.send_all(length, margin, send, out);
+        let total = sent.as_ref().map_or(0, |s| s.messages);
+        shared.total.store(total, Ordering::SeqCst);
+        shared.sender_done.store(true, Ordering::SeqCst);
+        let closed = sent.and_then(|s| {
+            out.stamp(DATA, self.first_seq + s.messages);
+            send(&out.buf).map(|()| s)
+        });
+        // No closing echo will come: get the receiver out of its wait.
+        while closed.is_err() && !shared.receiver_done.load(Ordering::SeqCst) {
+            interrupt::abort_case();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        closed
     }
 
     /// Sends every message when due, until the timed part is over: all

@@ -14,17 +14,8 @@ use crate::results::{multiple_text, Pattern, Placement, ResultFile, Row, Status}
 pub fn results(report: &Report) -> String {
     let placements = &report.placements;
     let mut s = String::from("<h2 id=\"results\">All results</h2>\n<p>One row per transport and size. Click a heading to sort (again to reverse); type in the box to keep the rows that hold every word. Error counters add up every case of the row; a non-zero one is highlighted, and hovering it says which case. Every figure of every case is in <a href=\"result.json\">result.json</a>; <code>ipcbench export --format csv</code> gives them as CSV.</p>\n<p><input class=\"filter\" type=\"search\" placeholder=\"filter, e.g. shm 64 KiB\" data-table=\"results-table\" data-count=\"results-count\" aria-label=\"filter the results\"> <span id=\"results-count\"></span></p>\n");
-    s += "<div class=\"scroll\"><table id=\"results-table\" class=\"sortable results\"><thead><tr><th colspan=\"2\"></th>";
-    for p in placements {
-        s += &format!(
-            "<th colspan=\"3\" class=\"place\">{p}: {}</th>",
-            placement_words(*p)
-        );
-    }
-    s += "<th colspan=\"5\">every case of the row</th></tr>\n<tr><th>transport</th><th>size</th>";
-    for _ in placements {
-        s += "<th>RTT p50</th><th>RTT p99</th><th>MiB/s</th>";
-    }
+    let (over, under) = placement_heads(placements, &["RTT p50", "RTT p99", "MiB/s"]);
+    s += &format!("<div class=\"scroll\"><table id=\"results-table\" class=\"sortable results\"><thead><tr><th colspan=\"2\"></th>{over}<th colspan=\"5\">every case of the row</th></tr>\n<tr><th>transport</th><th>size</th>{under}");
     s += "<th>lost</th><th>dup</th><th>reord</th><th>corrupt</th><th>status</th></tr></thead>\n<tbody>\n";
     let mut keys: Vec<(&str, u64)> = Vec::new();
     for (m, _, _) in &report.transports {
@@ -41,6 +32,23 @@ pub fn results(report: &Report) -> String {
         s += &result_row(report, &rows, placements);
     }
     s + "</tbody></table></div>\n"
+}
+
+/// Each placement's heading over its columns, and the columns' names.
+fn placement_heads(placements: &[Placement], columns: &[&str]) -> (String, String) {
+    let mut over = String::new();
+    let mut under = String::new();
+    for p in placements {
+        over += &format!(
+            "<th colspan=\"{}\" class=\"place\">{p}: {}</th>",
+            columns.len(),
+            placement_words(*p)
+        );
+        for c in columns {
+            under += &format!("<th>{c}</th>");
+        }
+    }
+    (over, under)
 }
 
 /// The rows of the results table; the loaded workloads have their own.
@@ -66,17 +74,8 @@ pub fn under_load(report: &Report) -> String {
     }
     let placements = &report.placements;
     let mut s = String::from("<h2 id=\"load\">Under load</h2>\n<p><b>rate</b>: an open loop; messages leave when due at the offered rate and are echoed, and the latency runs from when each was due, so a stall counts against every message it delayed (no coordinated omission). <b>fan-in</b>: several sender processes into one receiver; throughput is the receiver's total, latency one way, from each sender's CLOCK_MONOTONIC stamp. Hover a figure for how it was reached.</p>\n<p><input class=\"filter\" type=\"search\" placeholder=\"filter, e.g. fan-in pipe\" data-table=\"load-table\" data-count=\"load-count\" aria-label=\"filter the loaded cases\"> <span id=\"load-count\"></span></p>\n<div class=\"scroll\"><table id=\"load-table\" class=\"sortable results\"><thead><tr><th colspan=\"4\"></th>");
-    for p in placements {
-        s += &format!(
-            "<th colspan=\"3\" class=\"place\">{p}: {}</th>",
-            placement_words(*p)
-        );
-    }
-    s += "</tr>\n<tr><th>transport</th><th>pattern</th><th>size</th><th>load</th>";
-    for _ in placements {
-        s += "<th>p50</th><th>p99</th><th>msg/s</th>";
-    }
-    s += "</tr></thead>\n<tbody>\n";
+    let (over, under) = placement_heads(placements, &["p50", "p99", "msg/s"]);
+    s += &format!("{over}</tr>\n<tr><th>transport</th><th>pattern</th><th>size</th><th>load</th>{under}</tr></thead>\n<tbody>\n");
     let mut seen: Vec<&Row> = Vec::new();
     for r in &loaded {
         if seen.iter().any(|o| same_load(o, r)) {
