@@ -190,6 +190,11 @@ fn writes_above_pipe_buf_from_several_senders_are_counted_torn() {
         "verification errors make the run exit 1"
     );
     let md = sb.run(&["export", sb.out().to_str().unwrap(), "--format", "markdown"]);
+    assert!(
+        md.status.success(),
+        "{}",
+        String::from_utf8_lossy(&md.stderr)
+    );
     assert!(String::from_utf8_lossy(&md.stdout).contains(&format!("torn {torn}")));
 }
 

@@ -123,6 +123,12 @@ fn with_senders(
         let _ = std::fs::remove_dir_all(at.dir);
         drop(fired.take());
         let got = receive_all(&mut *gather, &case.spec, &progress)?;
+        if got.timed == 0 {
+            return Err(io::Error::other(format!(
+                "no data message arrived readable: {} frames failed their check",
+                got.unreadable
+            )));
+        }
         let reports = senders
             .iter()
             .map(|p| super::expect_report(&p.watchdog))
