@@ -349,3 +349,39 @@ fn cases_measured_in_one_run_only_are_listed() {
         "{text}"
     );
 }
+
+#[test]
+fn loaded_cases_are_compared_load_by_load() {
+    // The committed open-loop sample against itself with one case's p99
+    // doubled: only that offered rate regresses, and it is named so.
+    let sb = Sandbox::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let base = root.join("results/sample-rate.json");
+    let mut r: Value = serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    let row = r["rows"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|row| {
+            row["mechanism"] == "pipe"
+                && row["placement"] == "same"
+                && row["offered_per_s"] == 50000.0
+        })
+        .expect("pipe at 50k/s on one CPU in the sample");
+    let p99 = row["rtt_ns"]["p99"].as_u64().unwrap();
+    row["rtt_ns"]["p99"] = (p99 * 2).into();
+    row["rtt_ns"]["p999"] = row["rtt_ns"]["p999"].as_u64().unwrap().max(p99 * 2).into();
+    row["rtt_ns"]["max"] = row["rtt_ns"]["max"].as_u64().unwrap().max(p99 * 2).into();
+    row["trials"] = serde_json::json!([(p99 * 2) as f64]);
+    let current = sb.dir.path().join("current.json");
+    std::fs::write(&current, serde_json::to_string(&r).unwrap()).unwrap();
+    let o = sb.run(&["compare", base.to_str().unwrap(), current.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{text}");
+    let regressions: Vec<&str> = text.lines().filter(|l| l.contains("REGRESSION")).collect();
+    assert_eq!(regressions.len(), 1, "{text}");
+    assert!(
+        regressions[0].contains("pipe") && regressions[0].contains("64 B at 50k/s offered"),
+        "{text}"
+    );
+}
