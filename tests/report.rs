@@ -241,7 +241,35 @@ fn sorted_keys(keys: &[serde_json::Value], ascending: bool) -> bool {
 }
 
 /// Opens the page at `width` CSS pixels and checks it as a reader would.
-fn look_at(chromium: &Path, index: &Path, width: u32, profile: &Path) {
+/// Chromium, or None (and a note) when it is missing outside CI; CI
+/// installs it (.ci/run), so there a missing browser is a failure.
+fn chromium() -> Option<PathBuf> {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists());
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "Chromium is not installed"
+        );
+        eprintln!("SKIPPED: Chromium is not installed (apt-get install chromium; .ci/run does)");
+    }
+    found
+}
+
+/// A headless Chromium `width` px wide with `index` loaded, and what the
+/// page says to its console.
+fn open_page(
+    chromium: &Path,
+    index: &Path,
+    width: u32,
+    profile: &Path,
+) -> (
+    headless_chrome::Browser,
+    std::sync::Arc<headless_chrome::Tab>,
+    Complaints,
+) {
     let options = headless_chrome::LaunchOptions::default_builder()
         .path(Some(chromium.to_path_buf()))
         .sandbox(false)
@@ -287,6 +315,30 @@ fn look_at(chromium: &Path, index: &Path, width: u32, profile: &Path) {
         .unwrap()
         .wait_until_navigated()
         .unwrap();
+    (browser, tab, heard)
+}
+
+/// Fails when the page scrolls sideways, or (on a desktop) has a table
+/// wider than the window.
+fn fits(tab: &headless_chrome::Tab, width: u32, name: &str) {
+    let sideways = ask(tab, "JSON.stringify(document.documentElement.scrollWidth - document.documentElement.clientWidth)");
+    assert_eq!(
+        sideways.as_i64(),
+        Some(0),
+        "{name}: the page scrolls sideways"
+    );
+    if width >= 1000 {
+        let wide = ask(tab, "JSON.stringify([...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().width > document.documentElement.clientWidth).map(t => t.id || t.querySelector('tr').textContent.slice(0, 60)))");
+        assert_eq!(
+            wide,
+            serde_json::json!([]),
+            "tables wider than the {width} px window"
+        );
+    }
+}
+
+fn look_at(chromium: &Path, index: &Path, width: u32, profile: &Path) {
+    let (_browser, tab, heard) = open_page(chromium, index, width, profile);
     let name = if width >= 1000 { "desktop" } else { "mobile" };
     let shot = |what: &str| {
         let png = tab
@@ -317,20 +369,7 @@ fn look_at(chromium: &Path, index: &Path, width: u32, profile: &Path) {
         images.as_u64().unwrap() >= 10,
         "{name}: only {images} images"
     );
-    let sideways = ask(&tab, "JSON.stringify(document.documentElement.scrollWidth - document.documentElement.clientWidth)");
-    assert_eq!(
-        sideways.as_i64(),
-        Some(0),
-        "{name}: the page scrolls sideways"
-    );
-    if name == "desktop" {
-        let wide = ask(&tab, "JSON.stringify([...document.querySelectorAll('table')].filter(t => t.getBoundingClientRect().width > document.documentElement.clientWidth).map(t => t.id || t.querySelector('tr').textContent.slice(0, 60)))");
-        assert_eq!(
-            wide,
-            serde_json::json!([]),
-            "tables wider than the {width} px window"
-        );
-    }
+    fits(&tab, width, name);
     // Sort by the first RTT p50 column, both ways.
     let before = ask(&tab, &format!("({COLUMN})(2)"));
     let click =
@@ -370,19 +409,7 @@ fn look_at(chromium: &Path, index: &Path, width: u32, profile: &Path) {
 
 #[test]
 fn the_report_reads_well_in_a_real_browser() {
-    let Some(chromium) = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .map(Path::new)
-        .find(|p| p.exists())
-    else {
-        // CI installs it (.ci/run): there, a missing browser is a failure.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "Chromium is not installed"
-        );
-        eprintln!("SKIPPED: Chromium is not installed (apt-get install chromium; .ci/run does)");
-        return;
-    };
+    let Some(chromium) = chromium() else { return };
     let sb = Sandbox::new();
     let (result, _) = small_run(&sb);
     let dir = sb.dir.path().join("compared");
@@ -398,7 +425,55 @@ fn the_report_reads_well_in_a_real_browser() {
     let index = dir.join("index.html");
     for width in [1400, 390] {
         let profile = sb.dir.path().join(format!("chromium-{width}"));
-        look_at(chromium, &index, width, &profile);
+        look_at(&chromium, &index, width, &profile);
+    }
+}
+
+/// The loaded workloads' table sorts by load and filters, and the page
+/// fits, on a desktop and a phone.
+#[test]
+fn the_load_table_reads_well_in_a_real_browser() {
+    let Some(chromium) = chromium() else { return };
+    let sb = Sandbox::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = sb.dir.path().join("fan-in");
+    let sample = root.join("results/sample-fan-in.json");
+    let o = sb.run(&[
+        "report",
+        sample.to_str().unwrap(),
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rows = "[...document.querySelectorAll('#load-table tbody tr')].filter(r => !r.hidden)";
+    for width in [1400, 390] {
+        let profile = sb.dir.path().join(format!("chromium-load-{width}"));
+        let (_browser, tab, heard) = open_page(&chromium, &dir.join("index.html"), width, &profile);
+        fits(&tab, width, "load");
+        let loads = format!("JSON.stringify({rows}.map(r => r.cells[3].getAttribute('data-v')))");
+        tab.evaluate(
+            "document.querySelectorAll('#load-table thead tr:last-child th')[3].click(); '\"\"'",
+            false,
+        )
+        .unwrap();
+        let ascending = ask(&tab, &loads);
+        assert!(
+            sorted_keys(ascending.as_array().unwrap(), true),
+            "not ascending: {ascending}"
+        );
+        let kept = ask(&tab, &format!("const f = document.querySelector('input[data-table=load-table]'); f.value = 'sysv-mq 4 KiB'; f.dispatchEvent(new Event('input')); JSON.stringify({rows}.map(r => r.cells[0].textContent + ' ' + r.cells[2].textContent + ' ' + r.cells[3].textContent))"));
+        assert_eq!(
+            kept,
+            serde_json::json!([
+                "sysv-mq 4 KiB 1 sender",
+                "sysv-mq 4 KiB 2 senders",
+                "sysv-mq 4 KiB 4 senders",
+                "sysv-mq 4 KiB 8 senders"
+            ]),
+            "the filter"
+        );
+        let heard = heard.lock().unwrap();
+        assert!(heard.is_empty(), "the page complained: {heard:?}");
     }
 }
 
