@@ -326,6 +326,43 @@ fn a_harness_killed_by_sigkill_leaves_no_peer_and_no_ipc_object() {
 }
 
 #[test]
+fn a_harness_killed_during_fan_in_leaves_no_sender_and_no_ipc_object() {
+    // Three senders each: the queues and the socket and FIFO paths are
+    // removed by the senders' parent-death handling and the janitor.
+    let watch = IpcWatch::start();
+    for mechanism in ["posix-mq", "sysv-mq", "fifo", "uds-dgram", "shm-ring"] {
+        let sb = Sandbox::new();
+        let (run, _) = start_long_run(
+            &sb,
+            &[
+                "-m",
+                mechanism,
+                "--patterns",
+                "fan-in",
+                "--senders",
+                "3",
+                "--duration",
+                "5s",
+            ],
+        );
+        wait_until(
+            &format!("{mechanism}'s three senders"),
+            Duration::from_secs(5),
+            || children(run.id()).len() >= 3,
+        );
+        kill(Pid::from_raw(run.id() as i32), Signal::SIGKILL).unwrap();
+        wait_until(
+            &format!("{mechanism}'s senders to exit"),
+            Duration::from_secs(5),
+            || sb.processes().is_empty(),
+        );
+        let _ = run.wait_with_output();
+        sb.assert_nothing_left();
+    }
+    watch.assert_nothing_new();
+}
+
+#[test]
 fn eight_cases_at_once_lose_nothing_and_leave_nothing() {
     let watch = IpcWatch::start();
     let sb = Sandbox::new();
