@@ -3,12 +3,12 @@
 //! from a copied folder.
 
 use super::figures::{throughput_size, Drawn};
-use super::summary::{grid, sentences, Metric};
+use super::summary::{grid, load_sentences, sentences, Metric};
 use super::{placement_words, Figure, Report};
 use crate::export::markdown::size_cell;
 use crate::output::bytes;
 use crate::results::probe::{Method, ProbeFile, PROPERTIES};
-use crate::results::{ResultFile, Row, Status};
+use crate::results::{Pattern, ResultFile, Row, Status};
 
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -39,8 +39,13 @@ pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> St
     if baseline.is_some() {
         s += "<a href=\"#compare\">Compared with the baseline</a> · ";
     }
-    s +=
-        "<a href=\"#results\">All results</a> · <a href=\"#not-run\">Unsupported and failed</a> · ";
+    if has_ping_pong(report) {
+        s += "<a href=\"#results\">All results</a> · ";
+    }
+    if has_load(report) {
+        s += "<a href=\"#load\">Under load</a> · ";
+    }
+    s += "<a href=\"#not-run\">Unsupported and failed</a> · ";
     if result.probe.is_some() {
         s += "<a href=\"#properties\">Properties</a> · ";
     }
@@ -58,7 +63,9 @@ pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> St
     if let Some(b) = baseline {
         s += &super::tables::comparison(report, b, drawn.compare.as_ref());
     }
-    s += &super::tables::results(report);
+    if has_ping_pong(report) {
+        s += &super::tables::results(report);
+    }
     s += &super::tables::under_load(report);
     s += &not_ok(&result.rows);
     if let Some(p) = &result.probe {
@@ -117,8 +124,13 @@ pub fn figures_html(figures: &[Figure]) -> String {
 fn summary(report: &Report, drawn: &Drawn) -> String {
     let mut s = String::from("<h2 id=\"summary\">Summary</h2>\n<p>RTT is a round trip (the message and its echo); one-way latency is about half. Throughput is one way; MiB = 2<sup>20</sup> bytes. Compare rows of the same placement: on a virtual machine a wake-up across CPUs can cost more than any transport.</p>\n");
     if let Some(f) = &report.result.floors {
+        let under = if has_ping_pong(report) {
+            " Under each RTT p50 and MiB/s of the results table is that multiple (hover it for the limit)."
+        } else {
+            ""
+        };
         s += &format!(
-            "<p class=\"floors\">{} Under each RTT p50 and MiB/s of the results table is that multiple (hover it for the limit).</p>\n",
+            "<p class=\"floors\">{}{under}</p>\n",
             escape(&crate::export::markdown::floors_summary(f))
         );
     }
@@ -127,17 +139,41 @@ fn summary(report: &Report, drawn: &Drawn) -> String {
             "<h3>{}</h3>\n<ul class=\"facts\">\n",
             capitalised(placement_words(*placement))
         );
-        for line in sentences(report, *placement, throughput_size(report, *placement)) {
+        let wide = throughput_size(report, *placement);
+        let lines = sentences(report, *placement, wide)
+            .into_iter()
+            .chain(load_sentences(report, *placement));
+        for line in lines {
             s += &format!("<li>{line}</li>\n");
         }
         s += "</ul>\n";
         s += &figures_html(figures);
-        s += "<p>Every size at a glance: each cell is coloured from green (the best of its table) to red (the worst) on a log scale; hover a cell that did not run for the reason.</p>\n<div class=\"grids\">";
-        s += &grid(report, *placement, Metric::RttP50);
-        s += &grid(report, *placement, Metric::MibPerS);
-        s += "</div>\n";
+        if has_ping_pong(report) {
+            s += "<p>Every size at a glance: each cell is coloured from green (the best of its table) to red (the worst) on a log scale; hover a cell that did not run for the reason.</p>\n<div class=\"grids\">";
+            s += &grid(report, *placement, Metric::RttP50);
+            s += &grid(report, *placement, Metric::MibPerS);
+            s += "</div>\n";
+        }
     }
     s
+}
+
+/// Whether the run has ping-pong or streaming rows (a run of the loaded
+/// workloads alone has neither, and no grid or results table to show).
+fn has_ping_pong(report: &Report) -> bool {
+    report
+        .result
+        .rows
+        .iter()
+        .any(|r| matches!(r.pattern, Pattern::Latency | Pattern::Throughput))
+}
+
+fn has_load(report: &Report) -> bool {
+    report
+        .result
+        .rows
+        .iter()
+        .any(|r| matches!(r.pattern, Pattern::Rate | Pattern::FanIn))
 }
 
 /// Cases that did not run, one line per transport and reason.

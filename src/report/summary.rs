@@ -4,7 +4,7 @@
 use super::html::escape;
 use super::{Group, Report};
 use crate::output::{bytes, ns};
-use crate::results::{multiple_text, Pattern, Placement, Row, Status};
+use crate::results::{multiple_text, rate_text, Pattern, Placement, Row, Status};
 
 /// The fastest and the slowest round trip at each size, and the throughput
 /// at the summary's size: the answer to "which transport, for my size".
@@ -229,4 +229,100 @@ fn cell(row: Option<&Row>, metric: Metric, range: (f64, f64), lower_is_better: b
         (Status::Failed, _) => format!("<td class=\"bad\" title=\"{reason}\">failed</td>"),
         _ => "<td>–</td>".into(),
     }
+}
+
+/// The loaded workloads at their smallest message size, per placement:
+/// the highest offered rate each transport sustained, and how fan-in
+/// scaled from the fewest senders to the most.
+pub fn load_sentences(report: &Report, placement: Placement) -> Vec<String> {
+    let rows: Vec<&Row> = report.ok(placement).collect();
+    [saturation(&rows), fan_in_scaling(&rows)]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The smallest message size a pattern ran at (signal-only rows go with it).
+fn at_smallest<'a>(rows: &[&'a Row], pattern: Pattern) -> Option<(u64, Vec<&'a Row>)> {
+    let of: Vec<&Row> = rows
+        .iter()
+        .copied()
+        .filter(|r| r.pattern == pattern)
+        .collect();
+    let size = of.iter().map(|r| r.size_bytes).filter(|&s| s > 0).min()?;
+    let at = of
+        .into_iter()
+        .filter(|r| r.size_bytes == size || r.size_bytes == 0)
+        .collect();
+    Some((size, at))
+}
+
+fn saturation(rows: &[&Row]) -> Option<String> {
+    let (size, at) = at_smallest(rows, Pattern::Rate)?;
+    let top = at
+        .iter()
+        .filter_map(|r| r.offered_per_s)
+        .fold(0.0, f64::max);
+    let mut best: Vec<(&str, f64)> = Vec::new();
+    for r in &at {
+        let sustained = r.schedule.as_ref().is_some_and(|s| s.sustained);
+        let kept = r.offered_per_s.filter(|_| sustained).unwrap_or(0.0);
+        match best.iter_mut().find(|(m, _)| *m == r.mechanism) {
+            Some(b) => b.1 = b.1.max(kept),
+            None => best.push((&r.mechanism, kept)),
+        }
+    }
+    best.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let words: Vec<String> = best
+        .iter()
+        .map(|&(m, rate)| match rate {
+            0.0 => format!("{} none", escape(m)),
+            r if r >= top => format!("{} {}/s (the top of the sweep)", escape(m), rate_text(r)),
+            r => format!("{} {}/s", escape(m), rate_text(r)),
+        })
+        .collect();
+    Some(format!(
+        "Open loop, {}: the highest offered rate each transport sustained: {}",
+        bytes(size),
+        words.join(", ")
+    ))
+}
+
+fn fan_in_scaling(rows: &[&Row]) -> Option<String> {
+    let (size, at) = at_smallest(rows, Pattern::FanIn)?;
+    let counts = at.iter().filter_map(|r| r.senders);
+    let (fewest, most) = (counts.clone().min()?, counts.max()?);
+    let rate = |m: &str, n: u32| {
+        at.iter()
+            .find(|r| r.mechanism == m && r.senders == Some(n))
+            .and_then(|r| r.msgs_per_s)
+    };
+    let mut scaled: Vec<(&str, f64, f64)> = Vec::new();
+    for r in &at {
+        if let (Some(a), Some(b)) = (rate(&r.mechanism, fewest), rate(&r.mechanism, most)) {
+            if !scaled.iter().any(|s| s.0 == r.mechanism) {
+                scaled.push((&r.mechanism, a, b));
+            }
+        }
+    }
+    scaled.sort_by(|x, y| y.2.total_cmp(&x.2));
+    let words: Vec<String> = scaled
+        .iter()
+        .map(|&(m, a, b)| {
+            format!(
+                "{} {} → {} ({:.2}×)",
+                escape(m),
+                rate_text(a),
+                rate_text(b),
+                b / a
+            )
+        })
+        .collect();
+    (!words.is_empty()).then(|| {
+        format!(
+            "Fan-in, {}, messages/s received from {fewest} to {most} senders: {}",
+            bytes(size),
+            words.join(", ")
+        )
+    })
 }
