@@ -1,5 +1,7 @@
 //! `ipcbench list`: each transport, whether it works here, and why not.
 
+use crate::harness;
+use crate::results::Pattern;
 use crate::transport;
 
 pub fn render() -> String {
@@ -18,6 +20,7 @@ pub fn render() -> String {
         }
         s += "\n";
     }
+    s += &loaded_workloads();
     s += &match transport::node::node() {
         Ok(n) => {
             let (a, b, c) = n.version;
@@ -30,4 +33,22 @@ pub fn render() -> String {
         s += &format!("  {name:<24} {value:<22} {what}\n");
     }
     s
+}
+
+/// Which transports run the open loop and fan-in, and why not.
+fn loaded_workloads() -> String {
+    let mut s = String::from("The loaded workloads (run --patterns rate,fan-in):\n");
+    let can = |t: &dyn transport::Transport, p: Pattern| match harness::refusal(t, p) {
+        None => "yes".to_string(),
+        Some(why) => format!("no: {why}"),
+    };
+    for &t in transport::all() {
+        s += &format!(
+            "  {:<18} rate {}; fan-in {}\n",
+            t.name(),
+            can(t, Pattern::Rate),
+            can(t, Pattern::FanIn)
+        );
+    }
+    s + "\n"
 }

@@ -154,21 +154,27 @@ pub fn run_case(case: &Case) -> Row {
     }
 }
 
-/// Whether the transport can run the case's workload at all.
-fn workload_supported(case: &Case) -> Result<(), String> {
-    match (case.spec.pattern, case.transport.timed_by()) {
-        (Pattern::Rate | Pattern::FanIn, Some(who)) => Err(format!(
+/// Why `transport` cannot run `pattern` at all, if it cannot.
+pub fn refusal(transport: &dyn Transport, pattern: Pattern) -> Option<String> {
+    match (pattern, transport.timed_by()) {
+        (Pattern::Rate | Pattern::FanIn, Some(who)) => Some(format!(
             "timed by {who} itself on both ends, and its driver runs ping-pong and streaming only"
         )),
-        // A signal-only transport's own refusal says more (no payload).
-        (Pattern::FanIn, _)
-            if case.transport.carries_payload() && case.spec.size < message::TIMED_BYTES =>
-        {
-            Err(format!(
-                "a fan-in message carries its send time after the header: at least {} bytes",
-                message::TIMED_BYTES
-            ))
-        }
+        (Pattern::FanIn, None) => transport.fan_in_refused().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Whether the transport can run the case's workload at all.
+fn workload_supported(case: &Case) -> Result<(), String> {
+    if let Some(why) = refusal(case.transport, case.spec.pattern) {
+        return Err(why);
+    }
+    match case.spec.pattern {
+        Pattern::FanIn if case.spec.size < message::TIMED_BYTES => Err(format!(
+            "a fan-in message carries its send time after the header: at least {} bytes",
+            message::TIMED_BYTES
+        )),
         _ => Ok(()),
     }
 }

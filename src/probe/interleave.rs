@@ -31,11 +31,8 @@ pub fn probe(s: &Subject, settings: &Settings) -> Finding {
             "a bare segment has no receiver to write to: what several writers do is up to the protocol on top",
         );
     };
-    if !t.carries_payload() {
-        return Finding::fact(
-            Measured::not_applicable(),
-            "bare signals: there are no bytes to mix",
-        );
+    if let Some(why) = crate::harness::refusal(t, Pattern::FanIn) {
+        return Finding::fact(Measured::not_applicable(), format!("no fan-in: {why}"));
     }
     let settings = Settings {
         length: Length::Iterations(MESSAGES),
@@ -55,11 +52,12 @@ pub fn probe(s: &Subject, settings: &Settings) -> Finding {
         case.spec.senders = Some(SENDERS);
         let row = run_case(&case);
         match row.status {
+            // A kernel limit at the first size tried: nothing was measured.
             Status::Unsupported if whole.is_empty() => {
-                return Finding::fact(
-                    Measured::not_applicable(),
-                    format!("no fan-in: {}", row.reason.unwrap_or_default()),
-                )
+                return Finding::undecided(format!(
+                    "{SENDERS} senders of {size}-byte messages: unsupported: {}",
+                    row.reason.unwrap_or_default()
+                ))
             }
             Status::Ok if row.errors.torn + row.errors.corrupted > 0 => {
                 return torn_at(size, &row, &whole);

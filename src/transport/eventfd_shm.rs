@@ -68,10 +68,8 @@ impl Transport for EventfdShm {
             )))
         })
     }
-    fn fan_in(&self, _at: &Rendezvous, _senders: u32) -> io::Result<super::FanIn> {
-        Err(super::unsupported(
-            super::bounded_buffer::NO_FAN_IN.to_string(),
-        ))
+    fn fan_in_refused(&self) -> Option<&'static str> {
+        Some(super::bounded_buffer::NO_FAN_IN)
     }
     fn join(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let mut fds = inherited.fds.into_iter();

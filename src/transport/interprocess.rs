@@ -92,8 +92,8 @@ impl Transport for Interprocess {
             }),
         })
     }
-    fn fan_in(&self, _at: &Rendezvous, _senders: u32) -> io::Result<super::FanIn> {
-        Err(super::unsupported("not arranged in ipcbench yet; the uds-stream rows measure the Unix stream socket underneath with one connection per sender".to_string()))
+    fn fan_in_refused(&self) -> Option<&'static str> {
+        Some("not arranged in ipcbench yet; the uds-stream rows measure the Unix stream socket underneath with one connection per sender")
     }
     fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let name = at.dir.join(SOCKET).to_fs_name::<GenericFilePath>()?;

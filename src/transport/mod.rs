@@ -317,13 +317,18 @@ pub trait Transport: Sync {
     /// `token` are those the peer was started with. Errors are ignored: the
     /// objects may be gone already.
     fn orphaned(&self, _tag: &str, _token: &str) {}
+    /// Why the mechanism offers no fan-in (several sender processes into
+    /// one receiver), or None when `fan_in` makes one.
+    fn fan_in_refused(&self) -> Option<&'static str> {
+        None
+    }
     /// Parent side of a fan-in case: one receiving end that `senders`
-    /// processes write to, or why the mechanism offers none.
+    /// processes write to.
     fn fan_in(&self, _at: &Rendezvous, _senders: u32) -> io::Result<FanIn> {
-        Err(unsupported(format!(
-            "{} has no fan-in arrangement in ipcbench",
-            self.name()
-        )))
+        let why = self
+            .fan_in_refused()
+            .unwrap_or("no fan-in arrangement in ipcbench");
+        Err(unsupported(why.to_string()))
     }
     /// A fan-in sender's side: join what `fan_in` made. Only its `send` is used.
     fn join_fan_in(&self, _at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
@@ -446,6 +451,30 @@ pub fn names() -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `list` and the probe say of fan-in is what `fan_in` does: a
+    /// transport that does not refuse it makes one (and removes it again).
+    #[test]
+    fn every_transport_that_does_not_refuse_fan_in_makes_one() {
+        for &t in all() {
+            if t.availability().is_err() || t.timed_by().is_some() {
+                continue;
+            }
+            let dir = tempfile::tempdir().unwrap();
+            let tag = format!("ipcbench-test-{}-fan-in-{}", std::process::id(), t.name());
+            let at = Rendezvous {
+                dir: dir.path(),
+                tag: &tag,
+                size: 64,
+            };
+            match (t.fan_in_refused(), t.fan_in(&at, 2)) {
+                (None, Ok(_)) => {}
+                (Some(why), Err(e)) => assert!(e.to_string().contains(why), "{}", t.name()),
+                (None, Err(e)) => panic!("{} does not refuse fan-in, yet: {e}", t.name()),
+                (Some(_), Ok(_)) => panic!("{} refuses fan-in, yet makes one", t.name()),
+            }
+        }
+    }
 
     /// ipcbench's rings carry at most their slot: a larger message is
     /// refused with EMSGSIZE, and what was queued before and after comes

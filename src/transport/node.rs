@@ -190,8 +190,8 @@ impl Transport for Node {
             ..Prepared::ready(self.framed(ours.into()))
         })
     }
-    fn fan_in(&self, _at: &Rendezvous, _senders: u32) -> io::Result<super::FanIn> {
-        Err(super::unsupported("Node's fork() channel joins one parent and one child; there is no third end for another sender".to_string()))
+    fn fan_in_refused(&self) -> Option<&'static str> {
+        Some("Node's fork() channel joins one parent and one child; there is no third end for another sender")
     }
     fn join(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         if self.node_to_node {

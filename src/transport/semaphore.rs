@@ -220,8 +220,8 @@ impl Transport for Semaphore {
             ..Prepared::ready(Box::new(channel))
         })
     }
-    fn fan_in(&self, _at: &Rendezvous, _senders: u32) -> io::Result<super::FanIn> {
-        Err(super::unsupported("it carries no payload: posts from several senders cannot be told apart, so neither loss nor order could be checked".to_string()))
+    fn fan_in_refused(&self) -> Option<&'static str> {
+        Some("it carries no payload: posts from several senders cannot be told apart, so neither loss nor order could be checked")
     }
     fn join(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let [ping, pong, stop] = names(at.tag).map(|n| NamedSemaphore::open(&n));

@@ -93,10 +93,8 @@ impl Transport for ShmPosixSem {
             });
         Ok(Prepared::ready(Box::new(channel)))
     }
-    fn fan_in(&self, _at: &Rendezvous, _senders: u32) -> io::Result<super::FanIn> {
-        Err(super::unsupported(
-            super::bounded_buffer::NO_FAN_IN.to_string(),
-        ))
+    fn fan_in_refused(&self) -> Option<&'static str> {
+        Some(super::bounded_buffer::NO_FAN_IN)
     }
     fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let fd = shm_open(

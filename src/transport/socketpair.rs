@@ -26,8 +26,8 @@ impl Transport for Socketpair {
             ..Prepared::ready(Box::new(FdStream::duplex(ours.into())?))
         })
     }
-    fn fan_in(&self, _at: &Rendezvous, _senders: u32) -> io::Result<super::FanIn> {
-        Err(super::unsupported("socketpair() makes exactly two connected ends: several senders could only share one end, one byte stream, which the pipe rows measure".to_string()))
+    fn fan_in_refused(&self) -> Option<&'static str> {
+        Some("socketpair() makes exactly two connected ends: several senders could only share one end, one byte stream, which the pipe rows measure")
     }
     fn join(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let fd: OwnedFd = inherited
