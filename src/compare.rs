@@ -118,6 +118,17 @@ pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> V
         else {
             continue;
         };
+        // Past a transport's ceiling an open loop's latency is the queue the
+        // case's length built, not the transport's: not a figure to compare.
+        // A rate sustained before and not now has regressed, whatever the figure.
+        match (past_its_ceiling(b), past_its_ceiling(c)) {
+            (true, true) => continue,
+            (false, true) => {
+                out.push(no_longer_sustained(b, c));
+                continue;
+            }
+            _ => {}
+        }
         let (Some(mut nb), Some(mut nc)) = (normalised(baseline, b), normalised(current, c)) else {
             continue;
         };
@@ -173,6 +184,26 @@ pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> V
         });
     }
     out
+}
+
+/// An open-loop row whose sender or echoes fell behind the offered rate.
+fn past_its_ceiling(r: &Row) -> bool {
+    r.schedule.as_ref().is_some_and(|s| !s.sustained)
+}
+
+fn no_longer_sustained(b: &Row, c: &Row) -> Change {
+    Change {
+        mechanism: c.mechanism.clone(),
+        pattern: c.pattern,
+        placement: c.placement.to_string(),
+        size_bytes: c.size_bytes,
+        load: c.load_label().map(|l| format!("{l}, no longer sustained")),
+        baseline: b.headline().unwrap_or(f64::NAN),
+        current: c.headline().unwrap_or(f64::NAN),
+        raw_change: f64::INFINITY,
+        change: f64::INFINITY,
+        verdict: Verdict::Regression,
+    }
 }
 
 /// Cases measured in the baseline that failed in the current run: a

@@ -353,7 +353,8 @@ fn cases_measured_in_one_run_only_are_listed() {
 #[test]
 fn loaded_cases_are_compared_load_by_load() {
     // The committed open-loop sample against itself with one case's p99
-    // doubled: only that offered rate regresses, and it is named so.
+    // doubled and one rate no longer sustained: only those two regress,
+    // each named by its offered rate.
     let sb = Sandbox::new();
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let base = root.join("results/sample-rate.json");
@@ -373,15 +374,38 @@ fn loaded_cases_are_compared_load_by_load() {
     row["rtt_ns"]["p999"] = row["rtt_ns"]["p999"].as_u64().unwrap().max(p99 * 2).into();
     row["rtt_ns"]["max"] = row["rtt_ns"]["max"].as_u64().unwrap().max(p99 * 2).into();
     row["trials"] = serde_json::json!([(p99 * 2) as f64]);
+    // And one rate that was sustained no longer is.
+    let lost = r["rows"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|row| {
+            row["mechanism"] == "fifo"
+                && row["placement"] == "cross"
+                && row["offered_per_s"] == 500000.0
+        })
+        .expect("fifo at 500k/s across CPUs in the sample");
+    assert_eq!(lost["schedule"]["sustained"], true);
+    lost["schedule"]["sustained"] = false.into();
     let current = sb.dir.path().join("current.json");
     std::fs::write(&current, serde_json::to_string(&r).unwrap()).unwrap();
     let o = sb.run(&["compare", base.to_str().unwrap(), current.to_str().unwrap()]);
     let text = String::from_utf8_lossy(&o.stdout);
     assert_eq!(o.status.code(), Some(1), "{text}");
     let regressions: Vec<&str> = text.lines().filter(|l| l.contains("REGRESSION")).collect();
-    assert_eq!(regressions.len(), 1, "{text}");
+    assert_eq!(regressions.len(), 2, "{text}");
     assert!(
-        regressions[0].contains("pipe") && regressions[0].contains("64 B at 50k/s offered"),
+        regressions
+            .iter()
+            .any(|l| l.contains("pipe") && l.contains("64 B at 50k/s offered |")),
         "{text}"
     );
+    assert!(
+        regressions.iter().any(|l| l.contains("fifo")
+            && l.contains("500k/s offered, no longer sustained")
+            && l.contains("collapsed")),
+        "{text}"
+    );
+    // Rates neither run sustained measured queues, not transports.
+    assert!(!text.contains("| pipe | rate | same | 64 B at 2M/s offered"), "{text}");
 }
