@@ -407,5 +407,8 @@ fn loaded_cases_are_compared_load_by_load() {
         "{text}"
     );
     // Rates neither run sustained measured queues, not transports.
-    assert!(!text.contains("| pipe | rate | same | 64 B at 2M/s offered"), "{text}");
+    assert!(
+        !text.contains("| pipe | rate | same | 64 B at 2M/s offered"),
+        "{text}"
+    );
 }
