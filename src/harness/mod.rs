@@ -1,6 +1,7 @@
-//! Runs one case: a peer process started from this very binary, a channel
-//! between the two, a workload timed on this side, and everything reaped and
-//! removed afterwards whatever happened.
+//! Runs one case: a peer process started from this very binary (or, for
+//! fan-in, several: `fan_in.rs`), a channel between them, a workload timed
+//! on this side, and everything reaped and removed afterwards whatever
+//! happened.
 
 pub mod case;
 pub mod fan_in;

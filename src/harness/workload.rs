@@ -1,5 +1,7 @@
-//! The two workloads, parent side and peer side. Timing happens here and
-//! nowhere else; the transport under test only sees `send` and `recv`.
+//! Ping-pong and streaming, parent side and peer side (the open loop's
+//! timed part is in `open_loop.rs`, fan-in in `fan_in.rs`). Timing happens
+//! in these three and nowhere else; the transport under test only sees
+//! `send` and `recv`.
 
 pub use crate::results::Length;
 use std::io;
@@ -136,99 +138,156 @@ pub fn drive(
     inject: Option<Injection>,
     progress: &AtomicU64,
 ) -> io::Result<Timed> {
-    let (size, warmup) = (case.size, case.warmup());
-    let mut out = Message::try_new(size)?;
-    let mut back = zeroed(size)?;
-    // First touch of both buffers happens here, not in the timed part.
-    back.fill(0xA5);
-    let mut replies = verifier(case.verify, ch);
-    // The peer echoes ping-pong and open-loop messages alike.
-    let round_trip = case.pattern.is_latency();
-
-    // Warm-up: at least one message, so the first (cold) one is never timed.
-    let warm_start = Instant::now();
-    let mut seq = 0u64;
-    while seq == 0 || warm_start.elapsed() < warmup {
-        stop_if_asked()?;
-        out.stamp(DATA, seq);
-        ch.send(&out.buf)?;
-        if round_trip {
-            let n = ch.recv(&mut back)?;
-            replies.check(&back[..n.min(size)], size);
-        }
-        seq += 1;
-        progress.store(seq, Ordering::Relaxed);
-    }
-    let warmup_messages = seq;
+    let mut ends = Ends::new(ch, case)?;
+    let warmup_messages = ends.warm_up(ch, case, progress)?;
     // The peer answers SYNC once it has read everything before it, so the
     // timed part starts with an empty channel and the peer's CPU clock reset.
-    exchange(ch, &mut out, &mut back, SYNC, seq)?;
-    if case.pattern == Pattern::Rate {
+    ends.exchange(ch, SYNC, warmup_messages)?;
+    let timed = match case.pattern {
+        Pattern::Rate => ends.open_loop(ch, case, warmup_messages, progress),
+        _ => ends.closed_loop(ch, case, (warmup_messages, inject), progress),
+    }?;
+    Ok(Timed {
+        warmup_messages,
+        ..timed
+    })
+}
+
+/// The parent's message buffers, and what checks the echoes.
+struct Ends {
+    out: Message,
+    back: Vec<u8>,
+    replies: Verifier,
+}
+
+impl Ends {
+    fn new(ch: &dyn Channel, case: &CaseSpec) -> io::Result<Ends> {
+        let mut back = zeroed(case.size)?;
+        // First touch of both buffers happens here, not in the timed part.
+        back.fill(0xA5);
+        Ok(Ends {
+            out: Message::try_new(case.size)?,
+            back,
+            replies: verifier(case.verify, ch),
+        })
+    }
+
+    fn exchange(&mut self, ch: &mut dyn Channel, flags: u32, seq: u64) -> io::Result<()> {
+        exchange(ch, &mut self.out, &mut self.back, flags, seq)
+    }
+
+    /// At least one message, so the first (cold) one is never timed;
+    /// returns how many.
+    fn warm_up(
+        &mut self,
+        ch: &mut dyn Channel,
+        case: &CaseSpec,
+        progress: &AtomicU64,
+    ) -> io::Result<u64> {
+        // The peer echoes ping-pong and open-loop messages alike.
+        let round_trip = case.pattern.is_latency();
+        let size = case.size;
+        let start = Instant::now();
+        let mut seq = 0u64;
+        while seq == 0 || start.elapsed() < case.warmup() {
+            stop_if_asked()?;
+            self.out.stamp(DATA, seq);
+            ch.send(&self.out.buf)?;
+            if round_trip {
+                let n = ch.recv(&mut self.back)?;
+                self.replies.check(&self.back[..n.min(size)], size);
+            }
+            seq += 1;
+            progress.store(seq, Ordering::Relaxed);
+        }
+        Ok(seq)
+    }
+
+    /// The open loop's timed part (`open_loop.rs`), then END.
+    fn open_loop(
+        mut self,
+        ch: &mut dyn Channel,
+        case: &CaseSpec,
+        first: u64,
+        progress: &AtomicU64,
+    ) -> io::Result<Timed> {
         // Two threads send and receive: the process's time is the parent's.
         let cpu0 = process_cpu_time();
-        let timed = super::open_loop::run(ch, case, seq, &mut replies, progress)?;
+        let timed = super::open_loop::run(ch, case, first, &mut self.replies, progress)?;
         // The closing message took one sequence number too.
-        let seq = seq + timed.messages + 1;
-        exchange(ch, &mut out, &mut back, END, seq)?;
-        return Ok(Timed {
+        let seq = first + timed.messages + 1;
+        self.exchange(ch, END, seq)?;
+        Ok(Timed {
             histogram: Some(timed.histogram),
             messages: timed.messages,
             elapsed: timed.elapsed,
             cpu: process_cpu_time().saturating_sub(cpu0),
-            warmup_messages,
-            errors: replies.finish(seq),
+            warmup_messages: 0,
+            errors: self.replies.finish(seq),
             schedule: Some(timed.schedule),
-        });
+        })
     }
 
-    let mut histogram = round_trip.then(new_histogram);
-    let cpu0 = thread_cpu_time();
-    let start = Instant::now();
-    let mut done = 0u64;
-    while !case.length.over(done, start) {
-        // One load of a flag: cheap beside the fastest round trip (~100 ns),
-        // and what lets Ctrl-C end a case of any length at once.
-        stop_if_asked()?;
-        let used = match &mut histogram {
-            Some(h) => {
-                out.stamp(DATA, seq);
-                let t0 = Instant::now();
-                ch.send(&out.buf)?;
-                let n = ch.recv(&mut back)?;
-                let rtt = t0.elapsed();
-                h.saturating_record(rtt.as_nanos() as u64);
-                replies.check(&back[..n.min(size)], size);
-                1
-            }
-            // The test-only faults stay out of the measured path.
-            None if inject.is_none() => {
-                out.stamp(DATA, seq);
-                ch.send(&out.buf)?;
-                1
-            }
-            None => send_with_fault(ch, &mut out, seq, done, inject)?,
+    /// Ping-pong round trips, or messages streamed one way, then END.
+    fn closed_loop(
+        mut self,
+        ch: &mut dyn Channel,
+        case: &CaseSpec,
+        (first, inject): (u64, Option<Injection>),
+        progress: &AtomicU64,
+    ) -> io::Result<Timed> {
+        let size = case.size;
+        let round_trip = case.pattern == Pattern::Latency;
+        let mut histogram = round_trip.then(new_histogram);
+        let (out, back) = (&mut self.out, &mut self.back);
+        let cpu0 = thread_cpu_time();
+        let start = Instant::now();
+        let (mut seq, mut done) = (first, 0u64);
+        while !case.length.over(done, start) {
+            // One load of a flag: cheap beside the fastest round trip (~100 ns),
+            // and what lets Ctrl-C end a case of any length at once.
+            stop_if_asked()?;
+            let used = match &mut histogram {
+                Some(h) => {
+                    out.stamp(DATA, seq);
+                    let t0 = Instant::now();
+                    ch.send(&out.buf)?;
+                    let n = ch.recv(back)?;
+                    let rtt = t0.elapsed();
+                    h.saturating_record(rtt.as_nanos() as u64);
+                    self.replies.check(&back[..n.min(size)], size);
+                    1
+                }
+                // The test-only faults stay out of the measured path.
+                None if inject.is_none() => {
+                    out.stamp(DATA, seq);
+                    ch.send(&out.buf)?;
+                    1
+                }
+                None => send_with_fault(ch, out, seq, done, inject)?,
+            };
+            seq += used;
+            done += used;
+            progress.store(seq, Ordering::Relaxed);
+        }
+        self.exchange(ch, END, seq)?;
+        let elapsed = start.elapsed();
+        let cpu = thread_cpu_time().saturating_sub(cpu0);
+        let errors = if round_trip {
+            self.replies.finish(seq)
+        } else {
+            ErrorCounts::default()
         };
-        seq += used;
-        done += used;
-        progress.store(seq, Ordering::Relaxed);
+        Ok(Timed {
+            histogram,
+            messages: done,
+            elapsed,
+            cpu,
+            warmup_messages: 0,
+            errors,
+            schedule: None,
+        })
     }
-    exchange(ch, &mut out, &mut back, END, seq)?;
-    let elapsed = start.elapsed();
-    let cpu = thread_cpu_time().saturating_sub(cpu0);
-    let errors = if round_trip {
-        replies.finish(seq)
-    } else {
-        ErrorCounts::default()
-    };
-    Ok(Timed {
-        histogram,
-        messages: done,
-        elapsed,
-        cpu,
-        warmup_messages,
-        errors,
-        schedule: None,
-    })
 }
 
 /// Drives a live session from outside the harness's own timed loops (for
