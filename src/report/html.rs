@@ -158,22 +158,23 @@ fn summary(report: &Report, drawn: &Drawn) -> String {
     s
 }
 
-/// Whether the run has ping-pong or streaming rows (a run of the loaded
-/// workloads alone has neither, and no grid or results table to show).
-fn has_ping_pong(report: &Report) -> bool {
+/// Whether the run has rows of any of `patterns`.
+fn ran_any(report: &Report, patterns: &[Pattern]) -> bool {
     report
         .result
         .rows
         .iter()
-        .any(|r| matches!(r.pattern, Pattern::Latency | Pattern::Throughput))
+        .any(|r| patterns.contains(&r.pattern))
+}
+
+/// Ping-pong or streaming rows (a run of the loaded workloads alone has
+/// neither, and no grid or results table to show).
+fn has_ping_pong(report: &Report) -> bool {
+    ran_any(report, &[Pattern::Latency, Pattern::Throughput])
 }
 
 fn has_load(report: &Report) -> bool {
-    report
-        .result
-        .rows
-        .iter()
-        .any(|r| matches!(r.pattern, Pattern::Rate | Pattern::FanIn))
+    ran_any(report, &[Pattern::Rate, Pattern::FanIn])
 }
 
 /// Cases that did not run, one line per transport and reason.
