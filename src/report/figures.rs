@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use super::charts::{self, Axis, Bar, BarChart, Chart, DotChart, LineChart, Look, Series};
-use super::{placement_words, short_count, short_ns, size_label, Figure, Group, Report};
+use super::{
+    at_smallest_size, placement_words, short_count, short_ns, size_label, Figure, Group, Report,
+};
 use crate::compare::Verdict;
 use crate::results::{Pattern, Placement, ResultFile, Row};
 
@@ -140,22 +142,10 @@ fn line_charts(
     Ok(figures)
 }
 
-/// The smallest message size at which some row of `pattern` ran, and
-/// the rows of `pattern` at it (with the signal-only rows, which have none).
-fn smallest_with<'a>(rows: &[&'a Row], pattern: Pattern) -> Option<(u64, Vec<&'a Row>)> {
-    let of = || rows.iter().copied().filter(move |r| r.pattern == pattern);
-    let size = of().map(|r| r.size_bytes).filter(|&s| s > 0).min();
-    let size = size.or_else(|| of().map(|r| r.size_bytes).min())?;
-    let at = of()
-        .filter(|r| r.size_bytes == size || r.size_bytes == 0)
-        .collect();
-    Some((size, at))
-}
-
 /// The hockey stick: latency from the due time against the offered rate,
 /// at the smallest size measured so.
 fn open_loop_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
-    let Some((size, loaded)) = smallest_with(rows, Pattern::Rate) else {
+    let Some((size, loaded)) = at_smallest_size(rows, Pattern::Rate) else {
         return Ok(Vec::new());
     };
     let (title, words) = (at.group.title(), placement_words(at.placement));
@@ -191,7 +181,7 @@ fn open_loop_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Fig
 /// Fan-in: the receiver's messages/s and the one-way median against the
 /// number of senders, at the smallest size measured so.
 fn fan_in_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
-    let Some((size, loaded)) = smallest_with(rows, Pattern::FanIn) else {
+    let Some((size, loaded)) = at_smallest_size(rows, Pattern::FanIn) else {
         return Ok(Vec::new());
     };
     let (title, words) = (at.group.title(), placement_words(at.placement));

@@ -17,7 +17,7 @@ pub use charts::register_font;
 use std::path::Path;
 
 use crate::results::probe::CLAIMED_TABLE_ROWS;
-use crate::results::{Family, Placement, ResultFile, Row, Status};
+use crate::results::{Family, Pattern, Placement, ResultFile, Row, Status};
 use charts::Look;
 
 /// A chart as the page shows it.
@@ -196,6 +196,19 @@ impl<'a> Report<'a> {
             .iter()
             .filter(move |r| r.status == Status::Ok && r.placement == placement)
     }
+}
+
+/// The rows of `pattern` at the smallest message size they ran at, with the
+/// signal-only rows (which have none) beside them; the size is 0 when only
+/// those ran.
+pub fn at_smallest_size<'a>(rows: &[&'a Row], pattern: Pattern) -> Option<(u64, Vec<&'a Row>)> {
+    let of = || rows.iter().copied().filter(move |r| r.pattern == pattern);
+    let size = of().map(|r| r.size_bytes).filter(|&s| s > 0).min();
+    let size = size.or_else(|| of().map(|r| r.size_bytes).min())?;
+    let at = of()
+        .filter(|r| r.size_bytes == size || r.size_bytes == 0)
+        .collect();
+    Some((size, at))
 }
 
 pub fn placement_words(p: Placement) -> &'static str {

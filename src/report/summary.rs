@@ -2,7 +2,7 @@
 //! and transport × size grids coloured on a log scale.
 
 use super::html::escape;
-use super::{Group, Report};
+use super::{at_smallest_size, Group, Report};
 use crate::output::{bytes, ns};
 use crate::results::{multiple_text, rate_text, Pattern, Placement, Row, Status};
 
@@ -242,23 +242,8 @@ pub fn load_sentences(report: &Report, placement: Placement) -> Vec<String> {
         .collect()
 }
 
-/// The smallest message size a pattern ran at (signal-only rows go with it).
-fn at_smallest<'a>(rows: &[&'a Row], pattern: Pattern) -> Option<(u64, Vec<&'a Row>)> {
-    let of: Vec<&Row> = rows
-        .iter()
-        .copied()
-        .filter(|r| r.pattern == pattern)
-        .collect();
-    let size = of.iter().map(|r| r.size_bytes).filter(|&s| s > 0).min()?;
-    let at = of
-        .into_iter()
-        .filter(|r| r.size_bytes == size || r.size_bytes == 0)
-        .collect();
-    Some((size, at))
-}
-
 fn saturation(rows: &[&Row]) -> Option<String> {
-    let (size, at) = at_smallest(rows, Pattern::Rate)?;
+    let (size, at) = at_smallest_size(rows, Pattern::Rate).filter(|(s, _)| *s > 0)?;
     let top = at
         .iter()
         .filter_map(|r| r.offered_per_s)
@@ -289,7 +274,7 @@ fn saturation(rows: &[&Row]) -> Option<String> {
 }
 
 fn fan_in_scaling(rows: &[&Row]) -> Option<String> {
-    let (size, at) = at_smallest(rows, Pattern::FanIn)?;
+    let (size, at) = at_smallest_size(rows, Pattern::FanIn).filter(|(s, _)| *s > 0)?;
     let counts = at.iter().filter_map(|r| r.senders);
     let (fewest, most) = (counts.clone().min()?, counts.max()?);
     let rate = |m: &str, n: u32| {
