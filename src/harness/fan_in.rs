@@ -35,7 +35,7 @@ use nix::unistd::Pid;
 use super::case::{CaseSpec, PeerStart};
 use super::message::{parse, sent_at, zeroed, ErrorCounts, Message, Verifier, DATA, END, WARM};
 use super::watchdog::{Event, Watchdog};
-use super::workload::{new_histogram, PeerReport, Timed};
+use super::workload::{new_histogram, stop_if_asked, PeerReport, Timed};
 use super::{Case, CaseError, SessionSpec};
 use crate::results::Placement;
 use crate::sys::{affinity, interrupt};
@@ -312,9 +312,7 @@ fn receive_all(
     let (mut timed, mut warm, mut unreadable) = (0u64, 0u64, 0u64);
     let cpu0 = crate::sys::thread_cpu_time();
     while ended.contains(&false) {
-        if interrupt::aborted() {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "aborted"));
-        }
+        stop_if_asked()?;
         let Some(n) = gather.recv(&mut buf)? else {
             break;
         };
@@ -431,14 +429,4 @@ pub fn send(ch: &mut dyn Channel, case: &CaseSpec, sender: u32) -> io::Result<Pe
             .as_nanos() as u64,
         ..PeerReport::default()
     })
-}
-
-fn stop_if_asked() -> io::Result<()> {
-    if interrupt::aborted() {
-        return Err(io::Error::new(
-            io::ErrorKind::Interrupted,
-            "the harness is gone",
-        ));
-    }
-    Ok(())
 }

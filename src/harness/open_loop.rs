@@ -20,6 +20,7 @@ use hdrhistogram::Histogram;
 
 use super::case::CaseSpec;
 use super::message::{Message, Verifier, DATA};
+use super::workload::stop_if_asked;
 use crate::results::{Length, Schedule};
 use crate::sys::interrupt;
 use crate::transport::{unsupported, Channel, RecvHalf, SendHalf};
@@ -189,9 +190,7 @@ impl Timing {
                     max_lag,
                 });
             }
-            if interrupt::aborted() {
-                return Err(io::Error::new(io::ErrorKind::Interrupted, "aborted"));
-            }
+            stop_if_asked()?;
             wait_until(due, margin);
             max_lag = max_lag.max(Instant::now().saturating_duration_since(due));
             out.stamp(DATA, self.first_seq + i);
@@ -214,9 +213,7 @@ fn receive_echoes(
     let mut back = super::message::zeroed(size)?;
     let mut got = 0u64;
     loop {
-        if interrupt::aborted() {
-            return Err(io::Error::new(io::ErrorKind::Interrupted, "aborted"));
-        }
+        stop_if_asked()?;
         let n = recv(&mut back)?;
         let now = Instant::now();
         // A channel of bare signals has no sequence number: echoes come

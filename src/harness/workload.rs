@@ -349,7 +349,7 @@ impl Exchange {
 
 /// Gives up when the user or the watchdog asked: a channel that never
 /// blocks (a spinning ring) would otherwise not notice.
-fn stop_if_asked() -> io::Result<()> {
+pub(super) fn stop_if_asked() -> io::Result<()> {
     if crate::sys::interrupt::aborted() {
         return Err(io::Error::new(io::ErrorKind::Interrupted, "aborted"));
     }
