@@ -40,6 +40,40 @@ pub struct FanIn {
     pub shared_stream: bool,
 }
 
+impl FanIn {
+    /// One connection per sender, accepted on `listener` once the senders
+    /// run, and polled; `packets` when each read is one message.
+    pub fn connections(listener: OwnedFd, senders: u32, token: String, packets: bool) -> FanIn {
+        FanIn {
+            child_fds: Vec::new(),
+            token,
+            receive: Box::new(move || {
+                let connections = accept_all(&listener, senders)?;
+                Ok(Box::new(PolledGather::new(connections, packets)) as _)
+            }),
+            shared_stream: false,
+        }
+    }
+}
+
+/// Accepts one connection per fan-in sender. A sender that dies first
+/// leaves the wait to the harness's abort (EINTR).
+fn accept_all(listener: &OwnedFd, senders: u32) -> io::Result<Vec<OwnedFd>> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    (0..senders)
+        .map(|_| {
+            let fd = retry(|| {
+                nix::sys::socket::accept4(
+                    listener.as_raw_fd(),
+                    nix::sys::socket::SockFlag::SOCK_CLOEXEC,
+                )
+            })?;
+            // SAFETY: accept4 just returned this descriptor and nothing else owns it.
+            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+        })
+        .collect()
+}
+
 /// A fan-in sender's end: it only sends.
 pub struct SendOnly(SendHalf<'static>);
 

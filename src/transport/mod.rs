@@ -336,21 +336,6 @@ pub trait Transport: Sync {
     }
 }
 
-/// Accepts one connection per fan-in sender. A sender that dies first
-/// leaves the wait to the harness's abort (EINTR).
-fn accept_all(listener: RawFd, senders: u32) -> io::Result<Vec<OwnedFd>> {
-    use std::os::fd::FromRawFd;
-    (0..senders)
-        .map(|_| {
-            let fd = crate::sys::interrupt::retry(|| {
-                nix::sys::socket::accept4(listener, nix::sys::socket::SockFlag::SOCK_CLOEXEC)
-            })?;
-            // SAFETY: accept4 just returned this descriptor and nothing else owns it.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-        })
-        .collect()
-}
-
 /// The one descriptor a fan-in sender inherits.
 fn only_fd(inherited: Inherited, what: &str) -> io::Result<OwnedFd> {
     inherited

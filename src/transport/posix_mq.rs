@@ -109,6 +109,21 @@ impl super::Gather for QueueGather {
     }
 }
 
+/// Names that unlink their queues when dropped.
+fn unlinker() -> Names {
+    Names::new(|n| {
+        let _ = mq_unlink(n);
+    })
+}
+
+/// A new queue of `size`-byte messages, its name kept in `guard`.
+fn create(name: &str, size: usize, guard: &mut Names) -> io::Result<Queue> {
+    let attr = MqAttr::new(0, depth(), size as i64, 0);
+    let queue = open(name, Some(&attr))?;
+    guard.add(name);
+    Ok(queue)
+}
+
 impl Transport for PosixMq {
     fn name(&self) -> &'static str {
         "posix-mq"
@@ -129,15 +144,10 @@ impl Transport for PosixMq {
         }
     }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
-        let attr = MqAttr::new(0, depth(), at.size as i64, 0);
         let (to_child, to_parent) = names(at.tag);
-        let mut guard = Names::new(|n| {
-            let _ = mq_unlink(n);
-        });
-        let tx = open(&to_child, Some(&attr))?;
-        guard.add(&to_child);
-        let rx = open(&to_parent, Some(&attr))?;
-        guard.add(&to_parent);
+        let mut guard = unlinker();
+        let tx = create(&to_child, at.size, &mut guard)?;
+        let rx = create(&to_parent, at.size, &mut guard)?;
         Ok(Prepared::ready(Box::new(MqChannel {
             tx,
             rx,
@@ -154,13 +164,8 @@ impl Transport for PosixMq {
     }
     /// One queue that every sender opens by name.
     fn fan_in(&self, at: &Rendezvous, _senders: u32) -> io::Result<super::FanIn> {
-        let attr = MqAttr::new(0, depth(), at.size as i64, 0);
-        let (_, name) = names(at.tag);
-        let mut guard = Names::new(|n| {
-            let _ = mq_unlink(n);
-        });
-        let queue = open(&name, Some(&attr))?;
-        guard.add(&name);
+        let mut guard = unlinker();
+        let queue = create(&names(at.tag).1, at.size, &mut guard)?;
         Ok(super::FanIn {
             child_fds: Vec::new(),
             token: String::new(),

@@ -7,7 +7,6 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use nix::sys::socket::{accept4, setsockopt, sockopt, SockFlag};
 
-use super::gather::PolledGather;
 use super::{Channel, FanIn, FdStream, Inherited, Prepared, Rendezvous, SendOnly, Transport};
 use crate::sys::interrupt::retry;
 
@@ -57,16 +56,8 @@ impl Transport for Tcp {
     /// One listener; one connection per sender, polled.
     fn fan_in(&self, _at: &Rendezvous, senders: u32) -> io::Result<FanIn> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let port = listener.local_addr()?.port();
-        Ok(FanIn {
-            child_fds: Vec::new(),
-            token: port.to_string(),
-            receive: Box::new(move || {
-                let connections = super::accept_all(listener.as_raw_fd(), senders)?;
-                Ok(Box::new(PolledGather::new(connections, false)) as _)
-            }),
-            shared_stream: false,
-        })
+        let port = listener.local_addr()?.port().to_string();
+        Ok(FanIn::connections(listener.into(), senders, port, false))
     }
     fn join_fan_in(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         Ok(SendOnly::stream(connect(&inherited.token)?.into()))

@@ -8,7 +8,6 @@ use nix::sys::socket::{
     accept4, bind, connect, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
 };
 
-use super::gather::PolledGather;
 use super::packets::{check_fits, Packets};
 use super::{Channel, FanIn, Inherited, Prepared, Rendezvous, SendOnly, Transport};
 use crate::sys::interrupt::retry;
@@ -66,15 +65,7 @@ impl Transport for UdsSeqpacket {
         let listener = seqpacket()?;
         bind(listener.as_raw_fd(), &UnixAddr::new(&at.dir.join(SOCKET))?)?;
         listen(&listener, Backlog::new(senders as i32)?)?;
-        Ok(FanIn {
-            child_fds: Vec::new(),
-            token: String::new(),
-            receive: Box::new(move || {
-                let connections = super::accept_all(listener.as_raw_fd(), senders)?;
-                Ok(Box::new(PolledGather::new(connections, true)) as _)
-            }),
-            shared_stream: false,
-        })
+        Ok(FanIn::connections(listener, senders, String::new(), true))
     }
     fn join_fan_in(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let fd = seqpacket()?;

@@ -4,7 +4,6 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
-use super::gather::PolledGather;
 use super::{Channel, FanIn, FdStream, Inherited, Prepared, Rendezvous, SendOnly, Transport};
 use crate::sys::interrupt::retry;
 
@@ -50,15 +49,12 @@ impl Transport for UdsStream {
     /// One listener; one connection per sender, polled.
     fn fan_in(&self, at: &Rendezvous, senders: u32) -> io::Result<FanIn> {
         let listener = UnixListener::bind(at.dir.join(SOCKET))?;
-        Ok(FanIn {
-            child_fds: Vec::new(),
-            token: String::new(),
-            receive: Box::new(move || {
-                let connections = super::accept_all(listener.as_raw_fd(), senders)?;
-                Ok(Box::new(PolledGather::new(connections, false)) as _)
-            }),
-            shared_stream: false,
-        })
+        Ok(FanIn::connections(
+            listener.into(),
+            senders,
+            String::new(),
+            false,
+        ))
     }
     fn join_fan_in(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let stream = UnixStream::connect(at.dir.join(SOCKET))?;
