@@ -78,23 +78,18 @@ pub fn under_load(report: &Report) -> String {
     s += &format!("{over}</tr>\n<tr><th>transport</th><th>pattern</th><th>size</th><th>load</th>{under}</tr></thead>\n<tbody>\n");
     let mut seen: Vec<&Row> = Vec::new();
     for r in &loaded {
-        if seen.iter().any(|o| same_load(o, r)) {
+        if seen.iter().any(|o| o.same_but_placement(r)) {
             continue;
         }
         seen.push(r);
-        let rows: Vec<&Row> = loaded.iter().copied().filter(|o| same_load(o, r)).collect();
+        let rows: Vec<&Row> = loaded
+            .iter()
+            .copied()
+            .filter(|o| o.same_but_placement(r))
+            .collect();
         s += &load_row(report, &rows, placements);
     }
     s + "</tbody></table></div>\n"
-}
-
-/// The same case but for its placement.
-fn same_load(a: &Row, b: &Row) -> bool {
-    a.mechanism == b.mechanism
-        && a.pattern == b.pattern
-        && a.size_bytes == b.size_bytes
-        && a.offered_per_s == b.offered_per_s
-        && a.senders == b.senders
 }
 
 fn load_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> String {

@@ -383,9 +383,13 @@ impl Row {
     /// Whether `other` measured the same case (transport, pattern,
     /// placement, size, offered rate, senders), as when two runs are compared.
     pub fn same_case(&self, other: &Row) -> bool {
+        self.placement == other.placement && self.same_but_placement(other)
+    }
+
+    /// Whether `other` is the same case in another placement.
+    pub fn same_but_placement(&self, other: &Row) -> bool {
         self.mechanism == other.mechanism
             && self.pattern == other.pattern
-            && self.placement == other.placement
             && self.size_bytes == other.size_bytes
             && self.offered_per_s == other.offered_per_s
             && self.senders == other.senders
