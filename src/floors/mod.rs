@@ -62,11 +62,12 @@ pub fn measure(cpus: (usize, usize), sizes: &[u64]) -> Floors {
         Ok(f) => floors.context_switch_rtt_ns = Some(f),
         Err(e) => notes.push(note("same-CPU context switch", e)),
     }
-    floors.memcpy_mib_per_s = sizes
-        .iter()
-        .filter(|s| **s > 0)
-        .map(|&s| (s, memcpy_mib_per_s(cpus.0, s as usize)))
-        .collect();
+    for &size in sizes.iter().filter(|s| **s > 0) {
+        match memcpy_mib_per_s(cpus.0, size as usize) {
+            Ok(rate) => floors.memcpy_mib_per_s.push((size, rate)),
+            Err(e) => notes.push(note(&format!("memcpy of {size} bytes"), e)),
+        }
+    }
     floors.notes = notes;
     floors
 }
@@ -77,7 +78,6 @@ fn round_trips((a, b): (usize, usize), how: Handover, count: usize) -> Result<Fl
         .map_err(|e| format!("memfd_create: {e}"))?;
     nix::unistd::ftruncate(&fd, 4096).map_err(|e| format!("ftruncate: {e}"))?;
     let page = Mapping::map_fd(&fd, 4096).map_err(|e| format!("mmap: {e}"))?;
-    let word = |offset| page.atomic_u32(offset);
     let restore = affinity::allowed_cpus();
     affinity::pin_to(&[a]).map_err(|e| format!("pinning to CPU {a}: {e}"))?;
     // SAFETY: the child only pins itself, runs `echo` (atomics and futex
@@ -96,11 +96,53 @@ fn round_trips((a, b): (usize, usize), how: Handover, count: usize) -> Result<Fl
         Ok(ForkResult::Parent { child }) => child,
     };
     let timed = drive(&page, how, count);
-    word(STOP).store(1, Ordering::Release);
-    futex::wake(word(WAKE_PING), 1);
-    let _ = waitpid(child, None);
+    tell_child_to_stop(&page, how);
+    let reaped = reap_within(child, CHILD_EXIT_WITHIN);
     let _ = affinity::pin_to(&restore);
-    timed
+    match (timed, reaped) {
+        (Ok(f), Ok(())) => Ok(f),
+        (Ok(_), Err(e)) | (Err(e), _) => Err(e),
+    }
+}
+
+/// Raises STOP and changes the word the child sleeps on: a child that read
+/// STOP = 0 just before the store then finds the word moved and does not
+/// sleep, so the wake-up cannot be lost.
+fn tell_child_to_stop(page: &Mapping, how: Handover) {
+    page.atomic_u32(STOP).store(1, Ordering::Release);
+    let ping = ping_word(page, how);
+    ping.fetch_add(1, Ordering::Release);
+    futex::wake(ping, 1);
+}
+
+fn ping_word(page: &Mapping, how: Handover) -> &std::sync::atomic::AtomicU32 {
+    match how {
+        Handover::Spin => page.atomic_u32(PING),
+        Handover::Sleep => page.atomic_u32(WAKE_PING),
+    }
+}
+
+/// How long the child may take to leave once told to stop; it has nothing
+/// left to do, so more means it is stuck.
+const CHILD_EXIT_WITHIN: Duration = Duration::from_secs(2);
+
+/// Reaps `child`; one that has not exited within `limit` is killed (and
+/// reaped), and that is the error.
+fn reap_within(child: nix::unistd::Pid, limit: Duration) -> Result<(), String> {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus};
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(1)),
+            _ => return Ok(()),
+        }
+    }
+    let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
+    let _ = waitpid(child, None);
+    Err(format!(
+        "the measuring child (pid {child}) did not exit within {} s of being told to stop: killed",
+        limit.as_secs()
+    ))
 }
 
 /// The child's side: answer every ping with the same number.
@@ -116,8 +158,10 @@ fn echo(page: &Mapping, how: Handover) {
         if now == seen {
             match how {
                 Handover::Spin => std::hint::spin_loop(),
+                // Bounded, so that even a lost wake-up costs 100 ms, never
+                // the run: the loop looks at STOP again.
                 Handover::Sleep => {
-                    let _ = futex::wait(ping, seen);
+                    let _ = futex::wait_at_most(ping, seen, Duration::from_millis(100));
                 }
             }
             continue;
@@ -203,16 +247,19 @@ fn percentiles(times: &mut [u64]) -> Floor {
 }
 
 /// Bytes copied per second between two buffers of `size` on one core,
-/// each copy a whole message, over about 20 ms after a warm-up.
-fn memcpy_mib_per_s(cpu: usize, size: usize) -> f64 {
+/// each copy a whole message, over about 20 ms after a warm-up. Fails when
+/// the buffers cannot be had (`ulimit -v`) or the user stops the run.
+fn memcpy_mib_per_s(cpu: usize, size: usize) -> Result<f64, String> {
+    let src = buffer(size, 0x5a)?;
+    let mut dst = buffer(size, 0)?;
     let restore = affinity::allowed_cpus();
     let _ = affinity::pin_to(&[cpu]);
-    let src = vec![0x5au8; size];
-    let mut dst = vec![0u8; size];
     let mut copy_for = |d: Duration| {
         let start = Instant::now();
         let mut copies = 0u64;
-        while start.elapsed() < d {
+        // The stop flag is read between batches: one 64 MiB batch is the
+        // longest, well under a second.
+        while start.elapsed() < d && !crate::sys::interrupt::interrupted() {
             for _ in 0..8 {
                 dst.copy_from_slice(std::hint::black_box(&src));
                 std::hint::black_box(&mut dst);
@@ -224,5 +271,86 @@ fn memcpy_mib_per_s(cpu: usize, size: usize) -> f64 {
     copy_for(Duration::from_millis(5));
     let (copies, took) = copy_for(Duration::from_millis(20));
     let _ = affinity::pin_to(&restore);
-    (copies * size as u64) as f64 / took.as_secs_f64() / (1u64 << 20) as f64
+    if crate::sys::interrupt::interrupted() {
+        return Err("interrupted".into());
+    }
+    Ok((copies * size as u64) as f64 / took.as_secs_f64() / (1u64 << 20) as f64)
+}
+
+/// `size` bytes of `fill`, or why they could not be allocated.
+fn buffer(size: usize, fill: u8) -> Result<Vec<u8>, String> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(size)
+        .map_err(|e| format!("allocating {size} bytes: {e}"))?;
+    v.resize(size, fill);
+    Ok(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The end of a measurement raced the child into a futex sleep that
+    /// nothing woke (issue 22): 300 short measurements, each of which must
+    /// end, child reaped, well within 20 s.
+    #[test]
+    fn the_limits_never_hang() {
+        let cpus = affinity::allowed_cpus();
+        let (a, b) = (cpus[0], *cpus.get(1).unwrap_or(&cpus[0]));
+        // As `measure` does: the spin across CPUs, the sleep across and on
+        // one CPU (where the waker is often preempted by the woken).
+        let kinds = [
+            ((a, b), Handover::Spin),
+            ((a, b), Handover::Sleep),
+            ((a, a), Handover::Sleep),
+        ];
+        // Busy threads make the scheduler preempt at every wake-up, which
+        // opens the window the lost wake-up needed.
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let hogs: Vec<_> = (0..2)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::hint::spin_loop();
+                    }
+                })
+            })
+            .collect();
+        for round in 0..300 {
+            let (pair, how) = kinds[round % kinds.len()];
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::spawn(move || tx.send(round_trips(pair, how, 50)));
+            let outcome = rx.recv_timeout(Duration::from_secs(20));
+            assert!(matches!(outcome, Ok(Ok(_))), "round {round}: {outcome:?}");
+        }
+        stop.store(true, Ordering::Relaxed);
+        hogs.into_iter().for_each(|h| h.join().unwrap());
+    }
+
+    /// The lost wake-up itself, made certain: the child has read STOP = 0
+    /// and the word, then the stop comes, then it sleeps on what it read.
+    #[test]
+    fn a_stop_between_the_check_and_the_sleep_is_not_lost() {
+        let fd =
+            nix::sys::memfd::memfd_create(c"test", nix::sys::memfd::MFdFlags::empty()).unwrap();
+        nix::unistd::ftruncate(&fd, 4096).unwrap();
+        let page = Mapping::map_fd(&fd, 4096).unwrap();
+        let ping = ping_word(&page, Handover::Sleep);
+        assert_eq!(page.atomic_u32(STOP).load(Ordering::Acquire), 0);
+        let seen = ping.load(Ordering::Acquire);
+        tell_child_to_stop(&page, Handover::Sleep);
+        let start = Instant::now();
+        futex::wait_at_most(ping, seen, Duration::from_secs(5)).unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "the sleeper was not told"
+        );
+    }
+
+    #[test]
+    fn a_buffer_that_cannot_be_had_is_an_error_not_an_abort() {
+        let e = buffer(usize::MAX / 2, 0).unwrap_err();
+        assert!(e.contains("allocating"), "{e}");
+    }
 }
