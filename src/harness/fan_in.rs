@@ -203,7 +203,9 @@ fn finish<T>(
         if failed && status.is_none() {
             crate::sys::kill_group(sender.child.id());
         }
-        let _ = sender.child.wait();
+        // Bounded, as every wait for another process: a sender that has
+        // sent everything and does not exit is killed.
+        let _ = crate::sys::process::reap_within(&mut sender.child, timeout);
         let stalled = sender.watchdog.stalled();
         let seen = sender.watchdog.finish();
         ended.push((i, status, stalled, seen));

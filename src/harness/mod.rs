@@ -474,8 +474,16 @@ pub fn session<T>(
             status
         }
     };
-    // std retries EINTR in wait, which is what we want: the peer is ending.
-    let _ = child.wait();
+    // A peer that has reported has nothing left to do but exit; one that
+    // does not (a wrapper that sleeps) is hung, like one that stops talking.
+    let exited = crate::sys::process::reap_within(&mut child, s.timeout);
+    let outcome = match outcome {
+        Ok(_) if exited.is_none() && !interrupt::interrupted() => Err(io::Error::other(format!(
+            "{PEER_FAILED}it did not exit within {} (--timeout) of its last message: killed",
+            humantime::format_duration(s.timeout)
+        ))),
+        other => other,
+    };
     // The body may have consumed the time-out event itself.
     let stalled = watchdog.stalled();
     let seen = watchdog.finish();

@@ -9,6 +9,7 @@ pub mod interrupt;
 pub mod limits;
 pub mod mapping;
 pub mod posix_sem;
+pub mod process;
 pub mod sysv;
 
 use std::time::Duration;

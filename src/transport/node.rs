@@ -72,13 +72,17 @@ fn find() -> Result<Found, String> {
     let path = std::env::var_os("IPCBENCH_NODE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("node"));
-    let out = Command::new(&path).arg("--version").output().map_err(|e| {
-        format!(
+    use crate::sys::process::{output_within, Failure};
+    let mut cmd = Command::new(&path);
+    cmd.arg("--version");
+    let out = output_within(&mut cmd, VERSION_WITHIN).map_err(|e| match e {
+        Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => format!(
             "Node.js not found ({}: {e}); install Node.js >= 12.16 or set IPCBENCH_NODE",
             path.display()
-        )
+        ),
+        e => format!("`{} --version` {e}", path.display()),
     })?;
-    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let text = String::from_utf8_lossy(&out).trim().to_string();
     let version = parse_version(&text).ok_or_else(|| {
         format!(
             "{} --version printed '{text}', not a Node.js version",
@@ -87,6 +91,10 @@ fn find() -> Result<Found, String> {
     })?;
     Ok(Found { path, version })
 }
+
+/// `node --version` answers in tens of milliseconds; a wrapper that takes
+/// longer is stuck.
+const VERSION_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 fn parse_version(text: &str) -> Option<(u32, u32, u32)> {
     let mut parts = text.strip_prefix('v')?.split('.').map(|p| p.parse().ok());

@@ -1,0 +1,92 @@
+//! Waiting for another process, always with a limit and always giving up
+//! on Ctrl-C: a child that does not end (a hung peer, a `node` wrapper
+//! that sleeps, a grandchild holding our pipe) must never hang the run.
+
+use std::io::Read;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use super::{dies_with_parent, interrupt, kill_group};
+
+/// How often a bounded wait looks at the child and the stop flag.
+const POLL: Duration = Duration::from_millis(2);
+
+/// Waits up to `limit` (less if the user stops the run) for `child`, which
+/// leads its own process group; then kills the group and reaps the child.
+/// Returns its status if it ended by itself.
+pub fn reap_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if Instant::now() < deadline && !interrupt::interrupted() => {
+                std::thread::sleep(POLL)
+            }
+            _ => break,
+        }
+    }
+    kill_group(child.id());
+    // After SIGKILL to the group, wait returns at once (a SIGSTOPped child
+    // is killed too: SIGKILL needs no scheduling).
+    let _ = child.wait();
+    None
+}
+
+/// What a short-lived program printed on its standard output, if it exits
+/// within `limit`. It runs in its own process group, which is killed
+/// whatever happens, so a grandchild that keeps the pipe open cannot make
+/// us wait for an end of file.
+pub fn output_within(cmd: &mut Command, limit: Duration) -> Result<Vec<u8>, Failure> {
+    dies_with_parent(cmd);
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().map_err(Failure::Spawn)?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        // Bounded: a version line, not a stream.
+        let _ = (&mut stdout).take(64 << 10).read_to_end(&mut out);
+        let _ = tx.send(out);
+    });
+    let status = reap_within(&mut child, limit);
+    // The group is gone now (killed or ended), so the pipe's writers are
+    // too, and the reader meets its end of file; one that left the group
+    // and holds the pipe costs a short wait and what it kept back.
+    kill_group(child.id());
+    let out = rx
+        .recv_timeout(Duration::from_millis(200))
+        .unwrap_or_default();
+    match status {
+        Some(s) if s.success() => Ok(out),
+        Some(s) => Err(Failure::Ended(s)),
+        None if interrupt::interrupted() => Err(Failure::Interrupted),
+        None => Err(Failure::TooLong(limit)),
+    }
+}
+
+/// Why `output_within` has no output.
+#[derive(Debug)]
+pub enum Failure {
+    /// The program could not be started (ENOENT: there is none).
+    Spawn(std::io::Error),
+    Ended(ExitStatus),
+    TooLong(Duration),
+    Interrupted,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Failure::Spawn(e) => write!(f, "could not be started: {e}"),
+            Failure::Ended(s) => write!(f, "failed: {s}"),
+            Failure::TooLong(d) => write!(
+                f,
+                "did not exit within {}: killed",
+                humantime::format_duration(*d)
+            ),
+            Failure::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
