@@ -55,7 +55,7 @@ fn run(args: &RunArgs) -> i32 {
         // partial results can still be reported later.
         let report = result
             .complete
-            .then(|| ipcbench::report::write(&result, &plan.out, &report_dir(&plan.out), None));
+            .then(|| ipcbench::report::write(&result, &plan.out, &options::report_dir(&plan.out), None));
         say!("{}", export::markdown::report(&result));
         say!("results written to {}", plan.out.display());
         let reported = match report {
@@ -98,14 +98,12 @@ fn run(args: &RunArgs) -> i32 {
     }
 }
 
-/// `results/run-X.json` gets its report in `results/run-X/`.
-fn report_dir(result: &std::path::Path) -> std::path::PathBuf {
-    result.with_extension("")
-}
-
 fn report(args: &ReportArgs) -> i32 {
     let outcome = (|| -> Result<std::path::PathBuf, Error> {
-        let out = args.out.clone().unwrap_or_else(|| report_dir(&args.result));
+        let out = args
+            .out
+            .clone()
+            .unwrap_or_else(|| options::report_dir(&args.result));
         options::check_output_dir(&out)?;
         let result = export::json::read(&args.result).map_err(Error::Usage)?;
         let baseline = match &args.compare {
@@ -169,11 +167,10 @@ fn compare(args: &CompareArgs) -> i32 {
 
 fn export_result(args: &ExportArgs) -> i32 {
     let outcome = (|| -> Result<(), Error> {
-        if let (Some(p), false) = (
-            &args.out,
-            args.format == ExportFormat::GithubActionBenchmark,
-        ) {
-            options::check_output_path(p)?;
+        match (&args.out, args.format) {
+            (Some(dir), ExportFormat::GithubActionBenchmark) => options::check_output_dir(dir)?,
+            (Some(p), _) => drop(options::check_output_path(p)?),
+            (None, _) => {}
         }
         let result = export::json::read(&args.result).map_err(Error::Usage)?;
         let write = |path: &std::path::Path, text: String| {
@@ -188,15 +185,18 @@ fn export_result(args: &ExportArgs) -> i32 {
                 ))
             }
             (ExportFormat::GithubActionBenchmark, Some(dir)) => {
-                if !dir.is_dir() {
-                    options::check_output_dir(dir)?;
-                    std::fs::create_dir(dir).map_err(|e| {
-                        Error::Usage(format!("invalid output directory '{}': {e}", dir.display()))
-                    })?;
-                }
+                let building =
+                    ipcbench::output::folder::Building::beside(dir).map_err(Error::Runtime)?;
                 let (smaller, bigger) = export::github_action_benchmark::render(&result);
-                write(&dir.join("smaller-is-better.json"), pretty(&smaller))?;
-                write(&dir.join("bigger-is-better.json"), pretty(&bigger))?;
+                write(
+                    &building.path().join("smaller-is-better.json"),
+                    pretty(&smaller),
+                )?;
+                write(
+                    &building.path().join("bigger-is-better.json"),
+                    pretty(&bigger),
+                )?;
+                building.install().map_err(Error::Runtime)?;
                 say!("wrote {0}/smaller-is-better.json (customSmallerIsBetter) and {0}/bigger-is-better.json (customBiggerIsBetter)", dir.display());
             }
             (format, out) => {

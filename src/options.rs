@@ -138,6 +138,7 @@ pub fn parse_injection(s: &str) -> Result<Injection, String> {
 /// Checks, before anything runs, that the result file can be written there,
 /// so that a long run never ends in an unwritable path.
 pub fn check_output_path(path: &Path) -> Result<PathBuf, Error> {
+    check_name(path, "path")?;
     let dir = crate::export::json::parent_dir(path);
     if let Some(kind) = crate::export::json::not_a_regular_file(path) {
         return Err(Error::Usage(format!(
@@ -173,21 +174,62 @@ fn writable_dir(path: &Path, dir: &Path) -> Result<(), Error> {
 }
 
 /// Checks, before any work, that a folder of output can be put at `path`:
-/// its parent exists and is writable (no parents are created), and `path`
-/// is new, an empty folder, or an earlier report, which it replaces.
+/// its parent exists and is writable (no parents are created), its name
+/// fits, and `path` is new, an empty folder, or one ipcbench wrote, whose
+/// own files only it replaces.
 pub fn check_output_dir(path: &Path) -> Result<(), Error> {
+    check_name(path, "folder")?;
     writable_dir(path, crate::export::json::parent_dir(path))?;
-    match std::fs::read_dir(path).map(|mut e| e.next().is_none()) {
-        Err(_) if !path.exists() => Ok(()),
-        Err(e) => Err(Error::Usage(format!(
-            "invalid output folder '{}': {e}; expected a new or empty folder, or an earlier report",
+    crate::output::folder::check(path)
+        .map_err(|e| Error::Usage(format!("invalid output folder '{}': {e}", path.display())))
+}
+
+/// A name the file system will take, found before the work rather than
+/// after: not empty, not ending in `/` (for a file), each component within
+/// the file system's NAME_MAX and the whole within PATH_MAX.
+fn check_name(path: &Path, what: &str) -> Result<(), Error> {
+    let bad = |why: String| {
+        Err(Error::Usage(format!(
+            "invalid output {what} '{}': {why}",
             path.display()
-        ))),
-        Ok(empty) if empty || path.join("index.html").is_file() => Ok(()),
-        Ok(_) => Err(Error::Usage(format!(
-            "invalid output folder '{}': it holds files that are not an ipcbench report; expected a new or empty folder, or an earlier report",
-            path.display()
-        ))),
+        )))
+    };
+    let text = path.as_os_str().as_encoded_bytes();
+    if text.is_empty() {
+        return bad("the name is empty; expected a path such as results/run.json".into());
+    }
+    if what == "path" && text.ends_with(b"/") {
+        return bad("it ends in '/'; expected a file name, such as results/run.json".into());
+    }
+    let dir = crate::export::json::parent_dir(path);
+    let name_max = nix::unistd::pathconf(dir, nix::unistd::PathconfVar::NAME_MAX)
+        .ok()
+        .flatten()
+        .map_or(255, |n| n as usize);
+    let longest = path.iter().map(|c| c.len()).max().unwrap_or(0);
+    if longest > name_max {
+        return bad(format!(
+            "a name of {longest} bytes; this file system takes at most {name_max}"
+        ));
+    }
+    if text.len() >= libc::PATH_MAX as usize {
+        return bad(format!(
+            "{} bytes long; paths are at most {} bytes",
+            text.len(),
+            libc::PATH_MAX - 1
+        ));
+    }
+    Ok(())
+}
+
+/// The report folder of a result file: `results/run-X.json` gets
+/// `results/run-X/`; a name without `.json` (or `.json` alone) gets
+/// `NAME-report/`, never the result file's own path.
+pub fn report_dir(result: &Path) -> PathBuf {
+    let name = result.file_name().unwrap_or_default().to_string_lossy();
+    match name.strip_suffix(".json") {
+        Some(stem) if !stem.is_empty() => result.with_file_name(stem),
+        _ => result.with_file_name(format!("{name}-report")),
     }
 }
 
@@ -262,6 +304,18 @@ mod tests {
             e.contains("'carrier-pigeon'") && e.contains("uds-dgram"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn a_report_folder_is_never_its_result_file() {
+        for (file, dir) in [
+            ("results/run.json", "results/run"),
+            ("run", "run-report"),
+            (".json", ".json-report"),
+            ("a/b.JSON", "a/b.JSON-report"),
+        ] {
+            assert_eq!(report_dir(Path::new(file)), Path::new(dir));
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl Plan {
         };
         let out = options::check_output_path(&out)?;
         // Its report goes beside it (`run.json` → `run/`).
-        options::check_output_dir(&out.with_extension(""))?;
+        options::check_output_dir(&options::report_dir(&out))?;
         let peer_exe = std::env::current_exe()
             .map_err(|e| Error::Runtime(format!("cannot find this program's own path: {e}")))?;
         let patterns = dedup(&args.patterns);

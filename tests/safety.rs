@@ -187,3 +187,183 @@ fn which(program: &str) -> String {
     assert!(!path.is_empty(), "{program} is not on PATH");
     path
 }
+
+const BASELINE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/results/baseline.json");
+
+/// A quick one-case run writing to `out`.
+fn quick_run(sb: &Sandbox, out: &str) -> Output {
+    sb.run(&[
+        "run",
+        "-m",
+        "pipe",
+        "--quick",
+        "--pin",
+        "same",
+        "--patterns",
+        "latency",
+        "-s",
+        "64",
+        "--out",
+        out,
+    ])
+}
+
+#[test]
+fn a_result_file_without_json_keeps_its_name_and_its_report_goes_beside() {
+    let sb = Sandbox::new();
+    for name in ["NAME", ".json"] {
+        let o = quick_run(&sb, name);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let file = sb.dir.path().join(name);
+        let r: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert_eq!(r["complete"], true);
+        let report = sb.dir.path().join(format!("{name}-report"));
+        assert!(report.join("index.html").is_file());
+        let said = text(&o);
+        assert!(
+            said.contains(&format!("results written to {name}\n")),
+            "{said}"
+        );
+        assert!(
+            said.contains(&format!("report written to {name}-report/index.html")),
+            "{said}"
+        );
+    }
+}
+
+/// Files of the user's beside and inside every place a folder may go.
+fn plant(dir: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir_all(dir).unwrap();
+    let mine = vec![dir.join("index.html"), dir.join("notes.txt")];
+    for f in &mine {
+        std::fs::write(f, "the user's").unwrap();
+    }
+    mine
+}
+
+fn still_there(files: &[PathBuf]) {
+    for f in files {
+        assert_eq!(
+            std::fs::read_to_string(f).unwrap(),
+            "the user's",
+            "{}",
+            f.display()
+        );
+    }
+}
+
+#[test]
+fn a_folder_that_is_not_ipcbench_s_is_never_replaced() {
+    let sb = Sandbox::new();
+    let beside = sb.dir.path().join("beside.txt");
+    std::fs::write(&beside, "the user's").unwrap();
+    // report --out, run's own report folder, a github-action-benchmark export.
+    let report = sb.dir.path().join("mine");
+    let mut planted = plant(&report);
+    let o = sb.run(&["report", BASELINE, "--out", report.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("notes.txt") || text(&o).contains("index.html"),
+        "{}",
+        text(&o)
+    );
+    planted.extend(plant(&sb.dir.path().join("run")));
+    let o = quick_run(&sb, "run.json");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!sb.dir.path().join("run.json").exists(), "it ran anyway");
+    let gab = sb.dir.path().join("gab");
+    planted.extend(plant(&gab));
+    let o = sb.run(&[
+        "export",
+        BASELINE,
+        "--format",
+        "github-action-benchmark",
+        "--out",
+        gab.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = sb.run(&[
+        "export",
+        BASELINE,
+        "--format",
+        "github-action-benchmark",
+        "--out",
+        "/",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!Path::new("/smaller-is-better.json").exists());
+    planted.push(beside);
+    still_there(&planted);
+}
+
+#[test]
+fn an_earlier_report_is_replaced_file_by_file_and_a_file_added_to_it_is_kept() {
+    let sb = Sandbox::new();
+    let report = sb.dir.path().join("report");
+    let again = || sb.run(&["report", BASELINE, "--out", report.to_str().unwrap()]);
+    for _ in 0..2 {
+        let o = again();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    // The user adds a file to the report: it is not ipcbench's any more.
+    let added = report.join("my-notes.txt");
+    std::fs::write(&added, "the user's").unwrap();
+    let o = again();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("my-notes.txt"), "{}", text(&o));
+    still_there(&[added]);
+    // The same for an export's folder.
+    let gab = sb.dir.path().join("gab");
+    let export = || {
+        sb.run(&[
+            "export",
+            BASELINE,
+            "--format",
+            "github-action-benchmark",
+            "--out",
+            gab.to_str().unwrap(),
+        ])
+    };
+    assert_eq!(export().status.code(), Some(0));
+    assert_eq!(export().status.code(), Some(0));
+    std::fs::write(gab.join("keep.txt"), "the user's").unwrap();
+    assert_eq!(export().status.code(), Some(2));
+    still_there(&[gab.join("keep.txt")]);
+    let hidden: Vec<_> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".ipcbench"))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
+}
+
+#[test]
+fn output_names_that_cannot_be_written_are_refused_before_any_work() {
+    let sb = Sandbox::new();
+    let long = |n: usize| "a".repeat(n);
+    let runs = [
+        format!("{}.json", long(251)),
+        "results/".to_string(),
+        String::new(),
+        long(252), // its report folder, NAME-report, would be too long
+    ];
+    for out in &runs {
+        let start = Instant::now();
+        let o = quick_run(&sb, out);
+        assert_eq!(o.status.code(), Some(2), "--out '{out}': {}", text(&o));
+        assert_eq!(stderr_lines(&o).len(), 1, "{}", text(&o));
+        assert!(!text(&o).contains("machine:"), "it started: {}", text(&o));
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+    let o = sb.run(&["probe", "--json", &format!("{}.json", long(256))]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = sb.run(&["report", BASELINE, "--out", &long(256)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let left: Vec<_> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "tmp")
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

@@ -6,6 +6,8 @@
 //! a full disk behind stdout or stderr loses the text, never the run, its
 //! result file or its report.
 
+pub mod folder;
+
 use std::io::Write;
 
 /// Writes to stdout; a reader that went away or a full device is ignored.

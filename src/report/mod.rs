@@ -30,43 +30,21 @@ pub struct Figure {
 /// `compare`, a second run is set beside it. Returns the page's path.
 ///
 /// The report is made in a hidden folder beside `out` and moved into place
-/// only when whole, replacing an earlier report there: a full disk or a
-/// Ctrl-C leaves the old report or none, never half of one. The caller has
-/// checked `out` (`options::check_output_dir`).
+/// only when whole: a full disk or a Ctrl-C leaves the old report or none,
+/// and no hidden folder. Only a folder ipcbench made is written into, and
+/// only its own files there are replaced (`output::folder`).
 pub fn write(
     result: &ResultFile,
     source: &Path,
     out: &Path,
     compare: Option<(&ResultFile, &Path)>,
 ) -> Result<std::path::PathBuf, String> {
-    let parent = crate::export::json::parent_dir(out);
-    let building = tempfile::Builder::new()
-        .prefix(".ipcbench-report-")
-        .tempdir_in(parent)
-        .map_err(|e| format!("cannot make a folder in '{}': {e}", parent.display()))?;
+    let building = crate::output::folder::Building::beside(out)?;
     fill(result, source, building.path(), compare)?;
     if crate::sys::interrupt::interrupted() {
         return Err("interrupted; no report was written".into());
     }
-    let mode = 0o777 & !crate::sys::umask();
-    std::fs::set_permissions(
-        building.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(mode),
-    )
-    .map_err(|e| format!("setting the report folder's mode: {e}"))?;
-    // An earlier report moves aside first; rename cannot replace a folder
-    // that has files in it.
-    let old = tempfile::Builder::new()
-        .prefix(".ipcbench-old-report-")
-        .tempdir_in(parent)
-        .map_err(|e| format!("cannot make a folder in '{}': {e}", parent.display()))?;
-    if out.exists() {
-        std::fs::rename(out, old.path().join("report"))
-            .map_err(|e| format!("moving the earlier report '{}' aside: {e}", out.display()))?;
-    }
-    std::fs::rename(building.keep(), out)
-        .map_err(|e| format!("moving the report into '{}': {e}", out.display()))?;
-    Ok(out.join("index.html"))
+    Ok(building.install()?.join("index.html"))
 }
 
 /// Writes every file of the report into `out`.

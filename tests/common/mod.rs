@@ -93,6 +93,23 @@ impl Sandbox {
     }
 }
 
+/// Removes the sandbox even while a process that outlived its test (a
+/// browser's renderer closing its profile) still writes into it: TempDir
+/// gives up at the first error and leaves the folder behind.
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let path = self.dir.path();
+        for _ in 0..50 {
+            match std::fs::remove_dir_all(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    std::thread::sleep(Duration::from_millis(100))
+                }
+                _ => return,
+            }
+        }
+    }
+}
+
 pub fn rows(result: &Value) -> &Vec<Value> {
     result["rows"].as_array().unwrap()
 }

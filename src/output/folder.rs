@@ -1,0 +1,136 @@
+//! Folders ipcbench writes (a report, a github-action-benchmark export),
+//! and how it tells one it made from one it did not.
+//!
+//! Each such folder holds a manifest naming exactly the files ipcbench
+//! put there. A folder is written into only when it is new, empty, or
+//! holds nothing but a manifest and the files it lists; and only those
+//! files are ever replaced or removed. Anything else is the user's, and
+//! the folder is refused, naming that file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const MANIFEST: &str = ".ipcbench-manifest.json";
+
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    made_by: String,
+    files: Vec<String>,
+}
+
+/// Why a folder may not receive ipcbench's files.
+pub fn check(dir: &Path) -> Result<(), String> {
+    let shown = dir.display();
+    let entries = match std::fs::read_dir(dir) {
+        Err(_) if std::fs::symlink_metadata(dir).is_err() => return Ok(()),
+        Err(e) => return Err(format!("'{shown}' cannot be listed ({e}); expected a new or empty folder, or one ipcbench wrote")),
+        Ok(entries) => entries,
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let listed = read_manifest(dir).unwrap_or_default();
+    for name in names.iter().filter(|n| *n != MANIFEST) {
+        let regular = std::fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.is_file());
+        if !regular || !listed.contains(name) {
+            return Err(format!(
+                "'{}' is not a file ipcbench made there; expected a new or empty folder, or one ipcbench wrote (it lists its files in {MANIFEST})",
+                dir.join(name).display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The files an earlier ipcbench listed in `dir`, if it left a manifest.
+fn read_manifest(dir: &Path) -> Option<Vec<String>> {
+    let text = std::fs::read(dir.join(MANIFEST)).ok()?;
+    let m: Manifest = serde_json::from_slice(&text).ok()?;
+    // A name with a separator is none of ours: never follow it elsewhere.
+    (m.made_by == "ipcbench" && m.files.iter().all(|f| !f.contains('/') && f != ".."))
+        .then_some(m.files)
+}
+
+/// A folder being made beside its destination, moved into place whole by
+/// [`Building::install`]; dropped unfinished, it leaves nothing.
+pub struct Building {
+    dir: tempfile::TempDir,
+    dest: PathBuf,
+}
+
+impl Building {
+    /// A hidden folder beside `dest`, in which the files are made.
+    pub fn beside(dest: &Path) -> Result<Building, String> {
+        let parent = crate::export::json::parent_dir(dest);
+        let dir = tempfile::Builder::new()
+            .prefix(".ipcbench-building-")
+            .tempdir_in(parent)
+            .map_err(|e| format!("cannot make a folder in '{}': {e}", parent.display()))?;
+        Ok(Building {
+            dir,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Moves every file made into the destination: a new destination is
+    /// the whole folder renamed into place; an earlier one of ours gets
+    /// each file replaced, and loses the files of its own that the new set
+    /// lacks. Nothing else in it is touched (it is checked again here).
+    pub fn install(self) -> Result<PathBuf, String> {
+        let files = self.names()?;
+        let manifest = Manifest {
+            made_by: "ipcbench".into(),
+            files: files.clone(),
+        };
+        let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
+        std::fs::write(self.path().join(MANIFEST), text)
+            .map_err(|e| format!("writing the manifest: {e}"))?;
+        check(&self.dest)?;
+        let mode = 0o777 & !crate::sys::umask();
+        let _ = std::fs::set_permissions(
+            self.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(mode),
+        );
+        if std::fs::symlink_metadata(&self.dest).is_err() {
+            let built = self.dir.keep();
+            return std::fs::rename(&built, &self.dest)
+                .map(|()| self.dest.clone())
+                .map_err(|e| {
+                    let _ = std::fs::remove_dir_all(&built);
+                    format!("moving the folder into '{}': {e}", self.dest.display())
+                });
+        }
+        let earlier = read_manifest(&self.dest).unwrap_or_default();
+        // The manifest last: until then the folder still lists its old
+        // files, and every one of them is ours either way.
+        for name in files.iter().chain(std::iter::once(&MANIFEST.to_string())) {
+            std::fs::rename(self.path().join(name), self.dest.join(name))
+                .map_err(|e| format!("moving '{name}' into '{}': {e}", self.dest.display()))?;
+        }
+        for stale in earlier.iter().filter(|f| !files.contains(f)) {
+            let _ = std::fs::remove_file(self.dest.join(stale));
+        }
+        Ok(self.dest.clone())
+    }
+
+    fn names(&self) -> Result<Vec<String>, String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.path())
+            .map_err(|e| format!("listing '{}': {e}", self.path().display()))?
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != MANIFEST)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
