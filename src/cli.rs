@@ -161,12 +161,12 @@ pub struct RunArgs {
     pub warmup: Option<std::time::Duration>,
 
     /// Declare the peer hung, kill it and fail the case when no message moves for this long
-    #[arg(long, default_value = "30s", value_parser = options::parse_positive_duration)]
+    #[arg(long, default_value = "30s", value_parser = options::parse_timeout)]
     pub timeout: std::time::Duration,
 
-    /// What the receiver checks: full (sequence and CRC32C of every payload) or seq (sequence only)
-    #[arg(long, value_enum, default_value_t = Verify::Full)]
-    pub verify: Verify,
+    /// What the receiver checks: full (sequence and CRC32C of every payload) or seq (sequence only) [default: full]
+    #[arg(long, value_enum)]
+    pub verify: Option<Verify>,
 
     /// A smoke run of a few seconds: 50ms cases, sizes 64 and 64KiB unless --sizes says otherwise
     #[arg(long)]

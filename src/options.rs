@@ -43,10 +43,27 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
     Ok(bytes)
 }
 
+/// A duration with a unit, at most a day (`results::LONGEST`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s.trim()).map_err(|_| {
-        format!("invalid duration '{s}': expected a number with a unit, e.g. 500ms, 2s, 1m")
-    })
+    let expected = "expected a number with a unit from 0 to 24h, e.g. 500ms, 2s, 1m";
+    match humantime::parse_duration(s.trim()) {
+        Ok(d) if d <= crate::results::LONGEST => Ok(d),
+        _ => Err(format!("invalid duration '{s}': {expected}")),
+    }
+}
+
+/// The shortest `--timeout`: below it a peer (Node's above all) has not
+/// started before it is declared hung, and every case fails.
+pub const MIN_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// `--timeout`: from a second to a day.
+pub fn parse_timeout(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d < MIN_TIMEOUT => Err(format!(
+            "at least 1s: a peer must be able to start and answer before it counts as hung (got '{s}')"
+        )),
+        d => Ok(d),
+    }
 }
 
 /// A positive duration (for lengths and timeouts, where zero means nothing).

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime};
 use crate::cli::RunArgs;
 use crate::error::Error;
 use crate::export;
+use crate::harness::message::Verify;
 use crate::harness::{self, Case, Settings};
 use crate::options;
 use crate::output;
@@ -44,6 +45,7 @@ pub struct Plan {
 impl Plan {
     pub fn from_args(args: &RunArgs) -> Result<Plan, Error> {
         let mechanisms = options::parse_mechanisms(&args.mechanisms).map_err(Error::Usage)?;
+        refuse_idle_flags(args, &mechanisms)?;
         let sizes = match (&args.sizes[..], args.quick) {
             ([], false) => DEFAULT_SIZES.to_vec(),
             ([], true) => QUICK_SIZES.to_vec(),
@@ -95,7 +97,7 @@ impl Plan {
             settings: Settings {
                 length,
                 warmup: args.warmup.unwrap_or(warmup),
-                verify: args.verify,
+                verify: args.verify.unwrap_or(Verify::Full),
                 timeout: args.timeout,
                 peer_exe,
                 cpus: options::run_cpus(args.cpus),
@@ -220,6 +222,28 @@ fn combine(trials: Vec<Vec<Row>>) -> Vec<Row> {
             row
         })
         .collect()
+}
+
+/// A flag that would change nothing in this run is refused, with what
+/// would make it count: silently ignoring it would let a user believe it
+/// was applied.
+fn refuse_idle_flags(args: &RunArgs, mechanisms: &[&'static str]) -> Result<(), Error> {
+    let chose = |p: Pattern| args.patterns.contains(&p);
+    let carries_payload = mechanisms
+        .iter()
+        .filter_map(|m| transport::by_name(m))
+        .any(|t| t.carries_payload());
+    let idle = [
+        (!args.senders.is_empty() && !chose(Pattern::FanIn), "--senders counts the senders of the fan-in pattern; add --patterns fan-in"),
+        (!args.rates.is_empty() && !chose(Pattern::Rate), "--rates sets the offered rates of the rate pattern; add --patterns rate"),
+        (!args.sizes.is_empty() && !carries_payload, "--sizes has no effect: every chosen transport carries no payload (a semaphore moves a signal); add one that does, such as pipe"),
+        (args.verify == Some(Verify::Seq) && !carries_payload, "--verify seq has no effect: every chosen transport carries no payload, so there is no checksum to skip"),
+        (args.cpus.is_some() && args.pin.iter().all(|p| *p == Placement::None), "--cpus has no effect with --pin none (nothing is pinned); add --pin same or cross"),
+    ];
+    match idle.iter().find(|(applies, _)| *applies) {
+        Some((_, why)) => Err(Error::Usage(why.to_string())),
+        None => Ok(()),
+    }
 }
 
 fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {

@@ -119,11 +119,26 @@ fn readers(file: &Path, sb: &Sandbox) -> Vec<Vec<String>> {
             "markdown".into(),
             f.clone(),
         ],
+        vec!["export".into(), "--format".into(), "csv".into(), f.clone()],
+        vec![
+            "export".into(),
+            "--format".into(),
+            "github-action-benchmark".into(),
+            "--out".into(),
+            format!("{out}-gab"),
+            f.clone(),
+        ],
         vec!["report".into(), f, "--out".into(), out],
     ]
 }
 
 fn every_reader_ends_well(bytes: &[u8]) {
+    every_reader_ends_with(bytes, None);
+}
+
+/// As `every_reader_ends_well`; with `refused`, every reader must refuse
+/// the file (exit 2) with a line that names it.
+fn every_reader_ends_with(bytes: &[u8], refused: Option<&str>) {
     let sb = Sandbox::new();
     let file = sb.dir.path().join("mutated.json");
     std::fs::write(&file, bytes).unwrap();
@@ -138,6 +153,14 @@ fn every_reader_ends_well(bytes: &[u8]) {
             o.status,
             String::from_utf8_lossy(&o.stderr)
         );
+        if let Some(says) = refused {
+            assert_eq!(code, Some(2), "{args:?} accepted a file with {says}");
+            assert!(
+                stderr_lines(&o)[0].contains(says),
+                "{args:?}: {:?}",
+                stderr_lines(&o)
+            );
+        }
         if code == Some(2) {
             // A refusal is one line naming what is wrong.
             assert_eq!(
@@ -177,4 +200,120 @@ proptest! {
         let keep = (cut as usize) % (bytes.len() + 1);
         every_reader_ends_well(&bytes[..keep.max(bytes.len() / 2)]);
     }
+}
+
+fn sample(name: &str) -> Value {
+    let path = format!("{}/results/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Values no figure, limit or duration can take.
+const EXTREMES: [f64; 6] = [-1.0, 0.0, 1e-300, 1e300, 18446744073709551616.0, -1e300];
+
+/// Every duration field and every figure, set to extremes, in every sample:
+/// each reader refuses the file naming the field, at once (issue 22: these
+/// panicked, aborted, or drew charts for minutes).
+#[test]
+fn extreme_durations_and_figures_are_refused_by_every_reader() {
+    let fields: [(&str, &str, &str); 12] = [
+        ("baseline", "/options/length/duration", "duration"),
+        ("baseline", "/options/warmup_s", "duration"),
+        ("baseline", "/options/timeout_s", "duration"),
+        (
+            "sample-run",
+            "/floors/cache_line_rtt_ns/p50",
+            "floors.cache_line_rtt_ns",
+        ),
+        (
+            "sample-run",
+            "/floors/memcpy_mib_per_s/0/1",
+            "floors.memcpy_mib_per_s[0]",
+        ),
+        (
+            "sample-rate",
+            "/rows/0/schedule/achieved_per_s",
+            "achieved_per_s",
+        ),
+        ("sample-rate", "/rows/0/offered_per_s", "offered_per_s"),
+        (
+            "sample-run",
+            "/calibration/timer_overhead_ns",
+            "timer_overhead_ns",
+        ),
+        ("sample-fan-in", "/rows/0/msgs_per_s", "msgs_per_s"),
+        (
+            "sample-fan-in",
+            "/rows/0/one_way_ns/mean",
+            "one_way_ns.mean",
+        ),
+        (
+            "sample-run",
+            "/rows/0/cpu_ns_per_msg/parent",
+            "cpu_ns_per_msg.parent",
+        ),
+        ("sample-run", "/rows/0/elapsed_s", "elapsed_s"),
+    ];
+    for (file, path, says) in fields {
+        for v in EXTREMES {
+            // Zero, and so anything near it, is a value some fields may take.
+            let zero_ok = ["cpu_ns_per_msg", "elapsed_s", "timer_overhead", "duration"]
+                .iter()
+                .any(|f| says.contains(f));
+            if zero_ok && (v == 0.0 || v == 1e-300) {
+                continue;
+            }
+            let mut doc = sample(file);
+            let at = doc
+                .pointer_mut(path)
+                .unwrap_or_else(|| panic!("{file}{path}"));
+            *at = serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number);
+            every_reader_ends_with(serde_json::to_string(&doc).unwrap().as_bytes(), Some(says));
+        }
+    }
+}
+
+/// A row's figure at the widest range the contract accepts still reports
+/// in bounded time, and error counters near 2^64 never add up to "ok".
+#[test]
+fn figures_at_the_edge_report_quickly_and_huge_error_counts_are_errors() {
+    let mut doc = sample("sample-run");
+    for (i, row) in doc["rows"].as_array_mut().unwrap().iter_mut().enumerate() {
+        if row["pattern"] == "throughput" && row["status"] == "ok" {
+            let v = if i % 2 == 0 { 1e-6 } else { 1e11 };
+            row["msgs_per_s"] = Value::from(v);
+            row["mib_per_s"] = Value::from(if i % 2 == 0 { 1e-9 } else { 1e9 });
+            row["trials"] = Value::from(vec![v]);
+        }
+    }
+    let first = &mut doc["rows"][0]["errors"];
+    first["lost"] = Value::from(u64::MAX);
+    first["duplicated"] = Value::from(1u64);
+    every_reader_ends_well(serde_json::to_string(&doc).unwrap().as_bytes());
+    let sb = Sandbox::new();
+    let file = sb.dir.path().join("edge.json");
+    std::fs::write(&file, serde_json::to_string(&doc).unwrap()).unwrap();
+    let o = sb.run(&["export", "--format", "csv", file.to_str().unwrap()]);
+    let csv = String::from_utf8_lossy(&o.stdout);
+    let row = csv.lines().nth(1).unwrap();
+    assert!(row.contains("18446744073709551615"), "{row}");
+    assert!(
+        row.contains("ERRORS lost 18446744073709551615 dup 1"),
+        "an errored row reads ok: {row}"
+    );
+}
+
+/// The figure a row shows must be the median of its trials: `compare`
+/// judged by trials while the table showed a figure 2000× slower.
+#[test]
+fn a_figure_that_is_not_its_trials_median_is_refused() {
+    let mut doc = sample("baseline");
+    let row = &mut doc["rows"][0];
+    let p50 = row["rtt_ns"]["p50"].as_u64().unwrap();
+    for k in ["p50", "p90", "p99", "p999", "max"] {
+        row["rtt_ns"][k] = Value::from(p50 * 2000);
+    }
+    every_reader_ends_with(
+        serde_json::to_string(&doc).unwrap().as_bytes(),
+        Some("median of its trials"),
+    );
 }

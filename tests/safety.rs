@@ -367,3 +367,65 @@ fn output_names_that_cannot_be_written_are_refused_before_any_work() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn durations_past_a_day_and_useless_timeouts_are_refused() {
+    let sb = Sandbox::new();
+    let huge = "18446744073709551615s";
+    let cases: [(&[&str], &str); 6] = [
+        (&["--warmup", huge], "from 0 to 24h"),
+        (&["--duration", huge], "from 0 to 24h"),
+        (&["--duration", "25h"], "from 0 to 24h"),
+        (&["--timeout", "1ns"], "at least 1s"),
+        (&["--timeout", "1us"], "at least 1s"),
+        (&["--timeout", huge], "from 0 to 24h"),
+    ];
+    for (extra, says) in cases {
+        let mut args = vec!["run", "-m", "pipe", "--quick"];
+        args.extend_from_slice(extra);
+        let o = sb.run(&args);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", text(&o));
+        let lines = stderr_lines(&o);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains(says), "{extra:?}: {lines:?}");
+    }
+    // The peer's own description, with a negative or huge warm-up.
+    for warmup in ["-1.0", "1e300"] {
+        let start = format!(
+            r#"{{"case":{{"mechanism":"pipe","pattern":"latency","size":64,"verify":"full","length":{{"iterations":1}},"warmup_s":{warmup},"role":"serve"}},"dir":"/nonexistent","tag":"t","token":""}}"#
+        );
+        let o = sb.run(&["__peer", "--start", &start]);
+        assert_eq!(o.status.code(), Some(2), "{warmup}: {}", text(&o));
+    }
+}
+
+#[test]
+fn flags_that_would_change_nothing_are_refused() {
+    let sb = Sandbox::new();
+    let cases: [(&[&str], &str); 6] = [
+        (&["-m", "pipe", "--senders", "2"], "add --patterns fan-in"),
+        (&["-m", "pipe", "--rates", "1k"], "add --patterns rate"),
+        (
+            &["-m", "pipe", "--patterns", "latency", "--senders", "2"],
+            "add --patterns fan-in",
+        ),
+        (&["-m", "semaphore", "--sizes", "64"], "carries no payload"),
+        (
+            &["-m", "semaphore", "--verify", "seq"],
+            "carries no payload",
+        ),
+        (
+            &["-m", "pipe", "--pin", "none", "--cpus", "0,1"],
+            "--pin none",
+        ),
+    ];
+    for (extra, says) in cases {
+        let mut args = vec!["run", "--quick"];
+        args.extend_from_slice(extra);
+        let o = sb.run(&args);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {}", text(&o));
+        let lines = stderr_lines(&o);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains(says), "{extra:?}: {lines:?}");
+    }
+}

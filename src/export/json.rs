@@ -111,8 +111,15 @@ pub fn read(path: &Path) -> Result<ResultFile, String> {
             readable.end()
         ));
     }
-    let result: ResultFile = serde_json::from_value(value)
-        .map_err(|e| format!("'{shown}' does not match the result schema: {e}"))?;
+    // The path of the field at fault (`floors.cache_line_rtt_ns.p50`), so
+    // that a refusal names it.
+    let result: ResultFile = serde_path_to_error::deserialize(value).map_err(|e| {
+        format!(
+            "'{shown}' does not match the result schema at {}: {}",
+            e.path(),
+            e.inner()
+        )
+    })?;
     crate::results::validate::validate(&result).map_err(|e| format!("'{shown}': {e}"))?;
     Ok(result)
 }

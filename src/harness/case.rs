@@ -24,6 +24,7 @@ pub struct CaseSpec {
     pub verify: Verify,
     pub length: Length,
     /// Untimed warm-up before the timed part, in seconds.
+    #[serde(deserialize_with = "crate::results::seconds::deserialize")]
     pub warmup_s: f64,
     pub role: PeerRole,
     /// Test only: the peer spoils the echo of this timed message.
@@ -103,5 +104,13 @@ impl PeerStart {
 
 /// `--start`'s value parser.
 pub fn parse_start(s: &str) -> Result<PeerStart, String> {
-    serde_json::from_str(s).map_err(|e| format!("not a peer start description: {e}"))
+    let start: PeerStart =
+        serde_json::from_str(s).map_err(|e| format!("not a peer start description: {e}"))?;
+    match start.case.rate_per_s {
+        Some(r) if !(1.0..=crate::options::MAX_RATE).contains(&r) => Err(format!(
+            "rate_per_s {r} is outside 1 to {}",
+            crate::options::MAX_RATE
+        )),
+        _ => Ok(start),
+    }
 }

@@ -45,15 +45,25 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl ErrorCounts {
+    /// Every error, saturating: counters read from a file may be near
+    /// 2^64, and a sum that wrapped to 0 would read as "no errors".
     pub fn total(&self) -> u64 {
-        self.lost + self.duplicated + self.reordered + self.corrupted + self.torn
+        [
+            self.lost,
+            self.duplicated,
+            self.reordered,
+            self.corrupted,
+            self.torn,
+        ]
+        .into_iter()
+        .fold(0, u64::saturating_add)
     }
     pub fn add(&mut self, o: &ErrorCounts) {
-        self.lost += o.lost;
-        self.duplicated += o.duplicated;
-        self.reordered += o.reordered;
-        self.corrupted += o.corrupted;
-        self.torn += o.torn;
+        self.lost = self.lost.saturating_add(o.lost);
+        self.duplicated = self.duplicated.saturating_add(o.duplicated);
+        self.reordered = self.reordered.saturating_add(o.reordered);
+        self.corrupted = self.corrupted.saturating_add(o.corrupted);
+        self.torn = self.torn.saturating_add(o.torn);
     }
     /// Each counter with its name, in the order tables show them.
     pub fn named(&self) -> [(&'static str, u64); 5] {
@@ -75,14 +85,41 @@ pub enum Length {
     Duration(#[serde(with = "humantime_serde_compat")] Duration),
 }
 
+/// The longest length, warm-up or timeout anything accepts, from the
+/// command line or from a file: a day. Past it a figure would be an
+/// accident, and `Duration` arithmetic could overflow.
+pub const LONGEST: Duration = Duration::from_secs(86_400);
+
+/// Seconds as a file may hold them: finite, from 0 to [`LONGEST`].
+pub fn bounded_seconds(s: f64) -> Result<Duration, String> {
+    if s.is_finite() && (0.0..=LONGEST.as_secs_f64()).contains(&s) {
+        Ok(Duration::from_secs_f64(s))
+    } else {
+        Err(format!(
+            "{s} s is not a duration ipcbench accepts: expected 0 to {} s",
+            LONGEST.as_secs()
+        ))
+    }
+}
+
 mod humantime_serde_compat {
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
     use std::time::Duration;
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64())
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        Ok(Duration::from_secs_f64(f64::deserialize(d)?))
+        super::bounded_seconds(f64::deserialize(d)?).map_err(D::Error::custom)
+    }
+}
+
+/// A duration in seconds kept as `f64` (warm-up, timeout), bounded on read.
+pub mod seconds {
+    use serde::{de::Error, Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let s = f64::deserialize(d)?;
+        super::bounded_seconds(s).map_err(D::Error::custom)?;
+        Ok(s)
     }
 }
 
@@ -176,6 +213,10 @@ impl Floors {
         if row.status != Status::Ok {
             return None;
         }
+        self.bound(row).filter(|(m, _)| m.is_finite() && *m > 0.0)
+    }
+
+    fn bound(&self, row: &Row) -> Option<(f64, &'static str)> {
         match (row.pattern, row.placement) {
             (Pattern::Latency, placement) => {
                 let rtt = row.rtt_ns.as_ref()?.p50 as f64;
@@ -460,7 +501,9 @@ pub struct RunRecord {
     pub sizes: Vec<u64>,
     pub placements: Vec<Placement>,
     pub length: Length,
+    #[serde(deserialize_with = "seconds::deserialize")]
     pub warmup_s: f64,
+    #[serde(deserialize_with = "seconds::deserialize")]
     pub timeout_s: f64,
     pub verify: Verify,
     #[serde(default = "one")]

@@ -5,16 +5,30 @@
 
 use std::collections::HashSet;
 
-use super::{Pattern, ResultFile, Row, Rtt, Status};
+use super::{Floors, Pattern, ResultFile, Row, Rtt, Status};
 
 /// The longest mechanism name accepted: ipcbench's are under 20 characters.
 pub const MAX_NAME: usize = 64;
 
+/// The widest range a figure can take on any machine, far beyond what any
+/// transport does: outside it a file is wrong, and charts, axis ticks and
+/// multiples could not be computed in bounded time.
+const RATE: (f64, f64) = (1e-6, 1e11);
+const MIB_PER_S: (f64, f64) = (1e-9, 1e9);
+const NS: (f64, f64) = (1e-3, 1e15);
+
 pub fn validate(file: &ResultFile) -> Result<(), String> {
     let c = &file.calibration;
-    non_negative("calibration.timer_overhead_ns", c.timer_overhead_ns)?;
+    within(
+        "calibration.timer_overhead_ns",
+        c.timer_overhead_ns,
+        (0.0, NS.1),
+    )?;
     for (i, r) in c.reference_ns.iter().enumerate() {
-        positive(&format!("calibration.reference_ns[{i}]"), *r)?;
+        within(&format!("calibration.reference_ns[{i}]"), *r, NS)?;
+    }
+    if let Some(f) = &file.floors {
+        check_floors(f)?;
     }
     let mut seen = HashSet::new();
     for (i, row) in file.rows.iter().enumerate() {
@@ -48,13 +62,17 @@ fn check_row(row: &Row) -> Result<(), String> {
             "mechanism name must be 1 to {MAX_NAME} characters of a-z, 0-9 and '-'"
         ));
     }
-    non_negative("elapsed_s", row.elapsed_s)?;
+    within("elapsed_s", row.elapsed_s, (0.0, 1e9))?;
     if let Some(cpu) = &row.cpu_ns_per_msg {
-        non_negative("cpu_ns_per_msg.parent", cpu.parent)?;
-        non_negative("cpu_ns_per_msg.child", cpu.child)?;
+        within("cpu_ns_per_msg.parent", cpu.parent, (0.0, NS.1))?;
+        within("cpu_ns_per_msg.child", cpu.child, (0.0, NS.1))?;
     }
+    let trial_range = match row.pattern {
+        Pattern::Latency | Pattern::Rate => NS,
+        Pattern::Throughput | Pattern::FanIn => RATE,
+    };
     for (i, t) in row.trials.iter().enumerate() {
-        positive(&format!("trials[{i}]"), *t)?;
+        within(&format!("trials[{i}]"), *t, trial_range)?;
     }
     for (q, _) in &row.rtt_curve_ns {
         if !(0.0..=1.0).contains(q) {
@@ -77,13 +95,19 @@ fn check_figures(row: &Row) -> Result<(), String> {
     if row.trials.is_empty() {
         return Err("status ok with no trials; each measured row has one figure per trial".into());
     }
+    pattern_figures(row)?;
+    median_of_trials(row)
+}
+
+/// The figures a row of its pattern carries, each in range.
+fn pattern_figures(row: &Row) -> Result<(), String> {
     match row.pattern {
         Pattern::Latency => percentiles("rtt_ns", row.rtt_ns.as_ref()),
         Pattern::Rate => {
             let offered = row.offered_per_s.ok_or("a rate row has no offered_per_s")?;
-            positive("offered_per_s", offered)?;
+            within("offered_per_s", offered, (1.0, crate::options::MAX_RATE))?;
             let s = row.schedule.as_ref().ok_or("a rate row has no schedule")?;
-            positive("schedule.achieved_per_s", s.achieved_per_s)?;
+            within("schedule.achieved_per_s", s.achieved_per_s, RATE)?;
             percentiles("rtt_ns", row.rtt_ns.as_ref())
         }
         Pattern::FanIn => {
@@ -91,7 +115,7 @@ fn check_figures(row: &Row) -> Result<(), String> {
                 Some(n) if n > 0 => {}
                 other => return Err(format!("a fan-in row needs senders ≥ 1; got {other:?}")),
             }
-            positive("msgs_per_s", row.msgs_per_s.unwrap_or(0.0))?;
+            within("msgs_per_s", row.msgs_per_s.unwrap_or(0.0), RATE)?;
             // None when no message arrived intact (all torn): no time to trust.
             match &row.one_way_ns {
                 Some(t) => percentiles("one_way_ns", Some(t)),
@@ -102,9 +126,9 @@ fn check_figures(row: &Row) -> Result<(), String> {
             let rate = row
                 .msgs_per_s
                 .ok_or("a throughput row with status ok has no msgs_per_s")?;
-            positive("msgs_per_s", rate)?;
+            within("msgs_per_s", rate, RATE)?;
             match row.mib_per_s {
-                Some(m) => positive("mib_per_s", m),
+                Some(m) => within("mib_per_s", m, MIB_PER_S),
                 None => Ok(()),
             }
         }
@@ -120,23 +144,63 @@ fn percentiles(what: &str, r: Option<&Rtt>) -> Result<(), String> {
             "{what} must be positive and min ≤ p50 ≤ p90 ≤ p99 ≤ p99.9 ≤ max; got {order:?}"
         ));
     }
-    positive(&format!("{what}.mean"), r.mean)?;
-    non_negative(&format!("{what}.stddev"), r.stddev)
+    within(&format!("{what}.max"), r.max as f64, NS)?;
+    within(&format!("{what}.mean"), r.mean, NS)?;
+    within(&format!("{what}.stddev"), r.stddev, (0.0, NS.1))
 }
 
-fn positive(what: &str, v: f64) -> Result<(), String> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(format!("{what} is {v}; it must be a positive number"))
+/// A case's figure is the median of its trials' (the upper one of an even
+/// count), as `run` chose it: a file whose trials say otherwise would let
+/// `compare` judge by numbers the row does not show.
+fn median_of_trials(row: &Row) -> Result<(), String> {
+    let Some(figure) = row.headline() else {
+        return Ok(());
+    };
+    let mut sorted = row.trials.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    if (median - figure).abs() > 1e-9 * figure.abs().max(1.0) {
+        return Err(format!(
+            "its figure {figure} is not the median of its trials {:?} ({median}); trials and figure must agree",
+            row.trials
+        ));
     }
+    Ok(())
 }
 
-fn non_negative(what: &str, v: f64) -> Result<(), String> {
-    if v.is_finite() && v >= 0.0 {
+/// Each measured limit positive, p99 at least p50; each memcpy rate in range.
+fn check_floors(f: &Floors) -> Result<(), String> {
+    let limits = [
+        ("cache_line_rtt_ns", f.cache_line_rtt_ns),
+        ("futex_wake_rtt_ns", f.futex_wake_rtt_ns),
+        ("context_switch_rtt_ns", f.context_switch_rtt_ns),
+    ];
+    for (name, limit) in limits {
+        let Some(l) = limit else { continue };
+        if l.p50 == 0 || l.p99 < l.p50 || l.samples == 0 || l.p99 as f64 > NS.1 {
+            return Err(format!(
+                "floors.{name} is p50 {} ns, p99 {} ns over {} samples; a limit is positive, p50 ≤ p99, measured at least once",
+                l.p50, l.p99, l.samples
+            ));
+        }
+    }
+    for (i, (size, mib)) in f.memcpy_mib_per_s.iter().enumerate() {
+        if *size == 0 {
+            return Err(format!("floors.memcpy_mib_per_s[{i}] is for 0 bytes"));
+        }
+        within(&format!("floors.memcpy_mib_per_s[{i}]"), *mib, MIB_PER_S)?;
+    }
+    Ok(())
+}
+
+/// A finite value from `lo` to `hi`.
+fn within(what: &str, v: f64, (lo, hi): (f64, f64)) -> Result<(), String> {
+    if v.is_finite() && (lo..=hi).contains(&v) {
         Ok(())
     } else {
-        Err(format!("{what} is {v}; it must be zero or more"))
+        Err(format!(
+            "{what} is {v}; expected a number from {lo} to {hi}"
+        ))
     }
 }
 
