@@ -65,6 +65,9 @@ pub struct CompareArgs {
     /// Largest slowdown (of the cost normalised by the same run's reference) that is not a regression
     #[arg(long, default_value = "10%", value_parser = crate::compare::parse_threshold)]
     pub max_regression: f64,
+    /// Do not fail when cases the baseline measured are absent or unsupported in the current run
+    #[arg(long)]
+    pub allow_missing: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -234,6 +234,57 @@ fn collapses(baseline: &ResultFile, current: &ResultFile) -> Vec<Change> {
         .collect()
 }
 
+/// Why the current run fails the gate whatever its figures say, one line
+/// each: a run that measured nothing, was interrupted, has verification
+/// errors, or lost cases the baseline measured (unless `allow_missing`).
+/// A gate that looked only at the cases both runs measured would pass an
+/// empty run.
+pub fn gate_failures(baseline: &ResultFile, current: &ResultFile, allow_missing: bool) -> Vec<String> {
+    let mut why = Vec::new();
+    if current.rows.is_empty() {
+        why.push("the current run has no rows: it measured nothing".to_string());
+    }
+    if !current.complete {
+        why.push("the current run is incomplete (interrupted or still running): its missing cases cannot be judged".to_string());
+    }
+    let errored: Vec<String> = current
+        .rows
+        .iter()
+        .filter(|r| r.errors.total() > 0)
+        .map(|r| format!("{} ({} errors)", case_name(r), r.errors.total()))
+        .collect();
+    if !errored.is_empty() {
+        why.push(format!(
+            "{} cases of the current run have verification errors: {}",
+            errored.len(),
+            list_some(&errored)
+        ));
+    }
+    let lost: Vec<String> = measured_only_in(baseline, current)
+        .into_iter()
+        .map(|o| format!("{} ({})", o.case, o.other))
+        .collect();
+    if !lost.is_empty() && !allow_missing {
+        why.push(format!(
+            "{} of the baseline's {} measured cases were not measured now: {} (--allow-missing accepts that)",
+            lost.len(),
+            baseline.rows.iter().filter(|r| r.status == Status::Ok).count(),
+            list_some(&lost)
+        ));
+    }
+    why
+}
+
+/// The first few of a long list, and how many more.
+fn list_some(items: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = items.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    if items.len() > SHOWN {
+        text += &format!("; and {} more", items.len() - SHOWN);
+    }
+    text
+}
+
 /// A case measured in one run and not the other, and what the other says.
 pub struct OneSided {
     pub case: String,

@@ -162,7 +162,11 @@ fn compare(args: &CompareArgs) -> i32 {
         changes.len(),
         args.max_regression * 100.0
     );
-    i32::from(regressions > 0)
+    let failures = ipcbench::compare::gate_failures(&baseline, &current, args.allow_missing);
+    for why in &failures {
+        say!("FAIL: {why}");
+    }
+    i32::from(regressions > 0 || !failures.is_empty())
 }
 
 fn export_result(args: &ExportArgs) -> i32 {

@@ -429,3 +429,79 @@ fn flags_that_would_change_nothing_are_refused() {
         assert!(lines[0].contains(says), "{extra:?}: {lines:?}");
     }
 }
+
+/// `compare BASELINE doctored`, where the doctored file is the baseline
+/// changed by `change`.
+fn compare_with(sb: &Sandbox, name: &str, change: impl Fn(&mut serde_json::Value), extra: &[&str]) -> Output {
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(BASELINE).unwrap()).unwrap();
+    change(&mut doc);
+    let file = sb.dir.path().join(format!("{name}.json"));
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let mut args = vec!["compare", BASELINE, file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    sb.run(&args)
+}
+
+#[test]
+fn the_regression_gate_fails_runs_that_measured_less_or_wrong() {
+    let sb = Sandbox::new();
+    let rows = |d: &mut serde_json::Value| d["rows"].as_array_mut().unwrap().clone();
+    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+        ("empty", Box::new(|d| d["rows"] = serde_json::json!([])), "no rows"),
+        (
+            "interrupted",
+            Box::new(|d| {
+                d["rows"] = serde_json::json!([]);
+                d["complete"] = false.into();
+            }),
+            "incomplete",
+        ),
+        (
+            "vanished",
+            Box::new(move |d| {
+                let first = rows(d)[0].clone();
+                d["rows"] = serde_json::json!([first]);
+            }),
+            "were not measured now",
+        ),
+        (
+            "errors",
+            Box::new(|d| d["rows"][0]["errors"]["lost"] = 1005.into()),
+            "verification errors",
+        ),
+        (
+            "unsupported",
+            Box::new(|d| {
+                let row = &mut d["rows"][0];
+                row["status"] = "unsupported".into();
+                row["reason"] = "the kernel said no".into();
+            }),
+            "the kernel said no",
+        ),
+    ];
+    for (name, change, says) in &cases {
+        let o = compare_with(&sb, name, change, &[]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
+        let fail: Vec<_> = text(&o).lines().filter(|l| l.starts_with("FAIL: ")).map(str::to_string).collect();
+        assert!(fail.iter().any(|l| l.contains(says)), "{name}: {fail:?}");
+    }
+    // Missing cases may be accepted; errors never are.
+    let o = compare_with(&sb, "vanished", &cases[2].1, &["--allow-missing"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = compare_with(&sb, "errors", &cases[3].1, &["--allow-missing"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    // Trials that disagree with the figure: the file is not believed.
+    let o = compare_with(
+        &sb,
+        "trials",
+        |d| {
+            let rtt = &mut d["rows"][0]["rtt_ns"];
+            for k in ["p50", "p90", "p99", "p999", "max"] {
+                rtt[k] = (rtt[k].as_u64().unwrap() * 2000).into();
+            }
+        },
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
