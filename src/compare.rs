@@ -239,7 +239,11 @@ fn collapses(baseline: &ResultFile, current: &ResultFile) -> Vec<Change> {
 /// errors, or lost cases the baseline measured (unless `allow_missing`).
 /// A gate that looked only at the cases both runs measured would pass an
 /// empty run.
-pub fn gate_failures(baseline: &ResultFile, current: &ResultFile, allow_missing: bool) -> Vec<String> {
+pub fn gate_failures(
+    baseline: &ResultFile,
+    current: &ResultFile,
+    allow_missing: bool,
+) -> Vec<String> {
     let mut why = Vec::new();
     if current.rows.is_empty() {
         why.push("the current run has no rows: it measured nothing".to_string());
@@ -278,7 +282,12 @@ pub fn gate_failures(baseline: &ResultFile, current: &ResultFile, allow_missing:
 /// The first few of a long list, and how many more.
 fn list_some(items: &[String]) -> String {
     const SHOWN: usize = 5;
-    let mut text = items.iter().take(SHOWN).cloned().collect::<Vec<_>>().join("; ");
+    let mut text = items
+        .iter()
+        .take(SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
     if items.len() > SHOWN {
         text += &format!("; and {} more", items.len() - SHOWN);
     }

@@ -119,7 +119,10 @@ fn report(args: &ReportArgs) -> i32 {
             &out,
             baseline.as_ref().map(|(r, p)| (r, *p)),
         )
-        .map_err(Error::Runtime)
+        .map_err(|e| match ipcbench::sys::interrupt::interrupted() {
+            true => Error::Interrupted,
+            false => Error::Runtime(e),
+        })
     })();
     match outcome {
         Ok(index) => {

@@ -432,7 +432,12 @@ fn flags_that_would_change_nothing_are_refused() {
 
 /// `compare BASELINE doctored`, where the doctored file is the baseline
 /// changed by `change`.
-fn compare_with(sb: &Sandbox, name: &str, change: impl Fn(&mut serde_json::Value), extra: &[&str]) -> Output {
+fn compare_with(
+    sb: &Sandbox,
+    name: &str,
+    change: impl Fn(&mut serde_json::Value),
+    extra: &[&str],
+) -> Output {
     let mut doc: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(BASELINE).unwrap()).unwrap();
     change(&mut doc);
@@ -448,7 +453,11 @@ fn the_regression_gate_fails_runs_that_measured_less_or_wrong() {
     let sb = Sandbox::new();
     let rows = |d: &mut serde_json::Value| d["rows"].as_array_mut().unwrap().clone();
     let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
-        ("empty", Box::new(|d| d["rows"] = serde_json::json!([])), "no rows"),
+        (
+            "empty",
+            Box::new(|d| d["rows"] = serde_json::json!([])),
+            "no rows",
+        ),
         (
             "interrupted",
             Box::new(|d| {
@@ -483,7 +492,11 @@ fn the_regression_gate_fails_runs_that_measured_less_or_wrong() {
     for (name, change, says) in &cases {
         let o = compare_with(&sb, name, change, &[]);
         assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
-        let fail: Vec<_> = text(&o).lines().filter(|l| l.starts_with("FAIL: ")).map(str::to_string).collect();
+        let fail: Vec<_> = text(&o)
+            .lines()
+            .filter(|l| l.starts_with("FAIL: "))
+            .map(str::to_string)
+            .collect();
         assert!(fail.iter().any(|l| l.contains(says)), "{name}: {fail:?}");
     }
     // Missing cases may be accepted; errors never are.
@@ -504,4 +517,180 @@ fn the_regression_gate_fails_runs_that_measured_less_or_wrong() {
         &[],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+/// Sends SIGINT to `child` and returns how long it took to end, and its code.
+fn interrupt(child: std::process::Child) -> (Duration, Option<i32>, String) {
+    let sent = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let o = child.wait_with_output().unwrap();
+    (sent.elapsed(), o.status.code(), text(&o))
+}
+
+/// Reads `child`'s stderr until a line holds `marker`, keeping the rest
+/// flowing so that it never blocks on a full pipe.
+fn wait_for_line(child: &mut std::process::Child, marker: &str) {
+    use std::io::BufRead;
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let marker = marker.to_string();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.contains(&marker) {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the marker line");
+}
+
+#[test]
+fn ctrl_c_in_the_limits_with_many_sizes_stops_within_a_second() {
+    let sb = Sandbox::new();
+    let sizes: Vec<String> = (1..=64).map(|m| format!("{m}MiB")).collect();
+    let sizes = sizes.join(",");
+    let out = sb.out();
+    let mut child = sb
+        .command(&[
+            "run",
+            "-m",
+            "pipe",
+            "--sizes",
+            &sizes,
+            "--pin",
+            "same",
+            "--patterns",
+            "latency",
+            "-n",
+            "10",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_line(&mut child, "measuring the physical limits");
+    // Into the memcpy part (the round trips take about a second).
+    std::thread::sleep(Duration::from_millis(1500));
+    let (took, code, said) = interrupt(child);
+    assert!(took < Duration::from_secs(1), "took {took:?}: {said}");
+    assert_eq!(code, Some(130), "{said}");
+}
+
+#[test]
+fn ctrl_c_with_the_janitor_stopped_ends_within_a_second() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let mut child = sb
+        .command(&[
+            "run",
+            "-m",
+            "pipe",
+            "-s",
+            "64",
+            "--pin",
+            "same",
+            "--patterns",
+            "latency",
+            "--duration",
+            "1h",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_line(&mut child, "machine:");
+    let pid = child.id();
+    let mut janitor = 0;
+    wait_until("the janitor", Duration::from_secs(10), || {
+        janitor = sb
+            .processes()
+            .into_iter()
+            .find(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline"))
+                    .unwrap_or_default()
+                    .split(|&b| b == 0)
+                    .any(|a| a == b"__janitor")
+            })
+            .unwrap_or(0);
+        janitor != 0 && !children(pid).is_empty()
+    });
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(janitor as i32),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
+    let (took, code, said) = interrupt(child);
+    assert!(took < Duration::from_secs(1), "took {took:?}: {said}");
+    assert_eq!(code, Some(130), "{said}");
+    wait_until("nothing left", Duration::from_secs(5), || {
+        sb.processes().is_empty()
+    });
+}
+
+/// A result file of 17,000 rows: large, and accepted.
+fn large_result(sb: &Sandbox) -> PathBuf {
+    let sample = format!("{}/results/sample-run.json", env!("CARGO_MANIFEST_DIR"));
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(sample).unwrap()).unwrap();
+    let rows: Vec<serde_json::Value> = doc["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["size_bytes"].as_u64() > Some(0))
+        .cloned()
+        .collect();
+    let mut all = Vec::new();
+    for k in 0..45u64 {
+        for r in &rows {
+            let mut r = r.clone();
+            r["size_bytes"] = (r["size_bytes"].as_u64().unwrap() + k).into();
+            all.push(r);
+        }
+    }
+    doc["rows"] = all.into();
+    let file = sb.dir.path().join("large.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    file
+}
+
+#[test]
+fn ctrl_c_in_the_report_of_a_large_file_stops_within_a_second_with_130() {
+    let sb = Sandbox::new();
+    let file = large_result(&sb);
+    let report = sb.dir.path().join("large-report");
+    let child = sb
+        .command(&[
+            "report",
+            file.to_str().unwrap(),
+            "--out",
+            report.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Past reading the file, into the charts.
+    std::thread::sleep(Duration::from_millis(400));
+    let (took, code, said) = interrupt(child);
+    assert!(took < Duration::from_secs(1), "took {took:?}: {said}");
+    assert_eq!(code, Some(130), "{said}");
+    assert!(!report.exists());
+    let hidden: Vec<_> = std::fs::read_dir(sb.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".ipcbench"))
+        .collect();
+    assert!(hidden.is_empty(), "{hidden:?}");
 }

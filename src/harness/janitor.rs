@@ -58,6 +58,7 @@ pub fn start() -> bool {
 /// How long the janitor may take to remove what is left: little, since the
 /// run removed everything itself; more means it is stopped or stuck.
 const FINISH_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+const INTERRUPTED_FINISH_WITHIN: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Closes the janitor's input and waits while it removes anything left; a
 /// janitor that does not finish in time is killed, so that the run ends.
@@ -66,17 +67,23 @@ pub fn finish() {
         return;
     };
     drop(stdin);
-    let deadline = std::time::Instant::now() + FINISH_WITHIN;
-    while std::time::Instant::now() < deadline {
+    let started = std::time::Instant::now();
+    // After Ctrl-C the user is owed an end within a second: the janitor's
+    // work takes milliseconds, so a short grace still lets it do it.
+    let limit = || match crate::sys::interrupt::interrupted() {
+        true => INTERRUPTED_FINISH_WITHIN,
+        false => FINISH_WITHIN,
+    };
+    while started.elapsed() < limit() {
         match child.try_wait() {
-            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(10)),
+            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(2)),
             _ => return,
         }
     }
     crate::output::warn(&format!(
-        "the janitor (pid {}) did not finish within {} s (stopped?): killed; the run had removed its objects itself",
+        "the janitor (pid {}) did not finish within {} (stopped?): killed; the run had removed its objects itself",
         child.id(),
-        FINISH_WITHIN.as_secs()
+        humantime::format_duration(limit())
     ));
     let _ = child.kill();
     let _ = child.wait();

@@ -173,6 +173,11 @@ impl<C, DB: DrawingBackend> Drawable<DB> for Marker<C> {
 
 /// Writes `stem.png` and `stem.svg` in `dir`.
 pub fn write(chart: &Chart, dir: &Path, stem: &str) -> Result<(), String> {
+    // Between charts is where a report notices Ctrl-C: each takes well
+    // under a second, whatever the file holds.
+    if crate::sys::interrupt::interrupted() {
+        return Err("interrupted".into());
+    }
     register_font();
     let size = (WIDTH, height(chart));
     let png = dir.join(format!("{stem}.png"));
