@@ -250,6 +250,7 @@ fn probe(args: &ProbeArgs) -> i32 {
         if let Some(p) = &args.json {
             options::check_output_path(p)?;
         }
+        ipcbench::probe::room().map_err(Error::Runtime)?;
         let settings = suite::probe_settings()?;
         let Some(file) = ipcbench::probe::run(&settings) else {
             return Err(Error::Interrupted);

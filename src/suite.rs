@@ -314,7 +314,11 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool, Result<(), Error>), Error> 
             sweep.pop();
         }
     }
-    let probe = (plan.probe && !interrupt::interrupted())
+    let room = crate::probe::room();
+    if let (true, Err(why)) = (plan.probe, &room) {
+        output::warn(&format!("no probe: {why}"));
+    }
+    let probe = (plan.probe && room.is_ok() && !interrupt::interrupted())
         .then(|| {
             crate::tell!("probing the properties of the claimed table...");
             crate::probe::run(&plan.settings)

@@ -694,3 +694,67 @@ fn ctrl_c_in_the_report_of_a_large_file_stops_within_a_second_with_130() {
         .collect();
     assert!(hidden.is_empty(), "{hidden:?}");
 }
+
+/// `ulimit -v` of `mib` MiB, then the binary with `args`.
+fn limited(sb: &Sandbox, mib: u64, args: &[&str]) -> Output {
+    let mut cmd = sb.command(args);
+    let limit = mib << 20;
+    // SAFETY: setrlimit is async-signal-safe and touches no shared state.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_AS, limit, limit)
+                .map_err(std::io::Error::from)
+        });
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn under_a_small_ulimit_v_the_limits_and_the_run_go_on() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    for mib in [16, 64, 200] {
+        let o = limited(
+            &sb,
+            mib,
+            &[
+                "run",
+                "-m",
+                "pipe",
+                "--sizes",
+                "64,64MiB",
+                "--pin",
+                "same",
+                "--patterns",
+                "throughput",
+                "-n",
+                "20",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+        );
+        assert!(
+            matches!(o.status.code(), Some(0 | 1)),
+            "{mib} MiB: {}",
+            text(&o)
+        );
+        let r = sb.result();
+        assert_eq!(r["complete"], true, "{mib} MiB");
+        if mib > 64 {
+            continue; // room for two 64 MiB buffers: it may all have worked
+        }
+        let notes = r["floors"]["notes"].to_string();
+        assert!(
+            notes.contains("memcpy of 67108864 bytes not measured"),
+            "{mib} MiB: {notes}"
+        );
+        let big = &rows(&r)[1];
+        assert!(
+            big["reason"].as_str().unwrap_or("").contains("ENOMEM"),
+            "{big}"
+        );
+    }
+    let o = limited(&sb, 200, &["probe"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("RLIMIT_AS"), "{}", text(&o));
+}

@@ -117,6 +117,24 @@ pub fn subjects() -> Vec<Subject> {
     rows
 }
 
+/// The address space the experiments need: 64 MiB messages sent and
+/// received whole, Node children, helper processes' threads.
+const NEEDS_ADDRESS_SPACE: u64 = 1 << 30;
+
+/// Why the probe cannot run here, if it cannot: under a smaller `ulimit -v`
+/// its own allocations would fail, and a refused 64 MiB buffer of ours
+/// would read as the kernel's limit.
+pub fn room() -> Result<(), String> {
+    match crate::sys::limits::address_space() {
+        Some(limit) if limit < NEEDS_ADDRESS_SPACE => Err(format!(
+            "the property probes need {} MiB of address space and RLIMIT_AS (ulimit -v) allows {} MiB; raise it to probe",
+            NEEDS_ADDRESS_SPACE >> 20,
+            limit >> 20
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Runs every experiment for every subject; None once the user asked to
 /// stop (a half-probed table would read as a verdict).
 pub fn run(settings: &Settings) -> Option<ProbeFile> {

@@ -15,6 +15,15 @@ pub fn sysctl(name: &str) -> Option<u64> {
         .ok()
 }
 
+/// This process's address-space limit (`ulimit -v`, RLIMIT_AS soft), in
+/// bytes; None when unlimited.
+pub fn address_space() -> Option<u64> {
+    getrlimit(Resource::RLIMIT_AS)
+        .ok()
+        .map(|(soft, _)| soft)
+        .filter(|&soft| soft != libc::RLIM_INFINITY)
+}
+
 /// The per-user byte budget for POSIX message queues (soft, hard).
 pub fn rlimit_msgqueue() -> Option<(u64, u64)> {
     getrlimit(Resource::RLIMIT_MSGQUEUE).ok()
