@@ -452,7 +452,8 @@ fn compare_with(
 fn the_regression_gate_fails_runs_that_measured_less_or_wrong() {
     let sb = Sandbox::new();
     let rows = |d: &mut serde_json::Value| d["rows"].as_array_mut().unwrap().clone();
-    let cases: Vec<(&str, Box<dyn Fn(&mut serde_json::Value)>, &str)> = vec![
+    type Change = Box<dyn Fn(&mut serde_json::Value)>;
+    let cases: Vec<(&str, Change, &str)> = vec![
         (
             "empty",
             Box::new(|d| d["rows"] = serde_json::json!([])),
