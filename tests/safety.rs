@@ -759,3 +759,204 @@ fn under_a_small_ulimit_v_the_limits_and_the_run_go_on() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("RLIMIT_AS"), "{}", text(&o));
 }
+
+/// Runs python3 `script` (with `args`) as the unprivileged user nobody.
+fn as_nobody(script: &str, args: &[String]) -> std::process::Child {
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg("-c").arg(script).args(args);
+    // SAFETY: setgid/setuid are async-signal-safe and touch no shared state.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            nix::unistd::setgroups(&[]).map_err(std::io::Error::from)?;
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(65534)).map_err(std::io::Error::from)?;
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(65534)).map_err(std::io::Error::from)
+        });
+    }
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs the intruder")
+}
+
+fn root() -> bool {
+    let yes = nix::unistd::geteuid().is_root();
+    if !yes {
+        eprintln!("SKIPPED: another user's attacks need root to become that user");
+    }
+    yes
+}
+
+/// Connects to every loopback port that listens, as soon as it appears,
+/// and writes messages shaped like a sender's; keeps them open.
+const INTRUDER: &str = r#"
+import socket, time, sys
+seen, held, end = set(), [], time.time() + float(sys.argv[1])
+while time.time() < end:
+    for line in open('/proc/net/tcp').read().splitlines()[1:]:
+        f = line.split()
+        if f[3] != '0A' or not f[1].startswith('0100007F:'):
+            continue
+        port = int(f[1].split(':')[1], 16)
+        if port in seen:
+            continue
+        seen.add(port)
+        try:
+            s = socket.create_connection(('127.0.0.1', port), timeout=0.2)
+            s.send(bytes(range(64)) * 4)
+            held.append(s)
+        except OSError:
+            pass
+    time.sleep(0.0005)
+print(len(seen))
+"#;
+
+#[test]
+fn another_user_cannot_take_a_fan_in_slot_or_inject() {
+    if !root() {
+        return;
+    }
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let intruder = as_nobody(INTRUDER, &["60".into()]);
+    let o = sb.run(&[
+        "run",
+        "-m",
+        "tcp",
+        "--patterns",
+        "fan-in,latency",
+        "--senders",
+        "1,2,3,4",
+        "-s",
+        "64",
+        "--pin",
+        "same",
+        "--repeat",
+        "3",
+        "-n",
+        "2000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(intruder.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .ok();
+    let _ = intruder.wait_with_output();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for row in rows(&sb.result()) {
+        assert_eq!(row["status"], "ok", "{row}");
+        assert_eq!(errors(row), (0, 0, 0, 0), "{row}");
+    }
+}
+
+#[test]
+fn another_user_cannot_list_the_private_folder_or_squat_its_names() {
+    if !root() {
+        return;
+    }
+    let watch = IpcWatch::start();
+    let sb = Sandbox::new();
+    for d in [sb.dir.path().to_path_buf(), sb.tmp()] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = sb.out();
+    let mut child = sb
+        .command(&[
+            "run",
+            "-m",
+            "semaphore,shm-posix-sem,posix-mq,node-json",
+            "--patterns",
+            "latency",
+            "-s",
+            "64",
+            "--pin",
+            "same",
+            "--repeat",
+            "2",
+            "--duration",
+            "1s",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The names a run of this pid would have used had they held only the
+    // pid and the case's number, created first, open to all.
+    let squatter = as_nobody(
+        r#"
+import os, sys
+pid = sys.argv[1]
+for n in range(40):
+    for suffix in ['shm', 'sem0', 'sem1', 'sem2', 'sem3', 'ping', 'pong', 'stop']:
+        name = f'ipcbench-{pid}-{n}-{suffix}'
+        for path in [f'/dev/shm/{name}', f'/dev/shm/sem.{name}']:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o666)
+            os.close(fd)
+"#,
+        &[child.id().to_string()],
+    );
+    let squatted = squatter.wait_with_output().unwrap();
+    // While a case runs, the private folder is the run's user's alone:
+    // the Node peer's script stays in it for the whole case.
+    let node_folder = || {
+        std::fs::read_dir(sb.tmp())
+            .ok()?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.join("ipcbench-peer.js").exists())
+    };
+    let (mut folder, mut mode, mut listed) = (None, None, String::new());
+    let until = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < until {
+        let Some(f) = node_folder() else {
+            std::thread::sleep(Duration::from_millis(5));
+            continue;
+        };
+        mode = std::fs::metadata(&f)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777);
+        let o = as_nobody(
+            "import os, sys\ntry:\n    print(os.listdir(sys.argv[1]))\nexcept OSError as e:\n    print('refused', e.errno)",
+            &[f.display().to_string()],
+        )
+        .wait_with_output()
+        .unwrap();
+        listed = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        folder = Some(f);
+        // ENOENT: the case ended meanwhile; try the next.
+        if listed != "refused 2" {
+            break;
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    let cleanup = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.metadata()
+                .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 65534)
+        })
+        .filter(|e| e.file_name().to_string_lossy().contains("ipcbench-"))
+        .map(|e| std::fs::remove_file(e.path()))
+        .count();
+    assert!(
+        squatted.status.success() && cleanup > 0,
+        "the squatter made nothing: {squatted:?}"
+    );
+    let folder = folder.expect("a Node case's private folder");
+    assert_eq!(mode, Some(0o700), "{}", folder.display());
+    assert_eq!(listed, "refused 13", "nobody listed {}", folder.display());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for row in rows(&sb.result()) {
+        assert_ne!(row["status"], "failed", "{row}");
+    }
+    watch.assert_nothing_new();
+}

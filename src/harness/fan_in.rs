@@ -62,18 +62,17 @@ pub fn execute(
     case: &Case,
     cpus: Option<(usize, usize)>,
 ) -> Result<(Timed, PeerReport), CaseError> {
-    let (dir, tag) = super::private_dir()?;
+    let dir = super::private_dir()?;
+    let senders = case.spec.senders.unwrap_or(1);
+    let (tag, fan) = super::with_fresh_names(dir.path(), case.spec.size, |at| {
+        case.transport.fan_in(at, senders)
+    })?;
     let at = Rendezvous {
         dir: dir.path(),
         tag: &tag,
         size: case.spec.size,
     };
-    super::janitor::folder(dir.path());
     let name = case.transport.name();
-    let fan = case
-        .transport
-        .fan_in(&at, case.spec.senders.unwrap_or(1))
-        .map_err(|e| super::classify("setting up the channel", e))?;
     super::janitor::channel(name, &tag, &fan.token);
     let token = fan.token.clone();
     let outcome = with_senders(case, cpus, &at, fan);

@@ -380,21 +380,54 @@ pub struct Live<'a> {
 
 /// A fresh private folder for a case's named objects, and the tag that
 /// names its global ones. Clears a previous case's abort.
-fn private_dir() -> Result<(tempfile::TempDir, String), CaseError> {
+fn private_dir() -> Result<tempfile::TempDir, CaseError> {
     if interrupt::interrupted() {
         return Err(CaseError::Failed("interrupted by the user".into()));
     }
     interrupt::reset_case();
-    let dir = tempfile::Builder::new()
-        .prefix("ipcbench-")
-        .tempdir()
-        .map_err(|e| classify("creating the private directory", e))?;
-    let tag = format!(
-        "ipcbench-{}-{}",
+    let dir =
+        crate::sys::private_dir().map_err(|e| classify("creating the private directory", e))?;
+    janitor::folder(dir.path());
+    Ok(dir)
+}
+
+/// Makes a case's channel with `make` under a fresh tag. A name another
+/// process took first (EEXIST) gets another tag, three times at most; then
+/// the reason names it.
+fn with_fresh_names<P>(
+    dir: &std::path::Path,
+    size: usize,
+    make: impl Fn(&Rendezvous) -> io::Result<P>,
+) -> Result<(String, P), CaseError> {
+    let mut taken = Vec::new();
+    for _ in 0..3 {
+        let tag = fresh_tag();
+        let at = Rendezvous {
+            dir,
+            tag: &tag,
+            size,
+        };
+        match make(&at) {
+            Ok(made) => return Ok((tag, made)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => taken.push(format!("/{tag}…")),
+            Err(e) => return Err(classify("setting up the channel", e)),
+        }
+    }
+    Err(CaseError::Failed(format!(
+        "setting up the channel: names already taken by another process (File exists), three times: {}",
+        taken.join(", ")
+    )))
+}
+
+/// The prefix of a case's global names: the pid (the janitor's key), the
+/// case, and a part no other user can guess.
+fn fresh_tag() -> String {
+    format!(
+        "ipcbench-{}-{}-{}",
         std::process::id(),
-        CASE_COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
-    Ok((dir, tag))
+        CASE_COUNTER.fetch_add(1, Ordering::Relaxed),
+        crate::sys::unguessable()
+    )
 }
 
 /// Starts a peer process, connects the channel, waits for the handshake,
@@ -409,17 +442,14 @@ pub fn session<T>(
         let what = what.to_string();
         move |e: io::Error| classify(&what, e)
     };
-    let (dir, tag) = private_dir()?;
+    let dir = private_dir()?;
+    let (tag, prepared) =
+        with_fresh_names(dir.path(), spec.case.size, |at| spec.transport.prepare(at))?;
     let at = Rendezvous {
         dir: dir.path(),
         tag: &tag,
         size: spec.case.size,
     };
-    janitor::folder(dir.path());
-    let prepared = spec
-        .transport
-        .prepare(&at)
-        .map_err(failed("setting up the channel"))?;
     let name = spec.transport.name();
     janitor::channel(name, &tag, &prepared.token);
     let token = prepared.token.clone();

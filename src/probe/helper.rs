@@ -336,7 +336,11 @@ pub fn finish(mut child: std::process::Child, limit: Duration) -> String {
 pub fn unique(kind: &str) -> String {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let name = format!("ipcbench-probe-{}-{kind}{n}", std::process::id());
+    let name = format!(
+        "ipcbench-probe-{}-{kind}{n}-{}",
+        std::process::id(),
+        crate::sys::unguessable()
+    );
     crate::harness::janitor::name(&format!("/{name}"));
     name
 }
@@ -354,7 +358,7 @@ pub fn unique_key() -> i32 {
 
 /// A private folder for sockets and FIFOs, known to the janitor.
 pub fn private_dir() -> std::io::Result<tempfile::TempDir> {
-    let dir = tempfile::Builder::new().prefix("ipcbench-").tempdir()?;
+    let dir = crate::sys::private_dir()?;
     crate::harness::janitor::folder(dir.path());
     Ok(dir)
 }

@@ -40,6 +40,33 @@ fn timeval(tv: nix::sys::time::TimeVal) -> Duration {
     Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
 }
 
+/// 16 hex digits no other user can guess, for the names of a case's
+/// objects: with the pid alone, another user could create them first and
+/// make every case fail (O_EXCL keeps them from being taken over).
+pub fn unguessable() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 8];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        // No /dev/urandom (a bare chroot): the clock's nanoseconds, which
+        // are at least not the pid's.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        bytes = (t.as_nanos() as u64).to_ne_bytes();
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A private folder (sockets, FIFOs, the Node peer's script) that only
+/// this user can list or enter.
+pub fn private_dir() -> std::io::Result<tempfile::TempDir> {
+    tempfile::Builder::new()
+        .prefix("ipcbench-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700))
+        .tempdir()
+}
+
 /// A process's scheduler state letter (`R`, `S`, `Z`...), or None once it
 /// is gone.
 pub fn process_state(pid: u32) -> Option<char> {

@@ -42,36 +42,33 @@ pub struct FanIn {
 
 impl FanIn {
     /// One connection per sender, accepted on `listener` once the senders
-    /// run, and polled; `packets` when each read is one message.
-    pub fn connections(listener: OwnedFd, senders: u32, token: String, packets: bool) -> FanIn {
+    /// run, and polled; `packets` when each read is one message. Each
+    /// sender presents the secret its token carries beside `address`
+    /// before it counts (`admission`).
+    pub fn connections(listener: OwnedFd, senders: u32, address: &str, packets: bool) -> FanIn {
+        let (token, secret) = super::admission::token(address);
         FanIn {
             child_fds: Vec::new(),
             token,
             receive: Box::new(move || {
-                let connections = accept_all(&listener, senders)?;
+                let connections = (0..senders)
+                    .map(|_| super::admission::accept(&listener, &secret))
+                    .collect::<io::Result<_>>()?;
                 Ok(Box::new(PolledGather::new(connections, packets)) as _)
             }),
             shared_stream: false,
         }
     }
-}
 
-/// Accepts one connection per fan-in sender. A sender that dies first
-/// leaves the wait to the harness's abort (EINTR).
-fn accept_all(listener: &OwnedFd, senders: u32) -> io::Result<Vec<OwnedFd>> {
-    use std::os::fd::{AsRawFd, FromRawFd};
-    (0..senders)
-        .map(|_| {
-            let fd = retry(|| {
-                nix::sys::socket::accept4(
-                    listener.as_raw_fd(),
-                    nix::sys::socket::SockFlag::SOCK_CLOEXEC,
-                )
-            })?;
-            // SAFETY: accept4 just returned this descriptor and nothing else owns it.
-            Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    /// A sender's connection to what `connections` listens on: it presents
+    /// the token's secret first.
+    pub fn joined(fd: OwnedFd, token: &str, packets: bool) -> io::Result<Box<dyn Channel>> {
+        super::admission::present(&fd, super::admission::split(token)?.1)?;
+        Ok(match packets {
+            true => SendOnly::packets(fd),
+            false => SendOnly::stream(fd),
         })
-        .collect()
+    }
 }
 
 /// A fan-in sender's end: it only sends.

@@ -3,6 +3,7 @@
 //! A transport only moves bytes between two ends and says what it cannot do.
 //! It never times and never verifies: the harness does both, once, for all.
 
+mod admission;
 mod bounded_buffer;
 mod eventfd_shm;
 mod fifo;

@@ -3,23 +3,28 @@
 
 use std::io;
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 
-use nix::sys::socket::{accept4, setsockopt, sockopt, SockFlag};
+use nix::sys::socket::{setsockopt, sockopt};
 
-use super::{Channel, FanIn, FdStream, Inherited, Prepared, Rendezvous, SendOnly, Transport};
-use crate::sys::interrupt::retry;
+use super::{
+    admission, Channel, FanIn, FdStream, Inherited, Prepared, Rendezvous, SendOnly, Transport,
+};
 
 pub struct Tcp;
 
-/// Connects to the parent's port on loopback, Nagle off.
-fn connect(port: &str) -> io::Result<TcpStream> {
+/// Connects to the parent's port on loopback, Nagle off, and presents the
+/// token's secret.
+fn connect(token: &str) -> io::Result<OwnedFd> {
+    let (port, secret) = admission::split(token)?;
     let port: u16 = port
         .parse()
         .map_err(|_| io::Error::other(format!("bad port '{port}'")))?;
     let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
     stream.set_nodelay(true)?;
-    Ok(stream)
+    let fd = OwnedFd::from(stream);
+    admission::present(&fd, secret)?;
+    Ok(fd)
 }
 
 impl Transport for Tcp {
@@ -34,32 +39,27 @@ impl Transport for Tcp {
     }
     fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let port = listener.local_addr()?.port();
+        let (token, secret) = admission::token(&listener.local_addr()?.port().to_string());
         Ok(Prepared {
             child_fds: Vec::new(),
-            token: port.to_string(),
+            token,
             connect: Box::new(move || {
-                // std's accept retries EINTR forever; nix's lets a dead peer end the wait.
-                let fd = retry(|| accept4(listener.as_raw_fd(), SockFlag::SOCK_CLOEXEC))?;
-                // SAFETY: accept4 just returned this descriptor and nothing else owns it.
-                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+                let fd = admission::accept(&listener.into(), &secret)?;
                 setsockopt(&fd, sockopt::TcpNoDelay, &true)?;
                 Ok(Box::new(FdStream::duplex(fd)?) as _)
             }),
         })
     }
     fn join(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
-        Ok(Box::new(FdStream::duplex(
-            connect(&inherited.token)?.into(),
-        )?))
+        Ok(Box::new(FdStream::duplex(connect(&inherited.token)?)?))
     }
     /// One listener; one connection per sender, polled.
     fn fan_in(&self, _at: &Rendezvous, senders: u32) -> io::Result<FanIn> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
         let port = listener.local_addr()?.port().to_string();
-        Ok(FanIn::connections(listener.into(), senders, port, false))
+        Ok(FanIn::connections(listener.into(), senders, &port, false))
     }
     fn join_fan_in(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
-        Ok(SendOnly::stream(connect(&inherited.token)?.into()))
+        Ok(SendOnly::stream(connect(&inherited.token)?))
     }
 }

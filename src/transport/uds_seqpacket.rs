@@ -9,7 +9,7 @@ use nix::sys::socket::{
 };
 
 use super::packets::{check_fits, Packets};
-use super::{Channel, FanIn, Inherited, Prepared, Rendezvous, SendOnly, Transport};
+use super::{Channel, FanIn, Inherited, Prepared, Rendezvous, Transport};
 use crate::sys::interrupt::retry;
 
 pub struct UdsSeqpacket;
@@ -65,11 +65,11 @@ impl Transport for UdsSeqpacket {
         let listener = seqpacket()?;
         bind(listener.as_raw_fd(), &UnixAddr::new(&at.dir.join(SOCKET))?)?;
         listen(&listener, Backlog::new(senders as i32)?)?;
-        Ok(FanIn::connections(listener, senders, String::new(), true))
+        Ok(FanIn::connections(listener, senders, "", true))
     }
-    fn join_fan_in(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+    fn join_fan_in(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let fd = seqpacket()?;
         connect(fd.as_raw_fd(), &UnixAddr::new(&at.dir.join(SOCKET))?)?;
-        Ok(SendOnly::packets(fd))
+        FanIn::joined(fd, &inherited.token, true)
     }
 }

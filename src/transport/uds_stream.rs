@@ -4,7 +4,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
-use super::{Channel, FanIn, FdStream, Inherited, Prepared, Rendezvous, SendOnly, Transport};
+use super::{Channel, FanIn, FdStream, Inherited, Prepared, Rendezvous, Transport};
 use crate::sys::interrupt::retry;
 
 pub struct UdsStream;
@@ -49,15 +49,10 @@ impl Transport for UdsStream {
     /// One listener; one connection per sender, polled.
     fn fan_in(&self, at: &Rendezvous, senders: u32) -> io::Result<FanIn> {
         let listener = UnixListener::bind(at.dir.join(SOCKET))?;
-        Ok(FanIn::connections(
-            listener.into(),
-            senders,
-            String::new(),
-            false,
-        ))
+        Ok(FanIn::connections(listener.into(), senders, "", false))
     }
-    fn join_fan_in(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+    fn join_fan_in(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let stream = UnixStream::connect(at.dir.join(SOCKET))?;
-        Ok(SendOnly::stream(stream.into()))
+        FanIn::joined(stream.into(), &inherited.token, false)
     }
 }
