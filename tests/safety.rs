@@ -861,7 +861,7 @@ fn another_user_cannot_list_the_private_folder_or_squat_its_names() {
         std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
     let out = sb.out();
-    let mut child = sb
+    let child = sb
         .command(&[
             "run",
             "-m",
@@ -940,7 +940,7 @@ for n in range(40):
                 .is_ok_and(|m| std::os::unix::fs::MetadataExt::uid(&m) == 65534)
         })
         .filter(|e| e.file_name().to_string_lossy().contains("ipcbench-"))
-        .map(|e| std::fs::remove_file(e.path()))
+        .inspect(|e| drop(std::fs::remove_file(e.path())))
         .count();
     assert!(
         squatted.status.success() && cleanup > 0,
