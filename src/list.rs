@@ -14,7 +14,7 @@ pub fn render() -> String {
         {
             let state = match t.availability() {
                 Ok(()) => "available".to_string(),
-                Err(why) => format!("unavailable: {why}"),
+                Err(why) => format!("unavailable ({why}):"),
             };
             s += &format!("  {:<18} {:<11} {}\n", t.name(), state, t.description());
         }

@@ -960,3 +960,151 @@ for n in range(40):
     }
     watch.assert_nothing_new();
 }
+
+/// The fan-in sender `n` of the run `pid`, once it runs.
+fn sender(pid: u32, n: u32) -> Option<u32> {
+    let marker = format!("\"sender\":{n}");
+    children(pid).into_iter().map(|c| c.0).find(|c| {
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default())
+            .contains(&marker)
+    })
+}
+
+#[test]
+fn a_fan_in_blames_the_sender_that_died() {
+    for mechanism in ["pipe", "uds-dgram"] {
+        let sb = Sandbox::new();
+        let out = sb.out();
+        let child = sb.spawn(&[
+            "run",
+            "-m",
+            mechanism,
+            "--patterns",
+            "fan-in",
+            "--senders",
+            "4",
+            "-s",
+            "64",
+            "--pin",
+            "same",
+            "--duration",
+            "20s",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let mut victim = None;
+        wait_until("sender 3", Duration::from_secs(20), || {
+            victim = sender(child.id(), 3);
+            victim.is_some()
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(victim.unwrap() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        let o = child.wait_with_output().unwrap();
+        let r = sb.result();
+        let why = rows(&r)[0]["reason"].as_str().unwrap_or("").to_string();
+        assert!(
+            why.starts_with("sender 3 of 4: peer killed by signal 9"),
+            "{mechanism}: {why} {}",
+            text(&o)
+        );
+    }
+}
+
+#[test]
+fn a_sender_that_cannot_start_is_the_reason_named() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let mut cmd = sb.command(&[
+        "run",
+        "-m",
+        "pipe",
+        "--patterns",
+        "fan-in",
+        "--senders",
+        "8",
+        "-s",
+        "64",
+        "--pin",
+        "same",
+        "-n",
+        "100",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    // SAFETY: setrlimit is async-signal-safe and touches no shared state.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, 16, 16)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let o = cmd.output().unwrap();
+    let r = sb.result();
+    let why = rows(&r)[0]["reason"].as_str().unwrap_or("").to_string();
+    assert!(
+        why.starts_with("starting sender ") && why.contains(" of 8: Too many open files"),
+        "{why}: {}",
+        text(&o)
+    );
+    assert!(sb.processes().is_empty());
+}
+
+#[test]
+fn smaller_refusals_name_their_cause() {
+    let sb = Sandbox::new();
+    // Node that cannot be started for want of descriptors is not "not found".
+    let mut cmd = sb.command(&["list"]);
+    // SAFETY: as above.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, 5, 5)
+                .map_err(std::io::Error::from)
+        });
+    }
+    let said = text(&cmd.output().unwrap());
+    assert!(!said.contains("Node.js not found"), "{said}");
+    assert!(said.contains("Too many open files"), "{said}");
+    // A TMPDIR too long for a socket address.
+    let long = sb.dir.path().join("d".repeat(100));
+    std::fs::create_dir_all(&long).unwrap();
+    let out = sb.out();
+    let o = sb
+        .command(&[
+            "run",
+            "-m",
+            "ipc-channel,uds-stream,uds-dgram",
+            "-s",
+            "64",
+            "--pin",
+            "same",
+            "--patterns",
+            "latency",
+            "-n",
+            "10",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env("TMPDIR", &long)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for row in rows(&sb.result()) {
+        assert_eq!(row["status"], "unsupported", "{row}");
+        assert!(
+            row["reason"]
+                .as_str()
+                .unwrap()
+                .contains("holds at most 107"),
+            "{row}"
+        );
+    }
+    // Exports into a folder that is not one: refused before any work.
+    for format in ["github-action-benchmark", "markdown"] {
+        let o = sb.run(&["export", BASELINE, "--format", format, "--out", "/proc"]);
+        assert_eq!(o.status.code(), Some(2), "{format}: {}", text(&o));
+    }
+}

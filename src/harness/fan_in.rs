@@ -112,6 +112,9 @@ fn with_senders(
     if let Some((receiver_cpu, _)) = cpus {
         let _ = affinity::pin_to(&[receiver_cpu]);
     }
+    // A sender that could not start is the first cause: what the others
+    // then say (their start pipe closed) follows from it.
+    let first_cause = spawned.as_ref().err().map(|e| e.to_string());
     let outcome = spawned.and_then(|()| {
         let mut gather = receive()?;
         for sender in &senders {
@@ -136,7 +139,13 @@ fn with_senders(
     });
     drop(fired);
     let done = progress.load(Ordering::Relaxed);
-    finish(senders, outcome, done, case.settings.timeout)
+    match (
+        finish(senders, outcome, done, case.settings.timeout),
+        first_cause,
+    ) {
+        (Err(_), Some(cause)) => Err(CaseError::Failed(cause)),
+        (other, _) => other,
+    }
 }
 
 /// Starts every sender, reading `gun` as its standard input. Stops at
@@ -175,7 +184,7 @@ fn spawn_senders(
             Err(e) => {
                 return (
                     senders,
-                    Err(io::Error::other(format!("starting sender {i}: {e}"))),
+                    Err(io::Error::other(format!("starting sender {i} of {n}: {e}"))),
                 )
             }
         }
@@ -210,17 +219,14 @@ fn finish<T>(
         ended.push((i, status, stalled, seen));
     }
     outcome.map_err(|e| {
-        // A sender that died on its own, or timed out, or spoke, is the story.
+        // The sender that explains the failure: the first to die by a
+        // signal, else to stall, else to fail by itself; one that only
+        // lost its receiver (EPIPE) is a consequence, never the story.
         let telling = ended
             .iter()
-            .position(|(_, st, stalled, seen)| {
-                st.is_some_and(|s| !s.success())
-                    || *stalled
-                    || seen
-                        .iter()
-                        .any(|e| matches!(e, Event::PeerError(_) | Event::TimedOut))
-            })
-            .unwrap_or(0);
+            .enumerate()
+            .min_by_key(|(i, (_, st, stalled, seen))| (blame(st, *stalled, seen), *i))
+            .map_or(0, |(i, _)| i);
         let count = ended.len();
         match ended.into_iter().nth(telling) {
             Some((i, st, stalled, seen)) => {
@@ -234,6 +240,25 @@ fn finish<T>(
             None => super::classify("starting the senders", e),
         }
     })
+}
+
+/// How well a sender's end explains a failed fan-in: lower is better.
+fn blame(status: &Option<std::process::ExitStatus>, stalled: bool, seen: &[Event]) -> u8 {
+    use std::os::unix::process::ExitStatusExt;
+    let said = |m: &str| {
+        seen.iter()
+            .any(|e| matches!(e, Event::PeerError(s) if s.contains(m)))
+    };
+    let spoke = seen.iter().any(|e| matches!(e, Event::PeerError(_)));
+    let lost_receiver = said("Broken pipe") || said("EPIPE") || said("Connection reset");
+    match () {
+        _ if status.is_some_and(|s| s.signal().is_some()) => 0,
+        _ if stalled || seen.iter().any(|e| matches!(e, Event::TimedOut)) => 1,
+        _ if spoke && !lost_receiver => 2,
+        _ if status.is_some_and(|s| !s.success()) && !lost_receiver => 3,
+        _ if lost_receiver => 4,
+        _ => 5,
+    }
 }
 
 /// Which CPU each sender runs on.

@@ -64,8 +64,7 @@ impl Transport for Interprocess {
     }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
         let name = at
-            .dir
-            .join(SOCKET)
+            .socket(SOCKET)?
             .to_fs_name::<GenericFilePath>()?
             .into_owned();
         // A non-blocking accept, polled, so a peer that never connects
@@ -96,7 +95,7 @@ impl Transport for Interprocess {
         Some("not arranged in ipcbench yet; the uds-stream rows measure the Unix stream socket underneath with one connection per sender")
     }
     fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
-        let name = at.dir.join(SOCKET).to_fs_name::<GenericFilePath>()?;
+        let name = at.socket(SOCKET)?.to_fs_name::<GenericFilePath>()?;
         Ok(Box::new(Local(Stream::connect(name)?)))
     }
 }

@@ -97,6 +97,9 @@ impl Transport for IpcChannel {
         }
     }
     fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
+        // Its one-shot server binds TMPDIR/.tmpXXXXXX/socket; past the
+        // limit it says only "Address already in use".
+        super::socket_path_fits(&std::env::temp_dir().join(".tmpXXXXXX/socket"))?;
         let (server, name) = IpcOneShotServer::<Ends>::new()?;
         Ok(Prepared {
             child_fds: Vec::new(),

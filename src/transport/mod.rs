@@ -119,6 +119,32 @@ pub struct Rendezvous<'a> {
     pub size: usize,
 }
 
+/// The most bytes of a Unix socket's path (sun_path, less its final NUL).
+pub const SOCKET_PATH_MAX: usize = 107;
+
+impl Rendezvous<'_> {
+    /// The path of the socket `name` in the private folder; a TMPDIR too
+    /// long for a socket address makes the case unsupported, saying so
+    /// (bind would only say "path must be shorter than SUN_LEN").
+    pub fn socket(&self, name: &str) -> io::Result<std::path::PathBuf> {
+        let path = self.dir.join(name);
+        socket_path_fits(&path)?;
+        Ok(path)
+    }
+}
+
+/// Whether `path` fits a Unix socket address, or why not.
+pub fn socket_path_fits(path: &Path) -> io::Result<()> {
+    let len = path.as_os_str().len();
+    if len > SOCKET_PATH_MAX {
+        return Err(unsupported(format!(
+            "the socket path '{}' is {len} bytes; a Unix socket address holds at most {SOCKET_PATH_MAX} (TMPDIR is too long: set a shorter one)",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
 /// What the parent has made before the peer process starts.
 pub struct Prepared {
     /// Descriptors the peer inherits; the harness passes their numbers in

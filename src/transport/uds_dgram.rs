@@ -32,8 +32,8 @@ impl Transport for UdsDgram {
         super::packets::check_fits(nix::sys::socket::SockType::Datagram, size)
     }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
-        let own = at.dir.join(PARENT);
-        let peer = at.dir.join(CHILD);
+        let own = at.socket(PARENT)?;
+        let peer = at.socket(CHILD)?;
         let socket = UnixDatagram::bind(&own)?;
         Ok(Prepared {
             child_fds: Vec::new(),
@@ -52,14 +52,14 @@ impl Transport for UdsDgram {
         })
     }
     fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
-        let socket = UnixDatagram::bind(at.dir.join(CHILD))?;
-        socket.connect(at.dir.join(PARENT))?;
+        let socket = UnixDatagram::bind(at.socket(CHILD)?)?;
+        socket.connect(at.socket(PARENT)?)?;
         socket.send(&[1])?;
         Ok(Box::new(Packets(socket.into())))
     }
     /// One bound socket; each sender connects an unbound one to its path.
     fn fan_in(&self, at: &Rendezvous, _senders: u32) -> io::Result<FanIn> {
-        let socket = UnixDatagram::bind(at.dir.join(PARENT))?;
+        let socket = UnixDatagram::bind(at.socket(PARENT)?)?;
         Ok(FanIn {
             child_fds: Vec::new(),
             token: String::new(),
@@ -69,7 +69,7 @@ impl Transport for UdsDgram {
     }
     fn join_fan_in(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let socket = UnixDatagram::unbound()?;
-        socket.connect(at.dir.join(PARENT))?;
+        socket.connect(at.socket(PARENT)?)?;
         Ok(SendOnly::packets(socket.into()))
     }
 }

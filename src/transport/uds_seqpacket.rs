@@ -39,7 +39,7 @@ impl Transport for UdsSeqpacket {
         check_fits(SockType::SeqPacket, size)
     }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
-        let path = at.dir.join(SOCKET);
+        let path = at.socket(SOCKET)?;
         let listener = seqpacket()?;
         bind(listener.as_raw_fd(), &UnixAddr::new(&path)?)?;
         listen(&listener, Backlog::new(1)?)?;
@@ -57,19 +57,19 @@ impl Transport for UdsSeqpacket {
     }
     fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let fd = seqpacket()?;
-        connect(fd.as_raw_fd(), &UnixAddr::new(&at.dir.join(SOCKET))?)?;
+        connect(fd.as_raw_fd(), &UnixAddr::new(&at.socket(SOCKET)?)?)?;
         Ok(Box::new(Packets(fd)))
     }
     /// One listener; one connection per sender, polled.
     fn fan_in(&self, at: &Rendezvous, senders: u32) -> io::Result<FanIn> {
         let listener = seqpacket()?;
-        bind(listener.as_raw_fd(), &UnixAddr::new(&at.dir.join(SOCKET))?)?;
+        bind(listener.as_raw_fd(), &UnixAddr::new(&at.socket(SOCKET)?)?)?;
         listen(&listener, Backlog::new(senders as i32)?)?;
         Ok(FanIn::connections(listener, senders, "", true))
     }
     fn join_fan_in(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let fd = seqpacket()?;
-        connect(fd.as_raw_fd(), &UnixAddr::new(&at.dir.join(SOCKET))?)?;
+        connect(fd.as_raw_fd(), &UnixAddr::new(&at.socket(SOCKET)?)?)?;
         FanIn::joined(fd, &inherited.token, true)
     }
 }

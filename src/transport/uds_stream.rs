@@ -22,7 +22,7 @@ impl Transport for UdsStream {
         super::Nature::kernel(super::Object::UnixStream, super::Reach::Path)
     }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
-        let path = at.dir.join(SOCKET);
+        let path = at.socket(SOCKET)?;
         let listener = UnixListener::bind(&path)?;
         Ok(Prepared {
             child_fds: Vec::new(),
@@ -43,16 +43,16 @@ impl Transport for UdsStream {
         })
     }
     fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
-        let stream = UnixStream::connect(at.dir.join(SOCKET))?;
+        let stream = UnixStream::connect(at.socket(SOCKET)?)?;
         Ok(Box::new(FdStream::duplex(stream.into())?))
     }
     /// One listener; one connection per sender, polled.
     fn fan_in(&self, at: &Rendezvous, senders: u32) -> io::Result<FanIn> {
-        let listener = UnixListener::bind(at.dir.join(SOCKET))?;
+        let listener = UnixListener::bind(at.socket(SOCKET)?)?;
         Ok(FanIn::connections(listener.into(), senders, "", false))
     }
     fn join_fan_in(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
-        let stream = UnixStream::connect(at.dir.join(SOCKET))?;
+        let stream = UnixStream::connect(at.socket(SOCKET)?)?;
         FanIn::joined(stream.into(), &inherited.token, false)
     }
 }
