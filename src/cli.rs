@@ -119,6 +119,9 @@ pub struct ProbeArgs {
     /// Also write the probe results as JSON to this path
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Transports to probe: `all` or a comma-separated list (see `ipcbench list`; `shm` is the bare segment)
+    #[arg(short, long, default_value = "all")]
+    pub mechanisms: String,
 }
 
 #[derive(clap::Args, Debug)]

@@ -250,9 +250,10 @@ fn probe(args: &ProbeArgs) -> i32 {
         if let Some(p) = &args.json {
             options::check_output_path(p)?;
         }
+        let only = ipcbench::probe::parse_subjects(&args.mechanisms).map_err(Error::Usage)?;
         ipcbench::probe::room().map_err(Error::Runtime)?;
         let settings = suite::probe_settings()?;
-        let Some(file) = ipcbench::probe::run(&settings) else {
+        let Some(file) = ipcbench::probe::run(&settings, &only) else {
             return Err(Error::Interrupted);
         };
         output::out(&export::markdown::probe_tables(&file));

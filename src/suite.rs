@@ -321,7 +321,8 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool, Result<(), Error>), Error> 
     let probe = (plan.probe && room.is_ok() && !interrupt::interrupted())
         .then(|| {
             crate::tell!("probing the properties of the claimed table...");
-            crate::probe::run(&plan.settings)
+            let all = crate::probe::parse_subjects("all").unwrap_or_default();
+            crate::probe::run(&plan.settings, &all)
         })
         .flatten();
     let result = partial.result(!interrupt::interrupted(), probe);
@@ -395,6 +396,8 @@ fn sweep(partial: &mut Partial) {
     let plan = partial.plan;
     let cases = plan.cases();
     let total = cases.len() * plan.repeat;
+    let planned = cases.iter().map(|c| c.planned_time()).collect::<Vec<_>>();
+    let mut eta = output::Eta::new(planned.repeat(plan.repeat));
     // Trial-major: trial t of every case runs within one sweep, so a case
     // and the reference it is compared with were measured close in time.
     for t in 0..plan.repeat {
@@ -405,7 +408,8 @@ fn sweep(partial: &mut Partial) {
                 return;
             }
             let row = run_one(case);
-            output::progress(t * cases.len() + i + 1, total, &row);
+            eta.step();
+            output::progress(t * cases.len() + i + 1, total, &row, &eta);
             partial.trials[t].push(row);
             // Rows combine across trials only once every trial has one.
             if t == 0 {

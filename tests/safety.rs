@@ -1108,3 +1108,80 @@ fn smaller_refusals_name_their_cause() {
         assert_eq!(o.status.code(), Some(2), "{format}: {}", text(&o));
     }
 }
+
+#[test]
+fn probe_takes_a_list_of_mechanisms() {
+    let sb = Sandbox::new();
+    let json = sb.dir.path().join("probe.json");
+    let o = sb.run(&["probe", "-m", "pipe,shm", "--json", json.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let file: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let names: Vec<&str> = file["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["mechanism"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["pipe", "shm"]);
+    let o = sb.run(&["probe", "-m", "pipe,carrier-pigeon"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr_lines(&o)[0].contains("'carrier-pigeon'"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// A run's progress, as a person at a terminal sees it (through `script`,
+/// which gives it one) and as a log gets it.
+#[test]
+fn progress_shows_the_time_left_at_a_terminal_only() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let args = [
+        "run",
+        "-m",
+        "pipe,fifo",
+        "-s",
+        "64",
+        "--pin",
+        "same",
+        "--patterns",
+        "latency",
+        "--duration",
+        "200ms",
+        "--warmup",
+        "10ms",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let line = format!(
+        "{} {} --no-probe",
+        env!("CARGO_BIN_EXE_ipcbench"),
+        args.join(" ")
+    );
+    let tty = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("TMPDIR", sb.tmp())
+        .current_dir(sb.dir.path())
+        .output()
+        .unwrap();
+    let seen = String::from_utf8_lossy(&tty.stdout);
+    let first = seen
+        .lines()
+        .find(|l| l.contains("[1/2]"))
+        .unwrap_or_default();
+    assert!(first.contains("left)"), "no estimate at a terminal: {seen}");
+    let last = seen
+        .lines()
+        .find(|l| l.contains("[2/2]"))
+        .unwrap_or_default();
+    assert!(
+        !last.contains("left)"),
+        "nothing is left after the last case: {last}"
+    );
+    let log = sb.run(&args);
+    assert_eq!(log.status.code(), Some(0), "{}", text(&log));
+    assert!(!text(&log).contains("left)"), "{}", text(&log));
+}

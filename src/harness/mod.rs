@@ -82,6 +82,19 @@ impl<'a> Case<'a> {
         }
     }
 
+    /// What the case should take, for the estimate of the time left: its
+    /// warm-up and timed length, and about what starting a peer costs (a
+    /// case counted in messages is planned at that alone; the pace of the
+    /// finished cases scales the plan either way).
+    pub fn planned_time(&self) -> Duration {
+        const START: Duration = Duration::from_millis(50);
+        let timed = match self.spec.length {
+            Length::Duration(d) => d,
+            Length::Iterations(_) => Duration::ZERO,
+        };
+        START + self.spec.warmup() + timed
+    }
+
     /// The row this case fills: its size is none for a signal-only transport.
     pub fn row(&self) -> Row {
         let size = if self.transport.carries_payload() {

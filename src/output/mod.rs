@@ -129,7 +129,7 @@ pub fn schedule(s: &crate::results::Schedule) -> String {
     }
 }
 
-pub fn progress(done: usize, total: usize, row: &Row) {
+pub fn progress(done: usize, total: usize, row: &Row, eta: &Eta) {
     let width = total.to_string().len();
     let errors = if row.errors.total() > 0 {
         format!("  !! {} verification errors", row.errors.total())
@@ -137,16 +137,92 @@ pub fn progress(done: usize, total: usize, row: &Row) {
         String::new()
     };
     crate::tell!(
-        "[{done:>width$}/{total}] {:<11} {:<10} {:<5} {:>7}{}  {}{errors}",
+        "[{done:>width$}/{total}] {:<11} {:<10} {:<5} {:>7}{}  {}{errors}{}",
         row.mechanism,
         row.pattern.to_string(),
         row.placement.to_string(),
         crate::export::markdown::size_cell(row),
         row.load_label().map_or(String::new(), |l| format!(" {l}")),
         headline(row),
+        eta.suffix(),
     );
+}
+
+/// An estimate of the time left in a sequence of steps (cases, probed
+/// transports), from what each was planned to take and how long the
+/// finished ones took against their plan.
+pub struct Eta {
+    started: std::time::Instant,
+    planned: Vec<std::time::Duration>,
+    done: usize,
+}
+
+impl Eta {
+    pub fn new(planned: Vec<std::time::Duration>) -> Eta {
+        Eta {
+            started: std::time::Instant::now(),
+            planned,
+            done: 0,
+        }
+    }
+
+    /// One more step finished.
+    pub fn step(&mut self) {
+        self.done = (self.done + 1).min(self.planned.len());
+    }
+
+    /// The time left, once a step has finished to calibrate the plan.
+    pub fn left(&self) -> Option<std::time::Duration> {
+        self.left_after(self.started.elapsed())
+    }
+
+    fn left_after(&self, elapsed: std::time::Duration) -> Option<std::time::Duration> {
+        let planned_done: std::time::Duration = self.planned[..self.done].iter().sum();
+        let planned_left: std::time::Duration = self.planned[self.done..].iter().sum();
+        if planned_done.is_zero() {
+            return None;
+        }
+        let pace = elapsed.as_secs_f64() / planned_done.as_secs_f64();
+        Some(std::time::Duration::from_secs(
+            (planned_left.as_secs_f64() * pace).ceil() as u64,
+        ))
+    }
+
+    /// "  (about 2m 10s left)" where a person watches (stderr is a
+    /// terminal); nothing otherwise, so that logs keep one plain line a step.
+    pub fn suffix(&self) -> String {
+        use std::io::IsTerminal;
+        match self.left() {
+            Some(left) if std::io::stderr().is_terminal() && self.done < self.planned.len() => {
+                format!("  (about {} left)", humantime::format_duration(left))
+            }
+            _ => String::new(),
+        }
+    }
 }
 
 pub fn warn(msg: &str) {
     crate::tell!("warning: {msg}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn the_time_left_follows_the_pace_of_the_finished_steps() {
+        let mut eta = Eta::new(vec![Duration::from_secs(1); 4]);
+        assert_eq!(eta.left_after(Duration::from_secs(3)), None);
+        eta.step();
+        // One planned second took two: three more take six.
+        assert_eq!(
+            eta.left_after(Duration::from_secs(2)),
+            Some(Duration::from_secs(6))
+        );
+        eta.step();
+        eta.step();
+        eta.step();
+        assert_eq!(eta.left_after(Duration::from_secs(8)), Some(Duration::ZERO));
+    }
 }

@@ -117,6 +117,27 @@ pub fn subjects() -> Vec<Subject> {
     rows
 }
 
+/// `all`, or names of probed rows (see `subjects`) separated by commas.
+pub fn parse_subjects(list: &str) -> Result<Vec<&'static str>, String> {
+    let all: Vec<&'static str> = subjects().iter().map(|s| s.name).collect();
+    if list.trim() == "all" {
+        return Ok(all);
+    }
+    let mut chosen = Vec::new();
+    for name in list.split(',').map(str::trim) {
+        let Some(&known) = all.iter().find(|&&n| n == name) else {
+            return Err(format!(
+                "unknown mechanism '{name}' to probe: expected all or a comma-separated list of {} (node-node-* is probed as node-*)",
+                all.join(", ")
+            ));
+        };
+        if !chosen.contains(&known) {
+            chosen.push(known);
+        }
+    }
+    Ok(chosen)
+}
+
 /// The address space the experiments need: 64 MiB messages sent and
 /// received whole, Node children, helper processes' threads.
 const NEEDS_ADDRESS_SPACE: u64 = 1 << 30;
@@ -137,7 +158,7 @@ pub fn room() -> Result<(), String> {
 
 /// Runs every experiment for every subject; None once the user asked to
 /// stop (a half-probed table would read as a verdict).
-pub fn run(settings: &Settings) -> Option<ProbeFile> {
+pub fn run(settings: &Settings, only: &[&str]) -> Option<ProbeFile> {
     // Short stall timeout: a send blocked this long is "held back".
     let settings = Settings {
         timeout: Duration::from_millis(500),
@@ -145,10 +166,21 @@ pub fn run(settings: &Settings) -> Option<ProbeFile> {
     };
     let janitor = crate::harness::janitor::start();
     let mut rows = Vec::new();
-    for s in subjects() {
-        let cells = probe_subject(&s, &settings);
+    let chosen: Vec<Subject> = subjects()
+        .into_iter()
+        .filter(|s| only.contains(&s.name))
+        .collect();
+    // No plan to go by but that each takes about as long as the others.
+    let mut eta = crate::output::Eta::new(vec![Duration::from_secs(1); chosen.len()]);
+    for (i, s) in chosen.iter().enumerate() {
+        let cells = probe_subject(s, &settings);
         if crate::sys::interrupt::interrupted() {
             break;
+        }
+        eta.step();
+        let left = eta.suffix();
+        if !left.is_empty() {
+            crate::tell!("probed [{}/{}] {}{left}", i + 1, chosen.len(), s.name);
         }
         rows.push(ProbeRow {
             mechanism: s.name.to_string(),
