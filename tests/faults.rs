@@ -11,15 +11,13 @@ use std::time::{Duration, Instant};
 /// Starts a run whose first case lasts long, and returns it with its peer.
 fn start_long_run(sb: &Sandbox, extra: &[&str]) -> (std::process::Child, u32) {
     let out = sb.out();
-    let mut args = vec![
-        "run",
-        "--sizes",
-        "64",
-        "--pin",
-        "none",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let mechanisms = extra
+        .iter()
+        .position(|a| *a == "-m")
+        .map_or("all", |i| extra[i + 1]);
+    let mut args = vec!["run"];
+    args.extend(sizes_arg(mechanisms, "64"));
+    args.extend(["--pin", "none", "--out", out.to_str().unwrap()]);
     args.extend_from_slice(extra);
     let child = sb.spawn(&args);
     let pid = child.id();

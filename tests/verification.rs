@@ -6,14 +6,9 @@ use common::*;
 fn inject(fault: &str, mechanism: &str) -> (u64, u64, u64, u64) {
     let sb = Sandbox::new();
     let out = sb.out();
-    let o = sb.run(&[
-        "run",
-        "-m",
-        mechanism,
-        "--patterns",
-        "throughput",
-        "--sizes",
-        "256",
+    let mut args = vec!["run", "-m", mechanism, "--patterns", "throughput"];
+    args.extend(sizes_arg(mechanism, "256"));
+    args.extend([
         "-n",
         "200",
         "--pin",
@@ -23,6 +18,7 @@ fn inject(fault: &str, mechanism: &str) -> (u64, u64, u64, u64) {
         "--out",
         out.to_str().unwrap(),
     ]);
+    let o = sb.run(&args);
     // Verification errors make the run exit 1, loudly.
     assert_eq!(
         o.status.code(),

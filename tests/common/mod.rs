@@ -110,6 +110,19 @@ impl Drop for Sandbox {
     }
 }
 
+/// `--sizes SIZE`, unless no transport of `mechanisms` (a comma-separated
+/// list) carries a payload: ipcbench refuses a flag that changes nothing.
+pub fn sizes_arg<'a>(mechanisms: &str, size: &'a str) -> Vec<&'a str> {
+    let any_payload = mechanisms
+        .split(',')
+        .any(|m| ipcbench::transport::by_name(m.trim()).is_none_or(|t| t.carries_payload()));
+    if any_payload {
+        vec!["--sizes", size]
+    } else {
+        Vec::new()
+    }
+}
+
 pub fn rows(result: &Value) -> &Vec<Value> {
     result["rows"].as_array().unwrap()
 }
