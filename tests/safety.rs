@@ -520,6 +520,15 @@ fn the_regression_gate_fails_runs_that_measured_less_or_wrong() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
 
+/// The binary with `args`, its stderr piped for `wait_for_line`.
+fn watched(sb: &Sandbox, args: &[&str]) -> std::process::Child {
+    sb.command(args)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Sends SIGINT to `child` and returns how long it took to end, and its code.
 fn interrupt(child: std::process::Child) -> (Duration, Option<i32>, String) {
     let sent = Instant::now();
@@ -559,8 +568,9 @@ fn ctrl_c_in_the_limits_with_many_sizes_stops_within_a_second() {
     let sizes: Vec<String> = (1..=64).map(|m| format!("{m}MiB")).collect();
     let sizes = sizes.join(",");
     let out = sb.out();
-    let mut child = sb
-        .command(&[
+    let mut child = watched(
+        &sb,
+        &[
             "run",
             "-m",
             "pipe",
@@ -574,11 +584,8 @@ fn ctrl_c_in_the_limits_with_many_sizes_stops_within_a_second() {
             "10",
             "--out",
             out.to_str().unwrap(),
-        ])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+    );
     wait_for_line(&mut child, "measuring the physical limits");
     // Into the memcpy part (the round trips take about a second).
     std::thread::sleep(Duration::from_millis(1500));
@@ -591,8 +598,9 @@ fn ctrl_c_in_the_limits_with_many_sizes_stops_within_a_second() {
 fn ctrl_c_with_the_janitor_stopped_ends_within_a_second() {
     let sb = Sandbox::new();
     let out = sb.out();
-    let mut child = sb
-        .command(&[
+    let mut child = watched(
+        &sb,
+        &[
             "run",
             "-m",
             "pipe",
@@ -606,11 +614,8 @@ fn ctrl_c_with_the_janitor_stopped_ends_within_a_second() {
             "1h",
             "--out",
             out.to_str().unwrap(),
-        ])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+    );
     wait_for_line(&mut child, "machine:");
     let pid = child.id();
     let mut janitor = 0;
