@@ -100,6 +100,10 @@ fn run(args: &RunArgs) -> i32 {
 
 fn report(args: &ReportArgs) -> i32 {
     let outcome = (|| -> Result<std::path::PathBuf, Error> {
+        // Ctrl-C then abandons the half-made report instead of leaving it,
+        // from the start: reading a large file takes a moment too.
+        ipcbench::sys::interrupt::install()
+            .map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
         let out = args
             .out
             .clone()
@@ -110,9 +114,6 @@ fn report(args: &ReportArgs) -> i32 {
             Some(p) => Some((export::json::read(p).map_err(Error::Usage)?, p.as_path())),
             None => None,
         };
-        // Ctrl-C then abandons the half-made report instead of leaving it.
-        ipcbench::sys::interrupt::install()
-            .map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
         ipcbench::report::write(
             &result,
             &args.result,

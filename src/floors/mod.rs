@@ -63,6 +63,11 @@ pub fn measure(cpus: (usize, usize), sizes: &[u64]) -> Floors {
         Err(e) => notes.push(note("same-CPU context switch", e)),
     }
     for &size in sizes.iter().filter(|s| **s > 0) {
+        // Stopped: no more buffers to allocate and fill, one note for all.
+        if crate::sys::interrupt::interrupted() {
+            notes.push("memcpy not measured at every size: interrupted".into());
+            break;
+        }
         match memcpy_mib_per_s(cpus.0, size as usize) {
             Ok(rate) => floors.memcpy_mib_per_s.push((size, rate)),
             Err(e) => notes.push(note(&format!("memcpy of {size} bytes"), e)),
