@@ -321,8 +321,7 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool, Result<(), Error>), Error> 
     let probe = (plan.probe && room.is_ok() && !interrupt::interrupted())
         .then(|| {
             crate::tell!("probing the properties of the claimed table...");
-            let all = crate::probe::parse_subjects("all").unwrap_or_default();
-            crate::probe::run(&plan.settings, &all)
+            crate::probe::run(&plan.settings, &crate::probe::subject_names())
         })
         .flatten();
     let result = partial.result(!interrupt::interrupted(), probe);

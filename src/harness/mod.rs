@@ -391,8 +391,8 @@ pub struct Live<'a> {
     pub peer: Pid,
 }
 
-/// A fresh private folder for a case's named objects, and the tag that
-/// names its global ones. Clears a previous case's abort.
+/// A fresh private folder for a case's named objects, known to the
+/// janitor. Clears a previous case's abort.
 fn private_dir() -> Result<tempfile::TempDir, CaseError> {
     if interrupt::interrupted() {
         return Err(CaseError::Failed("interrupted by the user".into()));

@@ -117,9 +117,14 @@ pub fn subjects() -> Vec<Subject> {
     rows
 }
 
+/// The name of every probed row, in the table's order.
+pub fn subject_names() -> Vec<&'static str> {
+    subjects().iter().map(|s| s.name).collect()
+}
+
 /// `all`, or names of probed rows (see `subjects`) separated by commas.
 pub fn parse_subjects(list: &str) -> Result<Vec<&'static str>, String> {
-    let all: Vec<&'static str> = subjects().iter().map(|s| s.name).collect();
+    let all = subject_names();
     if list.trim() == "all" {
         return Ok(all);
     }
