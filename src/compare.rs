@@ -302,7 +302,7 @@ pub struct OneSided {
 }
 
 fn case_name(r: &Row) -> String {
-    let size = crate::output::size_or_none(r.size_bytes);
+    let size = crate::results::format::size_or_none(r.size_bytes);
     let load = r.load_label().map_or(String::new(), |l| format!(" at {l}"));
     format!("{} {} {} {size}{load}", r.mechanism, r.pattern, r.placement)
 }
@@ -377,8 +377,8 @@ impl Change {
     pub fn cells(&self) -> [String; 9] {
         let figure = |v: f64| match self.pattern {
             _ if v.is_nan() => "failed".to_string(),
-            p if p.is_latency() => crate::output::ns(v),
-            _ => crate::output::rate(v),
+            p if p.is_latency() => crate::results::format::ns(v),
+            _ => crate::results::format::rate(v),
         };
         let percent = |v: f64| {
             if v.is_finite() {
@@ -392,8 +392,11 @@ impl Change {
             self.pattern.to_string(),
             self.placement.clone(),
             match &self.load {
-                Some(load) => format!("{} at {load}", crate::output::size_or_none(self.size_bytes)),
-                None => crate::output::size_or_none(self.size_bytes),
+                Some(load) => format!(
+                    "{} at {load}",
+                    crate::results::format::size_or_none(self.size_bytes)
+                ),
+                None => crate::results::format::size_or_none(self.size_bytes),
             },
             figure(self.baseline),
             figure(self.current),

@@ -109,9 +109,12 @@ fn report(args: &ReportArgs) -> i32 {
             .clone()
             .unwrap_or_else(|| options::report_dir(&args.result));
         options::check_output_dir(&out)?;
-        let result = export::json::read(&args.result).map_err(Error::Usage)?;
+        let result = ipcbench::results::file::read(&args.result).map_err(Error::Usage)?;
         let baseline = match &args.compare {
-            Some(p) => Some((export::json::read(p).map_err(Error::Usage)?, p.as_path())),
+            Some(p) => Some((
+                ipcbench::results::file::read(p).map_err(Error::Usage)?,
+                p.as_path(),
+            )),
             None => None,
         };
         ipcbench::report::write(
@@ -135,7 +138,7 @@ fn report(args: &ReportArgs) -> i32 {
 }
 
 fn compare(args: &CompareArgs) -> i32 {
-    let read = |p: &std::path::Path| export::json::read(p).map_err(Error::Usage);
+    let read = |p: &std::path::Path| ipcbench::results::file::read(p).map_err(Error::Usage);
     let (baseline, current) = match read(&args.baseline).and_then(|b| Ok((b, read(&args.current)?)))
     {
         Ok(pair) => pair,
@@ -180,9 +183,9 @@ fn export_result(args: &ExportArgs) -> i32 {
             (Some(p), _) => drop(options::check_output_path(p)?),
             (None, _) => {}
         }
-        let result = export::json::read(&args.result).map_err(Error::Usage)?;
+        let result = ipcbench::results::file::read(&args.result).map_err(Error::Usage)?;
         let write = |path: &std::path::Path, text: String| {
-            export::json::write_atomically(path, text.as_bytes())
+            ipcbench::results::file::write_atomically(path, text.as_bytes())
                 .map_err(|e| Error::Runtime(format!("writing '{}': {e}", path.display())))
         };
         let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).expect("JSON") + "\n";
@@ -259,7 +262,7 @@ fn probe(args: &ProbeArgs) -> i32 {
         };
         output::out(&export::markdown::probe_tables(&file));
         if let Some(p) = &args.json {
-            export::json::write_value(p, &file)
+            ipcbench::results::file::write_value(p, &file)
                 .map_err(|e| Error::Runtime(format!("writing '{}': {e}", p.display())))?;
             say!("\nprobe results written to {}", p.display());
         }

@@ -74,9 +74,7 @@ pub fn parse_positive_duration(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// The fastest offered rate accepted: one message every 100 ns, about the
-/// cost of the fastest round trip; beyond it every transport is saturated.
-pub const MAX_RATE: f64 = 10e6;
+pub use crate::results::MAX_RATE;
 
 /// `500`, `10k`, `1.5M`: messages per second, from 1 to 10M.
 pub fn parse_rate(s: &str) -> Result<f64, String> {
@@ -156,8 +154,8 @@ pub fn parse_injection(s: &str) -> Result<Injection, String> {
 /// so that a long run never ends in an unwritable path.
 pub fn check_output_path(path: &Path) -> Result<PathBuf, Error> {
     check_name(path, "path")?;
-    let dir = crate::export::json::parent_dir(path);
-    if let Some(kind) = crate::export::json::not_a_regular_file(path) {
+    let dir = crate::results::file::parent_dir(path);
+    if let Some(kind) = crate::results::file::not_a_regular_file(path) {
         return Err(Error::Usage(format!(
             "invalid output path '{}': it is {kind}; expected a new file or a regular file to replace, such as results/run.json",
             path.display()
@@ -196,7 +194,7 @@ fn writable_dir(path: &Path, dir: &Path) -> Result<(), Error> {
 /// own files only it replaces.
 pub fn check_output_dir(path: &Path) -> Result<(), Error> {
     check_name(path, "folder")?;
-    writable_dir(path, crate::export::json::parent_dir(path))?;
+    writable_dir(path, crate::results::file::parent_dir(path))?;
     crate::output::folder::check(path)
         .map_err(|e| Error::Usage(format!("invalid output folder '{}': {e}", path.display())))
 }
@@ -218,7 +216,7 @@ fn check_name(path: &Path, what: &str) -> Result<(), Error> {
     if what == "path" && text.ends_with(b"/") {
         return bad("it ends in '/'; expected a file name, such as results/run.json".into());
     }
-    let dir = crate::export::json::parent_dir(path);
+    let dir = crate::results::file::parent_dir(path);
     let name_max = nix::unistd::pathconf(dir, nix::unistd::PathconfVar::NAME_MAX)
         .ok()
         .flatten()

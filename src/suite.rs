@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime};
 
 use crate::cli::RunArgs;
 use crate::error::Error;
-use crate::export;
 use crate::harness::message::Verify;
 use crate::harness::{self, Case, Settings};
 use crate::options;
@@ -325,7 +324,7 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool, Result<(), Error>), Error> 
         })
         .flatten();
     let result = partial.result(!interrupt::interrupted(), probe);
-    let saved = export::json::write(&plan.out, &result).map_err(|e| {
+    let saved = crate::results::file::write(&plan.out, &result).map_err(|e| {
         Error::Runtime(format!(
             "writing the result file '{}': {e}",
             plan.out.display()
@@ -377,7 +376,7 @@ impl Partial<'_> {
     /// Rewrites the result file with what has finished; a failure is said
     /// once, and the run goes on (the final write reports it as an error).
     fn save(&mut self) {
-        let written = export::json::write(&self.plan.out, &self.result(false, None));
+        let written = crate::results::file::write(&self.plan.out, &self.result(false, None));
         match (written, &self.unsaved) {
             (Err(e), None) => {
                 let why = format!("cannot update '{}': {e}", self.plan.out.display());
@@ -438,7 +437,7 @@ fn warn_about_bad_rows(result: &ResultFile) -> usize {
             r.mechanism,
             r.pattern,
             r.placement,
-            output::bytes(r.size_bytes),
+            crate::results::format::bytes(r.size_bytes),
             if r.errors.total() > 0 {
                 format!("VERIFICATION ERRORS {:?}", r.errors)
             } else {

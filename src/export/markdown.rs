@@ -1,9 +1,9 @@
 //! The results as a Markdown table, padded so it also reads well as plain
 //! text on a terminal.
 
-use crate::output::{bytes, ns, rate};
+use crate::results::format::{floors_summary, load_cell, multiple_text, ns, rate, size_cell};
 use crate::results::probe::{claimed_row, Cell, Method, ProbeFile, PROPERTIES};
-use crate::results::{multiple_text, rate_text, Floors, Pattern, ResultFile, Row, Status};
+use crate::results::{Floors, Pattern, ResultFile, Row, Status};
 
 /// Long reasons go under the table as numbered notes, shared by the rows
 /// that have the same one, so the table stays readable.
@@ -60,25 +60,6 @@ pub fn figures(row: &Row, floors: Option<&Floors>) -> Vec<String> {
     ]
 }
 
-/// The case's load: what was offered and achieved, or how many sent.
-pub fn load_cell(row: &Row) -> String {
-    match (row.offered_per_s, &row.schedule, row.senders) {
-        (Some(offered), Some(s), _) => {
-            let achieved = format!(
-                "{}/s offered: {}/s",
-                rate_text(offered),
-                rate_text(s.achieved_per_s)
-            );
-            if s.sustained {
-                achieved
-            } else {
-                format!("{achieved}, CANNOT SUSTAIN")
-            }
-        }
-        _ => row.load_label().unwrap_or_else(|| "–".to_string()),
-    }
-}
-
 /// The status column: ok, the error counters, or why the case did not
 /// run, with `reason` turning the row's reason into what the cell shows.
 pub fn status(row: &Row, reason: impl FnOnce(&str) -> String) -> String {
@@ -124,15 +105,6 @@ pub const HEADER: [&str; 14] = [
     "messages",
     "status",
 ];
-
-/// A signal-only row has no size (and says so in its note).
-pub fn size_cell(row: &Row) -> String {
-    if row.size_bytes == 0 && row.note.is_some() {
-        "none".to_string()
-    } else {
-        bytes(row.size_bytes)
-    }
-}
 
 /// Renders rows as a padded Markdown table, followed by the notes its
 /// status column refers to.
@@ -204,28 +176,6 @@ pub fn report(result: &ResultFile) -> String {
         s += &probe_tables(p);
     }
     s
-}
-
-/// The physical limits in one paragraph, as "vs limit" refers to them.
-pub fn floors_summary(f: &Floors) -> String {
-    let rtt = |x: &Option<crate::results::Floor>| {
-        x.map_or("not measured".to_string(), |x| {
-            format!("{} (p99 {})", ns(x.p50 as f64), ns(x.p99 as f64))
-        })
-    };
-    let copies: Vec<String> = f
-        .memcpy_mib_per_s
-        .iter()
-        .map(|(s, m)| format!("{} {m:.0} MiB/s", bytes(*s)))
-        .collect();
-    format!(
-        "Physical limits of CPUs {:?} (\"vs limit\" is a figure over its limit): cache-line round trip across CPUs {}; futex wake-up round trip across CPUs {}; context switch round trip on one CPU {}; memcpy on one core {}.",
-        f.cpus,
-        rtt(&f.cache_line_rtt_ns),
-        rtt(&f.futex_wake_rtt_ns),
-        rtt(&f.context_switch_rtt_ns),
-        if copies.is_empty() { "not measured".to_string() } else { copies.join(", ") }
-    )
 }
 
 /// The regenerated table, the claimed one beside it, and the evidence.

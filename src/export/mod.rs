@@ -4,5 +4,4 @@
 pub mod bmf;
 pub mod csv;
 pub mod github_action_benchmark;
-pub mod json;
 pub mod markdown;

@@ -107,9 +107,9 @@ pub fn parse_start(s: &str) -> Result<PeerStart, String> {
     let start: PeerStart =
         serde_json::from_str(s).map_err(|e| format!("not a peer start description: {e}"))?;
     match start.case.rate_per_s {
-        Some(r) if !(1.0..=crate::options::MAX_RATE).contains(&r) => Err(format!(
+        Some(r) if !(1.0..=crate::results::MAX_RATE).contains(&r) => Err(format!(
             "rate_per_s {r} is outside 1 to {}",
-            crate::options::MAX_RATE
+            crate::results::MAX_RATE
         )),
         _ => Ok(start),
     }

@@ -67,7 +67,7 @@ pub struct Building {
 impl Building {
     /// A hidden folder beside `dest`, in which the files are made.
     pub fn beside(dest: &Path) -> Result<Building, String> {
-        let parent = crate::export::json::parent_dir(dest);
+        let parent = crate::results::file::parent_dir(dest);
         let dir = tempfile::Builder::new()
             .prefix(".ipcbench-building-")
             .tempdir_in(parent)

@@ -39,49 +39,8 @@ macro_rules! tell {
     };
 }
 
+use crate::results::format::{ns, rate, schedule};
 use crate::results::{Pattern, Row, Status};
-
-/// `1.23 µs`, `456 ns`, `12.3 ms`.
-pub fn ns(v: f64) -> String {
-    if v < 1_000.0 {
-        format!("{v:.0} ns")
-    } else if v < 1_000_000.0 {
-        format!("{:.2} µs", v / 1e3)
-    } else if v < 1e9 {
-        format!("{:.2} ms", v / 1e6)
-    } else {
-        format!("{:.2} s", v / 1e9)
-    }
-}
-
-/// `64 B`, `4 KiB`, `1 MiB`: binary units, as the sizes are given.
-pub fn bytes(b: u64) -> String {
-    match b {
-        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
-        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
-        b => format!("{b} B"),
-    }
-}
-
-/// A case's size: `none` for a signal-only transport's (0), else `bytes`.
-pub fn size_or_none(b: u64) -> String {
-    if b == 0 {
-        "none".to_string()
-    } else {
-        bytes(b)
-    }
-}
-
-/// `1.2 M msg/s`.
-pub fn rate(v: f64) -> String {
-    if v >= 1e6 {
-        format!("{:.2} M msg/s", v / 1e6)
-    } else if v >= 1e3 {
-        format!("{:.1} k msg/s", v / 1e3)
-    } else {
-        format!("{v:.0} msg/s")
-    }
-}
 
 /// The headline figure of a row, for progress lines and tables.
 pub fn headline(row: &Row) -> String {
@@ -116,19 +75,6 @@ pub fn headline(row: &Row) -> String {
     }
 }
 
-/// "achieved 99.8k/s" or "CANNOT SUSTAIN: achieved 41k/s".
-pub fn schedule(s: &crate::results::Schedule) -> String {
-    let achieved = crate::results::rate_text(s.achieved_per_s);
-    if s.sustained {
-        format!("achieved {achieved}/s")
-    } else {
-        format!(
-            "CANNOT SUSTAIN: achieved {achieved}/s, {} behind at the end",
-            ns(s.end_lag_ns as f64)
-        )
-    }
-}
-
 pub fn progress(done: usize, total: usize, row: &Row, eta: &Eta) {
     let width = total.to_string().len();
     let errors = if row.errors.total() > 0 {
@@ -141,7 +87,7 @@ pub fn progress(done: usize, total: usize, row: &Row, eta: &Eta) {
         row.mechanism,
         row.pattern.to_string(),
         row.placement.to_string(),
-        crate::export::markdown::size_cell(row),
+        crate::results::format::size_cell(row),
         row.load_label().map_or(String::new(), |l| format!(" {l}")),
         headline(row),
         eta.suffix(),

@@ -102,7 +102,7 @@ fn never_torn(t: &dyn Transport, whole: &[usize]) -> Finding {
 fn sizes(list: &[usize]) -> String {
     let each: Vec<String> = list
         .iter()
-        .map(|&s| crate::output::bytes(s as u64))
+        .map(|&s| crate::results::format::bytes(s as u64))
         .collect();
     each.join(", ")
 }

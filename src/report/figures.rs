@@ -4,10 +4,9 @@
 use std::path::Path;
 
 use super::charts::{self, Axis, Bar, BarChart, Chart, DotChart, LineChart, Look, Series};
-use super::{
-    at_smallest_size, placement_words, short_count, short_ns, size_label, Figure, Group, Report,
-};
+use super::{at_smallest_size, placement_words, Figure, Group, Report};
 use crate::compare::Verdict;
+use crate::results::format::{short_count, short_ns, size_label};
 use crate::results::{Pattern, Placement, ResultFile, Row};
 
 /// The charts, by where the page shows them.
@@ -161,7 +160,7 @@ fn open_loop_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Fig
         if lines.is_empty() {
             continue;
         }
-        let shown = crate::output::bytes(size);
+        let shown = crate::results::format::bytes(size);
         let chart = LineChart {
             title: format!("Under load, {name} from the due time, {shown}: {title}"),
             x: count_axis("offered messages/s (log)"),
@@ -185,7 +184,7 @@ fn fan_in_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure
         return Ok(Vec::new());
     };
     let (title, words) = (at.group.title(), placement_words(at.placement));
-    let shown = crate::output::bytes(size);
+    let shown = crate::results::format::bytes(size);
     let senders_axis = || Axis {
         label: "senders".into(),
         ticks: [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0].to_vec(),
@@ -331,7 +330,7 @@ fn distribution(report: &Report, rows: &[&Row], at: &Where) -> Result<Option<Fig
     if lines.is_empty() {
         return Ok(None);
     }
-    let size = crate::output::bytes(smallest);
+    let size = crate::results::format::bytes(smallest);
     let chart = LineChart {
         title: format!("Round-trip distribution, {size}: {}", group.title()),
         x: Axis {
@@ -404,7 +403,7 @@ fn rtt_bars(
     size: u64,
     at: &Where,
 ) -> Result<Option<Figure>, String> {
-    let ns = crate::output::ns;
+    let ns = crate::results::format::ns;
     let mut bars: Vec<Bar> = rows
         .iter()
         .filter(|r| r.pattern == Pattern::Latency && (r.size_bytes == size || r.size_bytes == 0))
@@ -425,7 +424,7 @@ fn rtt_bars(
         })
         .collect();
     bars.sort_by(|a, b| a.value.total_cmp(&b.value));
-    let size = crate::output::bytes(size);
+    let size = crate::results::format::bytes(size);
     let (title, words) = (at.group.title(), placement_words(at.placement));
     let caption = format!("Median round trip of a {size} message (bar) and its 99th percentile (whisker), {title}, {words}.");
     let chart = BarChart {
@@ -458,7 +457,7 @@ fn throughput_bars(
         })
         .collect();
     bars.sort_by(|a, b| b.value.total_cmp(&a.value));
-    let size = crate::output::bytes(size);
+    let size = crate::results::format::bytes(size);
     let (title, words) = (at.group.title(), placement_words(at.placement));
     let caption = format!("One-way throughput of {size} messages, {title}, {words}: the largest size that most transports carry.");
     let chart = BarChart {

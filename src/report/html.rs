@@ -5,8 +5,8 @@
 use super::figures::{throughput_size, Drawn};
 use super::summary::{grid, load_sentences, sentences, Metric};
 use super::{placement_words, Figure, Report};
-use crate::export::markdown::size_cell;
-use crate::output::bytes;
+use crate::results::format::bytes;
+use crate::results::format::size_cell;
 use crate::results::probe::{Method, ProbeFile, PROPERTIES};
 use crate::results::{Pattern, ResultFile, Row, Status};
 
@@ -131,7 +131,7 @@ fn summary(report: &Report, drawn: &Drawn) -> String {
         };
         s += &format!(
             "<p class=\"floors\">{}{under}</p>\n",
-            escape(&crate::export::markdown::floors_summary(f))
+            escape(&crate::results::format::floors_summary(f))
         );
     }
     for (placement, figures) in &drawn.summary {
@@ -265,10 +265,7 @@ fn machine(result: &ResultFile, baseline: bool) -> String {
     );
     item("warm-up", format!("{:.3} s", o.warmup_s));
     if let Some(f) = &result.floors {
-        item(
-            "physical limits",
-            crate::export::markdown::floors_summary(f),
-        );
+        item("physical limits", crate::results::format::floors_summary(f));
     }
     for w in &m.warnings {
         item("doctor", w.trim_start_matches("doctor: ").to_string());

@@ -3,8 +3,9 @@
 
 use super::html::escape;
 use super::{at_smallest_size, Group, Report};
-use crate::output::{bytes, ns};
-use crate::results::{multiple_text, rate_text, Pattern, Placement, Row, Status};
+use crate::results::format::{bytes, ns};
+use crate::results::format::{multiple_text, rate_text};
+use crate::results::{Pattern, Placement, Row, Status};
 
 /// The fastest and the slowest round trip at each size, and the throughput
 /// at the summary's size: the answer to "which transport, for my size".

@@ -5,9 +5,10 @@ use super::figures::COMPARE_THRESHOLD;
 use super::html::{escape, figures_html, swatch};
 use super::{placement_words, Figure, Report};
 use crate::compare::Verdict;
-use crate::export::markdown::size_cell;
-use crate::output::ns;
-use crate::results::{multiple_text, Pattern, Placement, ResultFile, Row, Status};
+use crate::results::format::multiple_text;
+use crate::results::format::ns;
+use crate::results::format::size_cell;
+use crate::results::{Pattern, Placement, ResultFile, Row, Status};
 
 /// One row per transport and size; latency and throughput of every
 /// placement side by side.
@@ -111,7 +112,12 @@ fn load_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> String 
         let latency = |r: &Row| r.rtt_ns.clone().or_else(|| r.one_way_ns.clone());
         s += &figure(row, |r| latency(r).map(|t| t.p50 as f64), ns, None);
         s += &figure(row, |r| latency(r).map(|t| t.p99 as f64), ns, None);
-        s += &figure(row, achieved, crate::output::rate, how_reached(row));
+        s += &figure(
+            row,
+            achieved,
+            crate::results::format::rate,
+            how_reached(row),
+        );
     }
     s + "</tr>\n"
 }

@@ -2,6 +2,8 @@
 //! other people's tools. Extend it freely; change a field's meaning only with
 //! a new `SCHEMA_VERSION`.
 
+pub mod file;
+pub mod format;
 pub mod machine;
 pub mod probe;
 pub mod validate;
@@ -84,6 +86,10 @@ pub enum Length {
     Iterations(u64),
     Duration(#[serde(with = "humantime_serde_compat")] Duration),
 }
+
+/// The fastest offered rate accepted: one message every 100 ns, about the
+/// cost of the fastest round trip; beyond it every transport is saturated.
+pub const MAX_RATE: f64 = 10e6;
 
 /// The longest length, warm-up or timeout anything accepts, from the
 /// command line or from a file: a day. Past it a figure would be an
@@ -243,30 +249,6 @@ impl Floors {
             }
         }
     }
-}
-
-/// "500", "10k", "1.5M": a rate, short.
-pub fn rate_text(r: f64) -> String {
-    let (v, unit) = match r {
-        r if r >= 1e6 => (r / 1e6, "M"),
-        r if r >= 1e3 => (r / 1e3, "k"),
-        r => (r, ""),
-    };
-    let v = format!("{v:.1}");
-    format!("{}{unit}", v.trim_end_matches(".0"))
-}
-
-/// "1.1× futex wake-up".
-pub fn multiple_text((m, name): (f64, &str)) -> String {
-    // Two significant digits below 0.1, so that a small multiple never
-    // reads as zero.
-    let digits = match m {
-        m if m <= 0.0 || !m.is_finite() => 1,
-        m if m < 0.1 => (-m.log10()).ceil() as usize + 1,
-        m if m < 10.0 => 1,
-        _ => 0,
-    };
-    format!("{m:.digits$}× {name}")
 }
 
 /// What a transport is built from, as the report groups them.
@@ -450,7 +432,7 @@ impl Row {
     /// The case's extra dimension, as tables name it: "10k/s offered", "4 senders".
     pub fn load_label(&self) -> Option<String> {
         match (self.offered_per_s, self.senders) {
-            (Some(r), _) => Some(format!("{}/s offered", rate_text(r))),
+            (Some(r), _) => Some(format!("{}/s offered", format::rate_text(r))),
             (_, Some(1)) => Some("1 sender".to_string()),
             (_, Some(n)) => Some(format!("{n} senders")),
             _ => None,

@@ -105,7 +105,7 @@ fn pattern_figures(row: &Row) -> Result<(), String> {
         Pattern::Latency => percentiles("rtt_ns", row.rtt_ns.as_ref()),
         Pattern::Rate => {
             let offered = row.offered_per_s.ok_or("a rate row has no offered_per_s")?;
-            within("offered_per_s", offered, (1.0, crate::options::MAX_RATE))?;
+            within("offered_per_s", offered, (1.0, crate::results::MAX_RATE))?;
             let s = row.schedule.as_ref().ok_or("a rate row has no schedule")?;
             within("schedule.achieved_per_s", s.achieved_per_s, RATE)?;
             percentiles("rtt_ns", row.rtt_ns.as_ref())

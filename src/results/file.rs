@@ -1,5 +1,6 @@
-//! The JSON result file, written atomically: a run that dies while writing
-//! leaves the previous file (or none), never half of one.
+//! Result files read and written: read bounded and validated, written
+//! atomically (a run that dies while writing leaves the previous file, or
+//! none, never half of one), and only over a regular file.
 
 use std::io::Write;
 use std::path::Path;
