@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+pub use crate::export::ExportFormat;
 use crate::harness::message::Verify;
 use crate::harness::peer::PeerArgs;
 use crate::options;
@@ -68,18 +69,6 @@ pub struct CompareArgs {
     /// Do not fail when cases the baseline measured are absent or unsupported in the current run
     #[arg(long)]
     pub allow_missing: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum ExportFormat {
-    /// Bencher Metric Format JSON
-    Bmf,
-    /// github-action-benchmark customSmallerIsBetter and customBiggerIsBetter JSON (two files in --out DIR)
-    GithubActionBenchmark,
-    /// The results table as Markdown
-    Markdown,
-    /// The results table as CSV, with the raw numbers after the readable columns
-    Csv,
 }
 
 #[derive(clap::Args, Debug)]

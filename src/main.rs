@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use ipcbench::cli::{
-    Cli, Command, CompareArgs, DoctorArgs, ExportArgs, ExportFormat, ProbeArgs, ReportArgs, RunArgs,
+    Cli, Command, CompareArgs, DoctorArgs, ExportArgs, ProbeArgs, ReportArgs, RunArgs,
 };
 use ipcbench::error::Error;
 use ipcbench::{export, harness, list, options, output, say, suite, tell};
@@ -177,49 +177,45 @@ fn compare(args: &CompareArgs) -> i32 {
 }
 
 fn export_result(args: &ExportArgs) -> i32 {
+    let exporter = export::exporter(args.format);
     let outcome = (|| -> Result<(), Error> {
-        match (&args.out, args.format) {
-            (Some(dir), ExportFormat::GithubActionBenchmark) => options::check_output_dir(dir)?,
-            (Some(p), _) => drop(options::check_output_path(p)?),
-            (None, _) => {}
+        match (&args.out, exporter.writes_a_folder()) {
+            (Some(dir), true) => options::check_output_dir(dir)?,
+            (Some(p), false) => drop(options::check_output_path(p)?),
+            (None, true) => {
+                return Err(Error::Usage(format!(
+                    "--format {} writes several files: give --out DIR",
+                    clap::ValueEnum::to_possible_value(&args.format)
+                        .map_or(String::new(), |v| v.get_name().to_string())
+                )))
+            }
+            (None, false) => {}
         }
         let result = ipcbench::results::file::read(&args.result).map_err(Error::Usage)?;
-        let write = |path: &std::path::Path, text: String| {
+        let write = |path: &std::path::Path, text: &str| {
             ipcbench::results::file::write_atomically(path, text.as_bytes())
                 .map_err(|e| Error::Runtime(format!("writing '{}': {e}", path.display())))
         };
-        let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).expect("JSON") + "\n";
-        match (args.format, &args.out) {
-            (ExportFormat::GithubActionBenchmark, None) => {
+        match (exporter.export(&result).map_err(Error::Runtime)?, &args.out) {
+            (export::Exported::Text(text), None) => output::out(&text),
+            (export::Exported::Text(text), Some(path)) => write(path, &text)?,
+            (export::Exported::Files(_), None) => {
                 return Err(Error::Usage(
-                    "--format github-action-benchmark writes two files: give --out DIR".into(),
+                    "this format writes several files: give --out DIR".into(),
                 ))
             }
-            (ExportFormat::GithubActionBenchmark, Some(dir)) => {
+            (export::Exported::Files(files), Some(dir)) => {
                 let building =
                     ipcbench::output::folder::Building::beside(dir).map_err(Error::Runtime)?;
-                let (smaller, bigger) = export::github_action_benchmark::render(&result);
-                write(
-                    &building.path().join("smaller-is-better.json"),
-                    pretty(&smaller),
-                )?;
-                write(
-                    &building.path().join("bigger-is-better.json"),
-                    pretty(&bigger),
-                )?;
-                building.install().map_err(Error::Runtime)?;
-                say!("wrote {0}/smaller-is-better.json (customSmallerIsBetter) and {0}/bigger-is-better.json (customBiggerIsBetter)", dir.display());
-            }
-            (format, out) => {
-                let text = match format {
-                    ExportFormat::Bmf => pretty(&export::bmf::render(&result)),
-                    ExportFormat::Csv => export::csv::render(&result).map_err(Error::Runtime)?,
-                    _ => export::markdown::report(&result),
-                };
-                match out {
-                    Some(p) => write(p, text)?,
-                    None => output::out(&text),
+                for (name, text) in &files {
+                    write(&building.path().join(name), text)?;
                 }
+                building.install().map_err(Error::Runtime)?;
+                let names: Vec<String> = files
+                    .iter()
+                    .map(|(n, _)| format!("{}/{n}", dir.display()))
+                    .collect();
+                say!("wrote {}", names.join(" and "));
             }
         }
         Ok(())

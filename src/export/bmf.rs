@@ -72,3 +72,11 @@ pub fn render(result: &ResultFile) -> Value {
     }
     Value::Object(out)
 }
+
+pub struct Bmf;
+
+impl super::Exporter for Bmf {
+    fn export(&self, result: &ResultFile) -> Result<super::Exported, String> {
+        Ok(super::Exported::Text(super::pretty(&render(result))))
+    }
+}

@@ -111,3 +111,11 @@ pub fn render(result: &ResultFile) -> Result<String, String> {
     let bytes = w.into_inner().map_err(|e| format!("writing CSV: {e}"))?;
     String::from_utf8(bytes).map_err(|e| format!("writing CSV: {e}"))
 }
+
+pub struct Csv;
+
+impl super::Exporter for Csv {
+    fn export(&self, result: &ResultFile) -> Result<super::Exported, String> {
+        render(result).map(super::Exported::Text)
+    }
+}

@@ -81,3 +81,18 @@ pub fn render(result: &ResultFile) -> (Value, Value) {
     }
     (Value::Array(smaller), Value::Array(bigger))
 }
+
+pub struct GithubActionBenchmark;
+
+impl super::Exporter for GithubActionBenchmark {
+    fn export(&self, result: &ResultFile) -> Result<super::Exported, String> {
+        let (smaller, bigger) = render(result);
+        Ok(super::Exported::Files(vec![
+            ("smaller-is-better.json", super::pretty(&smaller)),
+            ("bigger-is-better.json", super::pretty(&bigger)),
+        ]))
+    }
+    fn writes_a_folder(&self) -> bool {
+        true
+    }
+}

@@ -264,3 +264,11 @@ pub fn probe_cell(c: &Cell) -> String {
         _ => value,
     }
 }
+
+pub struct Markdown;
+
+impl super::Exporter for Markdown {
+    fn export(&self, result: &ResultFile) -> Result<super::Exported, String> {
+        Ok(super::Exported::Text(report(result)))
+    }
+}
