@@ -76,17 +76,12 @@ fn costs(r: &Row) -> Vec<f64> {
 /// The row's costs divided, trial by trial, by its run's reference.
 fn normalised(run: &ResultFile, r: &Row) -> Option<Vec<f64>> {
     let own = costs(r);
+    let case = r.key().but_mechanism();
     let peers: Vec<Vec<f64>> = run
         .rows
         .iter()
         .filter(|p| {
-            p.mechanism != r.mechanism
-                && p.status == Status::Ok
-                && p.pattern == r.pattern
-                && p.placement == r.placement
-                && p.size_bytes == r.size_bytes
-                && p.offered_per_s == r.offered_per_s
-                && p.senders == r.senders
+            p.mechanism != r.mechanism && p.status == Status::Ok && p.key().but_mechanism() == case
         })
         .map(costs)
         .filter(|c| c.len() >= own.len())

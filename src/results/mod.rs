@@ -91,6 +91,36 @@ pub enum Length {
 /// cost of the fastest round trip; beyond it every transport is saturated.
 pub const MAX_RATE: f64 = 10e6;
 
+/// The identity of a case: every axis it was measured along. Rows, the
+/// validator and `compare` all tell cases apart by it, so a new axis (the
+/// receiver's wait, a placement class, isolation) is one field here and
+/// one line in `Row::key`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CaseKey {
+    pub mechanism: String,
+    pub pattern: Pattern,
+    /// None in a key that sets placements side by side.
+    pub placement: Option<Placement>,
+    pub size_bytes: u64,
+    /// The offered rate's bits: an f64 compared exactly, as it was written.
+    pub offered_per_s: Option<u64>,
+    pub senders: Option<u32>,
+}
+
+impl CaseKey {
+    /// The same case whatever its placement.
+    pub fn but_placement(mut self) -> CaseKey {
+        self.placement = None;
+        self
+    }
+
+    /// The same case of any transport (what `compare`'s reference averages).
+    pub fn but_mechanism(mut self) -> CaseKey {
+        self.mechanism.clear();
+        self
+    }
+}
+
 /// The longest length, warm-up or timeout anything accepts, from the
 /// command line or from a file: a day. Past it a figure would be an
 /// accident, and `Duration` arithmetic could overflow.
@@ -129,7 +159,7 @@ pub mod seconds {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pattern {
     /// Ping-pong round trips.
@@ -151,7 +181,7 @@ impl Pattern {
 }
 
 /// Where the two processes run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Placement {
     /// Both processes pinned to one CPU.
@@ -403,19 +433,27 @@ impl Row {
         }
     }
 
-    /// Whether `other` measured the same case (transport, pattern,
-    /// placement, size, offered rate, senders), as when two runs are compared.
+    /// The case this row measured: what two runs are compared by, and
+    /// what appears once in a result file.
+    pub fn key(&self) -> CaseKey {
+        CaseKey {
+            mechanism: self.mechanism.clone(),
+            pattern: self.pattern,
+            placement: Some(self.placement),
+            size_bytes: self.size_bytes,
+            offered_per_s: self.offered_per_s.map(f64::to_bits),
+            senders: self.senders,
+        }
+    }
+
+    /// Whether `other` measured the same case, as when two runs are compared.
     pub fn same_case(&self, other: &Row) -> bool {
-        self.placement == other.placement && self.same_but_placement(other)
+        self.key() == other.key()
     }
 
     /// Whether `other` is the same case in another placement.
     pub fn same_but_placement(&self, other: &Row) -> bool {
-        self.mechanism == other.mechanism
-            && self.pattern == other.pattern
-            && self.size_bytes == other.size_bytes
-            && self.offered_per_s == other.offered_per_s
-            && self.senders == other.senders
+        self.key().but_placement() == other.key().but_placement()
     }
 
     /// The figure a row is judged by: RTT p50 (ns) for latency, the p99

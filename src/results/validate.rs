@@ -34,16 +34,7 @@ pub fn validate(file: &ResultFile) -> Result<(), String> {
     for (i, row) in file.rows.iter().enumerate() {
         let at = |what: &str| format!("rows[{i}] ({}): {what}", row.mechanism_for_errors());
         check_row(row).map_err(|e| at(&e))?;
-        let case = format!(
-            "{} {} {} {} {:?} {:?}",
-            row.mechanism,
-            row.pattern,
-            row.placement,
-            row.size_bytes,
-            row.offered_per_s,
-            row.senders
-        );
-        if !seen.insert(case) {
+        if !seen.insert(row.key()) {
             return Err(at("the same case appears twice; each case has one row"));
         }
     }
