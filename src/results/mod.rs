@@ -5,6 +5,7 @@
 pub mod file;
 pub mod format;
 pub mod machine;
+pub mod pattern;
 pub mod probe;
 pub mod validate;
 
@@ -170,14 +171,6 @@ pub enum Pattern {
     Rate,
     /// Several sender processes into one receiver (--senders): aggregate throughput and one-way latency
     FanIn,
-}
-
-impl Pattern {
-    /// Whether its figure is a latency distribution (smaller is better)
-    /// rather than a rate.
-    pub fn is_latency(self) -> bool {
-        matches!(self, Pattern::Latency | Pattern::Rate)
-    }
 }
 
 /// Where the two processes run.
@@ -460,11 +453,7 @@ impl Row {
     /// from the due time for an open loop (its tail is what load changes),
     /// messages/s for throughput and fan-in.
     pub fn headline(&self) -> Option<f64> {
-        match self.pattern {
-            Pattern::Latency => self.rtt_ns.as_ref().map(|r| r.p50 as f64),
-            Pattern::Rate => self.rtt_ns.as_ref().map(|r| r.p99 as f64),
-            Pattern::Throughput | Pattern::FanIn => self.msgs_per_s,
-        }
+        (self.pattern.describe().headline().read)(self)
     }
 
     /// The case's extra dimension, as tables name it: "10k/s offered", "4 senders".

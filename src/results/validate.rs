@@ -5,17 +5,15 @@
 
 use std::collections::HashSet;
 
-use super::{Floors, Pattern, ResultFile, Row, Rtt, Status};
+use super::pattern::{Load, Unit};
+use super::{Floors, ResultFile, Row, Rtt, Status};
 
 /// The longest mechanism name accepted: ipcbench's are under 20 characters.
 pub const MAX_NAME: usize = 64;
 
-/// The widest range a figure can take on any machine, far beyond what any
-/// transport does: outside it a file is wrong, and charts, axis ticks and
-/// multiples could not be computed in bounded time.
-const RATE: (f64, f64) = (1e-6, 1e11);
-const MIB_PER_S: (f64, f64) = (1e-9, 1e9);
-const NS: (f64, f64) = (1e-3, 1e15);
+/// Times and memcpy rates, in the ranges of their units.
+const NS: (f64, f64) = Unit::Ns.range();
+const MIB_PER_S: (f64, f64) = Unit::MibPerS.range();
 
 pub fn validate(file: &ResultFile) -> Result<(), String> {
     let c = &file.calibration;
@@ -58,10 +56,7 @@ fn check_row(row: &Row) -> Result<(), String> {
         within("cpu_ns_per_msg.parent", cpu.parent, (0.0, NS.1))?;
         within("cpu_ns_per_msg.child", cpu.child, (0.0, NS.1))?;
     }
-    let trial_range = match row.pattern {
-        Pattern::Latency | Pattern::Rate => NS,
-        Pattern::Throughput | Pattern::FanIn => RATE,
-    };
+    let trial_range = row.pattern.describe().headline().unit.range();
     for (i, t) in row.trials.iter().enumerate() {
         within(&format!("trials[{i}]"), *t, trial_range)?;
     }
@@ -90,39 +85,42 @@ fn check_figures(row: &Row) -> Result<(), String> {
     median_of_trials(row)
 }
 
-/// The figures a row of its pattern carries, each in range.
+/// The figures a row of its pattern carries (its description says which),
+/// each in its unit's range, and its load axis.
 fn pattern_figures(row: &Row) -> Result<(), String> {
-    match row.pattern {
-        Pattern::Latency => percentiles("rtt_ns", row.rtt_ns.as_ref()),
-        Pattern::Rate => {
+    let described = row.pattern.describe();
+    for d in described.distributions {
+        match (d.read)(row) {
+            Some(t) => percentiles(d.name, Some(t))?,
+            None if d.required => percentiles(d.name, None)?,
+            None => {}
+        }
+    }
+    for m in described.metrics {
+        match (m.read)(row) {
+            Some(v) => within(m.field, v, m.unit.range())?,
+            None if m.required => {
+                return Err(format!(
+                    "a {} row with status ok has no {}",
+                    row.pattern, m.field
+                ))
+            }
+            None => {}
+        }
+    }
+    match described.load {
+        Load::None => Ok(()),
+        Load::OfferedRate => {
             let offered = row.offered_per_s.ok_or("a rate row has no offered_per_s")?;
-            within("offered_per_s", offered, (1.0, crate::results::MAX_RATE))?;
-            let s = row.schedule.as_ref().ok_or("a rate row has no schedule")?;
-            within("schedule.achieved_per_s", s.achieved_per_s, RATE)?;
-            percentiles("rtt_ns", row.rtt_ns.as_ref())
+            within("offered_per_s", offered, (1.0, crate::results::MAX_RATE))
         }
-        Pattern::FanIn => {
-            match row.senders {
-                Some(n) if n > 0 => {}
-                other => return Err(format!("a fan-in row needs senders ≥ 1; got {other:?}")),
-            }
-            within("msgs_per_s", row.msgs_per_s.unwrap_or(0.0), RATE)?;
-            // None when no message arrived intact (all torn): no time to trust.
-            match &row.one_way_ns {
-                Some(t) => percentiles("one_way_ns", Some(t)),
-                None => Ok(()),
-            }
-        }
-        Pattern::Throughput => {
-            let rate = row
-                .msgs_per_s
-                .ok_or("a throughput row with status ok has no msgs_per_s")?;
-            within("msgs_per_s", rate, RATE)?;
-            match row.mib_per_s {
-                Some(m) => within("mib_per_s", m, MIB_PER_S),
-                None => Ok(()),
-            }
-        }
+        Load::Senders => match row.senders {
+            Some(n) if n > 0 => Ok(()),
+            other => Err(format!(
+                "a {} row needs senders ≥ 1; got {other:?}",
+                row.pattern
+            )),
+        },
     }
 }
 
