@@ -6,7 +6,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::results::{Pattern, ResultFile, Status};
+use crate::results::{ResultFile, Status};
 
 /// `pipe/latency/same/64B`: stable across runs, so Bencher can follow it.
 pub fn benchmark_name(r: &crate::results::Row) -> String {
@@ -38,37 +38,19 @@ fn metric(value: f64, trials: &[f64]) -> Value {
 pub fn render(result: &ResultFile) -> Value {
     let mut out = Map::new();
     for r in result.rows.iter().filter(|r| r.status == Status::Ok) {
+        let metrics = r.pattern.describe().metrics;
+        // The headline carries the trials' bounds; the rest their value.
         let mut measures = Map::new();
-        match r.pattern {
-            Pattern::Latency => {
-                let Some(t) = &r.rtt_ns else { continue };
-                measures.insert("latency".into(), metric(t.p50 as f64, &r.trials));
-                measures.insert("rtt-p99".into(), json!({ "value": t.p99 as f64 }));
-            }
-            Pattern::Rate => {
-                let (Some(t), Some(s)) = (&r.rtt_ns, &r.schedule) else {
-                    continue;
-                };
-                measures.insert("latency-p99".into(), metric(t.p99 as f64, &r.trials));
-                measures.insert("latency".into(), json!({ "value": t.p50 as f64 }));
-                measures.insert("achieved".into(), json!({ "value": s.achieved_per_s }));
-            }
-            Pattern::FanIn => {
-                let Some(m) = r.msgs_per_s else { continue };
-                measures.insert("throughput".into(), metric(m, &r.trials));
-                if let Some(t) = &r.one_way_ns {
-                    measures.insert("one-way-p50".into(), json!({ "value": t.p50 as f64 }));
-                }
-            }
-            Pattern::Throughput => {
-                let Some(m) = r.msgs_per_s else { continue };
-                measures.insert("throughput".into(), metric(m, &r.trials));
-                if let Some(mib) = r.mib_per_s {
-                    measures.insert("mib-per-s".into(), json!({ "value": mib }));
-                }
-            }
+        for (i, m) in metrics.iter().enumerate() {
+            let Some(value) = (m.read)(r).filter(|_| m.in_bmf) else {
+                continue;
+            };
+            let trials: &[f64] = if i == 0 { &r.trials } else { &[] };
+            measures.insert(m.name.into(), metric(value, trials));
         }
-        out.insert(benchmark_name(r), Value::Object(measures));
+        if r.headline().is_some() {
+            out.insert(benchmark_name(r), Value::Object(measures));
+        }
     }
     Value::Object(out)
 }

@@ -6,7 +6,8 @@
 use serde_json::{json, Value};
 
 use super::bmf::benchmark_name;
-use crate::results::{Pattern, ResultFile, Status};
+use crate::results::pattern::Better;
+use crate::results::{ResultFile, Status};
 
 fn spread(trials: &[f64]) -> Option<String> {
     (trials.len() > 1).then(|| {
@@ -24,58 +25,28 @@ fn entry(name: String, unit: &str, value: f64, range: Option<String>, extra: Str
     e
 }
 
-/// (smaller is better, bigger is better).
+/// (smaller is better, bigger is better): each row's tracked figures,
+/// the headline with the trials' spread.
 pub fn render(result: &ResultFile) -> (Value, Value) {
     let (mut smaller, mut bigger) = (Vec::new(), Vec::new());
     for r in result.rows.iter().filter(|r| r.status == Status::Ok) {
+        let described = r.pattern.describe();
         let name = benchmark_name(r);
-        let placement = format!("placement {}, CPUs {:?}", r.placement, r.cpus);
-        match r.pattern {
-            Pattern::Latency => {
-                let Some(t) = &r.rtt_ns else { continue };
-                let extra = format!(
-                    "{placement}\np99 {} ns, p99.9 {} ns, max {} ns\n{} round trips",
-                    t.p99, t.p999, t.max, r.messages
-                );
-                smaller.push(entry(
-                    format!("{name} RTT p50"),
-                    "ns",
-                    t.p50 as f64,
-                    spread(&r.trials),
-                    extra,
-                ));
-            }
-            Pattern::Rate => {
-                let (Some(t), Some(s)) = (&r.rtt_ns, &r.schedule) else {
-                    continue;
-                };
-                let extra = format!(
-                    "{placement}\np50 {} ns from the due time; achieved {:.0} of {:.0} msg/s offered",
-                    t.p50,
-                    s.achieved_per_s,
-                    r.offered_per_s.unwrap_or(0.0)
-                );
-                smaller.push(entry(
-                    format!("{name} p99 from due time"),
-                    "ns",
-                    t.p99 as f64,
-                    spread(&r.trials),
-                    extra,
-                ));
-            }
-            Pattern::Throughput | Pattern::FanIn => {
-                let Some(m) = r.msgs_per_s else { continue };
-                let extra = format!("{placement}\n{} messages", r.messages);
-                bigger.push(entry(
-                    format!("{name} messages/s"),
-                    "msg/s",
-                    m,
-                    spread(&r.trials),
-                    extra.clone(),
-                ));
-                if let Some(mib) = r.mib_per_s {
-                    bigger.push(entry(format!("{name} MiB/s"), "MiB/s", mib, None, extra));
-                }
+        for (i, m) in described.metrics.iter().enumerate() {
+            let Some(value) = (m.read)(r).filter(|_| m.in_gab) else {
+                continue;
+            };
+            let spread = if i == 0 { spread(&r.trials) } else { None };
+            let e = entry(
+                format!("{name} {}", m.label),
+                m.unit.symbol(),
+                value,
+                spread,
+                (described.details)(r),
+            );
+            match m.better {
+                Better::Lower => smaller.push(e),
+                Better::Higher => bigger.push(e),
             }
         }
     }

@@ -145,7 +145,6 @@ pub fn table(rows: &[Row], floors: Option<&Floors>) -> String {
 
 /// A whole report: machine, how to read it, the table.
 pub fn report(result: &ResultFile) -> String {
-    let latency = result.rows.iter().any(|r| r.pattern == Pattern::Latency);
     let mut s = format!(
         "# ipcbench results\n\nMachine: {}\n\nipcbench {} ({}), verification: {:?}, clock read: {:.0} ns{}\n\n",
         result.machine.summary(),
@@ -158,14 +157,11 @@ pub fn report(result: &ResultFile) -> String {
     for w in &result.machine.warnings {
         s += &format!("Warning, {w}\n\n");
     }
-    if latency {
-        s += "RTT = round trip (send + echo); one-way latency ≈ RTT / 2. Throughput is one-way, MiB = 2^20 bytes. CPU/msg is user+system CPU time per message of each process.\n\n";
-    }
-    if result.rows.iter().any(|r| r.pattern == Pattern::Rate) {
-        s += "rate: an open loop. Messages leave at fixed times for the offered rate and are echoed; the RTT columns run from when each message was due to its echo, so a stall counts against every message it delayed. CANNOT SUSTAIN: the exchange ended further behind its schedule than a round trip and a noisy machine explain (2 ms, two intervals or 5 % of the timed part, whichever is most), so messages went out or came back slower than offered. CPU/msg of the parent includes the sender's wait for each due time, spun for its last stretch.\n\n";
-    }
-    if result.rows.iter().any(|r| r.pattern == Pattern::FanIn) {
-        s += "fan-in: N sender processes write to one receiver; throughput is the receiver's total, and the latency columns (1-way) run from each sender's CLOCK_MONOTONIC stamp to receipt. torn: messages whose bytes mixed with another sender's. Senders that outnumber the CPUs they run on take turns, and their figures measure the scheduler as much as the transport: the row's note (in the result file and the report) says where.\n\n";
+    for pattern in Pattern::ALL {
+        let legend = pattern.describe().legend;
+        if let (Some(text), true) = (legend, result.rows.iter().any(|r| r.pattern == pattern)) {
+            s += &format!("{text}\n\n");
+        }
     }
     if let Some(f) = &result.floors {
         s += &format!("{}\n\n", floors_summary(f));

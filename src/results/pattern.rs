@@ -57,8 +57,10 @@ pub struct Metric {
     pub read: fn(&Row) -> Option<f64>,
     /// An `ok` row of the pattern must have it.
     pub required: bool,
-    /// Kept in a benchmark-history tool's chart (github-action-benchmark).
-    pub tracked: bool,
+    /// Which benchmark-history exports keep it (they chose differently,
+    /// and their histories depend on it staying so).
+    pub in_bmf: bool,
+    pub in_gab: bool,
 }
 
 /// A distribution a row of a pattern carries.
@@ -139,7 +141,20 @@ const MESSAGES_PER_S: Metric = Metric {
     better: Better::Higher,
     read: |r| r.msgs_per_s,
     required: true,
-    tracked: true,
+    in_bmf: true,
+    in_gab: true,
+};
+
+const MIB_PER_S: Metric = Metric {
+    name: "mib-per-s",
+    label: "MiB/s",
+    field: "mib_per_s",
+    unit: Unit::MibPerS,
+    better: Better::Higher,
+    read: |r| r.mib_per_s,
+    required: false,
+    in_bmf: true,
+    in_gab: true,
 };
 
 static LATENCY: Description = Description {
@@ -152,7 +167,8 @@ static LATENCY: Description = Description {
             better: Better::Lower,
             read: |r| rtt(r).map(|t| t.p50 as f64),
             required: true,
-            tracked: true,
+            in_bmf: true,
+            in_gab: true,
         },
         Metric {
             name: "rtt-p99",
@@ -162,7 +178,8 @@ static LATENCY: Description = Description {
             better: Better::Lower,
             read: |r| rtt(r).map(|t| t.p99 as f64),
             required: true,
-            tracked: false,
+            in_bmf: true,
+            in_gab: false,
         },
     ],
     distributions: &[Distribution {
@@ -186,19 +203,7 @@ static LATENCY: Description = Description {
 };
 
 static THROUGHPUT: Description = Description {
-    metrics: &[
-        MESSAGES_PER_S,
-        Metric {
-            name: "mib-per-s",
-            label: "MiB/s",
-            field: "mib_per_s",
-            unit: Unit::MibPerS,
-            better: Better::Higher,
-            read: |r| r.mib_per_s,
-            required: false,
-            tracked: true,
-        },
-    ],
+    metrics: &[MESSAGES_PER_S, MIB_PER_S],
     distributions: &[],
     load: Load::None,
     details: |r| format!("{}\n{} messages", placed(r), r.messages),
@@ -215,7 +220,8 @@ static RATE: Description = Description {
             better: Better::Lower,
             read: |r| rtt(r).map(|t| t.p99 as f64),
             required: true,
-            tracked: true,
+            in_bmf: true,
+            in_gab: true,
         },
         Metric {
             name: "latency",
@@ -225,7 +231,8 @@ static RATE: Description = Description {
             better: Better::Lower,
             read: |r| rtt(r).map(|t| t.p50 as f64),
             required: true,
-            tracked: false,
+            in_bmf: true,
+            in_gab: false,
         },
         Metric {
             name: "achieved",
@@ -235,7 +242,8 @@ static RATE: Description = Description {
             better: Better::Higher,
             read: |r| r.schedule.as_ref().map(|s| s.achieved_per_s),
             required: true,
-            tracked: false,
+            in_bmf: true,
+            in_gab: false,
         },
     ],
     distributions: &[Distribution {
@@ -267,7 +275,12 @@ static FAN_IN: Description = Description {
             better: Better::Lower,
             read: |r| one_way(r).map(|t| t.p50 as f64),
             required: false,
-            tracked: false,
+            in_bmf: true,
+            in_gab: false,
+        },
+        Metric {
+            in_bmf: false,
+            ..MIB_PER_S
         },
     ],
     // None when no message arrived intact (all torn): no time to trust.
