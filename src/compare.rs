@@ -370,10 +370,10 @@ impl Change {
     /// The change as a table shows it: mechanism, pattern, placement, size,
     /// baseline, current, raw change, normalised change, verdict.
     pub fn cells(&self) -> [String; 9] {
-        let figure = |v: f64| match self.pattern {
-            _ if v.is_nan() => "failed".to_string(),
-            p if p.is_latency() => crate::results::format::ns(v),
-            _ => crate::results::format::rate(v),
+        let unit = self.pattern.describe().headline().unit;
+        let figure = |v: f64| match v.is_nan() {
+            true => "failed".to_string(),
+            false => crate::results::format::value(v, unit),
         };
         let percent = |v: f64| {
             if v.is_finite() {

@@ -39,39 +39,14 @@ macro_rules! tell {
     };
 }
 
-use crate::results::format::{ns, rate, schedule};
-use crate::results::{Pattern, Row, Status};
+use crate::results::{Row, Status};
 
 /// The headline figure of a row, for progress lines and tables.
 pub fn headline(row: &Row) -> String {
-    match (row.status, row.pattern) {
-        (Status::Ok, Pattern::Latency) => row
-            .rtt_ns
-            .as_ref()
-            .map(|r| format!("RTT p50 {}  p99 {}", ns(r.p50 as f64), ns(r.p99 as f64)))
-            .unwrap_or_default(),
-        (Status::Ok, Pattern::Rate) => match (&row.rtt_ns, &row.schedule) {
-            (Some(r), Some(s)) => format!(
-                "p50 {}  p99 {} from due  {}",
-                ns(r.p50 as f64),
-                ns(r.p99 as f64),
-                schedule(s)
-            ),
-            _ => String::new(),
-        },
-        (Status::Ok, Pattern::FanIn) => format!(
-            "{}  one-way p50 {}",
-            rate(row.msgs_per_s.unwrap_or(0.0)),
-            row.one_way_ns
-                .as_ref()
-                .map_or("-".to_string(), |r| ns(r.p50 as f64))
-        ),
-        (Status::Ok, Pattern::Throughput) => match row.mib_per_s {
-            Some(mib) => format!("{}  {mib:.1} MiB/s", rate(row.msgs_per_s.unwrap_or(0.0))),
-            None => rate(row.msgs_per_s.unwrap_or(0.0)),
-        },
-        (Status::Unsupported, _) => format!("unsupported: {}", row.reason.as_deref().unwrap_or("")),
-        (Status::Failed, _) => format!("FAILED: {}", row.reason.as_deref().unwrap_or("")),
+    match row.status {
+        Status::Ok => (row.pattern.describe().line)(row),
+        Status::Unsupported => format!("unsupported: {}", row.reason.as_deref().unwrap_or("")),
+        Status::Failed => format!("FAILED: {}", row.reason.as_deref().unwrap_or("")),
     }
 }
 

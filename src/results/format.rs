@@ -35,6 +35,15 @@ pub fn size_or_none(b: u64) -> String {
     }
 }
 
+/// A figure in its unit, as tables show it.
+pub fn value(v: f64, unit: super::pattern::Unit) -> String {
+    match unit {
+        super::pattern::Unit::Ns => ns(v),
+        super::pattern::Unit::MsgPerS => rate(v),
+        super::pattern::Unit::MibPerS => format!("{v:.1} MiB/s"),
+    }
+}
+
 /// `1.2 M msg/s`.
 pub fn rate(v: f64) -> String {
     if v >= 1e6 {

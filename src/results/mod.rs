@@ -246,10 +246,10 @@ impl Floors {
     }
 
     fn bound(&self, row: &Row) -> Option<(f64, &'static str)> {
-        match (row.pattern, row.placement) {
-            (Pattern::Latency, placement) => {
-                let rtt = row.rtt_ns.as_ref()?.p50 as f64;
-                let (floor, name) = match placement {
+        match row.pattern.describe().bound {
+            pattern::Bound::RoundTrip => {
+                let rtt = row.headline()?;
+                let (floor, name) = match row.placement {
                     Placement::Same => (self.context_switch_rtt_ns?, "context switch"),
                     // Below the wake-up floor nothing slept: the bound of a
                     // transport that spins is the cache line's handover.
@@ -261,8 +261,8 @@ impl Floors {
                 };
                 Some((rtt / floor.p50.max(1) as f64, name))
             }
-            (Pattern::Rate | Pattern::FanIn, _) => None,
-            (Pattern::Throughput, _) => {
+            pattern::Bound::Unbounded => None,
+            pattern::Bound::Copy => {
                 let mib = row.mib_per_s?;
                 let (_, copy) = self
                     .memcpy_mib_per_s

@@ -5,6 +5,7 @@
 //! the terminal ask this description instead of matching on the pattern,
 //! so a new pattern is one more `Description` here (and its workload).
 
+use super::format::{ns, rate, schedule};
 use super::{Pattern, Row, Rtt};
 
 /// Which way a figure improves.
@@ -80,6 +81,17 @@ pub enum Load {
     Senders,
 }
 
+/// The physical limit a pattern's headline is read against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bound {
+    /// A round trip: a context switch on one CPU, a wake-up across two.
+    RoundTrip,
+    /// memcpy of the message on one core.
+    Copy,
+    /// None that the limits measure (an open loop, a fan-in).
+    Unbounded,
+}
+
 pub struct Description {
     /// The figures, the headline (what a row is judged by) first.
     pub metrics: &'static [Metric],
@@ -87,8 +99,11 @@ pub struct Description {
     pub load: Load,
     /// What a history tool shows beside the figure.
     pub details: fn(&Row) -> String,
+    /// An `ok` row's figures in one line, as progress lines show them.
+    pub line: fn(&Row) -> String,
     /// How to read its rows, once above a table that has any.
     pub legend: Option<&'static str>,
+    pub bound: Bound,
 }
 
 impl Description {
@@ -199,7 +214,13 @@ static LATENCY: Description = Description {
         ),
         None => placed(r),
     },
+    line: |r| {
+        rtt(r)
+            .map(|t| format!("RTT p50 {}  p99 {}", ns(t.p50 as f64), ns(t.p99 as f64)))
+            .unwrap_or_default()
+    },
     legend: Some("RTT = round trip (send + echo); one-way latency ≈ RTT / 2. Throughput is one-way, MiB = 2^20 bytes. CPU/msg is user+system CPU time per message of each process."),
+    bound: Bound::RoundTrip,
 };
 
 static THROUGHPUT: Description = Description {
@@ -207,7 +228,12 @@ static THROUGHPUT: Description = Description {
     distributions: &[],
     load: Load::None,
     details: |r| format!("{}\n{} messages", placed(r), r.messages),
+    line: |r| match r.mib_per_s {
+        Some(mib) => format!("{}  {mib:.1} MiB/s", rate(r.msgs_per_s.unwrap_or(0.0))),
+        None => rate(r.msgs_per_s.unwrap_or(0.0)),
+    },
     legend: None,
+    bound: Bound::Copy,
 };
 
 static RATE: Description = Description {
@@ -261,7 +287,17 @@ static RATE: Description = Description {
             r.offered_per_s.unwrap_or(0.0)
         )
     },
+    line: |r| match (rtt(r), &r.schedule) {
+        (Some(t), Some(s)) => format!(
+            "p50 {}  p99 {} from due  {}",
+            ns(t.p50 as f64),
+            ns(t.p99 as f64),
+            schedule(s)
+        ),
+        _ => String::new(),
+    },
     legend: Some("rate: an open loop. Messages leave at fixed times for the offered rate and are echoed; the RTT columns run from when each message was due to its echo, so a stall counts against every message it delayed. CANNOT SUSTAIN: the exchange ended further behind its schedule than a round trip and a noisy machine explain (2 ms, two intervals or 5 % of the timed part, whichever is most), so messages went out or came back slower than offered. CPU/msg of the parent includes the sender's wait for each due time, spun for its last stretch."),
+    bound: Bound::Unbounded,
 };
 
 static FAN_IN: Description = Description {
@@ -291,5 +327,13 @@ static FAN_IN: Description = Description {
     }],
     load: Load::Senders,
     details: |r| format!("{}\n{} messages", placed(r), r.messages),
+    line: |r| {
+        format!(
+            "{}  one-way p50 {}",
+            rate(r.msgs_per_s.unwrap_or(0.0)),
+            one_way(r).map_or("-".to_string(), |t| ns(t.p50 as f64))
+        )
+    },
     legend: Some("fan-in: N sender processes write to one receiver; throughput is the receiver's total, and the latency columns (1-way) run from each sender's CLOCK_MONOTONIC stamp to receipt. torn: messages whose bytes mixed with another sender's. Senders that outnumber the CPUs they run on take turns, and their figures measure the scheduler as much as the transport: the row's note (in the result file and the report) says where."),
+    bound: Bound::Unbounded,
 };
