@@ -38,11 +38,11 @@ fn a_peer_killed_mid_case_fails_that_case_and_the_run_goes_on() {
     let watch = IpcWatch::start();
     let sb = Sandbox::new();
     let out = sb.out();
-    let all = ALL.join(",");
+    let every = all().join(",");
     let run = sb.spawn(&[
         "run",
         "-m",
-        &all,
+        &every,
         "--sizes",
         "64",
         "--pin",
@@ -52,7 +52,7 @@ fn a_peer_killed_mid_case_fails_that_case_and_the_run_goes_on() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    let cases = ALL.len() * 2;
+    let cases = all().len() * 2;
     let mut killed: Vec<u32> = Vec::new();
     while killed.len() < cases - 1 {
         let mut peer = 0;
@@ -290,7 +290,7 @@ fn a_case_too_short_to_time_anything_still_times_one_message() {
 #[test]
 fn a_harness_killed_by_sigkill_leaves_no_peer_and_no_ipc_object() {
     let watch = IpcWatch::start();
-    for (i, mechanism) in ALL.iter().enumerate() {
+    for (i, mechanism) in all().into_iter().enumerate() {
         let pattern = if i % 2 == 0 { "latency" } else { "throughput" };
         let sb = Sandbox::new();
         let (run, peer) = start_long_run(

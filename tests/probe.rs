@@ -36,32 +36,15 @@ fn measured(file: &Value, mechanism: &str, property: &str) -> Value {
     cell(file, mechanism, property)["measured"].clone()
 }
 
-const PROPERTIES: [&str; 11] = [
-    "connectionless",
-    "kept_without_receiver",
-    "reliable",
-    "flow_control",
-    "priority",
-    "preserves_boundaries",
-    "max_message_bytes",
-    "buffer_capacity_bytes",
-    "bidirectional",
-    "peer_death_detected",
-    "fd_passing",
-];
+/// Every property the probe decides, from its own list.
+fn properties() -> Vec<&'static str> {
+    ipcbench::results::probe::PROPERTIES
+        .iter()
+        .map(|p| p.key())
+        .collect()
+}
 
-const CLAIMED_ROWS: [&str; 10] = [
-    "pipe",
-    "fifo",
-    "uds-stream",
-    "uds-dgram",
-    "posix-mq",
-    "sysv-mq",
-    "shm",
-    "shm-posix-sem",
-    "shm-sysv-sem",
-    "semaphore",
-];
+const CLAIMED_ROWS: [&str; 10] = ipcbench::results::probe::CLAIMED_TABLE_ROWS;
 
 fn evidence(file: &Value, mechanism: &str, property: &str) -> String {
     cell(file, mechanism, property)["evidence"]
@@ -98,9 +81,9 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
         CLAIMED_ROWS,
         "the claimed table's rows come first"
     );
-    assert_eq!(names.len(), 19);
+    assert_eq!(names, ipcbench::probe::subject_names());
     for row in rows {
-        for p in PROPERTIES {
+        for p in properties() {
             let c = &row["cells"][p];
             let m = &c["measured"];
             assert!(
@@ -178,7 +161,11 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
     assert!((64 << 10..64 << 20).contains(&tcp), "tcp buffer {tcp}");
 
     // ipcbench's rings carry at most their slot, found by experiment.
-    for ring in ["shm-posix-sem", "shm-sysv-sem", "eventfd-shm", "shm-ring"] {
+    let rings = ipcbench::transport::all()
+        .iter()
+        .filter(|t| t.nature().object == ipcbench::transport::Object::Ring)
+        .map(|t| t.name());
+    for ring in rings {
         assert_cell(first, ring, "max_message_bytes", 1024.into(), "EMSGSIZE");
         assert_cell(
             first,
@@ -232,7 +219,7 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
     // Every Y/N the same in both runs.
     for row in rows {
         let m = row["mechanism"].as_str().unwrap();
-        for p in PROPERTIES {
+        for p in properties() {
             let (a, b) = (measured(first, m, p), measured(&runs[1], m, p));
             if a.is_string() || b.is_string() {
                 assert_eq!(a, b, "{m} {p} changed between runs");

@@ -9,7 +9,7 @@ fn every_transport_moves_verified_messages_in_both_workloads() {
     let watch = IpcWatch::start();
     let sb = Sandbox::new();
     let out = sb.out();
-    let all = ALL.join(",");
+    let all = all().join(",");
     let o = sb.run(&[
         "run",
         "-m",
@@ -192,7 +192,7 @@ fn list_names_every_transport() {
         text.contains("fs.mqueue.msgsize_max") && text.contains("kernel.msgmnb"),
         "{text}"
     );
-    for m in ALL {
+    for m in all() {
         assert!(
             text.lines()
                 .any(|l| l.trim_start().starts_with(m) && l.contains("available")),

@@ -184,28 +184,15 @@ pub fn stderr_lines(o: &Output) -> Vec<String> {
         .collect()
 }
 
-pub const ALL: [&str; 20] = [
-    "pipe",
-    "fifo",
-    "uds-stream",
-    "uds-dgram",
-    "posix-mq",
-    "sysv-mq",
-    "shm-posix-sem",
-    "shm-sysv-sem",
-    "semaphore",
-    "tcp",
-    "socketpair",
-    "uds-seqpacket",
-    "eventfd-shm",
-    "shm-ring",
-    "node-json",
-    "node-advanced",
-    "node-node-json",
-    "node-node-advanced",
-    "ipc-channel",
-    "interprocess",
-];
+/// Every transport, as the binary knows them.
+pub fn all() -> Vec<&'static str> {
+    ipcbench::transport::names()
+}
+
+/// Whether `mechanism` carries a payload (the semaphore moves a signal).
+pub fn carries_payload(mechanism: &str) -> bool {
+    ipcbench::transport::by_name(mechanism).is_none_or(|t| t.carries_payload())
+}
 
 static IPC_LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
