@@ -68,9 +68,16 @@ fn inherited_object(object: Object) -> Result<OwnedFd, String> {
             nix::sys::memfd::memfd_create("probe", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
                 .map_err(|e| format!("memfd_create: {e}"))
         }
-        _ => std::os::unix::net::UnixStream::pair()
-            .map(|(a, _b)| a.into())
-            .map_err(|e| format!("socketpair: {e}")),
+        Object::UnixStream | Object::UnixDatagram | Object::UnixSeqpacket => {
+            super::semantics::fresh_sockets(object).map(|(a, _b)| a)
+        }
+        Object::Fifo
+        | Object::TcpLoopback
+        | Object::PosixQueue
+        | Object::SysvQueue
+        | Object::PosixSemaphore
+        | Object::PosixSharedMemory
+        | Object::NodeChannel(_) => Err(format!("{object:?} is not reached by inheritance")),
     }
 }
 
@@ -82,7 +89,14 @@ fn inherited(object: Object) -> (Finding, Finding) {
     let kind = match object {
         Object::Pipe => "pipe",
         Object::Ring => "memfd",
-        _ => "socketpair",
+        Object::UnixStream | Object::UnixDatagram | Object::UnixSeqpacket => "socketpair",
+        Object::Fifo
+        | Object::TcpLoopback
+        | Object::PosixQueue
+        | Object::SysvQueue
+        | Object::PosixSemaphore
+        | Object::PosixSharedMemory
+        | Object::NodeChannel(_) => "object",
     };
     let present = match inherited_object(object) {
         Ok(fd) => {
@@ -145,10 +159,13 @@ fn fifo_absent(dir: &Path) -> Finding {
 /// Unix sockets by path: tried with a receiver bound at the path, and with
 /// the path left behind by a receiver that has gone.
 fn sockets_by_path(object: Object, dir: &Path) -> (Finding, Finding) {
-    let (kind, send, connect) = match object {
-        Object::UnixDatagram => ("datagram", "dgram-sendto", "dgram-sendto"),
-        Object::UnixSeqpacket => ("seqpacket", "seqpacket-sendto", "seqpacket-connect"),
-        _ => ("stream", "stream-sendto", "stream-connect"),
+    let (kind, send, connect) = match super::semantics::socket_type(object) {
+        Ok(nix::sys::socket::SockType::Datagram) => ("datagram", "dgram-sendto", "dgram-sendto"),
+        Ok(nix::sys::socket::SockType::SeqPacket) => {
+            ("seqpacket", "seqpacket-sendto", "seqpacket-connect")
+        }
+        Ok(_) => ("stream", "stream-sendto", "stream-connect"),
+        Err(e) => return (Finding::undecided(e.clone()), Finding::undecided(e)),
     };
     let live = dir.join("present.sock");
     let present = match bind(object, &live) {
@@ -182,11 +199,7 @@ fn bind(object: Object, path: &Path) -> Result<OwnedFd, String> {
     use nix::sys::socket::{
         bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
     };
-    let kind = match object {
-        Object::UnixDatagram => SockType::Datagram,
-        Object::UnixSeqpacket => SockType::SeqPacket,
-        _ => SockType::Stream,
-    };
+    let kind = super::semantics::socket_type(object)?;
     let fd = socket(
         AddressFamily::Unix,
         kind,

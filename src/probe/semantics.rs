@@ -64,18 +64,37 @@ pub fn fresh_pipe(object: Object) -> Result<(OwnedFd, OwnedFd), String> {
 /// A connected pair of the object's socket type (a TCP connection over
 /// loopback for `TcpLoopback`).
 pub fn fresh_sockets(object: Object) -> Result<(OwnedFd, OwnedFd), String> {
-    let kind = match object {
-        Object::TcpLoopback => {
-            return tcp_pair()
-                .map(|(a, b)| (a.into(), b.into()))
-                .map_err(|e| format!("TCP pair: {e}"))
-        }
-        Object::UnixDatagram => SockType::Datagram,
-        Object::UnixSeqpacket => SockType::SeqPacket,
-        _ => SockType::Stream,
-    };
-    socketpair(AddressFamily::Unix, kind, None, SockFlag::SOCK_CLOEXEC)
-        .map_err(|e| format!("socketpair: {e}"))
+    if object == Object::TcpLoopback {
+        return tcp_pair()
+            .map(|(a, b)| (a.into(), b.into()))
+            .map_err(|e| format!("TCP pair: {e}"));
+    }
+    socketpair(
+        AddressFamily::Unix,
+        socket_type(object)?,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| format!("socketpair: {e}"))
+}
+
+/// The Unix socket type of a kind of object; every kind is named, so a new
+/// one is never taken for a stream socket by default.
+pub fn socket_type(object: Object) -> Result<SockType, String> {
+    match object {
+        Object::UnixStream => Ok(SockType::Stream),
+        Object::UnixDatagram => Ok(SockType::Datagram),
+        Object::UnixSeqpacket => Ok(SockType::SeqPacket),
+        Object::Pipe
+        | Object::Fifo
+        | Object::TcpLoopback
+        | Object::PosixQueue
+        | Object::SysvQueue
+        | Object::PosixSemaphore
+        | Object::PosixSharedMemory
+        | Object::Ring
+        | Object::NodeChannel(_) => Err(format!("{object:?} is not a Unix socket")),
+    }
 }
 
 /// Sends 100 then 200 bytes, then reads once with a 4 KiB buffer.
@@ -220,11 +239,16 @@ fn max_message(object: Object) -> Finding {
 fn stream_write(object: Object) -> Finding {
     let taken = (|| -> Result<usize, String> {
         let (_keep, fd) = match object {
-            Object::Pipe | Object::Fifo => {
-                let (r, w) = fresh_pipe(object)?;
-                (r, w)
-            }
-            _ => fresh_sockets(object)?,
+            Object::Pipe | Object::Fifo => fresh_pipe(object)?,
+            Object::UnixStream | Object::TcpLoopback => fresh_sockets(object)?,
+            Object::UnixDatagram
+            | Object::UnixSeqpacket
+            | Object::PosixQueue
+            | Object::SysvQueue
+            | Object::PosixSemaphore
+            | Object::PosixSharedMemory
+            | Object::Ring
+            | Object::NodeChannel(_) => return Err(format!("{object:?} is not a byte stream")),
         };
         nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
             .map_err(|e| e.to_string())?;
