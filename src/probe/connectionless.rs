@@ -18,7 +18,7 @@ use std::path::Path;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 
-use super::helper::{run_helper, unique, unique_key, SHM_LEN, STORED};
+use super::helper::{run_helper, unique, unique_key, Action, Nameless, UnixKind, SHM_LEN, STORED};
 use super::{errno_sign, Finding, Subject};
 use crate::sys::posix_sem::NamedSemaphore;
 use crate::sys::sysv::{MsgQueue, Segment, SemSet};
@@ -86,24 +86,29 @@ fn inherited_object(object: Object) -> Result<OwnedFd, String> {
 /// inherited nothing is given that name and tries to open it; a process
 /// that made one, wrote into it and exited leaves a path that opens nothing.
 fn inherited(object: Object) -> (Finding, Finding) {
-    let kind = match object {
-        Object::Pipe => "pipe",
-        Object::Ring => "memfd",
-        Object::UnixStream | Object::UnixDatagram | Object::UnixSeqpacket => "socketpair",
+    let (kind, nameless) = match object {
+        Object::Pipe => ("pipe", Nameless::Pipe),
+        Object::Ring => ("memfd", Nameless::Memfd),
+        Object::UnixStream | Object::UnixDatagram | Object::UnixSeqpacket => {
+            ("socketpair", Nameless::Socketpair)
+        }
         Object::Fifo
         | Object::TcpLoopback
         | Object::PosixQueue
         | Object::SysvQueue
         | Object::PosixSemaphore
         | Object::PosixSharedMemory
-        | Object::NodeChannel(_) => "object",
+        | Object::NodeChannel(_) => {
+            let why = format!("{object:?} is not reached by inheritance");
+            return (Finding::undecided(why.clone()), Finding::undecided(why));
+        }
     };
     let present = match inherited_object(object) {
         Ok(fd) => {
             let name = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
                 .map(|p| p.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let seen = run_helper(&["open-path", &name]);
+            let seen = run_helper(&Action::OpenPath { path: name.clone() });
             match errno_sign(&seen) {
                 Some(e) => Finding::no(format!("the receiver holds the {kind}; its only name is the kernel's '{name}', and a process that inherited nothing, opening that name, got {e}: it is reached only by inheritance (or SCM_RIGHTS)")),
                 None => Finding::undecided(format!("opening '{name}' from a process that inherited nothing: {seen}")),
@@ -111,7 +116,7 @@ fn inherited(object: Object) -> (Finding, Finding) {
         }
         Err(e) => Finding::undecided(e),
     };
-    let left = run_helper(&["inherited-leave", kind]);
+    let left = run_helper(&Action::InheritedLeave { kind: nameless });
     let absent = if left.starts_with("/proc/") {
         match nix::fcntl::open(left.as_str(), OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty()) {
             Err(e) => Finding::no(format!("a process made a {kind}, wrote a message into it and exited; afterwards its descriptor's path {left} gives {e:?}: the object, and the message, went with the last process that held it")),
@@ -134,7 +139,9 @@ fn fifo_present(dir: &Path) -> Finding {
         Ok(r) => r,
         Err(e) => return Finding::undecided(format!("opening the reading end: {e}")),
     };
-    let seen = run_helper(&["fifo-write", &p.to_string_lossy()]);
+    let seen = run_helper(&Action::FifoWrite {
+        path: p.to_string_lossy().into(),
+    });
     let mut buf = [0u8; 64];
     let got = nix::unistd::read(&reader, &mut buf).map(|n| &buf[..n] == STORED);
     match (seen.as_str(), got) {
@@ -149,7 +156,9 @@ fn fifo_absent(dir: &Path) -> Finding {
     if let Err(e) = nix::unistd::mkfifo(&p, Mode::S_IRUSR | Mode::S_IWUSR) {
         return Finding::undecided(format!("mkfifo: {e}"));
     }
-    let seen = run_helper(&["fifo-write", &p.to_string_lossy()]);
+    let seen = run_helper(&Action::FifoWrite {
+        path: p.to_string_lossy().into(),
+    });
     match errno_sign(&seen) {
         Some(e) => Finding::no(format!("with no process holding the FIFO for reading, a writer opening it by path got {e} (O_NONBLOCK; a blocking open waits until a reader opens it): nothing can be left in it")),
         None => Finding::undecided(format!("opening a FIFO with no reader for writing: {seen}")),
@@ -159,18 +168,28 @@ fn fifo_absent(dir: &Path) -> Finding {
 /// Unix sockets by path: tried with a receiver bound at the path, and with
 /// the path left behind by a receiver that has gone.
 fn sockets_by_path(object: Object, dir: &Path) -> (Finding, Finding) {
-    let (kind, send, connect) = match super::semantics::socket_type(object) {
-        Ok(nix::sys::socket::SockType::Datagram) => ("datagram", "dgram-sendto", "dgram-sendto"),
-        Ok(nix::sys::socket::SockType::SeqPacket) => {
-            ("seqpacket", "seqpacket-sendto", "seqpacket-connect")
-        }
-        Ok(_) => ("stream", "stream-sendto", "stream-connect"),
+    let (kind, unix) = match super::semantics::socket_type(object) {
+        Ok(nix::sys::socket::SockType::Datagram) => ("datagram", UnixKind::Datagram),
+        Ok(nix::sys::socket::SockType::SeqPacket) => ("seqpacket", UnixKind::SeqPacket),
+        Ok(_) => ("stream", UnixKind::Stream),
         Err(e) => return (Finding::undecided(e.clone()), Finding::undecided(e)),
+    };
+    let send = |path: &Path| Action::SendTo {
+        kind: unix,
+        path: path.to_string_lossy().into(),
+    };
+    // A datagram sender reaches a path by sending; the others connect.
+    let reach = |path: &Path| match unix {
+        UnixKind::Datagram => send(path),
+        UnixKind::Stream | UnixKind::SeqPacket => Action::Connect {
+            kind: unix,
+            path: path.to_string_lossy().into(),
+        },
     };
     let live = dir.join("present.sock");
     let present = match bind(object, &live) {
         Ok(receiver) => {
-            let seen = run_helper(&[send, &live.to_string_lossy()]);
+            let seen = run_helper(&send(&live));
             let got = received(&receiver);
             match (errno_sign(&seen), got) {
                 (None, true) if seen == "ok" => Finding::yes(format!("with a {kind} receiver bound at a path, a process that inherited nothing sent with sendto() to the path, no connect; the receiver got the message")),
@@ -184,7 +203,7 @@ fn sockets_by_path(object: Object, dir: &Path) -> (Finding, Finding) {
     let absent = match bind(object, &stale) {
         Ok(receiver) => {
             drop(receiver);
-            let seen = run_helper(&[connect, &stale.to_string_lossy()]);
+            let seen = run_helper(&reach(&stale));
             match errno_sign(&seen) {
                 Some(e) => Finding::no(format!("the receiver bound a path and went away; a sender reaching for the path got {e}: nothing is kept for a later receiver")),
                 None => Finding::undecided(format!("sending to a path whose receiver has gone: {seen}")),
@@ -230,12 +249,8 @@ fn received(fd: &OwnedFd) -> bool {
 fn tcp() -> (Finding, Finding) {
     let present = match std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0)) {
         Ok(listener) => {
-            let port = listener
-                .local_addr()
-                .map(|a| a.port())
-                .unwrap_or(0)
-                .to_string();
-            let seen = run_helper(&["tcp-sendto", &port]);
+            let port = listener.local_addr().map(|a| a.port()).unwrap_or(0);
+            let seen = run_helper(&Action::TcpSendTo { port });
             match errno_sign(&seen) {
                 Some(e) => Finding::no(format!("with a receiver listening on a loopback port, sendto() to the port without connect gave {e}: TCP's handshake comes first")),
                 None => Finding::undecided(format!("sendto() to a listening port: {seen}")),
@@ -246,10 +261,10 @@ fn tcp() -> (Finding, Finding) {
     // A port that was just listened on and closed: no receiver is there.
     let closed = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
-        .map(|a| a.port().to_string());
+        .map(|a| a.port());
     let absent = match closed {
         Ok(port) => {
-            let seen = run_helper(&["tcp-connect", &port]);
+            let seen = run_helper(&Action::TcpConnect { port });
             match errno_sign(&seen) {
                 Some(e) => Finding::no(format!(
                     "with no receiver on the port, a sender's connect got {e}: nothing is kept"
@@ -283,7 +298,7 @@ fn left_by_name(reach: Reach, object: Object) -> Finding {
 fn posix_queue() -> Finding {
     use nix::mqueue::{mq_open, mq_receive, mq_unlink, MQ_OFlag};
     let name = format!("/{}", unique("mq"));
-    let left = run_helper(&["mq-leave", &name]);
+    let left = run_helper(&Action::MqLeave { name: name.clone() });
     let got = mq_open(
         name.as_str(),
         MQ_OFlag::O_RDONLY | MQ_OFlag::O_NONBLOCK,
@@ -300,7 +315,7 @@ fn posix_queue() -> Finding {
 
 fn sysv_queue() -> Finding {
     let key = unique_key();
-    let left = run_helper(&["sysv-mq-leave", &key.to_string()]);
+    let left = run_helper(&Action::SysvMqLeave { key });
     let got = MsgQueue::open_keyed(key).and_then(|q| {
         if left != "ok" {
             return Ok(false);
@@ -315,7 +330,7 @@ fn sysv_queue() -> Finding {
 
 fn posix_semaphore() -> Finding {
     let sem = format!("/{}", unique("sem"));
-    let posted = run_helper(&["sem-leave", &sem]);
+    let posted = run_helper(&Action::SemLeave { name: sem.clone() });
     let taken = NamedSemaphore::open(&sem).and_then(|s| s.try_wait());
     let _ = crate::sys::posix_sem::unlink(&sem);
     store_and_forward(
@@ -327,7 +342,7 @@ fn posix_semaphore() -> Finding {
 
 fn posix_segment() -> Finding {
     let name = format!("/{}", unique("shm"));
-    let left = run_helper(&["shm-leave", &name]);
+    let left = run_helper(&Action::ShmLeave { name: name.clone() });
     let got =
         nix::sys::mman::shm_open(name.as_str(), OFlag::O_RDONLY, Mode::empty()).and_then(|fd| {
             let mut buf = [0u8; 6];
@@ -339,7 +354,7 @@ fn posix_segment() -> Finding {
 
 fn sysv_segment() -> Finding {
     let key = unique_key();
-    let left = run_helper(&["sysv-shm-leave", &key.to_string()]);
+    let left = run_helper(&Action::SysvShmLeave { key });
     let got = Segment::keyed(key, SHM_LEN, false).map(|seg| {
         let _ = seg.mark_for_removal();
         let mut buf = [0u8; 6];
@@ -351,7 +366,7 @@ fn sysv_segment() -> Finding {
 
 fn sysv_semaphore() -> Finding {
     let key = unique_key();
-    let posted = run_helper(&["sysv-sem-leave", &key.to_string()]);
+    let posted = run_helper(&Action::SysvSemLeave { key });
     let taken = SemSet::open_keyed(key).and_then(|s| s.try_wait(0));
     store_and_forward(
         "System V semaphore by key (a post is its message)",

@@ -1,6 +1,7 @@
-//! `ipcbench __probe-peer ACTION ARGS...`: the second process of the probe
-//! experiments that are not a channel session. Each action does one thing
-//! and prints one line: `ok`, an errno name, or what it observed.
+//! `ipcbench __probe-peer ACTION`: the second process of the probe
+//! experiments that are not a channel session. The action is a typed value
+//! both processes share (JSON on the command line); each does one thing and
+//! prints one line: `ok`, an errno name, or what it observed.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -20,14 +21,116 @@ pub const STORED: &[u8] = b"stored";
 /// Size of the bare shared-memory segment and of its one message.
 pub const SHM_LEN: usize = 4096;
 
+/// What the helper is asked to do: one type that both processes share,
+/// passed as JSON in one argument.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum Action {
+    /// Opens a path, as a process that inherited nothing.
+    OpenPath {
+        path: String,
+    },
+    /// Makes a nameless object, leaves a message in it, prints its path.
+    InheritedLeave {
+        kind: Nameless,
+    },
+    FifoWrite {
+        path: String,
+    },
+    /// Connects a Unix socket of `kind` to `path`.
+    Connect {
+        kind: UnixKind,
+        path: String,
+    },
+    /// Sends with sendto() to `path`, no connect.
+    SendTo {
+        kind: UnixKind,
+        path: String,
+    },
+    TcpConnect {
+        port: u16,
+    },
+    TcpSendTo {
+        port: u16,
+    },
+    MqLeave {
+        name: String,
+    },
+    /// Receives `count` messages, printing their priorities in order.
+    MqDrain {
+        name: String,
+        count: usize,
+    },
+    SysvMqLeave {
+        key: i32,
+    },
+    /// Receives `count` messages of type at most `max_type`, printing their types.
+    SysvDrain {
+        id: i32,
+        count: usize,
+        max_type: i64,
+    },
+    ShmLeave {
+        name: String,
+    },
+    SysvShmLeave {
+        key: i32,
+    },
+    SemLeave {
+        name: String,
+    },
+    SysvSemLeave {
+        key: i32,
+    },
+    /// Waits on a semaphore at SCHED_FIFO `priority`, after printing `ready`.
+    SemWait {
+        name: String,
+        priority: i32,
+    },
+    /// Samples a bare segment's slot until sequence `last` shows up.
+    ShmSample {
+        name: String,
+        last: u64,
+    },
+}
+
+/// The objects an inherited-only experiment makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Nameless {
+    Pipe,
+    Memfd,
+    Socketpair,
+}
+
+/// Unix socket types, as the helper makes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum UnixKind {
+    Stream,
+    Datagram,
+    SeqPacket,
+}
+
+impl UnixKind {
+    fn sock_type(self) -> SockType {
+        match self {
+            UnixKind::Stream => SockType::Stream,
+            UnixKind::Datagram => SockType::Datagram,
+            UnixKind::SeqPacket => SockType::SeqPacket,
+        }
+    }
+}
+
+fn parse_action(s: &str) -> Result<Action, String> {
+    serde_json::from_str(s).map_err(|e| format!("not a helper action: {e}"))
+}
+
 #[derive(clap::Args, Debug)]
 pub struct HelperArgs {
-    pub action: String,
-    pub args: Vec<String>,
+    #[arg(value_parser = parse_action)]
+    pub action: Action,
 }
 
 pub fn main(a: &HelperArgs) -> i32 {
-    let line = run(&a.action, &a.args).unwrap_or_else(|e| e);
+    let line = act(&a.action).unwrap_or_else(|e| e);
     crate::say!("{line}");
     let _ = std::io::stdout().flush();
     0
@@ -37,198 +140,192 @@ fn errno(e: Errno) -> String {
     format!("{e:?}")
 }
 
-fn arg<T: std::str::FromStr>(args: &[String], i: usize) -> Result<T, String> {
-    args.get(i)
-        .and_then(|a| a.parse().ok())
-        .ok_or_else(|| format!("bad argument {i}"))
+/// "ok", or the errno the call failed with.
+fn outcome<T>(r: nix::Result<T>) -> String {
+    r.map_or_else(errno, |_| "ok".into())
 }
 
-fn run(action: &str, args: &[String]) -> Result<String, String> {
-    let a0 = || args.first().cloned().ok_or("missing argument".to_string());
+fn act(action: &Action) -> Result<String, String> {
     match action {
-        "open-path" => Ok(
-            match nix::fcntl::open(
-                a0()?.as_str(),
-                OFlag::O_RDONLY | OFlag::O_NONBLOCK,
-                Mode::empty(),
-            ) {
-                Ok(_) => "ok".into(),
-                Err(e) => errno(e),
-            },
-        ),
-        "inherited-leave" => inherited_leave(&a0()?),
-        "fifo-write" => {
-            let fd = nix::fcntl::open(
-                a0()?.as_str(),
-                OFlag::O_WRONLY | OFlag::O_NONBLOCK,
-                Mode::empty(),
-            )
-            .map_err(errno)?;
-            nix::unistd::write(&fd, STORED).map_err(errno)?;
-            Ok("ok".into())
-        }
-        "stream-connect" | "seqpacket-connect" => {
-            let kind = if action == "stream-connect" {
-                SockType::Stream
-            } else {
-                SockType::SeqPacket
-            };
-            let fd =
-                socket(AddressFamily::Unix, kind, SockFlag::SOCK_CLOEXEC, None).map_err(errno)?;
-            let addr = UnixAddr::new(a0()?.as_str()).map_err(errno)?;
-            use std::os::fd::AsRawFd;
-            nix::sys::socket::connect(fd.as_raw_fd(), &addr).map_err(errno)?;
-            Ok("ok".into())
-        }
-        "tcp-connect" => {
-            let port: u16 = arg(args, 0)?;
-            match std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)) {
-                Ok(_) => Ok("ok".into()),
-                Err(e) => Ok(e
-                    .raw_os_error()
-                    .map_or_else(|| e.to_string(), |n| errno(Errno::from_raw(n)))),
-            }
-        }
-        "tcp-sendto" => {
-            let fd = socket(
-                AddressFamily::Inet,
-                SockType::Stream,
-                SockFlag::SOCK_CLOEXEC,
-                None,
-            )
-            .map_err(errno)?;
-            let port: u16 = arg(args, 0)?;
-            let addr = nix::sys::socket::SockaddrIn::new(127, 0, 0, 1, port);
-            use std::os::fd::AsRawFd;
-            Ok(
-                match sendto(fd.as_raw_fd(), STORED, &addr, MsgFlags::empty()) {
-                    Ok(_) => "ok".into(),
-                    Err(e) => errno(e),
-                },
-            )
-        }
-        "stream-sendto" | "dgram-sendto" | "seqpacket-sendto" => {
-            let kind = match action {
-                "stream-sendto" => SockType::Stream,
-                "seqpacket-sendto" => SockType::SeqPacket,
-                _ => SockType::Datagram,
-            };
-            let fd =
-                socket(AddressFamily::Unix, kind, SockFlag::SOCK_CLOEXEC, None).map_err(errno)?;
-            let addr = UnixAddr::new(a0()?.as_str()).map_err(errno)?;
-            use std::os::fd::AsRawFd;
-            Ok(
-                match sendto(fd.as_raw_fd(), STORED, &addr, MsgFlags::empty()) {
-                    Ok(_) => "ok".into(),
-                    Err(e) => errno(e),
-                },
-            )
-        }
-        "mq-leave" => {
-            let attr = MqAttr::new(0, 4, 64, 0);
-            let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_WRONLY;
-            let q = mq_open(
-                a0()?.as_str(),
-                flags,
-                Mode::S_IRUSR | Mode::S_IWUSR,
-                Some(&attr),
-            )
-            .map_err(errno)?;
-            mq_send(&q, STORED, 0).map_err(errno)?;
-            Ok("ok".into())
-        }
-        "mq-drain" => {
-            let q =
-                mq_open(a0()?.as_str(), MQ_OFlag::O_RDONLY, Mode::empty(), None).map_err(errno)?;
-            let n: usize = arg(args, 1)?;
-            let mut order = Vec::new();
-            let mut buf = vec![0u8; 8192];
-            for _ in 0..n {
-                let mut prio = 0;
-                mq_receive(&q, &mut buf, &mut prio).map_err(errno)?;
-                order.push(prio.to_string());
-            }
-            Ok(order.join(","))
-        }
-        "sysv-mq-leave" => {
-            let q = MsgQueue::create_keyed(arg(args, 0)?).map_err(errno)?;
-            let mut msg = 1i64.to_ne_bytes().to_vec();
-            msg.extend_from_slice(STORED);
-            q.send(&msg).map_err(errno)?;
-            q.leave();
-            Ok("ok".into())
-        }
-        "sysv-drain" => {
-            // Takes the lowest type first, up to `max`: msgrcv's own priority.
-            let q = MsgQueue::attach(arg(args, 0)?);
-            let (n, max): (usize, i64) = (arg(args, 1)?, arg(args, 2)?);
-            let mut order = Vec::new();
-            let mut buf = vec![0u8; 8 + 64];
-            for _ in 0..n {
-                q.recv(&mut buf, -max).map_err(errno)?;
-                order.push(i64::from_ne_bytes(buf[..8].try_into().unwrap()).to_string());
-            }
-            Ok(order.join(","))
-        }
-        "shm-leave" => {
-            let fd = nix::sys::mman::shm_open(
-                a0()?.as_str(),
-                OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
-                Mode::S_IRUSR | Mode::S_IWUSR,
-            )
-            .map_err(errno)?;
-            nix::unistd::ftruncate(&fd, SHM_LEN as i64).map_err(errno)?;
-            Mapping::map_fd(&fd, SHM_LEN)
-                .map_err(errno)?
-                .write(0, STORED);
-            Ok("ok".into())
-        }
-        "sysv-shm-leave" => {
-            let seg = Segment::keyed(arg(args, 0)?, SHM_LEN, true).map_err(errno)?;
+        Action::OpenPath { path } => Ok(outcome(nix::fcntl::open(
+            path.as_str(),
+            OFlag::O_RDONLY | OFlag::O_NONBLOCK,
+            Mode::empty(),
+        ))),
+        Action::InheritedLeave { kind } => inherited_leave(*kind),
+        Action::FifoWrite { path } => fifo_write(path),
+        Action::Connect { kind, path } => unix_socket(*kind, path, |fd, addr| {
+            nix::sys::socket::connect(fd, addr).map(drop)
+        }),
+        Action::SendTo { kind, path } => unix_socket(*kind, path, |fd, addr| {
+            sendto(fd, STORED, addr, MsgFlags::empty()).map(drop)
+        }),
+        Action::TcpConnect { port } => Ok(tcp_connect(*port)),
+        Action::TcpSendTo { port } => tcp_sendto(*port),
+        Action::MqLeave { name } => mq_leave(name),
+        Action::MqDrain { name, count } => mq_drain(name, *count),
+        Action::SysvMqLeave { key } => sysv_mq_leave(*key),
+        Action::SysvDrain {
+            id,
+            count,
+            max_type,
+        } => sysv_drain(*id, *count, *max_type),
+        Action::ShmLeave { name } => shm_leave(name),
+        Action::SysvShmLeave { key } => {
+            let seg = Segment::keyed(*key, SHM_LEN, true).map_err(errno)?;
             seg.into_map().write(0, STORED);
             Ok("ok".into())
         }
-        "sem-leave" => {
-            NamedSemaphore::create(&a0()?, 0)
+        Action::SemLeave { name } => {
+            NamedSemaphore::create(name, 0)
                 .and_then(|s| s.post())
                 .map_err(errno)?;
             Ok("ok".into())
         }
-        "sysv-sem-leave" => {
-            let set = SemSet::create_keyed(arg(args, 0)?).map_err(errno)?;
+        Action::SysvSemLeave { key } => {
+            let set = SemSet::create_keyed(*key).map_err(errno)?;
             set.post(0).map_err(errno)?;
             Ok("ok".into())
         }
-        "sem-wait" => {
-            // A waiter at SCHED_FIFO priority `prio`, for the wake-order experiment.
-            crate::sys::set_fifo_priority(arg(args, 1)?)
-                .map_err(|e| format!("sched: {}", errno(e)))?;
-            let sem = NamedSemaphore::open(&a0()?).map_err(errno)?;
-            crate::say!("ready");
-            let _ = std::io::stdout().flush();
-            sem.wait().map_err(errno)?;
-            Ok("woke".into())
-        }
-        "shm-sample" => shm_sample(&a0()?, arg(args, 1)?),
-        _ => Err(format!("unknown action '{action}'")),
+        Action::SemWait { name, priority } => sem_wait(name, *priority),
+        Action::ShmSample { name, last } => shm_sample(name, *last),
     }
+}
+
+fn fifo_write(path: &str) -> Result<String, String> {
+    let fd = nix::fcntl::open(path, OFlag::O_WRONLY | OFlag::O_NONBLOCK, Mode::empty())
+        .map_err(errno)?;
+    nix::unistd::write(&fd, STORED).map_err(errno)?;
+    Ok("ok".into())
+}
+
+/// A Unix socket of `kind`, handed with the address of `path` to `call`.
+fn unix_socket(
+    kind: UnixKind,
+    path: &str,
+    call: impl FnOnce(std::os::fd::RawFd, &UnixAddr) -> nix::Result<()>,
+) -> Result<String, String> {
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Unix,
+        kind.sock_type(),
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(errno)?;
+    let addr = UnixAddr::new(path).map_err(errno)?;
+    Ok(outcome(call(fd.as_raw_fd(), &addr)))
+}
+
+fn tcp_connect(port: u16) -> String {
+    match std::net::TcpStream::connect((std::net::Ipv4Addr::LOCALHOST, port)) {
+        Ok(_) => "ok".into(),
+        Err(e) => e
+            .raw_os_error()
+            .map_or_else(|| e.to_string(), |n| errno(Errno::from_raw(n))),
+    }
+}
+
+fn tcp_sendto(port: u16) -> Result<String, String> {
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(errno)?;
+    let addr = nix::sys::socket::SockaddrIn::new(127, 0, 0, 1, port);
+    Ok(outcome(sendto(
+        fd.as_raw_fd(),
+        STORED,
+        &addr,
+        MsgFlags::empty(),
+    )))
+}
+
+fn mq_leave(name: &str) -> Result<String, String> {
+    let attr = MqAttr::new(0, 4, 64, 0);
+    let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_WRONLY;
+    let q = mq_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR, Some(&attr)).map_err(errno)?;
+    mq_send(&q, STORED, 0).map_err(errno)?;
+    Ok("ok".into())
+}
+
+fn mq_drain(name: &str, count: usize) -> Result<String, String> {
+    let q = mq_open(name, MQ_OFlag::O_RDONLY, Mode::empty(), None).map_err(errno)?;
+    let mut order = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    for _ in 0..count {
+        let mut prio = 0;
+        mq_receive(&q, &mut buf, &mut prio).map_err(errno)?;
+        order.push(prio.to_string());
+    }
+    Ok(order.join(","))
+}
+
+fn sysv_mq_leave(key: i32) -> Result<String, String> {
+    let q = MsgQueue::create_keyed(key).map_err(errno)?;
+    let mut msg = 1i64.to_ne_bytes().to_vec();
+    msg.extend_from_slice(STORED);
+    q.send(&msg).map_err(errno)?;
+    q.leave();
+    Ok("ok".into())
+}
+
+/// Takes the lowest type first, up to `max_type`: msgrcv's own priority.
+fn sysv_drain(id: i32, count: usize, max_type: i64) -> Result<String, String> {
+    let q = MsgQueue::attach(id);
+    let mut order = Vec::new();
+    let mut buf = vec![0u8; 8 + 64];
+    for _ in 0..count {
+        q.recv(&mut buf, -max_type).map_err(errno)?;
+        let mut kind = [0u8; 8];
+        kind.copy_from_slice(&buf[..8]);
+        order.push(i64::from_ne_bytes(kind).to_string());
+    }
+    Ok(order.join(","))
+}
+
+fn shm_leave(name: &str) -> Result<String, String> {
+    let fd = nix::sys::mman::shm_open(
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
+        Mode::S_IRUSR | Mode::S_IWUSR,
+    )
+    .map_err(errno)?;
+    nix::unistd::ftruncate(&fd, SHM_LEN as i64).map_err(errno)?;
+    Mapping::map_fd(&fd, SHM_LEN)
+        .map_err(errno)?
+        .write(0, STORED);
+    Ok("ok".into())
+}
+
+/// A waiter at SCHED_FIFO `priority`, for the wake-order experiment.
+fn sem_wait(name: &str, priority: i32) -> Result<String, String> {
+    crate::sys::set_fifo_priority(priority).map_err(|e| format!("sched: {}", errno(e)))?;
+    let sem = NamedSemaphore::open(name).map_err(errno)?;
+    crate::say!("ready");
+    let _ = std::io::stdout().flush();
+    sem.wait().map_err(errno)?;
+    Ok("woke".into())
 }
 
 /// Makes an object that has no name (a pipe, a socket pair, a memfd),
 /// writes a message into it, and exits, printing the path of its descriptor:
 /// the only way anyone could have reached it.
-fn inherited_leave(kind: &str) -> Result<String, String> {
+fn inherited_leave(kind: Nameless) -> Result<String, String> {
     let (keep, other): (std::os::fd::OwnedFd, Option<std::os::fd::OwnedFd>) = match kind {
-        "pipe" => {
+        Nameless::Pipe => {
             let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(errno)?;
             (r, Some(w))
         }
-        "memfd" => (
+        Nameless::Memfd => (
             nix::sys::memfd::memfd_create("left", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
                 .map_err(errno)?,
             None,
         ),
-        _ => {
+        Nameless::Socketpair => {
             let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| e.to_string())?;
             (a.into(), Some(b.into()))
         }
@@ -281,8 +378,8 @@ fn shm_sample(name: &str, last: u64) -> Result<String, String> {
 
 /// Parent side: runs one helper action to completion (10 s at most) and
 /// returns its line.
-pub fn run_helper(args: &[&str]) -> String {
-    match spawn_helper(args) {
+pub fn run_helper(action: &Action) -> String {
+    match spawn_helper(action) {
         Ok(child) => finish(child, Duration::from_secs(10)),
         Err(e) => format!("cannot start helper: {e}"),
     }
@@ -290,7 +387,7 @@ pub fn run_helper(args: &[&str]) -> String {
 
 /// Starts a helper that the caller talks to (it prints `ready` first). It
 /// dies with the probe, and none starts once the user asked to stop.
-pub fn spawn_helper(args: &[&str]) -> std::io::Result<std::process::Child> {
+pub fn spawn_helper(action: &Action) -> std::io::Result<std::process::Child> {
     if crate::sys::interrupt::interrupted() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::Interrupted,
@@ -299,8 +396,9 @@ pub fn spawn_helper(args: &[&str]) -> std::io::Result<std::process::Child> {
     }
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
+    let action = serde_json::to_string(action).expect("an action serialises");
     cmd.arg("__probe-peer")
-        .args(args)
+        .arg(action)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null());

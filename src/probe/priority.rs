@@ -15,7 +15,7 @@ use nix::mqueue::{mq_open, mq_send, mq_unlink, MQ_OFlag, MqAttr};
 use nix::sys::socket::{recv, send, MsgFlags};
 use nix::sys::stat::Mode;
 
-use super::helper::{finish, run_helper, spawn_helper, unique};
+use super::helper::{finish, run_helper, spawn_helper, unique, Action};
 use super::semantics::{fresh_pipe, fresh_sockets};
 use super::{channel, Finding, Subject};
 use crate::results::probe::Measured;
@@ -142,7 +142,10 @@ fn posix_mq() -> Finding {
     )
     .and_then(|q| mq_send(&q, b"low", 1).and_then(|_| mq_send(&q, b"high", 9)));
     let order = match sent {
-        Ok(()) => run_helper(&["mq-drain", &name, "2"]),
+        Ok(()) => run_helper(&Action::MqDrain {
+            name: name.clone(),
+            count: 2,
+        }),
         Err(e) => format!("mq_send: {e}"),
     };
     let _ = mq_unlink(name.as_str());
@@ -165,7 +168,11 @@ fn sysv_mq() -> Finding {
             return Finding::undecided(format!("msgsnd: {e}"));
         }
     }
-    match run_helper(&["sysv-drain", &queue.id().to_string(), "2", "2"]).as_str() {
+    match run_helper(&Action::SysvDrain {
+        id: queue.id(),
+        count: 2,
+        max_type: 2,
+    }).as_str() {
         "1,2" => Finding::yes("sent type 2 then type 1 while no one read; the reading process, asking msgrcv for type -2 (lowest type first), received type 1 first: message types act as priorities"),
         "2,1" => Finding::no("sent type 2 then 1; msgrcv(-2) returned them in send order"),
         other => Finding::undecided(format!("the experiment failed: {other}")),
@@ -175,8 +182,11 @@ fn sysv_mq() -> Finding {
 /// Starts a waiter at a SCHED_FIFO priority and returns it once it has
 /// blocked in sem_wait.
 fn waiter(sem: &str, prio: i32) -> Result<std::process::Child, String> {
-    let mut child =
-        spawn_helper(&["sem-wait", sem, &prio.to_string()]).map_err(|e| e.to_string())?;
+    let mut child = spawn_helper(&Action::SemWait {
+        name: sem.to_string(),
+        priority: prio,
+    })
+    .map_err(|e| e.to_string())?;
     let mut line = String::new();
     let out = child.stdout.as_mut().ok_or("no stdout")?;
     BufReader::new(out)

@@ -20,7 +20,7 @@ use nix::sys::mman::{shm_open, shm_unlink};
 use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 
-use super::helper::{finish, spawn_helper, unique, SHM_LEN};
+use super::helper::{finish, spawn_helper, unique, Action, SHM_LEN};
 use super::{Finding, Subject};
 use crate::harness::message::{Message, HEADER_BYTES};
 use crate::harness::workload::Length;
@@ -285,8 +285,11 @@ fn bare_shm() -> Vec<(Property, Finding)> {
         nix::unistd::ftruncate(&fd, SHM_LEN as i64).map_err(|e| e.to_string())?;
         let map = Mapping::map_fd(&fd, SHM_LEN).map_err(|e| e.to_string())?;
         map.touch();
-        let mut sampler =
-            spawn_helper(&["shm-sample", &name, &WRITES.to_string()]).map_err(|e| e.to_string())?;
+        let mut sampler = spawn_helper(&Action::ShmSample {
+            name: name.clone(),
+            last: WRITES,
+        })
+        .map_err(|e| e.to_string())?;
         let mut line = String::new();
         use std::io::BufRead;
         std::io::BufReader::new(sampler.stdout.as_mut().ok_or("no stdout")?)
