@@ -497,8 +497,27 @@ pub fn session<T>(
         let _ = std::fs::remove_dir(dir.path());
         body(&mut live)
     })();
-    // Whether the peer ended by itself tells a crash from our own kill.
-    let ended_alone = match (&outcome, spec.case.role) {
+    let (outcome, ended_alone) = stop_peer(&mut child, outcome, spec.case.role, s.timeout);
+    // The body may have consumed the time-out event itself.
+    let stalled = watchdog.stalled();
+    let seen = watchdog.finish();
+    let _ = affinity::pin_to(&s.cpus);
+    drop(dir);
+    janitor::channel_closed(name, &tag, &token);
+    let done = progress.load(Ordering::Relaxed);
+    outcome.map_err(|e| explain(e, ended_alone, stalled, &seen, done, s.timeout))
+}
+
+/// Stops and reaps the peer once the body is done; returns the outcome (a
+/// peer that reported and would not exit fails it) and, when the body
+/// failed, how the peer ended by itself, which tells a crash from our kill.
+fn stop_peer<T>(
+    child: &mut Child,
+    outcome: io::Result<T>,
+    role: PeerRole,
+    timeout: Duration,
+) -> (io::Result<T>, Option<ExitStatus>) {
+    let ended_alone = match (&outcome, role) {
         (Ok(_), PeerRole::Hold) => {
             crate::sys::kill_group(child.id());
             None
@@ -510,7 +529,7 @@ pub fn session<T>(
             None
         }
         (Err(_), _) => {
-            let status = exit_within(&mut child, Duration::from_millis(200));
+            let status = exit_within(child, Duration::from_millis(200));
             if status.is_none() {
                 crate::sys::kill_group(child.id());
             }
@@ -519,22 +538,15 @@ pub fn session<T>(
     };
     // A peer that has reported has nothing left to do but exit; one that
     // does not (a wrapper that sleeps) is hung, like one that stops talking.
-    let exited = crate::sys::process::reap_within(&mut child, s.timeout);
+    let exited = crate::sys::process::reap_within(child, timeout);
     let outcome = match outcome {
         Ok(_) if exited.is_none() && !interrupt::interrupted() => Err(io::Error::other(format!(
             "{PEER_FAILED}it did not exit within {} (--timeout) of its last message: killed",
-            humantime::format_duration(s.timeout)
+            humantime::format_duration(timeout)
         ))),
         other => other,
     };
-    // The body may have consumed the time-out event itself.
-    let stalled = watchdog.stalled();
-    let seen = watchdog.finish();
-    let _ = affinity::pin_to(&s.cpus);
-    drop(dir);
-    janitor::channel_closed(name, &tag, &token);
-    let done = progress.load(Ordering::Relaxed);
-    outcome.map_err(|e| explain(e, ended_alone, stalled, &seen, done, s.timeout))
+    (outcome, ended_alone)
 }
 
 /// The peer's exit status if it exits within `grace`.
