@@ -1,0 +1,183 @@
+//! The building of a case's row: whether the case can run here at all,
+//! then what its session measured, filled into the row its pattern has.
+
+use crate::results::{CpuPerMessage, Pattern, Placement, Row, Rtt, Status};
+use crate::transport::Transport;
+
+use super::workload::{PeerReport, Timed};
+use super::{execute, fan_in, message, Case, CaseError};
+
+/// Runs one case to a result row; never panics on what the peer or the
+/// kernel does, and leaves no process or IPC object behind.
+pub fn run_case(case: &Case) -> Row {
+    let row = case.row();
+    if let Err(reason) = workload_supported(case) {
+        return row.with_status(Status::Unsupported, reason);
+    }
+    if let Err(reason) = case.transport.check_size(case.spec.size) {
+        return row.with_status(Status::Unsupported, reason);
+    }
+    if let Err(e) = hidden_memory(case) {
+        return row.with_status(Status::Failed, e);
+    }
+    let cpus = match placement_cpus(case.placement, &case.settings.cpus) {
+        Ok(c) => c,
+        Err(reason) => return row.with_status(Status::Unsupported, reason),
+    };
+    let mut row = Row {
+        cpus: cpus.map_or_else(Vec::new, |(p, c)| vec![p, c]),
+        ..row
+    };
+    match execute(case, cpus) {
+        Ok((measured, report)) => {
+            fill(&mut row, case, &measured, &report);
+            if let Some(crowded) = fan_in::crowding(case, cpus) {
+                row.note = Some(match row.note.take() {
+                    Some(n) => format!("{n}; {crowded}"),
+                    None => crowded,
+                });
+            }
+            row
+        }
+        Err(CaseError::Unsupported(r)) => row.with_status(Status::Unsupported, r),
+        Err(CaseError::Failed(r)) => row.with_status(Status::Failed, r),
+    }
+}
+
+/// Why `transport` cannot run `pattern` at all, if it cannot.
+pub fn refusal(transport: &dyn Transport, pattern: Pattern) -> Option<String> {
+    match (pattern, transport.timed_by()) {
+        (Pattern::Rate | Pattern::FanIn, Some(who)) => Some(format!(
+            "timed by {who} itself on both ends, and its driver runs ping-pong and streaming only"
+        )),
+        (Pattern::FanIn, None) => transport.fan_in_refused().map(str::to_string),
+        _ => None,
+    }
+}
+
+/// Whether the transport can run the case's workload at all.
+fn workload_supported(case: &Case) -> Result<(), String> {
+    if let Some(why) = refusal(case.transport, case.spec.pattern) {
+        return Err(why);
+    }
+    match case.spec.pattern {
+        Pattern::FanIn if case.spec.size < message::TIMED_BYTES => Err(format!(
+            "a fan-in message carries its send time after the header: at least {} bytes",
+            message::TIMED_BYTES
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Whether the memory a transport allocates out of our sight is there: a
+/// failed allocation inside a crate aborts the whole run, ours fail a case.
+fn hidden_memory(case: &Case) -> Result<(), String> {
+    let buffers = case.transport.hidden_buffers();
+    let bytes = buffers.saturating_mul(case.spec.size);
+    let mut probe: Vec<u8> = Vec::new();
+    probe.try_reserve_exact(bytes).map_err(|_| {
+        format!(
+            "ENOMEM: {} allocates {buffers} buffers of {} bytes per message in its own code, and {bytes} bytes could not be reserved",
+            case.transport.name(),
+            case.spec.size
+        )
+    })
+}
+
+/// (parent CPU, peer CPU) for a placement, or why it cannot be had here.
+fn placement_cpus(
+    placement: Placement,
+    allowed: &[usize],
+) -> Result<Option<(usize, usize)>, String> {
+    match (placement, allowed) {
+        (Placement::None, _) => Ok(None),
+        (_, []) => Err("cannot read this process's CPU affinity".into()),
+        (Placement::Same, [c, ..]) => Ok(Some((*c, *c))),
+        (Placement::Cross, [p, c, ..]) => Ok(Some((*p, *c))),
+        (Placement::Cross, [only]) => Err(format!(
+            "cross placement needs two CPUs; this process may only use CPU {only}"
+        )),
+    }
+}
+
+fn fill(row: &mut Row, case: &Case, m: &Timed, peer: &PeerReport) {
+    let per_msg = |ns: f64| ns / m.messages.max(1) as f64;
+    row.timed_by = case.transport.timed_by().map(str::to_string);
+    row.note = row_note(case, peer);
+    row.messages = m.messages;
+    row.warmup_messages = m.warmup_messages;
+    row.elapsed_s = m.elapsed.as_secs_f64();
+    row.cpu_ns_per_msg = Some(CpuPerMessage {
+        parent: per_msg(m.cpu.as_nanos() as f64),
+        child: per_msg(peer.cpu_ns as f64),
+    });
+    row.errors = m.errors;
+    row.schedule = m.schedule.clone();
+    row.errors.add(&peer.errors);
+    let latency = m.histogram.as_ref().map(percentiles);
+    match case.spec.pattern {
+        Pattern::Latency | Pattern::Rate => {
+            row.rtt_ns = latency;
+            if let Some(h) = &m.histogram {
+                row.rtt_curve_ns = CURVE_QUANTILES
+                    .iter()
+                    .map(|&q| (q, h.value_at_quantile(q)))
+                    .collect();
+            }
+        }
+        Pattern::FanIn => {
+            row.one_way_ns = latency;
+            fill_rates(row, case, m);
+        }
+        Pattern::Throughput => fill_rates(row, case, m),
+    }
+}
+
+fn fill_rates(row: &mut Row, case: &Case, m: &Timed) {
+    let secs = m.elapsed.as_secs_f64();
+    row.msgs_per_s = Some(m.messages as f64 / secs);
+    if case.transport.carries_payload() {
+        row.mib_per_s =
+            Some(m.messages as f64 * case.spec.size as f64 / secs / (1u64 << 20) as f64);
+    }
+}
+
+fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Rtt {
+    Rtt {
+        min: h.min(),
+        p50: h.value_at_quantile(0.50),
+        p90: h.value_at_quantile(0.90),
+        p99: h.value_at_quantile(0.99),
+        p999: h.value_at_quantile(0.999),
+        max: h.max(),
+        mean: h.mean(),
+        stddev: h.stdev(),
+    }
+}
+
+/// How to read the row, when it differs from the others: what the
+/// transport says of itself, who ran the peer, who timed it.
+fn row_note(case: &Case, peer: &PeerReport) -> Option<String> {
+    let mut notes: Vec<String> = case
+        .transport
+        .note()
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    if let Some(runtime) = &peer.runtime {
+        notes.push(format!("peer: {runtime}"));
+    }
+    if let Some(who) = case.transport.timed_by() {
+        notes.push(format!(
+            "timed by {who} itself on both ends: its parent's clock, warm-up and checks; CPU time of whole processes"
+        ));
+    }
+    (!notes.is_empty()).then(|| notes.join("; "))
+}
+
+/// Where the latency distribution is sampled for the result file: dense in
+/// the tail, where the transports differ.
+const CURVE_QUANTILES: [f64; 19] = [
+    0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999, 0.9995,
+    0.9999, 0.99999, 1.0,
+];
