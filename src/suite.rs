@@ -10,6 +10,7 @@ use crate::harness::message::Verify;
 use crate::harness::{self, Case, Settings};
 use crate::options;
 use crate::output;
+use crate::results::pattern::Load;
 use crate::results::{
     Calibration, Machine, Pattern, Placement, ResultFile, Row, RunRecord, Status, Tool,
     SCHEMA_VERSION,
@@ -153,10 +154,10 @@ impl Plan {
 
     /// The pattern's extra dimension: (offered rate, senders) per case.
     fn loads(&self, pattern: Pattern) -> Vec<(Option<f64>, Option<u32>)> {
-        match pattern {
-            Pattern::Rate => self.rates.iter().map(|&r| (Some(r), None)).collect(),
-            Pattern::FanIn => self.senders.iter().map(|&n| (None, Some(n))).collect(),
-            Pattern::Latency | Pattern::Throughput => vec![(None, None)],
+        match pattern.describe().load {
+            Load::OfferedRate => self.rates.iter().map(|&r| (Some(r), None)).collect(),
+            Load::Senders => self.senders.iter().map(|&n| (None, Some(n))).collect(),
+            Load::None => vec![(None, None)],
         }
     }
 }

@@ -5,10 +5,10 @@
 use super::figures::{throughput_size, Drawn};
 use super::summary::{grid, load_sentences, sentences, Metric};
 use super::{placement_words, Figure, Report};
-use crate::results::format::bytes;
-use crate::results::format::size_cell;
+use crate::results::format::{bytes, size_cell};
+use crate::results::pattern::Load;
 use crate::results::probe::{Method, ProbeFile, PROPERTIES};
-use crate::results::{Pattern, ResultFile, Row, Status};
+use crate::results::{ResultFile, Row, Status};
 
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -159,22 +159,23 @@ fn summary(report: &Report, drawn: &Drawn) -> String {
 }
 
 /// Whether the run has rows of any of `patterns`.
-fn ran_any(report: &Report, patterns: &[Pattern]) -> bool {
+/// Whether any row's pattern is loaded (an extra axis) or not, as asked.
+fn ran_any(report: &Report, loaded: bool) -> bool {
     report
         .result
         .rows
         .iter()
-        .any(|r| patterns.contains(&r.pattern))
+        .any(|r| (r.pattern.describe().load != Load::None) == loaded)
 }
 
 /// Ping-pong or streaming rows (a run of the loaded workloads alone has
 /// neither, and no grid or results table to show).
 fn has_ping_pong(report: &Report) -> bool {
-    ran_any(report, &[Pattern::Latency, Pattern::Throughput])
+    ran_any(report, false)
 }
 
 fn has_load(report: &Report) -> bool {
-    ran_any(report, &[Pattern::Rate, Pattern::FanIn])
+    ran_any(report, true)
 }
 
 /// Cases that did not run, one line per transport and reason.

@@ -5,9 +5,8 @@ use super::figures::COMPARE_THRESHOLD;
 use super::html::{escape, figures_html, swatch};
 use super::{placement_words, Figure, Report};
 use crate::compare::Verdict;
-use crate::results::format::multiple_text;
-use crate::results::format::ns;
-use crate::results::format::size_cell;
+use crate::results::format::{multiple_text, ns, size_cell};
+use crate::results::pattern::Load;
 use crate::results::{Pattern, Placement, ResultFile, Row, Status};
 
 /// One row per transport and size; latency and throughput of every
@@ -58,7 +57,7 @@ fn ping_pong_and_streams<'a>(report: &Report<'a>) -> impl Iterator<Item = &'a Ro
         .result
         .rows
         .iter()
-        .filter(|r| matches!(r.pattern, Pattern::Latency | Pattern::Throughput))
+        .filter(|r| r.pattern.describe().load == Load::None)
 }
 
 /// The open-loop and fan-in cases: one row per transport, size and load,
@@ -68,7 +67,7 @@ pub fn under_load(report: &Report) -> String {
         .result
         .rows
         .iter()
-        .filter(|r| matches!(r.pattern, Pattern::Rate | Pattern::FanIn))
+        .filter(|r| r.pattern.describe().load != Load::None)
         .collect();
     if loaded.is_empty() {
         return String::new();
