@@ -10,6 +10,7 @@ pub mod message;
 pub mod open_loop;
 pub mod peer;
 mod rows;
+pub mod runner;
 pub mod watchdog;
 pub mod workload;
 
@@ -146,16 +147,7 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Timed, PeerRepo
     if case.spec.pattern == Pattern::FanIn {
         return fan_in::execute(case, cpus);
     }
-    if case.transport.timed_by().is_some() {
-        return session(&spec, |live| {
-            let r = expect_report(live.watchdog)?;
-            match &r.timed_by_peer {
-                Some(t) => Ok((t.measured(case.spec.pattern == Pattern::Latency), r)),
-                None => Err(io::Error::other("the peer program reported no timings")),
-            }
-        });
-    }
-    measure(&spec)
+    runner::Runner::of(case.transport).run(&spec)
 }
 
 /// Runs the spec's workload against a peer serving it, and returns what
@@ -472,9 +464,7 @@ fn explain(
 
 /// The peer's CPU: a peer that times itself is the parent of its own pair.
 fn peer_cpu(spec: &SessionSpec) -> Option<usize> {
-    let self_timed = spec.transport.timed_by().is_some();
-    spec.cpus
-        .map(|(parent, peer)| if self_timed { parent } else { peer })
+    runner::Runner::of(spec.transport).peer_cpus(spec.cpus).0
 }
 
 /// Starts one peer process with `fds` inherited, told `start`, pinned to
@@ -538,8 +528,7 @@ fn spawn_peer(
 /// What the peer is started with: the case, where to meet, and for a
 /// peer that times itself, where its own child goes.
 fn peer_start(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> PeerStart {
-    let self_timed = spec.transport.timed_by().is_some();
-    let child_cpu = spec.cpus.filter(|_| self_timed).map(|(_, child)| child);
+    let child_cpu = runner::Runner::of(spec.transport).peer_cpus(spec.cpus).1;
     PeerStart {
         case: spec.case.clone(),
         dir: at.dir.to_path_buf(),

@@ -4,6 +4,7 @@
 use crate::results::{CpuPerMessage, Pattern, Placement, Row, Rtt, Status};
 use crate::transport::Transport;
 
+use super::runner::Runner;
 use super::workload::{PeerReport, Timed};
 use super::{execute, fan_in, message, Case, CaseError};
 
@@ -46,12 +47,11 @@ pub fn run_case(case: &Case) -> Row {
 
 /// Why `transport` cannot run `pattern` at all, if it cannot.
 pub fn refusal(transport: &dyn Transport, pattern: Pattern) -> Option<String> {
-    match (pattern, transport.timed_by()) {
-        (Pattern::Rate | Pattern::FanIn, Some(who)) => Some(format!(
-            "timed by {who} itself on both ends, and its driver runs ping-pong and streaming only"
-        )),
-        (Pattern::FanIn, None) => transport.fan_in_refused().map(str::to_string),
-        _ => None,
+    let runner = Runner::of(transport);
+    match (runner.refuses(pattern), pattern) {
+        (Some(why), _) => Some(why),
+        (None, Pattern::FanIn) => transport.fan_in_refused().map(str::to_string),
+        (None, _) => None,
     }
 }
 
@@ -102,7 +102,7 @@ fn placement_cpus(
 
 fn fill(row: &mut Row, case: &Case, m: &Timed, peer: &PeerReport) {
     let per_msg = |ns: f64| ns / m.messages.max(1) as f64;
-    row.timed_by = case.transport.timed_by().map(str::to_string);
+    row.timed_by = Runner::of(case.transport).timed_by().map(str::to_string);
     row.note = row_note(case, peer);
     row.messages = m.messages;
     row.warmup_messages = m.warmup_messages;
@@ -167,11 +167,7 @@ fn row_note(case: &Case, peer: &PeerReport) -> Option<String> {
     if let Some(runtime) = &peer.runtime {
         notes.push(format!("peer: {runtime}"));
     }
-    if let Some(who) = case.transport.timed_by() {
-        notes.push(format!(
-            "timed by {who} itself on both ends: its parent's clock, warm-up and checks; CPU time of whole processes"
-        ));
-    }
+    notes.extend(Runner::of(case.transport).note());
     (!notes.is_empty()).then(|| notes.join("; "))
 }
 
