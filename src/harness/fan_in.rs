@@ -100,10 +100,8 @@ fn with_senders(
     let mut fired = Some(fired);
     let progress = Arc::new(AtomicU64::new(0));
     let spec = SessionSpec {
-        transport: case.transport,
-        case: case.spec.clone(),
+        case: case.clone(),
         cpus,
-        settings: case.settings,
     };
     let placed = SenderCpus::new(case.placement, cpus, &case.settings.cpus);
     let (senders, spawned) =
@@ -158,11 +156,11 @@ fn spawn_senders(
     cpus: &SenderCpus,
     progress: &Arc<AtomicU64>,
 ) -> (Vec<Sender>, io::Result<()>) {
-    let n = spec.case.senders.unwrap_or(1);
+    let n = spec.case.spec.senders.unwrap_or(1);
     let mut senders = Vec::new();
     for i in 0..n {
         let start = PeerStart {
-            case: spec.case.clone(),
+            case: spec.case.spec.clone(),
             dir: at.dir.to_path_buf(),
             tag: at.tag.to_string(),
             token: token.to_string(),
@@ -177,7 +175,7 @@ fn spawn_senders(
             Ok(mut child) => {
                 let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
                 let pid = Pid::from_raw(child.id() as i32);
-                let timeout = spec.settings.timeout;
+                let timeout = spec.case.settings.timeout;
                 let watchdog = Watchdog::start(control, pid, progress.clone(), timeout);
                 senders.push(Sender { child, watchdog });
             }

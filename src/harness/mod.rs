@@ -55,6 +55,7 @@ pub struct Settings {
 
 /// One case of a run: a transport, where its processes run, and what
 /// they do.
+#[derive(Clone)]
 pub struct Case<'a> {
     pub transport: &'static dyn Transport,
     pub placement: Placement,
@@ -138,15 +139,13 @@ impl std::fmt::Display for CaseError {
 static CASE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Timed, PeerReport), CaseError> {
-    let spec = SessionSpec {
-        transport: case.transport,
-        case: case.spec.clone(),
-        cpus,
-        settings: case.settings,
-    };
     if case.spec.pattern == Pattern::FanIn {
         return fan_in::execute(case, cpus);
     }
+    let spec = SessionSpec {
+        case: case.clone(),
+        cpus,
+    };
     runner::Runner::of(case.transport).run(&spec)
 }
 
@@ -154,8 +153,8 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Timed, PeerRepo
 /// both sides measured: the parent's figures and the peer's report.
 pub fn measure(spec: &SessionSpec) -> Result<(Timed, PeerReport), CaseError> {
     session(spec, |live| {
-        let inject = spec.settings.inject;
-        let measured = workload::drive(&mut *live.channel, &spec.case, inject, live.progress)?;
+        let inject = spec.case.settings.inject;
+        let measured = workload::drive(&mut *live.channel, &spec.case.spec, inject, live.progress)?;
         Ok((measured, expect_report(live.watchdog)?))
     })
 }
@@ -172,17 +171,16 @@ pub enum PeerRole {
     Hold,
 }
 
-/// A session's parameters: which channel, which case, where.
+/// A case resolved to the CPUs its two processes run on: what a session
+/// runs. The case itself is the one definition of what is measured.
 pub struct SessionSpec<'a> {
-    pub transport: &'static dyn Transport,
-    pub case: CaseSpec,
+    pub case: Case<'a>,
     pub cpus: Option<(usize, usize)>,
-    pub settings: &'a Settings,
 }
 
 impl SessionSpec<'_> {
-    /// A session of `transport` with the run's length, warm-up and
-    /// verification (see [`CaseSpec::new`]).
+    /// An unpinned session of `transport` in `role`, with the settings'
+    /// length, warm-up and verification (the probe's).
     pub fn new<'a>(
         transport: &'static dyn Transport,
         pattern: Pattern,
@@ -190,15 +188,9 @@ impl SessionSpec<'_> {
         role: PeerRole,
         settings: &'a Settings,
     ) -> SessionSpec<'a> {
-        SessionSpec {
-            transport,
-            case: CaseSpec {
-                role,
-                ..CaseSpec::new(transport, pattern, size, settings)
-            },
-            cpus: None,
-            settings,
-        }
+        let mut case = Case::new(transport, pattern, size, Placement::None, settings);
+        case.spec.role = role;
+        SessionSpec { case, cpus: None }
     }
 }
 
@@ -270,20 +262,21 @@ pub fn session<T>(
     spec: &SessionSpec,
     body: impl FnOnce(&mut Live) -> io::Result<T>,
 ) -> Result<T, CaseError> {
-    let s = spec.settings;
+    let s = spec.case.settings;
     let failed = |what: &str| {
         let what = what.to_string();
         move |e: io::Error| classify(&what, e)
     };
     let dir = private_dir()?;
-    let (tag, prepared) =
-        with_fresh_names(dir.path(), spec.case.size, |at| spec.transport.prepare(at))?;
+    let (tag, prepared) = with_fresh_names(dir.path(), spec.case.spec.size, |at| {
+        spec.case.transport.prepare(at)
+    })?;
     let at = Rendezvous {
         dir: dir.path(),
         tag: &tag,
-        size: spec.case.size,
+        size: spec.case.spec.size,
     };
-    let name = spec.transport.name();
+    let name = spec.case.transport.name();
     janitor::channel(name, &tag, &prepared.token);
     let token = prepared.token.clone();
     let mut child = spawn_peer(
@@ -317,7 +310,7 @@ pub fn session<T>(
         let _ = std::fs::remove_dir(dir.path());
         body(&mut live)
     })();
-    let (outcome, ended_alone) = stop_peer(&mut child, outcome, spec.case.role, s.timeout);
+    let (outcome, ended_alone) = stop_peer(&mut child, outcome, spec.case.spec.role, s.timeout);
     // The body may have consumed the time-out event itself.
     let stalled = watchdog.stalled();
     let seen = watchdog.finish();
@@ -464,7 +457,9 @@ fn explain(
 
 /// The peer's CPU: a peer that times itself is the parent of its own pair.
 fn peer_cpu(spec: &SessionSpec) -> Option<usize> {
-    runner::Runner::of(spec.transport).peer_cpus(spec.cpus).0
+    runner::Runner::of(spec.case.transport)
+        .peer_cpus(spec.cpus)
+        .0
 }
 
 /// Starts one peer process with `fds` inherited, told `start`, pinned to
@@ -482,14 +477,14 @@ fn spawn_peer(
         .map(|f| f.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let mut cmd = match spec.transport.peer_program(at, &raw)? {
+    let mut cmd = match spec.case.transport.peer_program(at, &raw)? {
         Some(p) => {
             let mut cmd = Command::new(p.program);
             cmd.args(p.args).envs(p.env);
             cmd
         }
         None => {
-            let mut cmd = Command::new(&spec.settings.peer_exe);
+            let mut cmd = Command::new(&spec.case.settings.peer_exe);
             cmd.arg("__peer");
             cmd
         }
@@ -528,14 +523,16 @@ fn spawn_peer(
 /// What the peer is started with: the case, where to meet, and for a
 /// peer that times itself, where its own child goes.
 fn peer_start(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> PeerStart {
-    let child_cpu = runner::Runner::of(spec.transport).peer_cpus(spec.cpus).1;
+    let child_cpu = runner::Runner::of(spec.case.transport)
+        .peer_cpus(spec.cpus)
+        .1;
     PeerStart {
-        case: spec.case.clone(),
+        case: spec.case.spec.clone(),
         dir: at.dir.to_path_buf(),
         tag: at.tag.to_string(),
         token: prepared.token.clone(),
         child_cpu,
-        pinner: child_cpu.map(|_| spec.settings.peer_exe.clone()),
+        pinner: child_cpu.map(|_| spec.case.settings.peer_exe.clone()),
         sender: None,
     }
 }

@@ -72,7 +72,7 @@ impl Runner {
             Runner::SelfTimed { .. } => session(spec, |live| {
                 let r = expect_report(live.watchdog)?;
                 match &r.timed_by_peer {
-                    Some(t) => Ok((t.measured(spec.case.pattern == Pattern::Latency), r)),
+                    Some(t) => Ok((t.measured(spec.case.spec.pattern == Pattern::Latency), r)),
                     None => Err(io::Error::other("the peer program reported no timings")),
                 }
             }),

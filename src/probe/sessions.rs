@@ -195,11 +195,8 @@ fn reliable(t: &'static dyn Transport, settings: &Settings) -> Finding {
         inject: None,
         ..settings.clone()
     };
-    let s = spec(t, PeerRole::SlowServe, &settings);
-    let s = SessionSpec {
-        case: crate::harness::case::CaseSpec { size, ..s.case },
-        ..s
-    };
+    let mut s = spec(t, PeerRole::SlowServe, &settings);
+    s.case.spec.size = size;
     let outcome = crate::harness::measure(&s);
     match outcome {
         Ok((m, r)) => {
