@@ -108,20 +108,22 @@ fn bench(c: &mut Criterion, t: &'static dyn Transport, workload: Workload) {
             "post".to_string()
         };
         session(&spec, |live| {
-            let mut ex = Exchange::new(&*live.channel, size);
+            let watchdog = live.watchdog;
+            let channel = live.channel()?;
+            let mut ex = Exchange::new(&*channel, size);
             group.bench_function(BenchmarkId::from_parameter(&label), |b| {
                 b.iter_custom(|iters| {
                     let start = Instant::now();
                     match workload {
-                        Workload::RoundTrips => ex.round_trips(&mut *live.channel, iters),
-                        Workload::Stream => ex.stream(&mut *live.channel, iters),
+                        Workload::RoundTrips => ex.round_trips(&mut *channel, iters),
+                        Workload::Stream => ex.stream(&mut *channel, iters),
                     }
                     .expect("the peer answers");
                     start.elapsed()
                 })
             });
-            let echo_errors = ex.end(&mut *live.channel, pattern == Pattern::Latency)?;
-            match live.watchdog.next() {
+            let echo_errors = ex.end(&mut *channel, pattern == Pattern::Latency)?;
+            match watchdog.next() {
                 Some(Event::Report(r)) if r.errors.total() + echo_errors.total() == 0 => Ok(()),
                 other => Err(std::io::Error::other(format!(
                     "verification failed: {other:?}, echoes {echo_errors:?}"

@@ -28,7 +28,7 @@ use nix::unistd::Pid;
 
 use crate::results::{Pattern, Placement, Row};
 use crate::sys::{affinity, interrupt};
-use crate::transport::{Channel, Prepared, Rendezvous, Transport};
+use crate::transport::{Channel, Rendezvous, Transport};
 use case::{CaseSpec, PeerStart};
 use message::Verify;
 use watchdog::{Event, Watchdog};
@@ -154,7 +154,8 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Timed, PeerRepo
 pub fn measure(spec: &SessionSpec) -> Result<(Timed, PeerReport), CaseError> {
     session(spec, |live| {
         let inject = spec.case.settings.inject;
-        let measured = workload::drive(&mut *live.channel, &spec.case.spec, inject, live.progress)?;
+        let progress = live.progress;
+        let measured = workload::drive(live.channel()?, &spec.case.spec, inject, progress)?;
         Ok((measured, expect_report(live.watchdog)?))
     })
 }
@@ -196,11 +197,21 @@ impl SessionSpec<'_> {
 
 /// The parent's side of a live session, for the body to work with.
 pub struct Live<'a> {
-    pub channel: Box<dyn Channel>,
+    /// None when the peer program drives both ends (`Runner::SelfTimed`).
+    channel: Option<Box<dyn Channel>>,
     /// Bump it as work gets done: standing still for `--timeout` means hung.
     pub progress: &'a AtomicU64,
     pub watchdog: &'a Watchdog,
     pub peer: Pid,
+}
+
+impl Live<'_> {
+    /// The parent's end of the channel.
+    pub fn channel(&mut self) -> io::Result<&mut (dyn Channel + 'static)> {
+        self.channel.as_deref_mut().ok_or_else(|| {
+            io::Error::other("the peer program drives both ends: this session holds no channel")
+        })
+    }
 }
 
 /// A fresh private folder for a case's named objects, known to the
@@ -268,27 +279,34 @@ pub fn session<T>(
         move |e: io::Error| classify(&what, e)
     };
     let dir = private_dir()?;
+    // A peer that drives both ends itself needs no channel of ours.
+    let holds_channel = runner::Runner::of(spec.case.transport).holds_channel();
     let (tag, prepared) = with_fresh_names(dir.path(), spec.case.spec.size, |at| {
-        spec.case.transport.prepare(at)
+        holds_channel
+            .then(|| spec.case.transport.prepare(at))
+            .transpose()
     })?;
     let at = Rendezvous {
         dir: dir.path(),
         tag: &tag,
         size: spec.case.spec.size,
     };
+    let (child_fds, token, connect) = match prepared {
+        Some(p) => (p.child_fds, p.token, Some(p.connect)),
+        None => (Vec::new(), String::new(), None),
+    };
     let name = spec.case.transport.name();
-    janitor::channel(name, &tag, &prepared.token);
-    let token = prepared.token.clone();
+    janitor::channel(name, &tag, &token);
     let mut child = spawn_peer(
         spec,
         &at,
-        &prepared.child_fds,
-        (peer_start(spec, &at, &prepared), peer_cpu(spec)),
+        &child_fds,
+        (peer_start(spec, &at, &token), peer_cpu(spec)),
         Stdio::null(),
     )
     .map_err(failed("starting the peer process"))?;
     // The peer has its copies; ours would keep a pipe open after the peer died.
-    drop(prepared.child_fds);
+    drop(child_fds);
     let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
     let progress = Arc::new(AtomicU64::new(0));
     let peer = Pid::from_raw(child.id() as i32);
@@ -297,7 +315,7 @@ pub fn session<T>(
         let _ = affinity::pin_to(&[parent_cpu]);
     }
     let outcome = (|| -> io::Result<T> {
-        let channel = (prepared.connect)()?;
+        let channel = connect.map(|connect| connect()).transpose()?;
         expect_ready(&watchdog)?;
         let mut live = Live {
             channel,
@@ -306,7 +324,9 @@ pub fn session<T>(
             peer,
         };
         // Both ends hold the channel now: names can go before measuring.
-        live.channel.peer_joined()?;
+        if let Some(channel) = live.channel.as_mut() {
+            channel.peer_joined()?;
+        }
         let _ = std::fs::remove_dir(dir.path());
         body(&mut live)
     })();
@@ -522,7 +542,7 @@ fn spawn_peer(
 
 /// What the peer is started with: the case, where to meet, and for a
 /// peer that times itself, where its own child goes.
-fn peer_start(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> PeerStart {
+fn peer_start(spec: &SessionSpec, at: &Rendezvous, token: &str) -> PeerStart {
     let child_cpu = runner::Runner::of(spec.case.transport)
         .peer_cpus(spec.cpus)
         .1;
@@ -530,7 +550,7 @@ fn peer_start(spec: &SessionSpec, at: &Rendezvous, prepared: &Prepared) -> PeerS
         case: spec.case.spec.clone(),
         dir: at.dir.to_path_buf(),
         tag: at.tag.to_string(),
-        token: prepared.token.clone(),
+        token: token.to_string(),
         child_cpu,
         pinner: child_cpu.map(|_| spec.case.settings.peer_exe.clone()),
         sender: None,

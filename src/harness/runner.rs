@@ -39,6 +39,11 @@ impl Runner {
         }
     }
 
+    /// Whether the harness holds one end of the channel.
+    pub fn holds_channel(self) -> bool {
+        self == Runner::Harness
+    }
+
     /// Who timed the row, when not the harness.
     pub fn timed_by(self) -> Option<&'static str> {
         match self {

@@ -79,7 +79,7 @@ fn send_until_held(live: &mut crate::harness::Live, size: usize) -> std::io::Res
     let mut sent = 0u64;
     while sent < CAP {
         msg.stamp(crate::harness::message::DATA, sent);
-        match live.channel.send(&msg.buf) {
+        match live.channel()?.send(&msg.buf) {
             Ok(()) => {
                 sent += 1;
                 live.progress.store(sent, Ordering::Relaxed);

@@ -190,7 +190,7 @@ impl Transport for Node {
     }
     fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
         if self.node_to_node {
-            return Ok(Prepared::ready(Box::new(NoEnd)));
+            return Err(not_held());
         }
         let (ours, theirs) = UnixStream::pair()?;
         Ok(Prepared {
@@ -203,7 +203,7 @@ impl Transport for Node {
     }
     fn join(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         if self.node_to_node {
-            return Ok(Box::new(NoEnd));
+            return Err(not_held());
         }
         let fd =
             inherited.fds.into_iter().next().ok_or_else(|| {
@@ -228,19 +228,8 @@ impl Node {
     }
 }
 
-/// The harness's side when Node is on both ends: it holds no channel, so
-/// anything sent here is a bug in the caller, said as such.
-struct NoEnd;
-
-impl Channel for NoEnd {
-    fn send(&mut self, _msg: &[u8]) -> io::Result<()> {
-        Err(not_held())
-    }
-    fn recv(&mut self, _buf: &mut [u8]) -> io::Result<usize> {
-        Err(not_held())
-    }
-}
-
+/// Node on both ends: its parent program drives both, and ipcbench holds
+/// no end (the harness's runner never asks for one).
 fn not_held() -> io::Error {
     io::Error::other("Node on both ends: the harness holds no end of this channel")
 }
