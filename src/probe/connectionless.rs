@@ -58,18 +58,14 @@ fn both_parts(kept: &Finding) -> Finding {
     )
 }
 
-/// An object of this kind for the experiment, held by this process.
-fn inherited_object(object: Object) -> Result<OwnedFd, String> {
+/// What the experiment makes of `object`, named as the report says it, or
+/// why the object is not one that is reached by inheritance.
+fn nameless(object: Object) -> Result<(&'static str, Nameless), String> {
     match object {
-        Object::Pipe => nix::unistd::pipe2(OFlag::O_CLOEXEC)
-            .map(|(r, _w)| r)
-            .map_err(|e| format!("pipe2: {e}")),
-        Object::Ring => {
-            nix::sys::memfd::memfd_create("probe", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
-                .map_err(|e| format!("memfd_create: {e}"))
-        }
+        Object::Pipe => Ok(("pipe", Nameless::Pipe)),
+        Object::Ring => Ok(("memfd", Nameless::Memfd)),
         Object::UnixStream | Object::UnixDatagram | Object::UnixSeqpacket => {
-            super::semantics::fresh_sockets(object).map(|(a, _b)| a)
+            Ok(("socketpair", Nameless::Socketpair))
         }
         Object::Fifo
         | Object::TcpLoopback
@@ -81,29 +77,30 @@ fn inherited_object(object: Object) -> Result<OwnedFd, String> {
     }
 }
 
+/// An object of this kind for the experiment, held by this process.
+fn inherited_object(made: Nameless, object: Object) -> Result<OwnedFd, String> {
+    match made {
+        Nameless::Pipe => nix::unistd::pipe2(OFlag::O_CLOEXEC)
+            .map(|(r, _w)| r)
+            .map_err(|e| format!("pipe2: {e}")),
+        Nameless::Memfd => {
+            nix::sys::memfd::memfd_create("probe", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+                .map_err(|e| format!("memfd_create: {e}"))
+        }
+        Nameless::Socketpair => super::semantics::fresh_sockets(object).map(|(a, _b)| a),
+    }
+}
+
 /// An inherited object has no name of its own: the kernel calls it
 /// `pipe:[inode]`, `socket:[inode]` or `/memfd:… (deleted)`. A process that
 /// inherited nothing is given that name and tries to open it; a process
 /// that made one, wrote into it and exited leaves a path that opens nothing.
 fn inherited(object: Object) -> (Finding, Finding) {
-    let (kind, nameless) = match object {
-        Object::Pipe => ("pipe", Nameless::Pipe),
-        Object::Ring => ("memfd", Nameless::Memfd),
-        Object::UnixStream | Object::UnixDatagram | Object::UnixSeqpacket => {
-            ("socketpair", Nameless::Socketpair)
-        }
-        Object::Fifo
-        | Object::TcpLoopback
-        | Object::PosixQueue
-        | Object::SysvQueue
-        | Object::PosixSemaphore
-        | Object::PosixSharedMemory
-        | Object::NodeChannel(_) => {
-            let why = format!("{object:?} is not reached by inheritance");
-            return (Finding::undecided(why.clone()), Finding::undecided(why));
-        }
+    let (kind, made) = match nameless(object) {
+        Ok(made) => made,
+        Err(why) => return (Finding::undecided(why.clone()), Finding::undecided(why)),
     };
-    let present = match inherited_object(object) {
+    let present = match inherited_object(made, object) {
         Ok(fd) => {
             let name = std::fs::read_link(format!("/proc/self/fd/{}", fd.as_raw_fd()))
                 .map(|p| p.to_string_lossy().into_owned())
@@ -116,7 +113,7 @@ fn inherited(object: Object) -> (Finding, Finding) {
         }
         Err(e) => Finding::undecided(e),
     };
-    let left = run_helper(&Action::InheritedLeave { kind: nameless });
+    let left = run_helper(&Action::InheritedLeave { kind: made });
     let absent = if left.starts_with("/proc/") {
         match nix::fcntl::open(left.as_str(), OFlag::O_RDONLY | OFlag::O_NONBLOCK, Mode::empty()) {
             Err(e) => Finding::no(format!("a process made a {kind}, wrote a message into it and exited; afterwards its descriptor's path {left} gives {e:?}: the object, and the message, went with the last process that held it")),

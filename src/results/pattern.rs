@@ -148,6 +148,12 @@ fn placed(r: &Row) -> String {
     format!("placement {}, CPUs {:?}", r.placement, r.cpus)
 }
 
+const RTT: Distribution = Distribution {
+    name: "rtt_ns",
+    read: rtt,
+    required: true,
+};
+
 const MESSAGES_PER_S: Metric = Metric {
     name: "throughput",
     label: "messages/s",
@@ -197,11 +203,7 @@ static LATENCY: Description = Description {
             in_gab: false,
         },
     ],
-    distributions: &[Distribution {
-        name: "rtt_ns",
-        read: rtt,
-        required: true,
-    }],
+    distributions: &[RTT],
     load: Load::None,
     details: |r| match rtt(r) {
         Some(t) => format!(
@@ -272,11 +274,7 @@ static RATE: Description = Description {
             in_gab: false,
         },
     ],
-    distributions: &[Distribution {
-        name: "rtt_ns",
-        read: rtt,
-        required: true,
-    }],
+    distributions: &[RTT],
     load: Load::OfferedRate,
     details: |r| {
         format!(
