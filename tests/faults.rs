@@ -23,7 +23,12 @@ fn start_long_run(sb: &Sandbox, extra: &[&str]) -> (std::process::Child, u32) {
     let pid = child.id();
     let mut peer = 0;
     wait_until("the peer process", Duration::from_secs(10), || {
-        peer = children(pid).first().map_or(0, |c| c.0);
+        // A live peer: a child that has just exited (the `node --version`
+        // check, reaped within milliseconds) shows as a zombie meanwhile.
+        peer = children(pid)
+            .into_iter()
+            .find(|c| c.1 != 'Z')
+            .map_or(0, |c| c.0);
         peer != 0
     });
     // Let the case get under way.
@@ -120,7 +125,13 @@ fn a_hung_peer_times_out_and_is_killed() {
                 "1s",
             ],
         );
-        kill(Pid::from_raw(peer as i32), Signal::SIGSTOP).unwrap();
+        if let Err(e) = kill(Pid::from_raw(peer as i32), Signal::SIGSTOP) {
+            let o = run.wait_with_output().unwrap();
+            panic!(
+                "{first}: SIGSTOP of peer {peer}: {e}; the run said: {}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+        }
         let o = run.wait_with_output().unwrap();
         assert_eq!(o.status.code(), Some(1), "{first}");
         let r = sb.result();

@@ -44,12 +44,17 @@ pub fn output_within(cmd: &mut Command, limit: Duration) -> Result<Vec<u8>, Fail
     let mut child = cmd.spawn().map_err(Failure::Spawn)?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+    let reader = std::thread::Builder::new().spawn(move || {
         let mut out = Vec::new();
         // Bounded: a version line, not a stream.
         let _ = (&mut stdout).take(64 << 10).read_to_end(&mut out);
         let _ = tx.send(out);
     });
+    // No thread to read with (a thread limit): the program is not waited for.
+    if let Err(e) = reader {
+        reap_within(&mut child, Duration::ZERO);
+        return Err(Failure::Spawn(e));
+    }
     let status = reap_within(&mut child, limit);
     // The group is gone now (killed or ended), so the pipe's writers are
     // too, and the reader meets its end of file; one that left the group
