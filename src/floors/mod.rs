@@ -131,16 +131,18 @@ fn ping_word(page: &Mapping, how: Handover) -> &std::sync::atomic::AtomicU32 {
 /// left to do, so more means it is stuck.
 const CHILD_EXIT_WITHIN: Duration = Duration::from_secs(2);
 
-/// Reaps `child`; one that has not exited within `limit` is killed (and
-/// reaped), and that is the error.
+/// Reaps the forked `child`; one that has not exited within `limit` (or
+/// soon after Ctrl-C) is killed and reaped, and that is the error.
 fn reap_within(child: nix::unistd::Pid, limit: Duration) -> Result<(), String> {
     use nix::sys::wait::{WaitPidFlag, WaitStatus};
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::StillAlive) => std::thread::sleep(Duration::from_millis(1)),
-            _ => return Ok(()),
-        }
+    let exited = crate::sys::process::exits_within(limit, || {
+        !matches!(
+            waitpid(child, Some(WaitPidFlag::WNOHANG)),
+            Ok(WaitStatus::StillAlive)
+        )
+    });
+    if exited {
+        return Ok(());
     }
     let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
     let _ = waitpid(child, None);

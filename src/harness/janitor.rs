@@ -56,9 +56,9 @@ pub fn start() -> bool {
 }
 
 /// How long the janitor may take to remove what is left: little, since the
-/// run removed everything itself; more means it is stopped or stuck.
+/// run removed everything itself; more means it is stopped or stuck. After
+/// Ctrl-C it gets the short grace every bounded wait gives.
 const FINISH_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
-const INTERRUPTED_FINISH_WITHIN: std::time::Duration = std::time::Duration::from_millis(300);
 
 /// Closes the janitor's input and waits while it removes anything left; a
 /// janitor that does not finish in time is killed, so that the run ends.
@@ -67,23 +67,14 @@ pub fn finish() {
         return;
     };
     drop(stdin);
-    let started = std::time::Instant::now();
-    // After Ctrl-C the user is owed an end within a second: the janitor's
-    // work takes milliseconds, so a short grace still lets it do it.
-    let limit = || match crate::sys::interrupt::interrupted() {
-        true => INTERRUPTED_FINISH_WITHIN,
-        false => FINISH_WITHIN,
-    };
-    while started.elapsed() < limit() {
-        match child.try_wait() {
-            Ok(None) => std::thread::sleep(std::time::Duration::from_millis(2)),
-            _ => return,
-        }
+    let exited =
+        crate::sys::process::exits_within(FINISH_WITHIN, || !matches!(child.try_wait(), Ok(None)));
+    if exited {
+        return;
     }
     crate::output::warn(&format!(
-        "the janitor (pid {}) did not finish within {} (stopped?): killed; the run had removed its objects itself",
-        child.id(),
-        humantime::format_duration(limit())
+        "the janitor (pid {}) did not finish in time (stopped?): killed; the run had removed its objects itself",
+        child.id()
     ));
     let _ = child.kill();
     let _ = child.wait();

@@ -11,25 +11,51 @@ use super::{dies_with_parent, interrupt, kill_group};
 /// How often a bounded wait looks at the child and the stop flag.
 const POLL: Duration = Duration::from_millis(2);
 
+/// How long a child is still given once the user has asked to stop: enough
+/// to finish what takes milliseconds (the janitor's removals), and the run
+/// still ends within a second.
+const GRACE_ONCE_STOPPED: Duration = Duration::from_millis(300);
+
+/// Polls `exited` until it says the child is gone (true), `limit` passes,
+/// or the user stopped the run more than a short grace ago (false). The one
+/// waiting loop every bounded wait for another process goes through.
+pub fn exits_within(limit: Duration, mut exited: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    loop {
+        if exited() {
+            return true;
+        }
+        let allowed = match interrupt::interrupted() {
+            true => limit.min(GRACE_ONCE_STOPPED),
+            false => limit,
+        };
+        if started.elapsed() >= allowed {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
 /// Waits up to `limit` (less if the user stops the run) for `child`, which
 /// leads its own process group; then kills the group and reaps the child.
 /// Returns its status if it ended by itself.
 pub fn reap_within(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(status),
-            Ok(None) if Instant::now() < deadline && !interrupt::interrupted() => {
-                std::thread::sleep(POLL)
-            }
-            _ => break,
+    let mut status = None;
+    let exited = exits_within(limit, || match child.try_wait() {
+        Ok(Some(s)) => {
+            status = Some(s);
+            true
         }
+        Ok(None) => false,
+        Err(_) => true,
+    });
+    if !exited {
+        kill_group(child.id());
+        // After SIGKILL to the group, wait returns at once (a SIGSTOPped
+        // child is killed too: SIGKILL needs no scheduling).
+        let _ = child.wait();
     }
-    kill_group(child.id());
-    // After SIGKILL to the group, wait returns at once (a SIGSTOPped child
-    // is killed too: SIGKILL needs no scheduling).
-    let _ = child.wait();
-    None
+    status
 }
 
 /// What a short-lived program printed on its standard output, if it exits
