@@ -8,7 +8,7 @@ pub use crate::export::ExportFormat;
 use crate::harness::message::Verify;
 use crate::harness::peer::PeerArgs;
 use crate::options;
-use crate::results::{Pattern, Placement};
+use crate::results::{Pattern, Placement, Wait};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -134,6 +134,10 @@ pub struct RunArgs {
     /// Sender processes of the `fan-in` pattern [default: 1,2,4,8]
     #[arg(long, value_delimiter = ',', value_parser = options::parse_senders)]
     pub senders: Vec<u32>,
+
+    /// How receivers wait for a message (latency, throughput and rate): block, spin, hybrid (spin, then block), epoll, io-uring
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub waits: Vec<Wait>,
 
     /// CPU placements of the two processes: same (one CPU), cross (two CPUs), none (scheduler's choice)
     #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Placement::Same, Placement::Cross])]

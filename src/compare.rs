@@ -166,7 +166,7 @@ pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> V
             Verdict::Unchanged
         };
         out.push(Change {
-            mechanism: c.mechanism.clone(),
+            mechanism: c.transport_label().into_owned(),
             pattern: c.pattern,
             placement: c.placement.to_string(),
             size_bytes: c.size_bytes,
@@ -188,7 +188,7 @@ fn past_its_ceiling(r: &Row) -> bool {
 
 fn no_longer_sustained(b: &Row, c: &Row) -> Change {
     Change {
-        mechanism: c.mechanism.clone(),
+        mechanism: c.transport_label().into_owned(),
         pattern: c.pattern,
         placement: c.placement.to_string(),
         size_bytes: c.size_bytes,
@@ -214,7 +214,7 @@ fn collapses(baseline: &ResultFile, current: &ResultFile) -> Vec<Change> {
                 .iter()
                 .find(|b| b.status == Status::Ok && b.same_case(c))?;
             Some(Change {
-                mechanism: c.mechanism.clone(),
+                mechanism: c.transport_label().into_owned(),
                 pattern: c.pattern,
                 placement: c.placement.to_string(),
                 size_bytes: c.size_bytes,
@@ -299,7 +299,12 @@ pub struct OneSided {
 fn case_name(r: &Row) -> String {
     let size = crate::results::format::size_or_none(r.size_bytes);
     let load = r.load_label().map_or(String::new(), |l| format!(" at {l}"));
-    format!("{} {} {} {size}{load}", r.mechanism, r.pattern, r.placement)
+    format!(
+        "{} {} {} {size}{load}",
+        r.transport_label(),
+        r.pattern,
+        r.placement
+    )
 }
 
 /// Cases measured in `one` that `other` did not measure: `compare` cannot
@@ -452,6 +457,7 @@ mod tests {
                 repeat: pipe.len(),
                 rates: vec![],
                 senders: vec![],
+                waits: vec![],
             },
             calibration: Calibration {
                 timer_overhead_ns: 20.0,

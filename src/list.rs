@@ -1,7 +1,7 @@
 //! `ipcbench list`: each transport, whether it works here, and why not.
 
 use crate::harness;
-use crate::results::Pattern;
+use crate::results::{Pattern, Wait};
 use crate::transport;
 
 pub fn render() -> String {
@@ -21,6 +21,7 @@ pub fn render() -> String {
         s += "\n";
     }
     s += &loaded_workloads();
+    s += &ways_of_waiting();
     s += &match transport::node::node() {
         Ok(n) => {
             let (a, b, c) = n.version;
@@ -51,4 +52,42 @@ fn loaded_workloads() -> String {
         );
     }
     s + "\n"
+}
+
+/// How each transport's receiver can wait, and why not the other ways
+/// (the reasons once, under the table).
+fn ways_of_waiting() -> String {
+    let mut s = String::from("How receivers can wait (run --waits; block is the default):\n");
+    let mut reasons: Vec<String> = Vec::new();
+    for &t in transport::all() {
+        let (can, cannot): (Vec<Wait>, Vec<Wait>) = Wait::ALL
+            .iter()
+            .partition(|w| t.wait_refused(**w).is_none());
+        let mut line = format!("  {:<18} {}", t.name(), names(&can));
+        let mut why_not: Vec<(String, Vec<Wait>)> = Vec::new();
+        for w in cannot {
+            let why = t.wait_refused(w).unwrap_or_default().to_string();
+            match why_not.iter_mut().find(|(r, _)| *r == why) {
+                Some((_, ws)) => ws.push(w),
+                None => why_not.push((why, vec![w])),
+            }
+        }
+        for (why, ws) in why_not {
+            let i = reasons.iter().position(|r| *r == why).unwrap_or_else(|| {
+                reasons.push(why);
+                reasons.len() - 1
+            });
+            line += &format!("; not {} [{}]", names(&ws), i + 1);
+        }
+        s += &(line + "\n");
+    }
+    for (i, r) in reasons.iter().enumerate() {
+        s += &format!("  [{}] {r}\n", i + 1);
+    }
+    s + "\n"
+}
+
+fn names(waits: &[Wait]) -> String {
+    let names: Vec<String> = waits.iter().map(|w| w.to_string()).collect();
+    names.join(", ")
 }

@@ -12,7 +12,7 @@ use crate::options;
 use crate::output;
 use crate::results::pattern::Load;
 use crate::results::{
-    Calibration, Machine, Pattern, Placement, ResultFile, Row, RunRecord, Status, Tool,
+    Calibration, Machine, Pattern, Placement, ResultFile, Row, RunRecord, Status, Tool, Wait,
     SCHEMA_VERSION,
 };
 use crate::sys::{affinity, interrupt};
@@ -35,6 +35,8 @@ pub struct Plan {
     pub rates: Vec<f64>,
     /// Sender counts of the `fan-in` pattern.
     pub senders: Vec<u32>,
+    /// How receivers wait, in the patterns that have that axis.
+    pub waits: Vec<Wait>,
     pub settings: Settings,
     pub out: PathBuf,
     pub probe: bool,
@@ -93,6 +95,10 @@ impl Plan {
             } else {
                 Vec::new()
             },
+            waits: match &args.waits[..] {
+                [] => vec![Wait::Block],
+                given => dedup(given),
+            },
             patterns,
             settings: Settings {
                 length,
@@ -123,6 +129,7 @@ impl Plan {
             repeat: self.repeat,
             rates: self.rates.clone(),
             senders: self.senders.clone(),
+            waits: self.waits.clone(),
         }
     }
 
@@ -139,17 +146,29 @@ impl Plan {
             for &p in &self.patterns {
                 for &s in sizes {
                     for spec in self.loads(p) {
-                        for &pl in &self.placements {
-                            let mut case = Case::new(t, p, s, pl, &self.settings);
-                            case.spec.rate_per_s = spec.0;
-                            case.spec.senders = spec.1;
-                            v.push(case);
+                        for &wait in self.waits_of(p) {
+                            for &pl in &self.placements {
+                                let mut case = Case::new(t, p, s, pl, &self.settings);
+                                case.spec.rate_per_s = spec.0;
+                                case.spec.senders = spec.1;
+                                case.spec.wait = wait;
+                                v.push(case);
+                            }
                         }
                     }
                 }
             }
         }
         v
+    }
+
+    /// How the pattern's receivers wait: as chosen, or `block` in a
+    /// pattern without that axis.
+    fn waits_of(&self, pattern: Pattern) -> &[Wait] {
+        match pattern.describe().waits {
+            true => &self.waits,
+            false => &[Wait::Block],
+        }
     }
 
     /// The pattern's extra dimension: (offered rate, senders) per case.
@@ -242,8 +261,44 @@ fn refuse_idle_flags(args: &RunArgs, mechanisms: &[&'static str]) -> Result<(), 
     ];
     match idle.iter().find(|(applies, _)| *applies) {
         Some((_, why)) => Err(Error::Usage(why.to_string())),
-        None => Ok(()),
+        None => refuse_idle_waits(args, mechanisms),
     }
+}
+
+/// `--waits` with no pattern that waits so, or a strategy that no chosen
+/// transport supports.
+fn refuse_idle_waits(args: &RunArgs, mechanisms: &[&'static str]) -> Result<(), Error> {
+    let waiting = args.patterns.iter().any(|p| p.describe().waits);
+    let chosen_other = args.waits.iter().any(|w| !w.is_block());
+    if chosen_other && !waiting {
+        let patterns: Vec<String> = Pattern::ALL
+            .iter()
+            .filter(|p| p.describe().waits)
+            .map(|p| p.to_string())
+            .collect();
+        return Err(Error::Usage(format!(
+            "--waits applies to the patterns {}; the chosen patterns have no such axis",
+            patterns.join(", ")
+        )));
+    }
+    let transports: Vec<_> = mechanisms
+        .iter()
+        .filter_map(|m| transport::by_name(m))
+        .collect();
+    for &wait in &args.waits {
+        if transports.iter().all(|t| t.wait_refused(wait).is_some()) {
+            let able: Vec<&str> = transport::all()
+                .iter()
+                .filter(|t| t.wait_refused(wait).is_none())
+                .map(|t| t.name())
+                .collect();
+            return Err(Error::Usage(format!(
+                "--waits {wait}: no chosen transport can wait so; these can: {}",
+                able.join(", ")
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {

@@ -199,6 +199,7 @@ function serve(opts, codec, say) {
   const garbageAt = opts['garbage-at'] === undefined ? -1 : Number(opts['garbage-at']);
   const verifier = new Verifier(opts.verify, size);
   let cpu0 = cpuNs();
+  let t0 = process.hrtime.bigint();
   let dataSeen = 0;
   let seenAtSync = null;
   let ended = false;
@@ -213,6 +214,7 @@ function serve(opts, codec, say) {
     }
     if (flags === SYNC) {
       cpu0 = cpuNs();
+      t0 = process.hrtime.bigint();
       seenAtSync = dataSeen;
     } else if (flags === END) {
       ended = true;
@@ -220,6 +222,7 @@ function serve(opts, codec, say) {
         errors: echoAll ? new Verifier('seq', size).counts : verifier.finish(h.seq),
         received: dataSeen - (seenAtSync || 0),
         cpu_ns: Math.round(cpuNs() - cpu0),
+        elapsed_ns: Number(process.hrtime.bigint() - t0),
         runtime: `node ${process.version} (${process.execPath}), serialization ${opts.serialization}`,
       });
     } else {

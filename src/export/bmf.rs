@@ -8,7 +8,8 @@ use serde_json::{json, Map, Value};
 
 use crate::results::{ResultFile, Status};
 
-/// `pipe/latency/same/64B`: stable across runs, so Bencher can follow it.
+/// `pipe/latency/same/64B` (and `/spin` for a receiver that did not
+/// block): stable across runs, so Bencher can follow it.
 pub fn benchmark_name(r: &crate::results::Row) -> String {
     let size = if r.size_bytes == 0 {
         "none".to_string()
@@ -20,7 +21,14 @@ pub fn benchmark_name(r: &crate::results::Row) -> String {
         (_, Some(n)) => format!("/{n}senders"),
         _ => String::new(),
     };
-    format!("{}/{}/{}/{size}{load}", r.mechanism, r.pattern, r.placement)
+    let wait = match r.wait {
+        crate::results::Wait::Block => String::new(),
+        wait => format!("/{wait}"),
+    };
+    format!(
+        "{}/{}/{}/{size}{load}{wait}",
+        r.mechanism, r.pattern, r.placement
+    )
 }
 
 fn metric(value: f64, trials: &[f64]) -> Value {

@@ -6,7 +6,7 @@
 use super::markdown::{figures, status, HEADER};
 use crate::results::{Floors, ResultFile, Row};
 
-const RAW: [&str; 36] = [
+const RAW: [&str; 40] = [
     "size_bytes",
     "status_raw",
     "rtt_min_ns",
@@ -43,6 +43,10 @@ const RAW: [&str; 36] = [
     "one_way_p99_ns",
     "one_way_max_ns",
     "torn",
+    "wait",
+    "spin_budget_ns",
+    "cpu_parent_busy",
+    "cpu_child_busy",
 ];
 
 /// An absent figure is an empty field, never a zero.
@@ -92,6 +96,10 @@ fn raw(r: &Row, floors: Option<&Floors>) -> Vec<String> {
         opt(r.one_way_ns.as_ref().map(|t| t.p99)),
         opt(r.one_way_ns.as_ref().map(|t| t.max)),
         r.errors.torn.to_string(),
+        r.wait.to_string(),
+        opt(r.spin_budget_ns),
+        opt(r.cpu_busy.as_ref().map(|c| c.parent)),
+        opt(r.cpu_busy.as_ref().map(|c| c.child)),
     ]
 }
 

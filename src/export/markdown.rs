@@ -42,7 +42,7 @@ pub fn figures(row: &Row, floors: Option<&Floors>) -> Vec<String> {
         .as_ref()
         .map_or_else(dash, |c| format!("{} / {}", ns(c.parent), ns(c.child)));
     vec![
-        row.mechanism.clone(),
+        row.transport_label().into_owned(),
         row.pattern.to_string().to_string(),
         row.placement.to_string(),
         size_cell(row),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::message::Verify;
 use super::workload::Fault;
 use super::{PeerRole, Settings};
-use crate::results::{Length, Pattern};
+use crate::results::{Length, Pattern, Wait};
 use crate::transport::Transport;
 
 /// What a case does, for the parent's workload and the peer's alike.
@@ -19,6 +19,9 @@ use crate::transport::Transport;
 pub struct CaseSpec {
     pub mechanism: String,
     pub pattern: Pattern,
+    /// How both processes' receives wait for a message.
+    #[serde(default, skip_serializing_if = "Wait::is_block")]
+    pub wait: Wait,
     /// Bytes per message on the wire.
     pub size: usize,
     pub verify: Verify,
@@ -56,6 +59,7 @@ impl CaseSpec {
         CaseSpec {
             mechanism: transport.name().to_string(),
             pattern,
+            wait: Wait::Block,
             size,
             verify: settings.verify,
             length: settings.length,

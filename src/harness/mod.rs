@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
-use crate::results::{Pattern, Placement, Row};
+use crate::results::{Pattern, Placement, Row, Wait};
 use crate::sys::{affinity, interrupt};
 use crate::transport::{Channel, Rendezvous, Transport};
 use case::{CaseSpec, PeerStart};
@@ -111,6 +111,9 @@ impl<'a> Case<'a> {
             family: self.transport.family(),
             offered_per_s: self.spec.rate_per_s,
             senders: self.spec.senders,
+            wait: self.spec.wait,
+            spin_budget_ns: (self.spec.wait == Wait::Hybrid)
+                .then(|| crate::transport::wait::HYBRID_SPIN.as_nanos() as u64),
             ..Row::new(
                 self.transport.name(),
                 self.placement,
@@ -315,7 +318,10 @@ pub fn session<T>(
         let _ = affinity::pin_to(&[parent_cpu]);
     }
     let outcome = (|| -> io::Result<T> {
-        let channel = connect.map(|connect| connect()).transpose()?;
+        let mut channel = connect.map(|connect| connect()).transpose()?;
+        if let Some(c) = channel.as_mut().filter(|_| !spec.case.spec.wait.is_block()) {
+            c.wait_with(spec.case.spec.wait)?;
+        }
         expect_ready(&watchdog)?;
         let mut live = Live {
             channel,

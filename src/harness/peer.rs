@@ -62,6 +62,11 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
         None => transport.join(&at, inherited),
     };
     let mut channel = joined.map_err(|e| format!("joining the {} channel: {e}", case.mechanism))?;
+    if !case.wait.is_block() {
+        channel
+            .wait_with(case.wait)
+            .map_err(|e| format!("waiting as {}: {e}", case.wait))?;
+    }
     writeln!(out, "ready")
         .and_then(|_| out.flush())
         .map_err(|e| format!("control pipe: {e}"))?;

@@ -60,6 +60,11 @@ fn workload_supported(case: &Case) -> Result<(), String> {
     if let Some(why) = refusal(case.transport, case.spec.pattern) {
         return Err(why);
     }
+    let wait = case.spec.wait;
+    if let Some(why) = case.transport.wait_refused(wait) {
+        return Err(format!("it cannot wait as {wait}: {why}"));
+    }
+    crate::transport::wait::available(wait)?;
     match case.spec.pattern {
         Pattern::FanIn if case.spec.size < message::TIMED_BYTES => Err(format!(
             "a fan-in message carries its send time after the header: at least {} bytes",
@@ -110,6 +115,14 @@ fn fill(row: &mut Row, case: &Case, m: &Timed, peer: &PeerReport) {
     row.cpu_ns_per_msg = Some(CpuPerMessage {
         parent: per_msg(m.cpu.as_nanos() as f64),
         child: per_msg(peer.cpu_ns as f64),
+    });
+    // Each side over its own timed window: the peer's starts and ends a
+    // control message later, which counts in a case of a few hundred µs.
+    let parent_ns = m.elapsed.as_nanos() as u64;
+    let busy = |cpu: u64, wall: u64| cpu as f64 / wall.max(1) as f64;
+    row.cpu_busy = Some(CpuPerMessage {
+        parent: busy(m.cpu.as_nanos() as u64, parent_ns),
+        child: busy(peer.cpu_ns, peer.elapsed_ns.unwrap_or(parent_ns)),
     });
     row.errors = m.errors;
     row.schedule = m.schedule.clone();

@@ -62,6 +62,10 @@ pub struct PeerReport {
     pub sent: u64,
     /// CPU time of the peer process during the timed part.
     pub cpu_ns: u64,
+    /// Wall time of that part as the peer saw it (SYNC to END), so its
+    /// share of a CPU is over its own window; absent from a fan-in sender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elapsed_ns: Option<u64>,
     /// What a peer program that drove both ends timed itself (Node on both
     /// ends); the figures above are then its child's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -441,6 +445,7 @@ pub fn serve(
     let mut verifier = verifier(verify, ch);
     let echo_all = pattern.is_latency();
     let mut cpu0 = process_cpu_time();
+    let mut t0 = Instant::now();
     let mut data_seen = 0u64;
     // Set at SYNC: the timed part's first data message's count.
     let mut seen_at_sync = None;
@@ -468,6 +473,7 @@ pub fn serve(
         match flags {
             SYNC => {
                 cpu0 = process_cpu_time();
+                t0 = Instant::now();
                 seen_at_sync = Some(data_seen);
             }
             END => {
@@ -485,6 +491,7 @@ pub fn serve(
                     errors,
                     received,
                     cpu_ns,
+                    elapsed_ns: Some(t0.elapsed().as_nanos() as u64),
                     ..PeerReport::default()
                 });
             }

@@ -7,6 +7,7 @@ use super::charts::{self, Axis, Bar, BarChart, Chart, DotChart, LineChart, Look,
 use super::{at_smallest_size, placement_words, Figure, Group, Report};
 use crate::compare::Verdict;
 use crate::results::format::{short_count, short_ns, size_label};
+use crate::results::pattern::{Against, Better, Load, Metric, Plot, RankedAt, Ranking, Unit};
 use crate::results::{Pattern, Placement, ResultFile, Row};
 
 /// The charts, by where the page shows them.
@@ -116,11 +117,36 @@ fn series(
     out
 }
 
-/// Which percentile of a round trip a chart shows.
-type RttPick = fn(&crate::results::Rtt) -> u64;
-/// Which throughput figure of a row a chart shows.
-type RowValue = fn(&Row) -> Option<f64>;
+/// Fills in a description's `{size}`, `{group}` and `{where}`.
+fn fill(text: &str, size: &str, at: &Where) -> String {
+    text.replace("{size}", size)
+        .replace("{group}", at.group.title())
+        .replace("{where}", placement_words(at.placement))
+}
 
+/// The axis of a figure in `unit`.
+fn value_axis(label: String, unit: Unit) -> Axis {
+    match unit {
+        Unit::Ns => ns_axis(&label),
+        Unit::MsgPerS | Unit::MibPerS => count_axis(&label),
+    }
+}
+
+/// The axis of a pattern's load.
+fn load_axis(load: Load) -> Axis {
+    match load {
+        Load::OfferedRate => count_axis("offered messages/s (log)"),
+        Load::Senders => Axis {
+            label: "senders".into(),
+            ticks: [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0].to_vec(),
+            format: |v| format!("{v:.0}"),
+        },
+        Load::None => count_axis(""),
+    }
+}
+
+/// Every pattern's charts of one group and placement, as its description
+/// lists them.
 fn line_charts(
     report: &Report,
     placement: Placement,
@@ -133,185 +159,91 @@ fn line_charts(
         group,
         out,
     };
-    let mut figures = latency_lines(report, &rows, &at)?;
-    figures.extend(distribution(report, &rows, &at)?);
-    figures.extend(throughput_lines(report, &rows, &at)?);
-    figures.extend(open_loop_lines(report, &rows, &at)?);
-    figures.extend(fan_in_lines(report, &rows, &at)?);
-    Ok(figures)
-}
-
-/// The hockey stick: latency from the due time against the offered rate,
-/// at the smallest size measured so.
-fn open_loop_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
-    let Some((size, loaded)) = at_smallest_size(rows, Pattern::Rate) else {
-        return Ok(Vec::new());
-    };
-    let (title, words) = (at.group.title(), placement_words(at.placement));
-    let tails: [(&str, &str, RttPick); 2] = [
-        ("p99", "99th percentile", |r| r.p99),
-        ("p50", "median", |r| r.p50),
-    ];
     let mut figures = Vec::new();
-    for (key, name, pick) in tails {
-        let lines = series(report, &loaded, |r| {
-            Some((r.offered_per_s?, pick(r.rtt_ns.as_ref()?) as f64))
-        });
-        if lines.is_empty() {
-            continue;
+    for pattern in Pattern::ALL {
+        for plot in pattern.describe().plots {
+            figures.extend(line_chart(report, &rows, pattern, plot, &at)?);
         }
-        let shown = crate::results::format::bytes(size);
-        let chart = LineChart {
-            title: format!("Under load, {name} from the due time, {shown}: {title}"),
-            x: count_axis("offered messages/s (log)"),
-            y: ns_axis(&format!("{key} from due time (log)")),
-            series: lines,
-        };
-        figures.push(emit(
-            Chart::Line(chart),
-            at.out,
-            format!("rate-{key}-{}-{}", at.placement, at.group.key()),
-            format!("Open loop, {shown} messages (a semaphore carries none), {title}, {words}: the {name} of the time from when each message was due to its echo, against the offered rate. Where a line turns up, the transport saturates; past that the sender cannot keep its schedule (the load table says CANNOT SUSTAIN) and the latency is the queue it built."),
-        )?);
     }
     Ok(figures)
 }
 
-/// Fan-in: the receiver's messages/s and the one-way median against the
-/// number of senders, at the smallest size measured so.
-fn fan_in_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
-    let Some((size, loaded)) = at_smallest_size(rows, Pattern::FanIn) else {
-        return Ok(Vec::new());
-    };
-    let (title, words) = (at.group.title(), placement_words(at.placement));
-    let shown = crate::results::format::bytes(size);
-    let senders_axis = || Axis {
-        label: "senders".into(),
-        ticks: [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0].to_vec(),
-        format: |v| format!("{v:.0}"),
-    };
-    let per: [(&str, &str, Axis, RowValue); 2] = [
-        (
-            "msgs",
-            "messages/s received",
-            count_axis("messages/s (log)"),
-            |r| r.msgs_per_s,
-        ),
-        (
-            "one-way-p50",
-            "one-way median",
-            ns_axis("one-way p50 (log)"),
-            |r| r.one_way_ns.as_ref().map(|t| t.p50 as f64),
-        ),
-    ];
-    let mut figures = Vec::new();
-    for (key, name, y, pick) in per {
-        let lines = series(report, &loaded, |r| Some((r.senders? as f64, pick(r)?)));
-        if lines.is_empty() {
-            continue;
-        }
-        let chart = LineChart {
-            title: format!("Fan-in, {name}, {shown}: {title}"),
-            x: senders_axis(),
-            y,
-            series: lines,
-        };
-        figures.push(emit(
-            Chart::Line(chart),
-            at.out,
-            format!("fan-in-{key}-{}-{}", at.placement, at.group.key()),
-            format!("Fan-in, {shown} messages, {title}, {words}: the {name} against the number of sender processes. Senders beyond the CPUs they run on take turns (the load table's notes say where)."),
-        )?);
-    }
-    Ok(figures)
-}
-
-/// The rows of `pattern` that carry a message (not signal-only).
-fn sized<'a>(rows: &[&'a Row], pattern: Pattern) -> Vec<&'a Row> {
-    rows.iter()
-        .copied()
-        .filter(|r| r.pattern == pattern && r.size_bytes > 0)
-        .collect()
-}
-
-/// Round trip p50 and p99 against message size.
-fn latency_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
-    let (title, words) = (at.group.title(), placement_words(at.placement));
-    let tails: [(&str, &str, RttPick); 2] = [
-        ("p50", "median", |r| r.p50),
-        ("p99", "99th percentile", |r| r.p99),
-    ];
-    let mut figures = Vec::new();
-    for (key, name, pick) in tails {
-        let lines = series(report, &sized(rows, Pattern::Latency), |r| {
-            r.rtt_ns
-                .as_ref()
-                .map(|t| (r.size_bytes as f64, pick(t) as f64))
-        });
-        if lines.is_empty() {
-            continue;
-        }
-        let chart = LineChart {
-            title: format!("Round trip, {name}: {title}"),
-            x: size_axis(report),
-            y: ns_axis(&format!("RTT {key} (log)")),
-            series: lines,
-        };
-        figures.push(emit(
-            Chart::Line(chart),
-            at.out,
-            format!("latency-{key}-{}-{}", at.placement, at.group.key()),
-            format!("Round-trip time ({name}) against message size, {title}, {words}. One-way latency is about half."),
-        )?);
-    }
-    Ok(figures)
-}
-
-/// MiB/s and messages/s against message size.
-fn throughput_lines(report: &Report, rows: &[&Row], at: &Where) -> Result<Vec<Figure>, String> {
-    let (title, words) = (at.group.title(), placement_words(at.placement));
-    let per: [(&str, &str, RowValue); 2] = [
-        ("mib", "MiB/s", |r| r.mib_per_s),
-        ("msgs", "messages/s", |r| r.msgs_per_s),
-    ];
-    let mut figures = Vec::new();
-    for (key, unit, pick) in per {
-        let lines = series(report, &sized(rows, Pattern::Throughput), |r| {
-            pick(r).map(|v| (r.size_bytes as f64, v))
-        });
-        if lines.is_empty() {
-            continue;
-        }
-        let chart = LineChart {
-            title: format!("One-way throughput, {unit}: {title}"),
-            x: size_axis(report),
-            y: count_axis(&format!("{unit} (log)")),
-            series: lines,
-        };
-        figures.push(emit(
-            Chart::Line(chart),
-            at.out,
-            format!("throughput-{key}-{}-{}", at.placement, at.group.key()),
-            format!("One-way throughput in {unit} against message size, {title}, {words} (MiB = 2^20 bytes)."),
-        )?);
-    }
-    Ok(figures)
-}
-
-/// The round-trip distribution at the smallest size (signal-only rows too).
-fn distribution(report: &Report, rows: &[&Row], at: &Where) -> Result<Option<Figure>, String> {
-    let (placement, group, out) = (at.placement, at.group, at.out);
-    let Some(&smallest) = report.sizes.first() else {
+fn line_chart(
+    report: &Report,
+    rows: &[&Row],
+    pattern: Pattern,
+    plot: &Plot,
+    at: &Where,
+) -> Result<Option<Figure>, String> {
+    let Some((size, x, y, lines)) = plotted(report, rows, pattern, &plot.against) else {
         return Ok(None);
     };
-    let at: Vec<&Row> = rows
-        .iter()
-        .copied()
-        .filter(|r| {
-            r.pattern == Pattern::Latency && (r.size_bytes == smallest || r.size_bytes == 0)
-        })
-        .collect();
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    let size = size.map(crate::results::format::bytes).unwrap_or_default();
+    let chart = LineChart {
+        title: fill(plot.title, &size, at),
+        x,
+        y,
+        series: lines,
+    };
+    let stem = format!("{}-{}-{}", plot.key, at.placement, at.group.key());
+    emit(
+        Chart::Line(chart),
+        at.out,
+        stem,
+        fill(plot.caption, &size, at),
+    )
+    .map(Some)
+}
+
+/// What a chart plots: the size it is at (if one), its axes and lines.
+fn plotted(
+    report: &Report,
+    rows: &[&Row],
+    pattern: Pattern,
+    against: &Against,
+) -> Option<(Option<u64>, Axis, Axis, Vec<Series>)> {
+    let y = |m: &Metric| value_axis(format!("{} (log)", m.label), m.unit);
+    match *against {
+        Against::Size(m) => {
+            let sized: Vec<&Row> = rows
+                .iter()
+                .copied()
+                .filter(|r| r.pattern == pattern && r.size_bytes > 0)
+                .collect();
+            let lines = series(report, &sized, |r| {
+                Some((r.size_bytes as f64, (m.read)(r)?))
+            });
+            Some((None, size_axis(report), y(m), lines))
+        }
+        Against::Load(m) => {
+            let load = pattern.describe().load;
+            let (size, loaded) = at_smallest_size(rows, pattern)?;
+            let lines = series(report, &loaded, |r| Some((load.of(r)?, (m.read)(r)?)));
+            Some((Some(size), load_axis(load), y(m), lines))
+        }
+        Against::Percentile => {
+            let smallest = *report.sizes.first()?;
+            let x = Axis {
+                label: "percentile".into(),
+                ticks: PERCENTILE_TICKS.to_vec(),
+                format: percentile_label,
+            };
+            let lines = curves(report, rows, pattern, smallest);
+            Some((Some(smallest), x, ns_axis("RTT (log)"), lines))
+        }
+    }
+}
+
+/// Each transport's round trip at each percentile, at `size` (and the
+/// rows that carry no payload).
+fn curves(report: &Report, rows: &[&Row], pattern: Pattern, size: u64) -> Vec<Series> {
     let mut lines = Vec::new();
+    let at = rows
+        .iter()
+        .filter(|r| r.pattern == pattern && (r.size_bytes == size || r.size_bytes == 0));
     for r in at {
         let points: Vec<(f64, f64)> = r
             .rtt_curve_ns
@@ -327,37 +259,21 @@ fn distribution(report: &Report, rows: &[&Row], at: &Where) -> Result<Option<Fig
             });
         }
     }
-    if lines.is_empty() {
-        return Ok(None);
-    }
-    let size = crate::results::format::bytes(smallest);
-    let chart = LineChart {
-        title: format!("Round-trip distribution, {size}: {}", group.title()),
-        x: Axis {
-            label: "percentile".into(),
-            ticks: PERCENTILE_TICKS.to_vec(),
-            format: percentile_label,
-        },
-        y: ns_axis("RTT (log)"),
-        series: lines,
-    };
-    emit(
-        Chart::Line(chart),
-        out,
-        format!("latency-distribution-{placement}-{}", group.key()),
-        format!("Round-trip time at each percentile, {size} messages (a semaphore carries none), {}, {}. The right of the chart is the tail.", group.title(), placement_words(placement)),
-    )
-    .map(Some)
+    lines
 }
 
-/// The size that most transports carry, largest first: the throughput
-/// summary's size, so that it compares many transports at a size that
-/// moves data.
-pub fn throughput_size(report: &Report, placement: Placement) -> Option<u64> {
+/// The size a ranking's bars are at: the smallest, or the largest that
+/// most transports carry (so that it compares many at a size that moves
+/// data).
+pub fn ranked_size(report: &Report, placement: Placement, pattern: Pattern) -> Option<u64> {
+    let ranking = pattern.describe().ranking.as_ref()?;
+    if ranking.at == RankedAt::EverySize {
+        return report.sizes.first().copied();
+    }
     let count = |size: u64| {
         report
             .ok(placement)
-            .filter(|r| r.pattern == Pattern::Throughput && r.size_bytes == size)
+            .filter(|r| r.pattern == pattern && r.size_bytes == size)
             .count()
     };
     let most = report.sizes.iter().map(|s| count(*s)).max()?;
@@ -378,11 +294,10 @@ fn summary_bars(report: &Report, placement: Placement, out: &Path) -> Result<Vec
             group,
             out,
         };
-        if let Some(&size) = report.sizes.first() {
-            figures.extend(rtt_bars(report, &rows, size, &at)?);
-        }
-        if let Some(size) = throughput_size(report, placement) {
-            figures.extend(throughput_bars(report, &rows, size, &at)?);
+        for pattern in Pattern::ALL {
+            if let Some(size) = ranked_size(report, placement, pattern) {
+                figures.extend(ranked_bars(report, &rows, pattern, size, &at)?);
+            }
         }
     }
     Ok(figures)
@@ -395,77 +310,67 @@ struct Where<'a> {
     out: &'a Path,
 }
 
-/// The round trip of every transport at `size` (signal-only ones too),
-/// fastest first, p99 as the whisker.
-fn rtt_bars(
+/// Every transport's figure at `size` (with those that carry no payload),
+/// best first, its whisker if the ranking has one.
+fn ranked_bars(
     report: &Report,
     rows: &[&Row],
+    pattern: Pattern,
     size: u64,
     at: &Where,
 ) -> Result<Option<Figure>, String> {
-    let ns = crate::results::format::ns;
+    let Some(ranking) = &pattern.describe().ranking else {
+        return Ok(None);
+    };
     let mut bars: Vec<Bar> = rows
         .iter()
-        .filter(|r| r.pattern == Pattern::Latency && (r.size_bytes == size || r.size_bytes == 0))
-        .filter_map(|r| {
-            let t = r.rtt_ns.as_ref()?;
-            let (p50, p99) = (t.p50 as f64, t.p99 as f64);
-            Some(Bar {
-                name: if r.size_bytes == 0 {
-                    format!("{} (no payload)", r.mechanism)
-                } else {
-                    r.mechanism.clone()
-                },
-                look: report.look(&r.mechanism),
-                value: p50,
-                whisker: Some(p99),
-                label: format!("{}  (p99 {})", ns(p50), ns(p99)),
-            })
-        })
+        .filter(|r| r.pattern == pattern && (r.size_bytes == size || r.size_bytes == 0))
+        .filter_map(|r| ranked_bar(report, r, ranking))
         .collect();
     bars.sort_by(|a, b| a.value.total_cmp(&b.value));
+    if ranking.by.better == Better::Higher {
+        bars.reverse();
+    }
     let size = crate::results::format::bytes(size);
-    let (title, words) = (at.group.title(), placement_words(at.placement));
-    let caption = format!("Median round trip of a {size} message (bar) and its 99th percentile (whisker), {title}, {words}.");
     let chart = BarChart {
-        title: format!("Round trip at {size}, fastest first: {title}"),
-        x: ns_axis("RTT p50, whisker to p99 (log)"),
+        title: fill(ranking.title, &size, at),
+        x: value_axis(ranking.axis.to_string(), ranking.by.unit),
         bars,
     };
-    summary_figure(chart, "rtt", at, caption)
+    summary_figure(chart, ranking.key, at, fill(ranking.caption, &size, at))
 }
 
-/// MiB/s of every transport at `size`, fastest first.
-fn throughput_bars(
-    report: &Report,
-    rows: &[&Row],
-    size: u64,
-    at: &Where,
-) -> Result<Option<Figure>, String> {
-    let mut bars: Vec<Bar> = rows
-        .iter()
-        .filter(|r| r.pattern == Pattern::Throughput && r.size_bytes == size)
-        .filter_map(|r| {
-            let mib = r.mib_per_s?;
-            Some(Bar {
-                name: r.mechanism.clone(),
-                look: report.look(&r.mechanism),
-                value: mib,
-                whisker: None,
-                label: format!("{mib:.0} MiB/s"),
-            })
-        })
-        .collect();
-    bars.sort_by(|a, b| b.value.total_cmp(&a.value));
-    let size = crate::results::format::bytes(size);
-    let (title, words) = (at.group.title(), placement_words(at.placement));
-    let caption = format!("One-way throughput of {size} messages, {title}, {words}: the largest size that most transports carry.");
-    let chart = BarChart {
-        title: format!("Throughput at {size}, fastest first: {title}"),
-        x: count_axis("MiB/s, one way (log)"),
-        bars,
+fn ranked_bar(report: &Report, r: &Row, ranking: &Ranking) -> Option<Bar> {
+    let value = (ranking.by.read)(r)?;
+    let mut label = figure_text(ranking.by.unit, value);
+    let whisker = match ranking.whisker {
+        Some((name, w)) => {
+            let v = (w.read)(r)?;
+            label += &format!("  ({name} {})", figure_text(w.unit, v));
+            Some(v)
+        }
+        None => None,
     };
-    summary_figure(chart, "throughput", at, caption)
+    Some(Bar {
+        name: if r.size_bytes == 0 {
+            format!("{} (no payload)", r.mechanism)
+        } else {
+            r.mechanism.clone()
+        },
+        look: report.look(&r.mechanism),
+        value,
+        whisker,
+        label,
+    })
+}
+
+/// A figure as the summary writes it, with its unit.
+pub fn figure_text(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Ns => crate::results::format::ns(v),
+        Unit::MibPerS => format!("{v:.0} MiB/s"),
+        Unit::MsgPerS => format!("{}/s", crate::results::format::rate_text(v)),
+    }
 }
 
 /// A ranked bar chart of the summary, or none when no transport ran.
@@ -489,7 +394,7 @@ fn ratio_chart(
     baseline: &ResultFile,
     out: &Path,
 ) -> Result<Option<Figure>, String> {
-    let changes = crate::compare::compare(baseline, report.result, COMPARE_THRESHOLD);
+    let changes = crate::compare::compare(baseline, report.measured, COMPARE_THRESHOLD);
     if changes.is_empty() {
         return Ok(None);
     }

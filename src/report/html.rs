@@ -2,13 +2,13 @@
 //! script (sorting and filtering), images beside it; it works offline and
 //! from a copied folder.
 
-use super::figures::{throughput_size, Drawn};
-use super::summary::{grid, load_sentences, sentences, Metric};
+use super::figures::Drawn;
+use super::summary::{grid, load_sentences, sentences};
 use super::{placement_words, Figure, Report};
 use crate::results::format::{bytes, size_cell};
 use crate::results::pattern::Load;
 use crate::results::probe::{Method, ProbeFile, PROPERTIES};
-use crate::results::{ResultFile, Row, Status};
+use crate::results::{Pattern, ResultFile, Row, Status};
 
 pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -139,8 +139,7 @@ fn summary(report: &Report, drawn: &Drawn) -> String {
             "<h3>{}</h3>\n<ul class=\"facts\">\n",
             capitalised(placement_words(*placement))
         );
-        let wide = throughput_size(report, *placement);
-        let lines = sentences(report, *placement, wide)
+        let lines = sentences(report, *placement)
             .into_iter()
             .chain(load_sentences(report, *placement));
         for line in lines {
@@ -150,8 +149,9 @@ fn summary(report: &Report, drawn: &Drawn) -> String {
         s += &figures_html(figures);
         if has_ping_pong(report) {
             s += "<p>Every size at a glance: each cell is coloured from green (the best of its table) to red (the worst) on a log scale; hover a cell that did not run for the reason.</p>\n<div class=\"grids\">";
-            s += &grid(report, *placement, Metric::RttP50);
-            s += &grid(report, *placement, Metric::MibPerS);
+            for pattern in Pattern::ALL {
+                s += &grid(report, *placement, pattern);
+            }
             s += "</div>\n";
         }
     }

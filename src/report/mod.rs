@@ -63,7 +63,8 @@ fn fill(
     if let Some((_, path)) = compare {
         copy(path, "baseline.json")?;
     }
-    let report = Report::of(result);
+    let shown = by_wait(result);
+    let report = Report::of(&shown, result);
     let drawn = figures::draw(&report, out, compare.map(|c| c.0))?;
     let page = html::page(&report, &drawn, compare.map(|c| c.0));
     let index = out.join("index.html");
@@ -83,7 +84,13 @@ impl Group {
     pub const ALL: [Group; 3] = [Group::Claimed, Group::Kernel, Group::Library];
 
     pub fn of(row: &Row) -> Group {
-        if CLAIMED_TABLE_ROWS.contains(&row.mechanism.as_str()) {
+        // A way of waiting stays in its transport's group.
+        let shown = format!(" ({})", row.wait);
+        let name = match row.wait.is_block() {
+            true => row.mechanism.as_str(),
+            false => row.mechanism.trim_end_matches(shown.as_str()),
+        };
+        if CLAIMED_TABLE_ROWS.contains(&name) {
             Group::Claimed
         } else if row.family == Family::Library {
             Group::Library
@@ -109,10 +116,26 @@ impl Group {
     }
 }
 
+/// The run as the page shows it: a receiver that did not block makes a
+/// transport of its own, "pipe (spin)", with its own line and colour.
+fn by_wait(result: &ResultFile) -> std::borrow::Cow<'_, ResultFile> {
+    if result.rows.iter().all(|r| r.wait.is_block()) {
+        return std::borrow::Cow::Borrowed(result);
+    }
+    let mut shown = result.clone();
+    for r in &mut shown.rows {
+        r.mechanism = r.transport_label().into_owned();
+    }
+    std::borrow::Cow::Owned(shown)
+}
+
 /// A result file with what every part of the page needs to know of it:
 /// the transports in order, each with its group and its look.
 pub struct Report<'a> {
+    /// As shown: each way of waiting a transport of its own (`by_wait`).
     pub result: &'a ResultFile,
+    /// As measured, for `compare`, which tells cases apart by their wait.
+    pub measured: &'a ResultFile,
     /// Every transport of the run, grouped, in the run's order.
     pub transports: Vec<(String, Group, Look)>,
     pub placements: Vec<Placement>,
@@ -120,7 +143,7 @@ pub struct Report<'a> {
 }
 
 impl<'a> Report<'a> {
-    pub fn of(result: &'a ResultFile) -> Report<'a> {
+    pub fn of(result: &'a ResultFile, measured: &'a ResultFile) -> Report<'a> {
         let mut transports: Vec<(String, Group, Look)> = Vec::new();
         for r in &result.rows {
             if !transports.iter().any(|t| t.0 == r.mechanism) {
@@ -147,6 +170,7 @@ impl<'a> Report<'a> {
         sizes.dedup();
         Report {
             result,
+            measured,
             transports,
             placements,
             sizes,

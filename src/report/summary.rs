@@ -1,53 +1,66 @@
 //! What the page says first, per placement: sentences drawn from the data,
 //! and transport × size grids coloured on a log scale.
 
+use super::figures::{figure_text, ranked_size};
 use super::html::escape;
 use super::{at_smallest_size, Group, Report};
 use crate::results::format::{bytes, ns};
 use crate::results::format::{multiple_text, rate_text};
+use crate::results::pattern::{Better, Load, Metric, RankedAt, Ranking, Unit};
 use crate::results::{Pattern, Placement, Row, Status};
 
-/// The fastest and the slowest round trip at each size, and the throughput
-/// at the summary's size: the answer to "which transport, for my size".
-pub fn sentences(report: &Report, placement: Placement, wide: Option<u64>) -> Vec<String> {
+/// Per ranked pattern, the best and the worst transport at each size it
+/// ranks at (every size, or the summary's): the answer to "which
+/// transport, for my size".
+pub fn sentences(report: &Report, placement: Placement) -> Vec<String> {
     let mut out = Vec::new();
-    for &size in &report.sizes {
-        let mut at: Vec<Ranked> = report
-            .ok(placement)
-            .filter(|r| r.pattern == Pattern::Latency && r.size_bytes == size)
-            .filter_map(|r| Some(ranked_row(report, r, r.rtt_ns.as_ref()?.p50 as f64)))
-            .collect();
-        at.sort_by(|a, b| a.1.total_cmp(&b.1));
-        if let (Some(first), Some(last)) = (at.first(), at.last()) {
-            out.push(ranked(
-                &format!("{}, round trip", bytes(size)),
-                first,
-                last,
-                at.len(),
-                ns,
-                "as long",
-            ));
-        }
-    }
-    if let Some(size) = wide {
-        let mut at: Vec<Ranked> = report
-            .ok(placement)
-            .filter(|r| r.pattern == Pattern::Throughput && r.size_bytes == size)
-            .filter_map(|r| Some(ranked_row(report, r, r.mib_per_s?)))
-            .collect();
-        at.sort_by(|a, b| b.1.total_cmp(&a.1));
-        if let (Some(first), Some(last)) = (at.first(), at.last()) {
-            out.push(ranked(
-                &format!("{}, throughput", bytes(size)),
-                first,
-                last,
-                at.len(),
-                |v| format!("{v:.0} MiB/s"),
-                "less",
-            ));
+    for pattern in Pattern::ALL {
+        let Some(ranking) = &pattern.describe().ranking else {
+            continue;
+        };
+        let sizes = match ranking.at {
+            RankedAt::EverySize => report.sizes.clone(),
+            RankedAt::MostCarried => ranked_size(report, placement, pattern)
+                .into_iter()
+                .collect(),
+        };
+        for size in sizes {
+            out.extend(best_and_worst(report, placement, pattern, ranking, size));
         }
     }
     out
+}
+
+fn best_and_worst(
+    report: &Report,
+    placement: Placement,
+    pattern: Pattern,
+    ranking: &Ranking,
+    size: u64,
+) -> Option<String> {
+    let mut at: Vec<Ranked> = report
+        .ok(placement)
+        .filter(|r| r.pattern == pattern && r.size_bytes == size)
+        .filter_map(|r| Some(ranked_row(report, r, (ranking.by.read)(r)?)))
+        .collect();
+    at.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let behind = match ranking.by.better {
+        Better::Lower => "as long",
+        Better::Higher => {
+            at.reverse();
+            "less"
+        }
+    };
+    let (first, last) = (at.first()?, at.last()?);
+    let unit = ranking.by.unit;
+    Some(ranked(
+        &format!("{}, {}", bytes(size), ranking.noun),
+        first,
+        last,
+        at.len(),
+        |v| figure_text(unit, v),
+        behind,
+    ))
 }
 
 /// A transport's figure, and that figure against its physical limit.
@@ -89,40 +102,11 @@ fn ranked(
     )
 }
 
-/// The figure a grid shows.
-#[derive(Clone, Copy)]
-pub enum Metric {
-    RttP50,
-    MibPerS,
-}
-
-impl Metric {
-    fn pattern(self) -> Pattern {
-        match self {
-            Metric::RttP50 => Pattern::Latency,
-            Metric::MibPerS => Pattern::Throughput,
-        }
-    }
-
-    fn value(self, r: &Row) -> Option<f64> {
-        match self {
-            Metric::RttP50 => r.rtt_ns.as_ref().map(|t| t.p50 as f64),
-            Metric::MibPerS => r.mib_per_s,
-        }
-    }
-
-    fn text(self, v: f64) -> String {
-        match self {
-            Metric::RttP50 => ns(v),
-            Metric::MibPerS => format!("{v:.0}"),
-        }
-    }
-
-    fn title(self) -> &'static str {
-        match self {
-            Metric::RttP50 => "Round trip p50",
-            Metric::MibPerS => "Throughput, MiB/s",
-        }
+/// A figure as a grid's cell shows it: the grid's title has the unit.
+fn cell_text(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Ns => ns(v),
+        Unit::MibPerS | Unit::MsgPerS => format!("{v:.0}"),
     }
 }
 
@@ -144,12 +128,15 @@ fn shade(v: f64, (lo, hi): (f64, f64), lower_is_better: bool) -> String {
 
 /// A transport × size table of one figure, each cell coloured; a case
 /// that did not run says why when hovered.
-pub fn grid(report: &Report, placement: Placement, metric: Metric) -> String {
+pub fn grid(report: &Report, placement: Placement, pattern: Pattern) -> String {
+    let Some(ranking) = &pattern.describe().ranking else {
+        return String::new();
+    };
     let rows: Vec<&Row> = report
         .result
         .rows
         .iter()
-        .filter(|r| r.placement == placement && r.pattern == metric.pattern())
+        .filter(|r| r.placement == placement && r.pattern == pattern)
         .collect();
     if rows.is_empty() {
         return String::new();
@@ -160,7 +147,7 @@ pub fn grid(report: &Report, placement: Placement, metric: Metric) -> String {
     }
     let mut s = format!(
         "<div class=\"scroll\"><p class=\"gridtitle\">{}, {}</p><table class=\"grid\"><tr><th>transport</th>",
-        metric.title(),
+        ranking.grid,
         super::placement_words(placement)
     );
     for size in &sizes {
@@ -172,19 +159,19 @@ pub fn grid(report: &Report, placement: Placement, metric: Metric) -> String {
         s += &format!("<th>{name}</th>");
     }
     s += "</tr>\n";
-    s += &grid_body(report, &rows, &sizes, metric);
+    s += &grid_body(report, &rows, &sizes, ranking.by);
     s + "</table></div>\n"
 }
 
 /// One row per transport, under its group's heading.
-fn grid_body(report: &Report, rows: &[&Row], sizes: &[u64], metric: Metric) -> String {
+fn grid_body(report: &Report, rows: &[&Row], sizes: &[u64], metric: &Metric) -> String {
     let range = rows
         .iter()
         .filter(|r| r.status == Status::Ok)
-        .filter_map(|r| metric.value(r))
+        .filter_map(|r| (metric.read)(r))
         .filter(|v| *v > 0.0)
         .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let lower_is_better = matches!(metric, Metric::RttP50);
+    let lower_is_better = metric.better == Better::Lower;
     let mut s = String::new();
     for group in Group::ALL {
         let mine: Vec<&str> = report
@@ -215,16 +202,16 @@ fn grid_body(report: &Report, rows: &[&Row], sizes: &[u64], metric: Metric) -> S
     s
 }
 
-fn cell(row: Option<&Row>, metric: Metric, range: (f64, f64), lower_is_better: bool) -> String {
+fn cell(row: Option<&Row>, metric: &Metric, range: (f64, f64), lower_is_better: bool) -> String {
     let Some(r) = row else {
         return "<td></td>".into();
     };
     let reason = escape(r.reason.as_deref().unwrap_or(""));
-    match (r.status, metric.value(r)) {
+    match (r.status, (metric.read)(r)) {
         (Status::Ok, Some(v)) => format!(
             "<td style=\"background:{}\">{}</td>",
             shade(v, range, lower_is_better),
-            metric.text(v)
+            cell_text(metric.unit, v)
         ),
         (Status::Unsupported, _) => format!("<td class=\"na\" title=\"{reason}\">unsupported</td>"),
         (Status::Failed, _) => format!("<td class=\"bad\" title=\"{reason}\">failed</td>"),
@@ -237,20 +224,27 @@ fn cell(row: Option<&Row>, metric: Metric, range: (f64, f64), lower_is_better: b
 /// scaled from the fewest senders to the most.
 pub fn load_sentences(report: &Report, placement: Placement) -> Vec<String> {
     let rows: Vec<&Row> = report.ok(placement).collect();
-    [saturation(&rows), fan_in_scaling(&rows)]
+    Pattern::ALL
         .into_iter()
-        .flatten()
+        .filter_map(|pattern| {
+            let (size, at) = at_smallest_size(&rows, pattern).filter(|(s, _)| *s > 0)?;
+            match pattern.describe().load {
+                Load::OfferedRate => saturation(size, &at),
+                Load::Senders => scaling(size, &at),
+                Load::None => None,
+            }
+        })
         .collect()
 }
 
-fn saturation(rows: &[&Row]) -> Option<String> {
-    let (size, at) = at_smallest_size(rows, Pattern::Rate).filter(|(s, _)| *s > 0)?;
+/// The highest offered rate each transport kept to.
+fn saturation(size: u64, at: &[&Row]) -> Option<String> {
     let top = at
         .iter()
         .filter_map(|r| r.offered_per_s)
         .fold(0.0, f64::max);
     let mut best: Vec<(&str, f64)> = Vec::new();
-    for r in &at {
+    for r in at {
         let sustained = r.schedule.as_ref().is_some_and(|s| s.sustained);
         let kept = r.offered_per_s.filter(|_| sustained).unwrap_or(0.0);
         match best.iter_mut().find(|(m, _)| *m == r.mechanism) {
@@ -274,8 +268,8 @@ fn saturation(rows: &[&Row]) -> Option<String> {
     ))
 }
 
-fn fan_in_scaling(rows: &[&Row]) -> Option<String> {
-    let (size, at) = at_smallest_size(rows, Pattern::FanIn).filter(|(s, _)| *s > 0)?;
+/// How each transport's rate changed from the fewest senders to the most.
+fn scaling(size: u64, at: &[&Row]) -> Option<String> {
     let counts = at.iter().filter_map(|r| r.senders);
     let (fewest, most) = (counts.clone().min()?, counts.max()?);
     let rate = |m: &str, n: u32| {
@@ -284,7 +278,7 @@ fn fan_in_scaling(rows: &[&Row]) -> Option<String> {
             .and_then(|r| r.msgs_per_s)
     };
     let mut scaled: Vec<(&str, f64, f64)> = Vec::new();
-    for r in &at {
+    for r in at {
         if let (Some(a), Some(b)) = (rate(&r.mechanism, fewest), rate(&r.mechanism, most)) {
             if !scaled.iter().any(|s| s.0 == r.mechanism) {
                 scaled.push((&r.mechanism, a, b));

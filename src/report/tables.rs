@@ -6,7 +6,7 @@ use super::html::{escape, figures_html, swatch};
 use super::{placement_words, Figure, Report};
 use crate::compare::Verdict;
 use crate::results::format::{multiple_text, ns, size_cell};
-use crate::results::pattern::Load;
+use crate::results::pattern::{Load, Ranking, Unit};
 use crate::results::{Pattern, Placement, ResultFile, Row, Status};
 
 /// One row per transport and size; latency and throughput of every
@@ -14,7 +14,11 @@ use crate::results::{Pattern, Placement, ResultFile, Row, Status};
 pub fn results(report: &Report) -> String {
     let placements = &report.placements;
     let mut s = String::from("<h2 id=\"results\">All results</h2>\n<p>One row per transport and size. Click a heading to sort (again to reverse); type in the box to keep the rows that hold every word. Error counters add up every case of the row; a non-zero one is highlighted, and hovering it says which case. Every figure of every case is in <a href=\"result.json\">result.json</a>; <code>ipcbench export --format csv</code> gives them as CSV.</p>\n<p><input class=\"filter\" type=\"search\" placeholder=\"filter, e.g. shm 64 KiB\" data-table=\"results-table\" data-count=\"results-count\" aria-label=\"filter the results\"> <span id=\"results-count\"></span></p>\n");
-    let (over, under) = placement_heads(placements, &["RTT p50", "RTT p99", "MiB/s"]);
+    let columns: Vec<&str> = ranked()
+        .flat_map(|(_, r)| std::iter::once(r.by).chain(r.whisker.map(|w| w.1)))
+        .map(|m| m.label)
+        .collect();
+    let (over, under) = placement_heads(placements, &columns);
     s += &format!("<div class=\"scroll\"><table id=\"results-table\" class=\"sortable results\"><thead><tr><th colspan=\"2\"></th>{over}<th colspan=\"5\">every case of the row</th></tr>\n<tr><th>transport</th><th>size</th>{under}");
     s += "<th>lost</th><th>dup</th><th>reord</th><th>corrupt</th><th>status</th></tr></thead>\n<tbody>\n";
     let mut keys: Vec<(&str, u64)> = Vec::new();
@@ -32,6 +36,32 @@ pub fn results(report: &Report) -> String {
         s += &result_row(report, &rows, placements);
     }
     s + "</tbody></table></div>\n"
+}
+
+/// The patterns the summary ranks by, whose figures the results table
+/// shows: each ranking's figure, then its whisker.
+fn ranked() -> impl Iterator<Item = (Pattern, &'static Ranking)> {
+    Pattern::ALL
+        .into_iter()
+        .filter_map(|p| Some((p, p.describe().ranking.as_ref()?)))
+}
+
+/// A case's figure as a multiple of its physical limit, to show under it.
+fn against_limit(report: &Report, case: Option<&&Row>) -> Option<String> {
+    let (m, name) = report.result.floors.as_ref()?.multiple(case?)?;
+    Some(format!(
+        "<span class=\"mult\" title=\"{}\">{m:.2}×</span>",
+        escape(&multiple_text((m, name)))
+    ))
+}
+
+/// A figure as a column of the results table shows it.
+fn column_text(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Ns => ns(v),
+        Unit::MibPerS => format!("{v:.1}"),
+        Unit::MsgPerS => crate::results::format::rate(v),
+    }
 }
 
 /// Each placement's heading over its columns, and the columns' names.
@@ -166,35 +196,22 @@ fn result_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> Strin
         first.size_bytes,
         size_cell(first)
     );
-    let case = |p: Placement, pattern: Pattern| {
-        rows.iter()
-            .find(|r| r.placement == p && r.pattern == pattern)
-    };
-    let floors = report.result.floors.as_ref();
-    let against = |r: Option<&&Row>| {
-        let (m, name) = floors?.multiple(r?)?;
-        Some(format!(
-            "<span class=\"mult\" title=\"{}\">{m:.2}×</span>",
-            escape(&multiple_text((m, name)))
-        ))
-    };
     for &p in placements {
-        let latency = case(p, Pattern::Latency);
-        let throughput = case(p, Pattern::Throughput);
-        let p50 = |r: &Row| r.rtt_ns.as_ref().map(|t| t.p50 as f64);
-        s += &figure(latency, p50, ns, against(latency));
-        s += &figure(
-            latency,
-            |r| r.rtt_ns.as_ref().map(|t| t.p99 as f64),
-            ns,
-            None,
-        );
-        s += &figure(
-            throughput,
-            |r| r.mib_per_s,
-            |v| format!("{v:.1}"),
-            against(throughput),
-        );
+        for (pattern, ranking) in ranked() {
+            let case = rows
+                .iter()
+                .find(|r| r.placement == p && r.pattern == pattern);
+            let multiple = against_limit(report, case);
+            s += &figure(
+                case,
+                ranking.by.read,
+                |v| column_text(ranking.by.unit, v),
+                multiple,
+            );
+            if let Some((_, w)) = ranking.whisker {
+                s += &figure(case, w.read, |v| column_text(w.unit, v), None);
+            }
+        }
     }
     // Torn messages happen only in fan-in, which the load table shows.
     let counters = first.errors.named();
@@ -285,10 +302,10 @@ fn status_cell(rows: &[&Row]) -> String {
 /// after the chart of their ratios.
 pub fn comparison(report: &Report, baseline: &ResultFile, chart: Option<&Figure>) -> String {
     let mut s = String::from("<h2 id=\"compare\">Compared with the baseline</h2>\n");
-    if let Some(w) = crate::compare::machine_warning(baseline, report.result) {
+    if let Some(w) = crate::compare::machine_warning(baseline, report.measured) {
         s += &format!("<p class=\"bad\">Warning: {}.</p>\n", escape(&w));
     }
-    let changes = crate::compare::compare(baseline, report.result, COMPARE_THRESHOLD);
+    let changes = crate::compare::compare(baseline, report.measured, COMPARE_THRESHOLD);
     if let Some(f) = chart {
         s += &figures_html(std::slice::from_ref(f));
     }
@@ -298,7 +315,7 @@ pub fn comparison(report: &Report, baseline: &ResultFile, chart: Option<&Figure>
         s += &change_row(report, c);
     }
     s += "</tbody></table></div>\n";
-    s + &one_sided(report.result, baseline)
+    s + &one_sided(report.measured, baseline)
 }
 
 fn change_row(report: &Report, c: &crate::compare::Change) -> String {

@@ -108,6 +108,7 @@ pub struct CaseKey<'a> {
     /// The offered rate's bits: an f64 compared exactly, as it was written.
     pub offered_per_s: Option<u64>,
     pub senders: Option<u32>,
+    pub wait: Wait,
 }
 
 impl CaseKey<'_> {
@@ -173,6 +174,54 @@ pub enum Pattern {
     Rate,
     /// Several sender processes into one receiver (--senders): aggregate throughput and one-way latency
     FanIn,
+}
+
+/// How a receiver waits for the next message: the second half of what a
+/// user chooses with a transport. Files from before it was recorded hold
+/// `block` rows (shm-ring's then spun first: see the README).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Wait {
+    /// The mechanism's blocking call: the thread sleeps until woken.
+    #[default]
+    Block,
+    /// Non-blocking calls in a loop until a message is there: a whole CPU.
+    Spin,
+    /// Spins for a bounded time (the row's spin_budget_ns), then blocks.
+    Hybrid,
+    /// epoll_wait, then a non-blocking receive, as an event loop does.
+    Epoll,
+    /// The receive is submitted to an io_uring and its completion awaited.
+    IoUring,
+}
+
+impl Wait {
+    pub const ALL: [Wait; 5] = [
+        Wait::Block,
+        Wait::Spin,
+        Wait::Hybrid,
+        Wait::Epoll,
+        Wait::IoUring,
+    ];
+
+    pub fn is_block(&self) -> bool {
+        *self == Wait::Block
+    }
+}
+
+impl std::fmt::Display for Wait {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = match self {
+            Wait::Block => "block",
+            Wait::Spin => "spin",
+            Wait::Hybrid => "hybrid",
+            Wait::Epoll => "epoll",
+            Wait::IoUring => "io-uring",
+        };
+        f.write_str(name)
+    }
 }
 
 /// Where the two processes run.
@@ -314,7 +363,8 @@ pub struct Rtt {
     pub stddev: f64,
 }
 
-/// CPU time (user + system) per timed message, in nanoseconds.
+/// A CPU figure of each side: the time (user + system) per timed message
+/// in nanoseconds, or the share of a CPU used over the timed part.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CpuPerMessage {
     pub parent: f64,
@@ -329,6 +379,12 @@ pub struct Row {
     pub family: Family,
     pub placement: Placement,
     pub pattern: Pattern,
+    /// How both processes' receives waited (part of the case).
+    #[serde(default, skip_serializing_if = "Wait::is_block")]
+    pub wait: Wait,
+    /// `hybrid`: how long a receive spun before it blocked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spin_budget_ns: Option<u64>,
     pub size_bytes: u64,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -354,6 +410,10 @@ pub struct Row {
     pub mib_per_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_ns_per_msg: Option<CpuPerMessage>,
+    /// The CPU each side used over the timed part, in CPUs (1.0: one CPU
+    /// all the time; a side with two busy threads can pass 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_busy: Option<CpuPerMessage>,
     /// Timed messages (round trips for latency), warm-up excluded.
     pub messages: u64,
     pub warmup_messages: u64,
@@ -405,6 +465,8 @@ impl Row {
             family: Family::Kernel,
             placement,
             pattern,
+            wait: Wait::Block,
+            spin_budget_ns: None,
             size_bytes: size as u64,
             status: Status::Ok,
             reason: None,
@@ -416,6 +478,7 @@ impl Row {
             msgs_per_s: None,
             mib_per_s: None,
             cpu_ns_per_msg: None,
+            cpu_busy: None,
             messages: 0,
             warmup_messages: 0,
             elapsed_s: 0.0,
@@ -438,6 +501,17 @@ impl Row {
             size_bytes: self.size_bytes,
             offered_per_s: self.offered_per_s.map(f64::to_bits),
             senders: self.senders,
+            wait: self.wait,
+        }
+    }
+
+    /// The transport as people read it: its name, and how its receiver
+    /// waited when that was not by blocking ("pipe (spin)"), so that tables
+    /// and charts keep the two apart.
+    pub fn transport_label(&self) -> std::borrow::Cow<'_, str> {
+        match self.wait {
+            Wait::Block => std::borrow::Cow::Borrowed(&self.mechanism),
+            wait => std::borrow::Cow::Owned(format!("{} ({wait})", self.mechanism)),
         }
     }
 
@@ -525,6 +599,17 @@ pub struct RunRecord {
     /// Sender counts of the `fan-in` pattern.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub senders: Vec<u32>,
+    /// How receivers waited; files from before it was recorded: block.
+    #[serde(default = "block_only", skip_serializing_if = "is_block_only")]
+    pub waits: Vec<Wait>,
+}
+
+fn block_only() -> Vec<Wait> {
+    vec![Wait::Block]
+}
+
+fn is_block_only(waits: &Vec<Wait>) -> bool {
+    *waits == block_only()
 }
 
 fn one() -> usize {

@@ -81,6 +81,17 @@ pub enum Load {
     Senders,
 }
 
+impl Load {
+    /// A row's place on this axis.
+    pub fn of(self, r: &Row) -> Option<f64> {
+        match self {
+            Load::None => None,
+            Load::OfferedRate => r.offered_per_s,
+            Load::Senders => r.senders.map(f64::from),
+        }
+    }
+}
+
 /// The physical limit a pattern's headline is read against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bound {
@@ -97,6 +108,8 @@ pub struct Description {
     pub metrics: &'static [Metric],
     pub distributions: &'static [Distribution],
     pub load: Load,
+    /// Whether how the receiver waits (`--waits`) is an axis of its cases.
+    pub waits: bool,
     /// What a history tool shows beside the figure.
     pub details: fn(&Row) -> String,
     /// An `ok` row's figures in one line, as progress lines show them.
@@ -104,6 +117,61 @@ pub struct Description {
     /// How to read its rows, once above a table that has any.
     pub legend: Option<&'static str>,
     pub bound: Bound,
+    /// The report's charts of its rows, in page order.
+    pub plots: &'static [Plot],
+    /// How the report's summary ranks transports by it, if it does.
+    pub ranking: Option<Ranking>,
+}
+
+/// A chart of a pattern's rows in the report, one line per transport.
+/// `title` and `caption` name `{size}`, `{group}` and `{where}` (the
+/// placement in words), which the report fills in.
+pub struct Plot {
+    /// The start of its files' names.
+    pub key: &'static str,
+    pub against: Against,
+    pub title: &'static str,
+    pub caption: &'static str,
+}
+
+/// What a chart's x axis is.
+pub enum Against {
+    /// The message size, over the rows that carry a message.
+    Size(&'static Metric),
+    /// The pattern's load, at the smallest size it was measured at.
+    Load(&'static Metric),
+    /// The round-trip curve by percentile, at the smallest size (rows
+    /// that carry no payload too).
+    Percentile,
+}
+
+/// Where the report's summary ranks a pattern's transports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RankedAt {
+    /// A sentence per size; the bars at the smallest, with the rows that
+    /// carry no payload.
+    EverySize,
+    /// The largest size that most transports carry: one that moves data.
+    MostCarried,
+}
+
+/// How the report's summary ranks transports: the bars, a sentence, and a
+/// transport × size grid.
+pub struct Ranking {
+    /// The bars' files are `summary-{key}-…`.
+    pub key: &'static str,
+    pub by: &'static Metric,
+    /// What the bars' labels call the whisker, and what it is.
+    pub whisker: Option<(&'static str, &'static Metric)>,
+    pub at: RankedAt,
+    /// The sentence's "{size}, {noun}: fastest …".
+    pub noun: &'static str,
+    /// The bars' title and caption, as a `Plot`'s; the x axis label.
+    pub title: &'static str,
+    pub caption: &'static str,
+    pub axis: &'static str,
+    /// The grid's title.
+    pub grid: &'static str,
 }
 
 impl Description {
@@ -178,33 +246,35 @@ const MIB_PER_S: Metric = Metric {
     in_gab: true,
 };
 
+const RTT_P50: Metric = Metric {
+    name: "latency",
+    label: "RTT p50",
+    field: "rtt_ns.p50",
+    unit: Unit::Ns,
+    better: Better::Lower,
+    read: |r| rtt(r).map(|t| t.p50 as f64),
+    required: true,
+    in_bmf: true,
+    in_gab: true,
+};
+
+const RTT_P99: Metric = Metric {
+    name: "rtt-p99",
+    label: "RTT p99",
+    field: "rtt_ns.p99",
+    unit: Unit::Ns,
+    better: Better::Lower,
+    read: |r| rtt(r).map(|t| t.p99 as f64),
+    required: true,
+    in_bmf: true,
+    in_gab: false,
+};
+
 static LATENCY: Description = Description {
-    metrics: &[
-        Metric {
-            name: "latency",
-            label: "RTT p50",
-            field: "rtt_ns.p50",
-            unit: Unit::Ns,
-            better: Better::Lower,
-            read: |r| rtt(r).map(|t| t.p50 as f64),
-            required: true,
-            in_bmf: true,
-            in_gab: true,
-        },
-        Metric {
-            name: "rtt-p99",
-            label: "RTT p99",
-            field: "rtt_ns.p99",
-            unit: Unit::Ns,
-            better: Better::Lower,
-            read: |r| rtt(r).map(|t| t.p99 as f64),
-            required: true,
-            in_bmf: true,
-            in_gab: false,
-        },
-    ],
+    metrics: &[RTT_P50, RTT_P99],
     distributions: &[RTT],
     load: Load::None,
+    waits: true,
     details: |r| match rtt(r) {
         Some(t) => format!(
             "{}\np99 {} ns, p99.9 {} ns, max {} ns\n{} round trips",
@@ -223,12 +293,44 @@ static LATENCY: Description = Description {
     },
     legend: Some("RTT = round trip (send + echo); one-way latency ≈ RTT / 2. Throughput is one-way, MiB = 2^20 bytes. CPU/msg is user+system CPU time per message of each process."),
     bound: Bound::RoundTrip,
+    plots: &[
+        Plot {
+            key: "latency-p50",
+            against: Against::Size(&RTT_P50),
+            title: "Round trip, median: {group}",
+            caption: "Round-trip time (median) against message size, {group}, {where}. One-way latency is about half.",
+        },
+        Plot {
+            key: "latency-p99",
+            against: Against::Size(&RTT_P99),
+            title: "Round trip, 99th percentile: {group}",
+            caption: "Round-trip time (99th percentile) against message size, {group}, {where}. One-way latency is about half.",
+        },
+        Plot {
+            key: "latency-distribution",
+            against: Against::Percentile,
+            title: "Round-trip distribution, {size}: {group}",
+            caption: "Round-trip time at each percentile, {size} messages (a semaphore carries none), {group}, {where}. The right of the chart is the tail.",
+        },
+    ],
+    ranking: Some(Ranking {
+        key: "rtt",
+        by: &RTT_P50,
+        whisker: Some(("p99", &RTT_P99)),
+        at: RankedAt::EverySize,
+        noun: "round trip",
+        title: "Round trip at {size}, fastest first: {group}",
+        caption: "Median round trip of a {size} message (bar) and its 99th percentile (whisker), {group}, {where}.",
+        axis: "RTT p50, whisker to p99 (log)",
+        grid: "Round trip p50",
+    }),
 };
 
 static THROUGHPUT: Description = Description {
     metrics: &[MESSAGES_PER_S, MIB_PER_S],
     distributions: &[],
     load: Load::None,
+    waits: true,
     details: |r| format!("{}\n{} messages", placed(r), r.messages),
     line: |r| match r.mib_per_s {
         Some(mib) => format!("{}  {mib:.1} MiB/s", rate(r.msgs_per_s.unwrap_or(0.0))),
@@ -236,32 +338,66 @@ static THROUGHPUT: Description = Description {
     },
     legend: None,
     bound: Bound::Copy,
+    plots: &[
+        Plot {
+            key: "throughput-mib",
+            against: Against::Size(&MIB_PER_S),
+            title: "One-way throughput, MiB/s: {group}",
+            caption: "One-way throughput in MiB/s against message size, {group}, {where} (MiB = 2^20 bytes).",
+        },
+        Plot {
+            key: "throughput-msgs",
+            against: Against::Size(&MESSAGES_PER_S),
+            title: "One-way throughput, messages/s: {group}",
+            caption: "One-way throughput in messages/s against message size, {group}, {where} (MiB = 2^20 bytes).",
+        },
+    ],
+    ranking: Some(Ranking {
+        key: "throughput",
+        by: &MIB_PER_S,
+        whisker: None,
+        at: RankedAt::MostCarried,
+        noun: "throughput",
+        title: "Throughput at {size}, fastest first: {group}",
+        caption: "One-way throughput of {size} messages, {group}, {where}: the largest size that most transports carry.",
+        axis: "MiB/s, one way (log)",
+        grid: "Throughput, MiB/s",
+    }),
 };
+
+const DUE_P99: Metric = Metric {
+    name: "latency-p99",
+    label: "p99 from due time",
+    field: "rtt_ns.p99",
+    unit: Unit::Ns,
+    better: Better::Lower,
+    read: |r| rtt(r).map(|t| t.p99 as f64),
+    required: true,
+    in_bmf: true,
+    in_gab: true,
+};
+
+const DUE_P50: Metric = Metric {
+    name: "latency",
+    label: "p50 from due time",
+    field: "rtt_ns.p50",
+    unit: Unit::Ns,
+    better: Better::Lower,
+    read: |r| rtt(r).map(|t| t.p50 as f64),
+    required: true,
+    in_bmf: true,
+    in_gab: false,
+};
+
+/// What a rate chart's caption says after what it plots.
+macro_rules! saturation {
+    () => { " from when each message was due to its echo, against the offered rate. Where a line turns up, the transport saturates; past that the sender cannot keep its schedule (the load table says CANNOT SUSTAIN) and the latency is the queue it built." };
+}
 
 static RATE: Description = Description {
     metrics: &[
-        Metric {
-            name: "latency-p99",
-            label: "p99 from due time",
-            field: "rtt_ns.p99",
-            unit: Unit::Ns,
-            better: Better::Lower,
-            read: |r| rtt(r).map(|t| t.p99 as f64),
-            required: true,
-            in_bmf: true,
-            in_gab: true,
-        },
-        Metric {
-            name: "latency",
-            label: "p50 from due time",
-            field: "rtt_ns.p50",
-            unit: Unit::Ns,
-            better: Better::Lower,
-            read: |r| rtt(r).map(|t| t.p50 as f64),
-            required: true,
-            in_bmf: true,
-            in_gab: false,
-        },
+        DUE_P99,
+        DUE_P50,
         Metric {
             name: "achieved",
             label: "achieved messages/s",
@@ -276,6 +412,7 @@ static RATE: Description = Description {
     ],
     distributions: &[RTT],
     load: Load::OfferedRate,
+    waits: true,
     details: |r| {
         format!(
             "{}\np50 {} ns from the due time; achieved {:.0} of {:.0} msg/s offered",
@@ -296,22 +433,44 @@ static RATE: Description = Description {
     },
     legend: Some("rate: an open loop. Messages leave at fixed times for the offered rate and are echoed; the RTT columns run from when each message was due to its echo, so a stall counts against every message it delayed. CANNOT SUSTAIN: the exchange ended further behind its schedule than a round trip and a noisy machine explain (2 ms, two intervals or 5 % of the timed part, whichever is most), so messages went out or came back slower than offered. CPU/msg of the parent includes the sender's wait for each due time, spun for its last stretch."),
     bound: Bound::Unbounded,
+    plots: &[
+        Plot {
+            key: "rate-p99",
+            against: Against::Load(&DUE_P99),
+            title: "Under load, 99th percentile from the due time, {size}: {group}",
+            caption: concat!("Open loop, {size} messages (a semaphore carries none), {group}, {where}: the 99th percentile of the time", saturation!()),
+        },
+        Plot {
+            key: "rate-p50",
+            against: Against::Load(&DUE_P50),
+            title: "Under load, median from the due time, {size}: {group}",
+            caption: concat!("Open loop, {size} messages (a semaphore carries none), {group}, {where}: the median of the time", saturation!()),
+        },
+    ],
+    ranking: None,
 };
+
+const ONE_WAY_P50: Metric = Metric {
+    name: "one-way-p50",
+    label: "one-way p50",
+    field: "one_way_ns.p50",
+    unit: Unit::Ns,
+    better: Better::Lower,
+    read: |r| one_way(r).map(|t| t.p50 as f64),
+    required: false,
+    in_bmf: true,
+    in_gab: false,
+};
+
+/// What a fan-in chart's caption says after what it plots.
+macro_rules! turns {
+    () => { " against the number of sender processes. Senders beyond the CPUs they run on take turns (the load table's notes say where)." };
+}
 
 static FAN_IN: Description = Description {
     metrics: &[
         MESSAGES_PER_S,
-        Metric {
-            name: "one-way-p50",
-            label: "one-way p50",
-            field: "one_way_ns.p50",
-            unit: Unit::Ns,
-            better: Better::Lower,
-            read: |r| one_way(r).map(|t| t.p50 as f64),
-            required: false,
-            in_bmf: true,
-            in_gab: false,
-        },
+        ONE_WAY_P50,
         Metric {
             in_bmf: false,
             ..MIB_PER_S
@@ -324,6 +483,9 @@ static FAN_IN: Description = Description {
         required: false,
     }],
     load: Load::Senders,
+    // Its receiver gathers from many senders, each transport in its own
+    // way; its rows are `block`.
+    waits: false,
     details: |r| format!("{}\n{} messages", placed(r), r.messages),
     line: |r| {
         format!(
@@ -334,4 +496,59 @@ static FAN_IN: Description = Description {
     },
     legend: Some("fan-in: N sender processes write to one receiver; throughput is the receiver's total, and the latency columns (1-way) run from each sender's CLOCK_MONOTONIC stamp to receipt. torn: messages whose bytes mixed with another sender's. Senders that outnumber the CPUs they run on take turns, and their figures measure the scheduler as much as the transport: the row's note (in the result file and the report) says where."),
     bound: Bound::Unbounded,
+    plots: &[
+        Plot {
+            key: "fan-in-msgs",
+            against: Against::Load(&MESSAGES_PER_S),
+            title: "Fan-in, messages/s received, {size}: {group}",
+            caption: concat!("Fan-in, {size} messages, {group}, {where}: the messages/s received", turns!()),
+        },
+        Plot {
+            key: "fan-in-one-way-p50",
+            against: Against::Load(&ONE_WAY_P50),
+            title: "Fan-in, one-way median, {size}: {group}",
+            caption: concat!("Fan-in, {size} messages, {group}, {where}: the one-way median", turns!()),
+        },
+    ],
+    ranking: None,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A chart against the load of a pattern that has none would plot
+    /// nothing; two charts with one key would overwrite each other's files.
+    #[test]
+    fn every_plot_has_its_axis_and_its_own_files() {
+        let mut keys = Vec::new();
+        for p in Pattern::ALL {
+            let d = p.describe();
+            for plot in d.plots {
+                if matches!(plot.against, Against::Load(_)) {
+                    assert_ne!(d.load, Load::None, "{p}: {} is against no load", plot.key);
+                }
+                assert!(!keys.contains(&plot.key), "{} twice", plot.key);
+                keys.push(plot.key);
+            }
+            if let Some(r) = &d.ranking {
+                assert!(!keys.contains(&r.key), "{} twice", r.key);
+                keys.push(r.key);
+            }
+        }
+    }
+
+    /// What the summary ranks by is a figure the pattern carries, and so
+    /// is validated and exported like the others.
+    #[test]
+    fn rankings_rank_by_the_patterns_own_figures() {
+        for p in Pattern::ALL {
+            let d = p.describe();
+            let carried = |m: &Metric| d.metrics.iter().any(|o| o.field == m.field);
+            if let Some(r) = &d.ranking {
+                assert!(carried(r.by), "{p}: {}", r.by.field);
+                assert!(r.whisker.is_none_or(|(_, w)| carried(w)), "{p}");
+            }
+        }
+    }
+}

@@ -11,6 +11,7 @@ pub mod mapping;
 pub mod posix_sem;
 pub mod process;
 pub mod sysv;
+pub mod uring;
 
 use std::time::Duration;
 
@@ -19,25 +20,24 @@ use std::time::Duration;
 /// The parent measures its main thread only, so the watchdog thread's
 /// bookkeeping never shows up as transport cost.
 pub fn thread_cpu_time() -> Duration {
-    cpu_time(nix::sys::resource::UsageWho::RUSAGE_THREAD)
+    cpu_time(nix::time::ClockId::CLOCK_THREAD_CPUTIME_ID)
 }
 
 /// CPU time (user + system) consumed so far by the whole calling process.
 pub fn process_cpu_time() -> Duration {
-    cpu_time(nix::sys::resource::UsageWho::RUSAGE_SELF)
+    cpu_time(nix::time::ClockId::CLOCK_PROCESS_CPUTIME_ID)
 }
 
-fn cpu_time(who: nix::sys::resource::UsageWho) -> Duration {
-    match nix::sys::resource::getrusage(who) {
-        Ok(u) => timeval(u.user_time()) + timeval(u.system_time()),
-        // getrusage cannot fail for RUSAGE_SELF/THREAD on Linux; a zero keeps the
+/// The scheduler's own count, to the nanosecond: getrusage's user and
+/// system split is sampled at ticks and rescaled, so a case shorter than a
+/// few ticks could show more CPU time than wall time.
+fn cpu_time(clock: nix::time::ClockId) -> Duration {
+    match nix::time::clock_gettime(clock) {
+        Ok(t) => Duration::new(t.tv_sec() as u64, t.tv_nsec() as u32),
+        // Cannot fail for these clocks on Linux; a zero keeps the
         // measurement going rather than aborting a case over bookkeeping.
         Err(_) => Duration::ZERO,
     }
-}
-
-fn timeval(tv: nix::sys::time::TimeVal) -> Duration {
-    Duration::new(tv.tv_sec() as u64, tv.tv_usec() as u32 * 1000)
 }
 
 /// 16 hex digits no other user can guess, for the names of a case's

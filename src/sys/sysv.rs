@@ -80,6 +80,19 @@ impl MsgQueue {
     /// Receives the first message of type `mtype` into `buf` (type first,
     /// then text); returns the text's length.
     pub fn recv(&self, buf: &mut [u8], mtype: i64) -> nix::Result<usize> {
+        self.receive(buf, mtype, 0)
+    }
+
+    /// As `recv`, but EAGAIN (ENOMSG from the kernel) when no such
+    /// message is there (IPC_NOWAIT).
+    pub fn try_recv(&self, buf: &mut [u8], mtype: i64) -> nix::Result<usize> {
+        match self.receive(buf, mtype, libc::IPC_NOWAIT) {
+            Err(Errno::ENOMSG) => Err(Errno::EAGAIN),
+            other => other,
+        }
+    }
+
+    fn receive(&self, buf: &mut [u8], mtype: i64, flags: libc::c_int) -> nix::Result<usize> {
         assert!(buf.len() >= 8, "a message starts with its type");
         // SAFETY: buf is a writable region of buf.len() bytes; the kernel
         // writes at most 8 + msgsz bytes into it.
@@ -89,7 +102,7 @@ impl MsgQueue {
                 buf.as_mut_ptr() as *mut c_void,
                 buf.len() - 8,
                 mtype as libc::c_long,
-                0,
+                flags,
             )
         };
         Errno::result(n).map(|n| n as usize)

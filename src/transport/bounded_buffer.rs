@@ -8,10 +8,14 @@
 //! short and never spilled into the next slot.
 
 use std::io;
+use std::os::fd::BorrowedFd;
 
+use super::wait::{set_nonblocking, Waiter};
 use super::{too_large, Channel};
+use crate::results::Wait;
 use crate::sys::interrupt::retry;
 use crate::sys::mapping::Mapping;
+use crate::sys::uring::Op;
 
 /// Slots per direction.
 pub const SLOTS: usize = 8;
@@ -26,7 +30,14 @@ pub const INITIAL: [u16; 4] = [SLOTS as u16, 0, SLOTS as u16, 0];
 /// The four counting semaphores, however the mechanism provides them.
 pub trait Semaphores: Send + Sync {
     fn wait(&self, which: usize) -> nix::Result<()>;
+    /// Takes one if the count is above zero; false if it is zero.
+    fn try_wait(&self, which: usize) -> nix::Result<bool>;
     fn post(&self, which: usize) -> nix::Result<()>;
+    /// A descriptor that a read takes one from (an eventfd): then the
+    /// receiver waits on it as on any descriptor, epoll and io_uring too.
+    fn descriptor(&self, _which: usize) -> Option<BorrowedFd<'_>> {
+        None
+    }
 }
 
 /// Bytes before each slot's payload: the length that was sent.
@@ -50,6 +61,8 @@ pub struct BoundedBuffer<S: Semaphores> {
     parent: bool,
     next_out: usize,
     next_in: usize,
+    /// How a receive waits for its "full" semaphore.
+    waiter: Waiter,
     /// Runs once the peer has joined (removes names).
     on_joined: Option<Box<dyn FnOnce() + Send>>,
 }
@@ -65,6 +78,7 @@ impl<S: Semaphores> BoundedBuffer<S> {
             parent,
             next_out: 0,
             next_in: 0,
+            waiter: Waiter::Block,
             on_joined: None,
         }
     }
@@ -92,6 +106,8 @@ struct Direction<'a, S> {
     /// (ring offset, free semaphore, full semaphore).
     ring: (usize, usize, usize),
     next: &'a mut usize,
+    /// The receiving direction's; the sending one blocks.
+    waiter: Option<&'a mut Waiter>,
 }
 
 impl<S: Semaphores> Direction<'_, S> {
@@ -108,9 +124,30 @@ impl<S: Semaphores> Direction<'_, S> {
         retry(|| self.sems.post(full))
     }
 
+    /// Takes one from `full`, waiting as the receiver's waiter does.
+    fn wait_full(&mut self, full: usize) -> io::Result<()> {
+        let sems = self.sems;
+        let Some(waiter) = self.waiter.as_deref_mut() else {
+            return retry(|| sems.wait(full));
+        };
+        if let Some(fd) = sems.descriptor(full) {
+            let mut count = [0u8; 8];
+            let read = |b: &mut [u8]| nix::unistd::read(fd, b);
+            return waiter
+                .receive_fd(fd, Some(Op::Read), &mut count, read)
+                .map(drop);
+        }
+        let taken = || match sems.try_wait(full) {
+            Ok(true) => Ok(Some(())),
+            Ok(false) => Ok(None),
+            Err(e) => super::wait::nonblocking(Err(e)),
+        };
+        waiter.receive(taken, || retry(|| sems.wait(full)))
+    }
+
     fn take(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let (base, free, full) = self.ring;
-        retry(|| self.sems.wait(full))?;
+        self.wait_full(full)?;
         let slot = base + *self.next * stride(self.size);
         let mut length = [0u8; LENGTH_BYTES];
         self.map.read(slot, &mut length);
@@ -131,16 +168,17 @@ impl<S: Semaphores> BoundedBuffer<S> {
     fn directions(&mut self) -> (Direction<'_, S>, Direction<'_, S>) {
         let (out, inc) = (self.ring(self.parent), self.ring(!self.parent));
         let (map, sems, size) = (&self.map, &self.sems, self.size);
-        let direction = |ring, next| Direction {
+        let direction = |ring, next, waiter| Direction {
             map,
             sems,
             size,
             ring,
             next,
+            waiter,
         };
         (
-            direction(out, &mut self.next_out),
-            direction(inc, &mut self.next_in),
+            direction(out, &mut self.next_out, None),
+            direction(inc, &mut self.next_in, Some(&mut self.waiter)),
         )
     }
 }
@@ -160,6 +198,19 @@ impl<S: Semaphores> Channel for BoundedBuffer<S> {
             move |m| out.put(m),
             move |b| inc.take(b),
         ))
+    }
+
+    fn wait_with(&mut self, wait: Wait) -> io::Result<()> {
+        let full = self.ring(!self.parent).2;
+        self.waiter = match self.sems.descriptor(full) {
+            Some(fd) => {
+                let waiter = Waiter::on_fd(wait, fd)?;
+                set_nonblocking(fd, waiter.needs_nonblocking())?;
+                waiter
+            }
+            None => Waiter::without_fd(wait)?,
+        };
+        Ok(())
     }
 
     fn peer_joined(&mut self) -> io::Result<()> {

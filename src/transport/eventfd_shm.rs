@@ -5,8 +5,9 @@
 //! so nothing has a name and nothing can be left behind.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
 use nix::sys::memfd::{memfd_create, MFdFlags};
 
@@ -23,14 +24,29 @@ impl Semaphores for EventFds {
         let mut count = [0u8; 8];
         nix::unistd::read(&self.0[which], &mut count).map(drop)
     }
+    fn try_wait(&self, which: usize) -> nix::Result<bool> {
+        // Readable means a count above zero; one process reads each eventfd,
+        // so the read that follows does not block.
+        let mut fds = [PollFd::new(self.0[which].as_fd(), PollFlags::POLLIN)];
+        if poll(&mut fds, PollTimeout::ZERO)? == 0 {
+            return Ok(false);
+        }
+        self.wait(which).map(|_| true)
+    }
     fn post(&self, which: usize) -> nix::Result<()> {
         nix::unistd::write(&self.0[which], &1u64.to_ne_bytes()).map(drop)
+    }
+    fn descriptor(&self, which: usize) -> Option<BorrowedFd<'_>> {
+        Some(self.0[which].as_fd())
     }
 }
 
 impl Transport for EventfdShm {
     fn name(&self) -> &'static str {
         "eventfd-shm"
+    }
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        super::wait::on_descriptor(wait)
     }
     fn description(&self) -> &'static str {
         "shared memory ring (memfd) with eventfd wake-ups, all inherited"

@@ -28,6 +28,9 @@ impl Transport for Fifo {
     fn name(&self) -> &'static str {
         "fifo"
     }
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        super::wait::on_descriptor(wait)
+    }
     fn description(&self) -> &'static str {
         "named pipe pair (mkfifo) opened by path"
     }

@@ -10,6 +10,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 
 use super::packets::{recv_packet, send_packet};
 use super::stream::write_all;
+use super::wait::Waiter;
 use super::{Channel, SendHalf};
 use crate::sys::interrupt::retry;
 
@@ -131,7 +132,7 @@ pub struct PacketGather(pub OwnedFd);
 
 impl Gather for PacketGather {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        recv_packet(&self.0, buf).map(Some)
+        recv_packet(&self.0, buf, &mut Waiter::Block).map(Some)
     }
 }
 
@@ -188,7 +189,7 @@ impl Gather for PolledGather {
             self.next = (i + 1) % self.connections.len();
             let fd = &self.connections[i];
             let got = if self.packets {
-                recv_packet(fd, buf)?
+                recv_packet(fd, buf, &mut Waiter::Block)?
             } else {
                 read_message(fd, buf)?
             };

@@ -54,6 +54,9 @@ fn receive(rx: &IpcBytesReceiver, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 impl Transport for IpcChannel {
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        (!wait.is_block()).then_some("the crate's blocking recv is what is measured; its try_recv and router thread are other designs, not wired here")
+    }
     fn name(&self) -> &'static str {
         "ipc-channel"
     }

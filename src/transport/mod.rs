@@ -25,11 +25,14 @@ mod tcp;
 mod uds_dgram;
 mod uds_seqpacket;
 mod uds_stream;
+pub mod wait;
 
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
+
+use crate::results::Wait;
 
 pub use gather::{FanIn, Gather, SendOnly};
 pub use stream::FdStream;
@@ -73,6 +76,14 @@ pub trait Channel: Send {
     /// Data messages only; control messages go through the whole channel.
     fn halves(&mut self) -> Result<Halves<'_>, String> {
         Err("its channel cannot send on one thread while it receives on another".into())
+    }
+    /// Makes its receives wait as `wait`, which its transport declared it
+    /// can (`Transport::wait_refused`). Called once, before any message.
+    fn wait_with(&mut self, wait: Wait) -> io::Result<()> {
+        match wait {
+            Wait::Block => Ok(()),
+            other => Err(unsupported(format!("this channel cannot wait as {other}"))),
+        }
     }
 }
 
@@ -327,6 +338,10 @@ pub trait Transport: Sync {
     fn timed_by(&self) -> Option<&'static str> {
         None
     }
+    /// Why its receiver cannot wait as `wait`, or None when it can; each
+    /// transport says so in its own file (`wait::on_descriptor` and
+    /// `wait::without_descriptor` are the common answers).
+    fn wait_refused(&self, wait: Wait) -> Option<&'static str>;
     /// A kernel object used directly, or a library's channel over some.
     fn family(&self) -> crate::results::Family {
         crate::results::Family::Kernel

@@ -113,6 +113,11 @@ const FACTS: &[Fact] = &[
 ];
 
 impl Transport for Node {
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        (!wait.is_block()).then_some(
+            "Node waits in libuv's event loop (epoll) whatever is asked: its rows stay block",
+        )
+    }
     fn name(&self) -> &'static str {
         match (self.serialization, self.node_to_node) {
             (Serialization::Json, false) => "node-json",

@@ -2,36 +2,63 @@
 //! one send, one message; one receive, one message.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::sys::socket::{recv, send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 
+use super::wait::{nonblocking, set_nonblocking, writable, Waiter};
 use super::Channel;
-use crate::sys::interrupt::retry;
+use crate::results::Wait;
+use crate::sys::uring::Op;
 
-pub struct Packets(pub OwnedFd);
+pub struct Packets {
+    fd: OwnedFd,
+    waiter: Waiter,
+}
+
+impl Packets {
+    pub fn new(fd: OwnedFd) -> Packets {
+        Packets {
+            fd,
+            waiter: Waiter::Block,
+        }
+    }
+}
 
 impl Channel for Packets {
     fn send(&mut self, msg: &[u8]) -> io::Result<()> {
-        send_packet(&self.0, msg)
+        send_packet(&self.fd, msg)
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        recv_packet(&self.0, buf)
+        recv_packet(&self.fd, buf, &mut self.waiter)
+    }
+    fn recv_any(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        recv_packet(&self.fd, buf, &mut Waiter::Block)
+    }
+    fn wait_with(&mut self, wait: Wait) -> io::Result<()> {
+        self.waiter = Waiter::on_fd(wait, self.fd.as_fd())?;
+        set_nonblocking(self.fd.as_fd(), self.waiter.needs_nonblocking())
     }
     fn halves(&mut self) -> Result<super::Halves<'_>, String> {
         // One socket, sent on and received from at once: the kernel keeps
         // the two directions apart.
-        let fd = &self.0;
+        let (fd, waiter) = (&self.fd, &mut self.waiter);
         Ok(super::Halves::new(
             move |m| send_packet(fd, m),
-            move |b| recv_packet(fd, b),
+            move |b| recv_packet(fd, b, waiter),
         ))
     }
 }
 
-/// Sends one message whole (a datagram or a sequenced packet).
+/// Sends one message whole (a datagram or a sequenced packet); a socket
+/// made non-blocking for its receiver waits for room.
 pub fn send_packet(fd: &OwnedFd, msg: &[u8]) -> io::Result<()> {
-    let n = retry(|| send(fd.as_raw_fd(), msg, MsgFlags::empty()))?;
+    let n = loop {
+        match nonblocking(send(fd.as_raw_fd(), msg, MsgFlags::empty()))? {
+            Some(n) => break n,
+            None => writable(fd.as_fd())?,
+        }
+    };
     if n != msg.len() {
         return Err(io::Error::other(format!(
             "message sent short: {n} of {}",
@@ -44,8 +71,9 @@ pub fn send_packet(fd: &OwnedFd, msg: &[u8]) -> io::Result<()> {
 /// Receives one message. MSG_TRUNC makes the kernel report the message's
 /// real length, so an oversized one shows up as a size mismatch instead of
 /// silent truncation.
-pub fn recv_packet(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
-    retry(|| recv(fd.as_raw_fd(), buf, MsgFlags::MSG_TRUNC))
+pub fn recv_packet(fd: &OwnedFd, buf: &mut [u8], waiter: &mut Waiter) -> io::Result<usize> {
+    let call = |b: &mut [u8]| recv(fd.as_raw_fd(), b, MsgFlags::MSG_TRUNC);
+    waiter.receive_fd(fd.as_fd(), Some(Op::RecvTruncated), buf, call)
 }
 
 /// Asks the kernel whether one message of `size` bytes fits a fresh socket

@@ -15,6 +15,9 @@ impl Transport for Pipe {
     fn name(&self) -> &'static str {
         "pipe"
     }
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        super::wait::on_descriptor(wait)
+    }
     fn description(&self) -> &'static str {
         "anonymous pipe pair (pipe2), ends inherited by the peer"
     }

@@ -5,10 +5,15 @@
 use std::io;
 
 use nix::errno::Errno;
-use nix::mqueue::{mq_close, mq_open, mq_receive, mq_send, mq_unlink, MQ_OFlag, MqAttr, MqdT};
+use std::os::fd::AsFd;
+
+use nix::mqueue::{mq_close, mq_open, mq_receive, mq_remove_nonblock, mq_send, mq_set_nonblock};
+use nix::mqueue::{mq_unlink, MQ_OFlag, MqAttr, MqdT};
 use nix::sys::stat::Mode;
 
+use super::wait::Waiter;
 use super::{unsupported, Channel, Inherited, Names, Prepared, Rendezvous, Transport};
+use crate::results::Wait;
 use crate::sys::interrupt::retry;
 use crate::sys::limits::{rlimit_msgqueue, sysctl};
 
@@ -34,6 +39,7 @@ impl Queue {
 struct MqChannel {
     tx: Queue,
     rx: Queue,
+    waiter: Waiter,
     names: Option<Names>,
 }
 
@@ -41,9 +47,13 @@ impl Queue {
     fn send(&self, msg: &[u8]) -> io::Result<()> {
         retry(|| mq_send(self.get(), msg, 0))
     }
-    fn recv(&self, buf: &mut [u8]) -> io::Result<usize> {
+    /// A queue descriptor is a file descriptor on Linux: epoll watches it,
+    /// and O_NONBLOCK (set with mq_setattr) makes mq_receive return EAGAIN.
+    fn recv(&self, buf: &mut [u8], waiter: &mut Waiter) -> io::Result<usize> {
+        let queue = self.get();
         let mut prio = 0;
-        retry(|| mq_receive(self.get(), buf, &mut prio))
+        let call = |b: &mut [u8]| mq_receive(queue, b, &mut prio);
+        waiter.receive_fd(queue.as_fd(), None, buf, call)
     }
 }
 
@@ -52,11 +62,25 @@ impl Channel for MqChannel {
         self.tx.send(msg)
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.rx.recv(buf)
+        self.rx.recv(buf, &mut self.waiter)
+    }
+    fn wait_with(&mut self, wait: Wait) -> io::Result<()> {
+        if let Some(why) = PosixMq.wait_refused(wait) {
+            return Err(unsupported(why.into()));
+        }
+        self.waiter = Waiter::on_fd(wait, self.rx.get().as_fd())?;
+        match self.waiter.needs_nonblocking() {
+            true => mq_set_nonblock(self.rx.get())?,
+            false => mq_remove_nonblock(self.rx.get())?,
+        };
+        Ok(())
     }
     fn halves(&mut self) -> Result<super::Halves<'_>, String> {
-        let (tx, rx) = (&self.tx, &self.rx);
-        Ok(super::Halves::new(move |m| tx.send(m), move |b| rx.recv(b)))
+        let (tx, rx, waiter) = (&self.tx, &self.rx, &mut self.waiter);
+        Ok(super::Halves::new(
+            move |m| tx.send(m),
+            move |b| rx.recv(b, waiter),
+        ))
     }
     fn peer_joined(&mut self) -> io::Result<()> {
         self.names.take();
@@ -101,7 +125,7 @@ struct QueueGather {
 
 impl super::Gather for QueueGather {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        self.queue.recv(buf).map(Some)
+        self.queue.recv(buf, &mut Waiter::Block).map(Some)
     }
     fn senders_joined(&mut self) -> io::Result<()> {
         self.names.remove_all();
@@ -143,6 +167,14 @@ impl Transport for PosixMq {
             _ => Ok(()),
         }
     }
+    fn wait_refused(&self, wait: Wait) -> Option<&'static str> {
+        match wait {
+            Wait::IoUring => {
+                Some("io_uring has no mq_receive: a queue descriptor can only be polled")
+            }
+            _ => None,
+        }
+    }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
         let (to_child, to_parent) = names(at.tag);
         let mut guard = unlinker();
@@ -151,6 +183,7 @@ impl Transport for PosixMq {
         Ok(Prepared::ready(Box::new(MqChannel {
             tx,
             rx,
+            waiter: Waiter::Block,
             names: Some(guard),
         })))
     }
@@ -159,6 +192,7 @@ impl Transport for PosixMq {
         Ok(Box::new(MqChannel {
             rx: open(&to_child, None)?,
             tx: open(&to_parent, None)?,
+            waiter: Waiter::Block,
             names: None,
         }))
     }

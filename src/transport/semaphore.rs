@@ -15,7 +15,9 @@ use std::os::fd::OwnedFd;
 use nix::fcntl::OFlag;
 
 use super::stream::{read_exact, write_all};
+use super::wait::Waiter;
 use super::{Channel, Inherited, Names, Prepared, Rendezvous, Transport};
+use crate::results::Wait;
 use crate::sys::interrupt::retry;
 use crate::sys::posix_sem::NamedSemaphore;
 
@@ -44,7 +46,7 @@ fn write_note(fd: &OwnedFd, posts_before: u64, msg: &[u8]) -> io::Result<()> {
 /// Reads a note: (data posts sent before it, its bytes).
 fn read_note(fd: &OwnedFd) -> io::Result<(u64, Vec<u8>)> {
     let mut head = [0u8; 12];
-    read_exact(fd, &mut head)?;
+    read_exact(fd, &mut head, &mut Waiter::Block)?;
     let posts_before = u64::from_le_bytes(head[..8].try_into().expect("8 bytes"));
     let len = u32::from_le_bytes(head[8..].try_into().expect("4 bytes")) as usize;
     if len > MAX_NOTE {
@@ -54,8 +56,18 @@ fn read_note(fd: &OwnedFd) -> io::Result<(u64, Vec<u8>)> {
         ));
     }
     let mut msg = vec![0u8; len];
-    read_exact(fd, &mut msg)?;
+    read_exact(fd, &mut msg, &mut Waiter::Block)?;
     Ok((posts_before, msg))
+}
+
+/// Takes one post of `sem`, waiting as `waiter` does.
+fn take(sem: &NamedSemaphore, waiter: &mut Waiter) -> io::Result<()> {
+    let attempt = || match sem.try_wait() {
+        Ok(true) => Ok(Some(())),
+        Ok(false) => Ok(None),
+        Err(e) => super::wait::nonblocking(Err(e)),
+    };
+    waiter.receive(attempt, || retry(|| sem.wait()))
 }
 
 /// Copies a note's bytes into a receive buffer.
@@ -76,6 +88,7 @@ struct ParentEnd {
     /// A note was sent: the next receive is its answer.
     awaiting_answer: bool,
     names: Option<Names>,
+    waiter: Waiter,
 }
 
 struct PeerEnd {
@@ -90,6 +103,7 @@ struct PeerEnd {
     pending: Option<(u64, Vec<u8>)>,
     /// A post of `ping` taken while finding the note, not yet accounted.
     banked: bool,
+    waiter: Waiter,
 }
 
 impl Channel for ParentEnd {
@@ -108,8 +122,12 @@ impl Channel for ParentEnd {
             let (_, answer) = read_note(&self.answers)?;
             return Ok(deliver(buf, &answer));
         }
-        retry(|| self.pong.wait())?;
+        take(&self.pong, &mut self.waiter)?;
         Ok(0)
+    }
+    fn wait_with(&mut self, wait: Wait) -> io::Result<()> {
+        self.waiter = Waiter::without_fd(wait)?;
+        Ok(())
     }
     fn carries_payload(&self) -> bool {
         false
@@ -122,12 +140,13 @@ impl Channel for ParentEnd {
         // Posts one way, posts back: two semaphores, no shared state but
         // the count of posts the next control message reports.
         let (ping, pong, posts) = (&self.ping, &self.pong, &mut self.posts);
+        let waiter = &mut self.waiter;
         Ok(super::Halves::new(
             move |_| {
                 *posts += 1;
                 retry(|| ping.post())
             },
-            move |_| retry(|| pong.wait()).map(|()| 0),
+            move |_| take(pong, waiter).map(|()| 0),
         ))
     }
 }
@@ -138,7 +157,7 @@ impl PeerEnd {
         if std::mem::take(&mut self.banked) {
             return Ok(());
         }
-        retry(|| self.ping.wait())
+        take(&self.ping, &mut self.waiter)
     }
 }
 
@@ -151,7 +170,7 @@ impl Channel for PeerEnd {
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.pending.is_none() {
-            retry(|| self.ping.wait())?;
+            take(&self.ping, &mut self.waiter)?;
             if !retry(|| self.stop.try_wait())? {
                 self.posts += 1;
                 return Ok(0);
@@ -171,6 +190,10 @@ impl Channel for PeerEnd {
         self.posts = 0;
         Ok(deliver(buf, &msg))
     }
+    fn wait_with(&mut self, wait: Wait) -> io::Result<()> {
+        self.waiter = Waiter::without_fd(wait)?;
+        Ok(())
+    }
     fn carries_payload(&self) -> bool {
         false
     }
@@ -185,6 +208,9 @@ impl Transport for Semaphore {
     }
     fn nature(&self) -> super::Nature {
         super::Nature::kernel(super::Object::PosixSemaphore, super::Reach::Name)
+    }
+    fn wait_refused(&self, wait: Wait) -> Option<&'static str> {
+        super::wait::without_descriptor(wait)
     }
     fn note(&self) -> Option<&'static str> {
         Some("no payload: message size does not apply; a message is one post, RTT is post-to-answered-post")
@@ -214,6 +240,7 @@ impl Transport for Semaphore {
             posts: 0,
             awaiting_answer: false,
             names: Some(guard),
+            waiter: Waiter::Block,
         };
         Ok(Prepared {
             child_fds: vec![notes_r, answers_w],
@@ -238,6 +265,7 @@ impl Transport for Semaphore {
             posts: 0,
             pending: None,
             banked: false,
+            waiter: Waiter::Block,
         }))
     }
     fn orphaned(&self, tag: &str, _token: &str) {

@@ -22,6 +22,9 @@ impl Semaphores for PosixSems {
     fn wait(&self, which: usize) -> nix::Result<()> {
         self.0[which].wait()
     }
+    fn try_wait(&self, which: usize) -> nix::Result<bool> {
+        self.0[which].try_wait()
+    }
     fn post(&self, which: usize) -> nix::Result<()> {
         self.0[which].post()
     }
@@ -40,6 +43,9 @@ fn sem_names(tag: &str) -> Vec<String> {
 impl Transport for ShmPosixSem {
     fn name(&self) -> &'static str {
         "shm-posix-sem"
+    }
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        super::wait::without_descriptor(wait)
     }
     fn description(&self) -> &'static str {
         "POSIX shared memory ring (shm_open, mmap) with POSIX named semaphores"

@@ -1,8 +1,10 @@
 //! A lock-free single-producer single-consumer ring per direction in shared
 //! memory (an inherited memfd): the fastest path the hardware allows, and
-//! the reference for the physical limit. A side that finds the ring empty
-//! (or full) spins for a bounded time, yielding now and then so a peer on
-//! the same CPU can run, and then sleeps on a futex.
+//! the reference for the physical limit. A receiver that finds its ring
+//! empty waits as `--waits` says: sleeps on a futex at once (`block`),
+//! spins (`spin`), or spins for a bounded time and then sleeps (`hybrid`,
+//! what every shm-ring row did before the axis existed); a sender that
+//! finds its ring full always does the last.
 //!
 //! Layout of one ring, each field on its own 64-byte cache line so the two
 //! sides never write the same line:
@@ -35,7 +37,9 @@ use std::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 use nix::sys::memfd::{memfd_create, MFdFlags};
 
+use super::wait::Waiter;
 use super::{too_large, Channel, Inherited, Prepared, Rendezvous, Transport};
+use crate::results::Wait;
 use crate::sys::futex;
 use crate::sys::interrupt::retry;
 use crate::sys::mapping::Mapping;
@@ -44,10 +48,6 @@ pub struct ShmRing;
 
 const LINE: usize = 64;
 const HEADER: usize = 4 * LINE;
-/// Spins before sleeping; a yield every `YIELD_EVERY` lets a peer that
-/// shares the CPU run.
-const SPINS: u32 = 4000;
-const YIELD_EVERY: u32 = 16;
 
 /// Slots per ring: many small ones, few large ones (4 MiB per ring at most).
 fn slots(size: usize) -> usize {
@@ -96,19 +96,22 @@ impl Ring {
     }
 }
 
-/// Waits until `ready()` holds: spins, then sleeps on `seq` with `asleep`
-/// raised (see the module comment for why no wake-up is lost).
-fn wait_until(ready: impl Fn() -> bool, seq: &AtomicU32, asleep: &AtomicU32) -> io::Result<()> {
-    for i in 0..SPINS {
-        if ready() {
-            return Ok(());
-        }
-        if i % YIELD_EVERY == YIELD_EVERY - 1 {
-            std::thread::yield_now();
-        } else {
-            std::hint::spin_loop();
-        }
-    }
+/// Waits until `ready()` holds, as `waiter` says: spins, sleeps on `seq`
+/// with `asleep` raised (see the module comment for why no wake-up is
+/// lost), or spins and then sleeps.
+fn wait_until(
+    ready: impl Fn() -> bool,
+    seq: &AtomicU32,
+    asleep: &AtomicU32,
+    waiter: &mut Waiter,
+) -> io::Result<()> {
+    waiter.receive(
+        || Ok(ready().then_some(())),
+        || sleep_until(&ready, seq, asleep),
+    )
+}
+
+fn sleep_until(ready: &impl Fn() -> bool, seq: &AtomicU32, asleep: &AtomicU32) -> io::Result<()> {
     loop {
         asleep.store(1, Ordering::SeqCst);
         // Orders the store above before the index load in `ready` (the
@@ -143,6 +146,7 @@ struct RingChannel {
     map: Mapping,
     out: Ring,
     inc: Ring,
+    waiter: Waiter,
 }
 
 impl RingChannel {
@@ -158,7 +162,12 @@ impl RingChannel {
             (ring(1), ring(0))
         };
         map.touch();
-        RingChannel { map, out, inc }
+        RingChannel {
+            map,
+            out,
+            inc,
+            waiter: Waiter::Block,
+        }
     }
 }
 
@@ -168,16 +177,21 @@ impl Channel for RingChannel {
     }
 
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.inc.recv(&self.map, buf)
+        self.inc.recv(&self.map, buf, &mut self.waiter)
+    }
+
+    fn wait_with(&mut self, wait: Wait) -> io::Result<()> {
+        self.waiter = Waiter::without_fd(wait)?;
+        Ok(())
     }
 
     fn halves(&mut self) -> Result<super::Halves<'_>, String> {
         // Each ring has one producer and one consumer: the two threads use
         // different rings.
-        let (m, out, inc) = (&self.map, &self.out, &self.inc);
+        let (m, out, inc, waiter) = (&self.map, &self.out, &self.inc, &mut self.waiter);
         Ok(super::Halves::new(
             move |msg| out.send(m, msg),
-            move |buf| inc.recv(m, buf),
+            move |buf| inc.recv(m, buf, waiter),
         ))
     }
 }
@@ -201,7 +215,10 @@ impl Ring {
         }
         let head = r.head(m).load(Ordering::Relaxed);
         let has_room = || head - r.tail(m).load(Ordering::Acquire) < r.slots as u64;
-        wait_until(has_room, r.space_seq(m), r.producer_asleep(m))?;
+        // Room is the sender's wait, not the receiver's: it always spins a
+        // while before it sleeps.
+        let waiter = &mut Waiter::Hybrid;
+        wait_until(has_room, r.space_seq(m), r.producer_asleep(m), waiter)?;
         m.write(r.slot(head), &(msg.len() as u64).to_ne_bytes());
         m.write(r.slot(head) + LENGTH_BYTES, msg);
         r.head(m).store(head + 1, Ordering::Release);
@@ -209,11 +226,11 @@ impl Ring {
         Ok(())
     }
 
-    fn recv(&self, m: &Mapping, buf: &mut [u8]) -> io::Result<usize> {
+    fn recv(&self, m: &Mapping, buf: &mut [u8], waiter: &mut Waiter) -> io::Result<usize> {
         let r = self;
         let tail = r.tail(m).load(Ordering::Relaxed);
         let has_data = || r.head(m).load(Ordering::Acquire) != tail;
-        wait_until(has_data, r.data_seq(m), r.consumer_asleep(m))?;
+        wait_until(has_data, r.data_seq(m), r.consumer_asleep(m), waiter)?;
         Ok(r.take(m, buf))
     }
 
@@ -268,7 +285,9 @@ impl super::Gather for RingGather {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
         let (m, rings) = (&self.map, &self.rings);
         let (bell, asleep) = doorbell(m);
-        wait_until(|| rings.iter().any(|r| r.has_data(m)), bell, asleep)?;
+        // Fan-in rows are `block`: the receiver sleeps at once.
+        let ready = || rings.iter().any(|r| r.has_data(m));
+        wait_until(ready, bell, asleep, &mut Waiter::Block)?;
         let n = rings.len();
         let i = (0..n)
             .map(|k| (self.next + k) % n)
@@ -297,8 +316,14 @@ impl Transport for ShmRing {
     fn name(&self) -> &'static str {
         "shm-ring"
     }
+    fn wait_refused(&self, wait: Wait) -> Option<&'static str> {
+        match wait {
+            Wait::Epoll | Wait::IoUring => Some("its receiver waits on a futex word in shared memory, which has no descriptor for epoll or io_uring"),
+            _ => None,
+        }
+    }
     fn description(&self) -> &'static str {
-        "lock-free SPSC ring in shared memory (memfd), spin then futex"
+        "lock-free SPSC ring in shared memory (memfd), futex wake-ups"
     }
     fn nature(&self) -> super::Nature {
         super::Nature {

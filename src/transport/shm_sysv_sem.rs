@@ -17,6 +17,9 @@ impl Semaphores for SemSet {
     fn wait(&self, which: usize) -> nix::Result<()> {
         SemSet::wait(self, which as u16)
     }
+    fn try_wait(&self, which: usize) -> nix::Result<bool> {
+        SemSet::try_wait(self, which as u16)
+    }
     fn post(&self, which: usize) -> nix::Result<()> {
         SemSet::post(self, which as u16)
     }
@@ -32,6 +35,9 @@ fn parse_token(token: &str) -> io::Result<(i32, i32)> {
 impl Transport for ShmSysvSem {
     fn name(&self) -> &'static str {
         "shm-sysv-sem"
+    }
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        super::wait::without_descriptor(wait)
     }
     fn description(&self) -> &'static str {
         "System V shared memory ring (shmget, shmat) with a System V semaphore set"

@@ -13,6 +13,9 @@ impl Transport for Socketpair {
     fn name(&self) -> &'static str {
         "socketpair"
     }
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        super::wait::on_descriptor(wait)
+    }
     fn description(&self) -> &'static str {
         "anonymous Unix stream socket pair, one end inherited by the peer"
     }

@@ -5,7 +5,9 @@
 
 use std::io;
 
+use super::wait::{nonblocking, Waiter};
 use super::{unsupported, Channel, Inherited, Prepared, Rendezvous, Transport};
+use crate::results::Wait;
 use crate::sys::interrupt::retry;
 use crate::sys::limits::sysctl;
 use crate::sys::sysv::MsgQueue;
@@ -21,6 +23,7 @@ struct SysvChannel {
     recv_type: i64,
     /// msgsnd/msgrcv want the type in front of the text: one reused buffer.
     scratch: Vec<u8>,
+    waiter: Waiter,
 }
 
 impl SysvChannel {
@@ -30,6 +33,7 @@ impl SysvChannel {
             send_type,
             recv_type: TO_CHILD + TO_PARENT - send_type,
             scratch: vec![0; 8 + size],
+            waiter: Waiter::Block,
         }
     }
 }
@@ -75,6 +79,7 @@ impl Channel for SysvChannel {
             limit: in_flight_limit(size),
         });
         let (queue, send_type, recv_type) = (&self.queue, self.send_type, self.recv_type);
+        let waiter = &mut self.waiter;
         let (mut out, mut back) = (vec![0u8; 8 + size], vec![0u8; 8 + size]);
         let left = window.clone();
         Ok(super::Halves::new(
@@ -83,7 +88,7 @@ impl Channel for SysvChannel {
                 send_typed(queue, send_type, &mut out, m)
             },
             move |b| {
-                let n = recv_typed(queue, recv_type, &mut back, b)?;
+                let n = recv_typed(queue, recv_type, &mut back, b, waiter)?;
                 left.leave();
                 Ok(n)
             },
@@ -94,7 +99,12 @@ impl Channel for SysvChannel {
         send_typed(&self.queue, self.send_type, &mut self.scratch, msg)
     }
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        recv_typed(&self.queue, self.recv_type, &mut self.scratch, buf)
+        let waiter = &mut self.waiter;
+        recv_typed(&self.queue, self.recv_type, &mut self.scratch, buf, waiter)
+    }
+    fn wait_with(&mut self, wait: Wait) -> io::Result<()> {
+        self.waiter = Waiter::without_fd(wait)?;
+        Ok(())
     }
 }
 
@@ -111,9 +121,14 @@ fn recv_typed(
     kind: i64,
     scratch: &mut [u8],
     buf: &mut [u8],
+    waiter: &mut Waiter,
 ) -> io::Result<usize> {
-    let scratch = &mut scratch[..8 + buf.len()];
-    let n = retry(|| queue.recv(scratch, kind))?;
+    let scratch = std::cell::RefCell::new(&mut scratch[..8 + buf.len()]);
+    let n = waiter.receive(
+        || nonblocking(queue.try_recv(&mut scratch.borrow_mut(), kind)),
+        || retry(|| queue.recv(&mut scratch.borrow_mut(), kind)),
+    )?;
+    let scratch = scratch.into_inner();
     buf[..n].copy_from_slice(&scratch[8..8 + n]);
     Ok(n)
 }
@@ -131,13 +146,17 @@ fn create() -> io::Result<MsgQueue> {
 
 impl super::Gather for SysvChannel {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<Option<usize>> {
-        Channel::recv(self, buf).map(Some)
+        let (queue, kind) = (&self.queue, self.recv_type);
+        recv_typed(queue, kind, &mut self.scratch, buf, &mut Waiter::Block).map(Some)
     }
 }
 
 impl Transport for SysvMq {
     fn name(&self) -> &'static str {
         "sysv-mq"
+    }
+    fn wait_refused(&self, wait: Wait) -> Option<&'static str> {
+        super::wait::without_descriptor(wait)
     }
     fn description(&self) -> &'static str {
         "System V message queue (msgget), message types per direction"

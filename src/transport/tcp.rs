@@ -31,6 +31,9 @@ impl Transport for Tcp {
     fn name(&self) -> &'static str {
         "tcp"
     }
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        super::wait::on_descriptor(wait)
+    }
     fn description(&self) -> &'static str {
         "TCP over loopback 127.0.0.1, TCP_NODELAY on"
     }

@@ -22,6 +22,9 @@ impl Transport for UdsDgram {
     fn name(&self) -> &'static str {
         "uds-dgram"
     }
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        super::wait::on_descriptor(wait)
+    }
     fn description(&self) -> &'static str {
         "Unix domain SOCK_DGRAM sockets, each bound to a path"
     }
@@ -47,7 +50,7 @@ impl Transport for UdsDgram {
                 // Connected datagram sockets reach each other without the paths.
                 std::fs::remove_file(&own)?;
                 std::fs::remove_file(&peer)?;
-                Ok(Box::new(Packets(socket.into())) as _)
+                Ok(Box::new(Packets::new(socket.into())) as _)
             }),
         })
     }
@@ -55,7 +58,7 @@ impl Transport for UdsDgram {
         let socket = UnixDatagram::bind(at.socket(CHILD)?)?;
         socket.connect(at.socket(PARENT)?)?;
         socket.send(&[1])?;
-        Ok(Box::new(Packets(socket.into())))
+        Ok(Box::new(Packets::new(socket.into())))
     }
     /// One bound socket; each sender connects an unbound one to its path.
     fn fan_in(&self, at: &Rendezvous, _senders: u32) -> io::Result<FanIn> {

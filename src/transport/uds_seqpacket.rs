@@ -29,6 +29,9 @@ impl Transport for UdsSeqpacket {
     fn name(&self) -> &'static str {
         "uds-seqpacket"
     }
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        super::wait::on_descriptor(wait)
+    }
     fn description(&self) -> &'static str {
         "Unix domain SOCK_SEQPACKET socket, bound to a path, connect/accept"
     }
@@ -51,14 +54,14 @@ impl Transport for UdsSeqpacket {
                 // SAFETY: accept4 just returned this descriptor and nothing else owns it.
                 let fd = unsafe { OwnedFd::from_raw_fd(fd) };
                 std::fs::remove_file(&path)?;
-                Ok(Box::new(Packets(fd)) as _)
+                Ok(Box::new(Packets::new(fd)) as _)
             }),
         })
     }
     fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         let fd = seqpacket()?;
         connect(fd.as_raw_fd(), &UnixAddr::new(&at.socket(SOCKET)?)?)?;
-        Ok(Box::new(Packets(fd)))
+        Ok(Box::new(Packets::new(fd)))
     }
     /// One listener; one connection per sender, polled.
     fn fan_in(&self, at: &Rendezvous, senders: u32) -> io::Result<FanIn> {

@@ -15,6 +15,9 @@ impl Transport for UdsStream {
     fn name(&self) -> &'static str {
         "uds-stream"
     }
+    fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
+        super::wait::on_descriptor(wait)
+    }
     fn description(&self) -> &'static str {
         "Unix domain SOCK_STREAM socket, bound to a path, connect/accept"
     }
