@@ -127,7 +127,7 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Pattern::Latency, Pattern::Throughput])]
     pub patterns: Vec<Pattern>,
 
-    /// Offered rates of the `rate` pattern, messages per second (k and M allowed) [default: 1k,10k,30k,100k,300k,1M]
+    /// Offered rates of the `rate` pattern, messages per second (k and M allowed) [default: 10,100,1k,10k,30k,100k,300k,1M; a sparse rate's case lasts for 100 messages at least]
     #[arg(long, value_delimiter = ',', value_parser = options::parse_rate)]
     pub rates: Vec<f64>,
 

@@ -20,8 +20,13 @@ use crate::transport;
 
 const DEFAULT_SIZES: [usize; 5] = [64, 1 << 10, 4 << 10, 64 << 10, 1 << 20];
 const QUICK_SIZES: [usize; 2] = [64, 64 << 10];
-/// From well below any transport's ceiling to past the fastest's.
-const DEFAULT_RATES: [f64; 6] = [1e3, 1e4, 3e4, 1e5, 3e5, 1e6];
+/// From a sender that lets the CPUs idle between messages (what waking
+/// costs) to past the fastest transport's ceiling.
+const DEFAULT_RATES: [f64; 8] = [10.0, 100.0, 1e3, 1e4, 3e4, 1e5, 3e5, 1e6];
+/// Timed messages an open-loop case gets at least, however sparse its
+/// rate: a p99 needs a hundred (a `--quick` run makes do with twenty).
+const OPEN_LOOP_MESSAGES: u64 = 100;
+const QUICK_OPEN_LOOP_MESSAGES: u64 = 20;
 /// One sender (the baseline) to four times these machines' CPUs.
 const DEFAULT_SENDERS: [u32; 4] = [1, 2, 4, 8];
 
@@ -37,6 +42,8 @@ pub struct Plan {
     pub senders: Vec<u32>,
     /// How receivers wait, in the patterns that have that axis.
     pub waits: Vec<Wait>,
+    /// Timed messages an open-loop case gets at least.
+    pub open_loop_messages: u64,
     pub settings: Settings,
     pub out: PathBuf,
     pub probe: bool,
@@ -95,6 +102,10 @@ impl Plan {
             } else {
                 Vec::new()
             },
+            open_loop_messages: match args.quick {
+                true => QUICK_OPEN_LOOP_MESSAGES,
+                false => OPEN_LOOP_MESSAGES,
+            },
             waits: match &args.waits[..] {
                 [] => vec![Wait::Block],
                 given => dedup(given),
@@ -149,6 +160,7 @@ impl Plan {
                         for &wait in self.waits_of(p) {
                             for &pl in &self.placements {
                                 let mut case = Case::new(t, p, s, pl, &self.settings);
+                                case.spec.length = self.stretched(spec.0);
                                 case.spec.rate_per_s = spec.0;
                                 case.spec.senders = spec.1;
                                 case.spec.wait = wait;
@@ -160,6 +172,19 @@ impl Plan {
             }
         }
         v
+    }
+
+    /// The case's length: at a sparse offered rate, long enough for the
+    /// open loop's least number of messages (a count asked for is kept).
+    fn stretched(&self, rate: Option<f64>) -> harness::workload::Length {
+        use harness::workload::Length;
+        match (self.settings.length, rate) {
+            (Length::Duration(d), Some(rate)) => {
+                let least = self.open_loop_messages as f64 / rate;
+                Length::Duration(d.max(Duration::from_secs_f64(least)))
+            }
+            (length, _) => length,
+        }
     }
 
     /// How the pattern's receivers wait: as chosen, or `block` in a

@@ -109,7 +109,7 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
     }
 
     // Facts the kernel guarantees, each with the sign that shows it.
-    const GUARANTEED: [(&str, &str, &str, &str); 20] = [
+    const GUARANTEED: [(&str, &str, &str, &str); 26] = [
         ("pipe", "connectionless", "N", "ENOENT"),
         ("pipe", "kept_without_receiver", "N", "ENOENT"),
         ("fifo", "kept_without_receiver", "N", "ENXIO"),
@@ -135,6 +135,12 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
         ("shm", "flow_control", "N", "never held back"),
         ("shm", "reliable", "N", "overwritten unread"),
         ("shm", "priority", "N", "overwritten"),
+        ("pipe", "pollable", "Y", "reported EPOLLIN"),
+        ("uds-dgram", "pollable", "Y", "reported EPOLLIN"),
+        ("posix-mq", "pollable", "Y", "reported EPOLLIN"),
+        ("shm", "pollable", "N", "EPERM"),
+        ("sysv-mq", "pollable", "N", "not a file descriptor"),
+        ("eventfd-shm", "pollable", "Y", "came through epoll_wait"),
     ];
     for (mechanism, property, verdict, sign) in GUARANTEED {
         assert_cell(first, mechanism, property, verdict.into(), sign);

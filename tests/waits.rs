@@ -115,6 +115,7 @@ fn spinning_waits_burn_the_cpu_that_blocking_ones_sleep_through() {
     // At 200 messages/s the blocking receiver sleeps almost all the time;
     // the spinning one polls all the time. Only the direction of the
     // difference is asserted: the size of it is the benchmark's to report.
+    // The report then sets latency against CPU, per way of waiting.
     let sb = Sandbox::new();
     let out = sb.out();
     let o = sb.run(&[
@@ -124,7 +125,7 @@ fn spinning_waits_burn_the_cpu_that_blocking_ones_sleep_through() {
         "--waits",
         "block,spin",
         "--patterns",
-        "rate",
+        "latency,rate",
         "--rates",
         "200",
         "--sizes",
@@ -148,14 +149,29 @@ fn spinning_waits_burn_the_cpu_that_blocking_ones_sleep_through() {
     let busy = |m: &str, spin: bool| {
         let row = rows(&result)
             .iter()
-            .find(|r| r["mechanism"] == m && r.get("wait").is_some() == spin)
+            .find(|r| {
+                r["mechanism"] == m && r["pattern"] == "rate" && r.get("wait").is_some() == spin
+            })
             .unwrap();
         assert_eq!(row["status"], "ok", "{row}");
+        // 300 ms at 200/s is 60 messages: stretched to the hundred a p99 needs.
+        assert!(row["messages"].as_u64().unwrap() >= 100, "{row}");
         row["cpu_busy"]["child"].as_f64().unwrap()
     };
     for m in ["pipe", "shm-ring"] {
         assert!(busy(m, true) > 2.0 * busy(m, false), "{m}: {result}");
     }
+    let report = out.with_extension("");
+    for chart in ["frontier-latency-cross", "frontier-rate-200-cross"] {
+        assert!(report.join(format!("{chart}.svg")).is_file(), "{chart}");
+    }
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert_eq!(
+        page.matches("the least CPU for each latency</b>").count(),
+        2,
+        "{page}"
+    );
+    assert!(page.contains("pipe (spin)"), "{page}");
 }
 
 #[test]

@@ -145,3 +145,22 @@ fn whole(mut a: Box<dyn Channel>, mut b: Box<dyn Channel>) -> Result<(), String>
         .unwrap_or_else(|_| Err("the receiving thread panicked".into()));
     sent.and(got)
 }
+
+/// Whether the channel's receiver can wait in epoll: its receiving end is
+/// set to (epoll_ctl refuses what it cannot poll), and a message sent
+/// before the wait must come through.
+pub fn waits_in_epoll(t: &dyn Transport) -> Finding {
+    with_pair(t, 64, |(mut a, mut b)| {
+        if let Err(e) = b.wait_with(crate::results::Wait::Epoll) {
+            return Finding::no(format!(
+                "the receiving end could not be handed to epoll: {e}"
+            ));
+        }
+        let mut buf = [0u8; 64];
+        match a.send(&[3; 64]).and_then(|_| b.recv(&mut buf)) {
+            Ok(64) if buf == [3; 64] => Finding::yes("epoll_ctl took the receiving end's descriptor, and a message sent to it came through epoll_wait whole"),
+            Ok(n) => Finding::undecided(format!("waiting in epoll, the receive returned {n} unexpected bytes")),
+            Err(e) => Finding::undecided(format!("waiting in epoll: {e}")),
+        }
+    })
+}

@@ -15,6 +15,7 @@ mod connectionless;
 pub mod helper;
 mod interleave;
 mod node;
+mod pollable;
 mod priority;
 mod semantics;
 mod sessions;
@@ -230,6 +231,7 @@ fn probe_subject(s: &Subject, settings: &Settings) -> BTreeMap<String, Cell> {
     }
     if !crate::sys::interrupt::interrupted() {
         found.insert(Property::WritesMixAtBytes, interleave::probe(s, settings));
+        found.insert(Property::Pollable, pollable::probe(s));
     }
     // What the API settles, no experiment overrides.
     for fact in s.nature.facts {

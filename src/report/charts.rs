@@ -71,10 +71,30 @@ pub struct DotChart {
     pub legend: Vec<(String, Look)>,
 }
 
+/// One labelled point of a scatter chart, with a whisker up to `whisker`.
+pub struct Point {
+    pub name: String,
+    pub look: Look,
+    pub x: f64,
+    pub y: f64,
+    pub whisker: Option<f64>,
+}
+
+/// Points on log-log axes, and the line through the best of them (the
+/// Pareto frontier: none of the others is lower on both axes).
+pub struct ScatterChart {
+    pub title: String,
+    pub x: Axis,
+    pub y: Axis,
+    pub points: Vec<Point>,
+    pub frontier: Vec<(f64, f64)>,
+}
+
 pub enum Chart {
     Line(LineChart),
     Bars(BarChart),
     Dots(DotChart),
+    Scatter(ScatterChart),
 }
 
 const WIDTH: u32 = 1000;
@@ -201,6 +221,8 @@ fn height(chart: &Chart) -> u32 {
         Chart::Line(_) => 520,
         Chart::Bars(b) => 110 + 34 * b.bars.len().max(2) as u32,
         Chart::Dots(d) => 120 + 30 * d.rows.len().max(2) as u32,
+        // The legend lists every point.
+        Chart::Scatter(s) => 520.max(90 + 24 * s.points.len() as u32),
     }
 }
 
@@ -213,6 +235,7 @@ fn draw<DB: DrawingBackend>(
         Chart::Line(c) => draw_lines(root, c),
         Chart::Bars(c) => draw_bars(root, c),
         Chart::Dots(c) => draw_dots(root, c),
+        Chart::Scatter(c) => draw_scatter(root, c),
     }
 }
 
@@ -434,5 +457,55 @@ fn draw_dots<DB: DrawingBackend>(
             .map(|&(row, x, entry)| c.legend[entry].1.marker((x, (n - 1 - row) as i32 * ROW))),
     )?;
     let entries: Vec<(&str, Look)> = c.legend.iter().map(|(s, l)| (s.as_str(), *l)).collect();
+    draw_legend(&legend, &entries, false)
+}
+
+fn draw_scatter<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    c: &ScatterChart,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH - 40);
+    let xr = bounds(c.points.iter().map(|p| p.x));
+    let yr = bounds(
+        c.points
+            .iter()
+            .flat_map(|p| [Some(p.y), p.whisker])
+            .flatten(),
+    );
+    let mut chart = ChartBuilder::on(&plot)
+        .caption(&c.title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(
+            (xr.0..xr.1)
+                .log_scale()
+                .with_key_points(ticks_in(&c.x.ticks, xr)),
+            (yr.0..yr.1)
+                .log_scale()
+                .with_key_points(ticks_in(&c.y.ticks, yr)),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc(&c.x.label)
+        .y_desc(&c.y.label)
+        .x_label_formatter(&c.x.format)
+        .y_label_formatter(&c.y.format)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .light_line_style(WHITE)
+        .draw()?;
+    chart.draw_series(LineSeries::new(
+        c.frontier.iter().copied(),
+        BLACK.mix(0.6).stroke_width(2),
+    ))?;
+    for p in &c.points {
+        if let Some(w) = p.whisker {
+            let line = p.look.color().stroke_width(1);
+            chart.draw_series([PathElement::new(vec![(p.x, p.y), (p.x, w)], line)])?;
+        }
+        chart.draw_series([p.look.marker((p.x, p.y))])?;
+    }
+    let entries: Vec<(&str, Look)> = c.points.iter().map(|p| (p.name.as_str(), p.look)).collect();
     draw_legend(&legend, &entries, false)
 }

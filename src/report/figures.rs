@@ -21,7 +21,12 @@ pub struct Drawn {
 
 /// Writes a chart's files and gives its figure; Ctrl-C is honoured
 /// between charts, each of which takes a fraction of a second.
-fn emit(chart: Chart, out: &Path, stem: String, caption: String) -> Result<Figure, String> {
+pub(super) fn emit(
+    chart: Chart,
+    out: &Path,
+    stem: String,
+    caption: String,
+) -> Result<Figure, String> {
     if crate::sys::interrupt::interrupted() {
         return Err("interrupted; no report was written".to_string());
     }
@@ -36,9 +41,9 @@ pub fn draw(report: &Report, out: &Path, baseline: Option<&ResultFile>) -> Resul
         compare: None,
     };
     for &placement in &report.placements {
-        drawn
-            .summary
-            .push((placement, summary_bars(report, placement, out)?));
+        let mut summary = summary_bars(report, placement, out)?;
+        summary.extend(super::frontier::charts(report, placement, out)?);
+        drawn.summary.push((placement, summary));
         for group in Group::ALL {
             let figures = line_charts(report, placement, group, out)?;
             if !figures.is_empty() {

@@ -76,7 +76,7 @@ pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> St
     s
 }
 
-fn capitalised(s: &str) -> String {
+pub fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     c.next().map_or(String::new(), |f| {
         f.to_uppercase().collect::<String>() + c.as_str()
@@ -141,7 +141,8 @@ fn summary(report: &Report, drawn: &Drawn) -> String {
         );
         let lines = sentences(report, *placement)
             .into_iter()
-            .chain(load_sentences(report, *placement));
+            .chain(load_sentences(report, *placement))
+            .chain(super::frontier::sentences(report, *placement));
         for line in lines {
             s += &format!("<li>{line}</li>\n");
         }

@@ -8,6 +8,7 @@
 
 mod charts;
 mod figures;
+mod frontier;
 mod html;
 mod summary;
 mod tables;

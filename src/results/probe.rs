@@ -28,9 +28,11 @@ pub enum Property {
     FdPassing,
     /// The smallest message size at which several senders' writes mixed.
     WritesMixAtBytes,
+    /// A receiver can wait for it in epoll (as event loops do).
+    Pollable,
 }
 
-pub const PROPERTIES: [Property; 12] = [
+pub const PROPERTIES: [Property; 13] = [
     Property::Connectionless,
     Property::Reliable,
     Property::FlowControl,
@@ -43,6 +45,7 @@ pub const PROPERTIES: [Property; 12] = [
     Property::PeerDeathDetected,
     Property::FdPassing,
     Property::WritesMixAtBytes,
+    Property::Pollable,
 ];
 
 impl Property {
@@ -60,6 +63,7 @@ impl Property {
             Property::PeerDeathDetected => "peer_death_detected",
             Property::FdPassing => "fd_passing",
             Property::WritesMixAtBytes => "writes_mix_at_bytes",
+            Property::Pollable => "pollable",
         }
     }
 
@@ -77,6 +81,7 @@ impl Property {
             Property::PeerDeathDetected => "peer death seen",
             Property::FdPassing => "fd passing",
             Property::WritesMixAtBytes => "writes mix at B",
+            Property::Pollable => "pollable",
         }
     }
 }
