@@ -208,27 +208,33 @@ fn ways_of_waiting_that_cannot_apply_are_refused() {
     }
 }
 
+/// A run of one case that spins for an hour, once its peer is there.
+fn start_spinning(mechanism: &str) -> (Sandbox, std::process::Child) {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let mut args = vec!["run", "-m", mechanism, "--waits", "spin", "--pin", "none"];
+    args.extend(sizes_arg(mechanism, "64"));
+    args.extend(["--duration", "1h", "--out", out.to_str().unwrap()]);
+    let run = sb.spawn(&args);
+    let pid = run.id();
+    wait_until("the peer", Duration::from_secs(10), || {
+        children(pid).iter().any(|c| c.1 != 'Z')
+    });
+    (sb, run)
+}
+
 #[test]
 fn a_spinning_case_stops_within_a_second_and_leaves_no_spinning_orphan() {
     let watch = IpcWatch::start();
     for mechanism in ["pipe", "shm-ring", "sysv-mq", "semaphore"] {
         // Ctrl-C.
-        let sb = Sandbox::new();
-        let out = sb.out();
-        let mut args = vec!["run", "-m", mechanism, "--waits", "spin", "--pin", "none"];
-        args.extend(sizes_arg(mechanism, "64"));
-        args.extend(["--duration", "1h", "--out", out.to_str().unwrap()]);
-        let run = sb.spawn(&args);
-        let pid = run.id();
-        wait_until("the peer", Duration::from_secs(10), || {
-            children(pid).iter().any(|c| c.1 != 'Z')
-        });
+        let (sb, run) = start_spinning(mechanism);
         std::thread::sleep(some_moment(
             Duration::from_millis(200),
             Duration::from_millis(800),
         ));
         let sent = Instant::now();
-        kill(Pid::from_raw(pid as i32), Signal::SIGINT).unwrap();
+        kill(Pid::from_raw(run.id() as i32), Signal::SIGINT).unwrap();
         let o = run.wait_with_output().unwrap();
         let took = sent.elapsed();
         assert!(took < Duration::from_secs(1), "{mechanism}: took {took:?}");
@@ -238,20 +244,9 @@ fn a_spinning_case_stops_within_a_second_and_leaves_no_spinning_orphan() {
 
         // The harness killed outright: its spinning peer sees its parent
         // die and must not burn a CPU for long.
-        let sb = Sandbox::new();
-        let out = sb.out();
-        let mut args = vec!["run", "-m", mechanism, "--waits", "spin", "--pin", "none"];
-        args.extend(sizes_arg(mechanism, "64"));
-        args.extend(["--duration", "1h", "--out", out.to_str().unwrap()]);
-        let run = sb.spawn(&args);
-        let pid = run.id();
-        let mut peer = 0;
-        wait_until("the peer", Duration::from_secs(10), || {
-            peer = children(pid).iter().find(|c| c.1 != 'Z').map_or(0, |c| c.0);
-            peer != 0
-        });
+        let (sb, run) = start_spinning(mechanism);
         std::thread::sleep(Duration::from_millis(300));
-        kill(Pid::from_raw(pid as i32), Signal::SIGKILL).unwrap();
+        kill(Pid::from_raw(run.id() as i32), Signal::SIGKILL).unwrap();
         let killed = Instant::now();
         let _ = run.wait_with_output();
         wait_until(

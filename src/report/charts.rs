@@ -332,6 +332,43 @@ fn label_style() -> TextStyle<'static> {
     ("sans-serif", 14).into_font().color(&BLACK)
 }
 
+/// Log scales on both axes, meshed and labelled.
+#[allow(clippy::type_complexity)]
+fn log_log_chart<'a, DB: DrawingBackend>(
+    area: &'a DrawingArea<DB, Shift>,
+    title: &str,
+    (x, xr): (&Axis, (f64, f64)),
+    (y, yr): (&Axis, (f64, f64)),
+) -> Result<
+    ChartContext<'a, DB, Cartesian2d<WithKeyPoints<LogCoord<f64>>, WithKeyPoints<LogCoord<f64>>>>,
+    DrawingAreaErrorKind<DB::ErrorType>,
+> {
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, ("sans-serif", 20))
+        .margin(14)
+        .x_label_area_size(50)
+        .y_label_area_size(80)
+        .build_cartesian_2d(
+            (xr.0..xr.1)
+                .log_scale()
+                .with_key_points(ticks_in(&x.ticks, xr)),
+            (yr.0..yr.1)
+                .log_scale()
+                .with_key_points(ticks_in(&y.ticks, yr)),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc(&x.label)
+        .y_desc(&y.label)
+        .x_label_formatter(&x.format)
+        .y_label_formatter(&y.format)
+        .label_style(("sans-serif", 14))
+        .axis_desc_style(("sans-serif", 15))
+        .light_line_style(WHITE)
+        .draw()?;
+    Ok(chart)
+}
+
 fn draw_lines<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
     c: &LineChart,
@@ -340,29 +377,7 @@ fn draw_lines<DB: DrawingBackend>(
     let points = || c.series.iter().flat_map(|s| s.points.iter());
     let xr = bounds(points().map(|p| p.0));
     let yr = bounds(points().map(|p| p.1));
-    let mut chart = ChartBuilder::on(&plot)
-        .caption(&c.title, ("sans-serif", 20))
-        .margin(14)
-        .x_label_area_size(50)
-        .y_label_area_size(80)
-        .build_cartesian_2d(
-            (xr.0..xr.1)
-                .log_scale()
-                .with_key_points(ticks_in(&c.x.ticks, xr)),
-            (yr.0..yr.1)
-                .log_scale()
-                .with_key_points(ticks_in(&c.y.ticks, yr)),
-        )?;
-    chart
-        .configure_mesh()
-        .x_desc(&c.x.label)
-        .y_desc(&c.y.label)
-        .x_label_formatter(&c.x.format)
-        .y_label_formatter(&c.y.format)
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
-        .light_line_style(WHITE)
-        .draw()?;
+    let mut chart = log_log_chart(&plot, &c.title, (&c.x, xr), (&c.y, yr))?;
     for s in &c.series {
         let color = s.look.color();
         chart.draw_series(LineSeries::new(
@@ -472,29 +487,7 @@ fn draw_scatter<DB: DrawingBackend>(
             .flat_map(|p| [Some(p.y), p.whisker])
             .flatten(),
     );
-    let mut chart = ChartBuilder::on(&plot)
-        .caption(&c.title, ("sans-serif", 20))
-        .margin(14)
-        .x_label_area_size(50)
-        .y_label_area_size(80)
-        .build_cartesian_2d(
-            (xr.0..xr.1)
-                .log_scale()
-                .with_key_points(ticks_in(&c.x.ticks, xr)),
-            (yr.0..yr.1)
-                .log_scale()
-                .with_key_points(ticks_in(&c.y.ticks, yr)),
-        )?;
-    chart
-        .configure_mesh()
-        .x_desc(&c.x.label)
-        .y_desc(&c.y.label)
-        .x_label_formatter(&c.x.format)
-        .y_label_formatter(&c.y.format)
-        .label_style(("sans-serif", 14))
-        .axis_desc_style(("sans-serif", 15))
-        .light_line_style(WHITE)
-        .draw()?;
+    let mut chart = log_log_chart(&plot, &c.title, (&c.x, xr), (&c.y, yr))?;
     chart.draw_series(LineSeries::new(
         c.frontier.iter().copied(),
         BLACK.mix(0.6).stroke_width(2),

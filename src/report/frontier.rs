@@ -22,6 +22,8 @@ const QUICK_NS: f64 = 10_000.0;
 /// One chart's worth: which rows, and how the page names them.
 struct Scene<'a> {
     key: String,
+    /// What the y axis is: a round trip, or the time from when it was due.
+    y: &'static str,
     /// For the chart's title.
     short: String,
     /// For the caption and the sentence.
@@ -42,7 +44,7 @@ pub fn charts(report: &Report, placement: Placement, out: &Path) -> Result<Vec<F
         }
         let chart = scatter(&scene, &spots, placement);
         let stem = format!("frontier-{}-{placement}", scene.key);
-        let caption = format!("{}, {}: each point is a transport and a way of waiting, its median round trip (whisker to p99) against the CPU time both processes spent per message. The line joins the points no other beats on both: the least CPU for each latency.", capitalised(&scene.what), placement_words(placement));
+        let caption = format!("{}, {}: each point is a transport and a way of waiting, its median (whisker to p99) against the CPU time both processes spent per message. The line joins the points no other beats on both: the least CPU for each latency.", capitalised(&scene.what), placement_words(placement));
         figures.push(super::figures::emit(
             Chart::Scatter(chart),
             out,
@@ -102,13 +104,23 @@ fn scenes<'a>(report: &Report<'a>, placement: Placement) -> Vec<Scene<'a>> {
         let Some((size, at)) = at_smallest_size(&rows, pattern) else {
             continue;
         };
-        scenes.extend(loads(pattern, d.load, size, at));
+        let y = d
+            .metrics
+            .iter()
+            .find(|m| m.field == "rtt_ns.p50")
+            .map_or("p50", |m| m.label);
+        scenes.extend(loads(pattern, (d.load, y), size, at));
     }
     scenes
 }
 
 /// A closed loop is one scene; an open loop one per sparse offered rate.
-fn loads(pattern: Pattern, load: Load, size: u64, at: Vec<&Row>) -> Vec<Scene<'_>> {
+fn loads<'a>(
+    pattern: Pattern,
+    (load, y): (Load, &'static str),
+    size: u64,
+    at: Vec<&'a Row>,
+) -> Vec<Scene<'a>> {
     let size_words = bytes(size);
     let mut rates: Vec<f64> = at
         .iter()
@@ -120,6 +132,7 @@ fn loads(pattern: Pattern, load: Load, size: u64, at: Vec<&Row>) -> Vec<Scene<'_
     match load {
         Load::None => vec![Scene {
             key: format!("{pattern}"),
+            y,
             short: format!("{size_words}, closed loop"),
             what: format!(
                 "{size_words}, closed loop (each message sent when the last echo is back)"
@@ -130,6 +143,7 @@ fn loads(pattern: Pattern, load: Load, size: u64, at: Vec<&Row>) -> Vec<Scene<'_
             .into_iter()
             .map(|rate| Scene {
                 key: format!("{pattern}-{rate}"),
+                y,
                 short: format!("{size_words}, {}/s open loop", rate_text(rate)),
                 what: format!("{size_words}, open loop at {}/s offered", rate_text(rate)),
                 rows: at
@@ -182,7 +196,7 @@ fn scatter(scene: &Scene, spots: &[Spot], placement: Placement) -> ScatterChart 
     ScatterChart {
         title: format!("Latency against CPU, {}, {placement}", scene.short),
         x: axis("CPU time per message, both processes (log)"),
-        y: axis("RTT p50, whisker to p99 (log)"),
+        y: axis(&format!("{}, whisker to p99 (log)", scene.y)),
         points: spots
             .iter()
             .enumerate()
