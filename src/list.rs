@@ -22,6 +22,7 @@ pub fn render() -> String {
     }
     s += &loaded_workloads();
     s += &ways_of_waiting();
+    s += &copies();
     s += &match transport::node::node() {
         Ok(n) => {
             let (a, b, c) = n.version;
@@ -90,4 +91,14 @@ fn ways_of_waiting() -> String {
 fn names(waits: &[Wait]) -> String {
     let names: Vec<String> = waits.iter().map(|w| w.to_string()).collect();
     names.join(", ")
+}
+
+/// How many times each transport copies a message's payload, and why.
+fn copies() -> String {
+    let mut s = String::from("Copies of the payload per message, as each transport declares:\n");
+    for &t in transport::all() {
+        let c = t.copies();
+        s += &format!("  {:<18} {}  {}\n", t.name(), c.count, c.why);
+    }
+    s + "\n"
 }

@@ -502,6 +502,7 @@ fn csv_export_keeps_reasons_with_commas_whole() {
         "pattern",
         "placement",
         "size",
+        "copies",
         "load",
         "RTT p50",
     ]

@@ -55,12 +55,19 @@ fn every_declared_way_of_waiting_runs_and_every_other_says_why() {
     let result = sb.result();
     let rows = rows(&result);
     assert_eq!(rows.len(), all().len() * Wait::ALL.len() * 2);
+    // The checksum's own rate is a physical limit of the run, beside memcpy.
+    let crc = &result["floors"]["crc32c_mib_per_s"];
+    assert_eq!(crc[0][0], 64, "{crc}");
+    assert!(crc[0][1].as_f64().unwrap() > 0.0, "{crc}");
     for row in rows {
         let name = row["mechanism"].as_str().unwrap();
         let t = ipcbench::transport::by_name(name).unwrap();
         let wait: Wait =
             serde_json::from_value(row.get("wait").cloned().unwrap_or("block".into())).unwrap();
         let reason = row["reason"].as_str().unwrap_or("");
+        // Every row says how many times its transport copies the payload.
+        let copies = t.carries_payload().then(|| u64::from(t.copies().count));
+        assert_eq!(row.get("copies").and_then(|c| c.as_u64()), copies, "{row}");
         match t.wait_refused(wait) {
             Some(why) => {
                 assert_eq!(row["status"], "unsupported", "{row}");

@@ -46,6 +46,7 @@ pub fn figures(row: &Row, floors: Option<&Floors>) -> Vec<String> {
         row.pattern.to_string().to_string(),
         row.placement.to_string(),
         size_cell(row),
+        row.copies.map_or_else(dash, |c| c.to_string()),
         load_cell(row),
         p50,
         p99,
@@ -89,11 +90,12 @@ fn cells(row: &Row, floors: Option<&Floors>, notes: &mut Notes) -> Vec<String> {
     cells
 }
 
-pub const HEADER: [&str; 14] = [
+pub const HEADER: [&str; 15] = [
     "mechanism",
     "pattern",
     "placement",
     "size",
+    "copies",
     "load",
     "RTT p50",
     "RTT p99",

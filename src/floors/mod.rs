@@ -68,9 +68,13 @@ pub fn measure(cpus: (usize, usize), sizes: &[u64]) -> Floors {
             notes.push("memcpy not measured at every size: interrupted".into());
             break;
         }
-        match memcpy_mib_per_s(cpus.0, size as usize) {
+        match mib_per_s(cpus.0, size as usize, Work::Copy) {
             Ok(rate) => floors.memcpy_mib_per_s.push((size, rate)),
             Err(e) => notes.push(note(&format!("memcpy of {size} bytes"), e)),
+        }
+        match mib_per_s(cpus.0, size as usize, Work::Checksum) {
+            Ok(rate) => floors.crc32c_mib_per_s.push((size, rate)),
+            Err(e) => notes.push(note(&format!("CRC32C of {size} bytes"), e)),
         }
     }
     floors.notes = notes;
@@ -253,10 +257,19 @@ fn percentiles(times: &mut [u64]) -> Floor {
     }
 }
 
-/// Bytes copied per second between two buffers of `size` on one core,
-/// each copy a whole message, over about 20 ms after a warm-up. Fails when
-/// the buffers cannot be had (`ulimit -v`) or the user stops the run.
-fn memcpy_mib_per_s(cpu: usize, size: usize) -> Result<f64, String> {
+/// What is done to each message-sized buffer.
+#[derive(Clone, Copy)]
+enum Work {
+    /// memcpy into another buffer: what a transport does per copy.
+    Copy,
+    /// CRC32C of every byte: what full verification does per message.
+    Checksum,
+}
+
+/// Bytes copied (or checksummed) per second, `size` at a time, on one core,
+/// over about 20 ms after a warm-up. Fails when the buffers cannot be had
+/// (`ulimit -v`) or the user stops the run.
+fn mib_per_s(cpu: usize, size: usize, work: Work) -> Result<f64, String> {
     let src = buffer(size, 0x5a)?;
     let mut dst = buffer(size, 0)?;
     let restore = affinity::allowed_cpus();
@@ -268,7 +281,10 @@ fn memcpy_mib_per_s(cpu: usize, size: usize) -> Result<f64, String> {
         // longest, well under a second.
         while start.elapsed() < d && !crate::sys::interrupt::interrupted() {
             for _ in 0..8 {
-                dst.copy_from_slice(std::hint::black_box(&src));
+                match work {
+                    Work::Copy => dst.copy_from_slice(std::hint::black_box(&src)),
+                    Work::Checksum => dst[0] = crc32c::crc32c(std::hint::black_box(&src)) as u8,
+                }
                 std::hint::black_box(&mut dst);
             }
             copies += 8;

@@ -112,6 +112,10 @@ impl<'a> Case<'a> {
             offered_per_s: self.spec.rate_per_s,
             senders: self.spec.senders,
             wait: self.spec.wait,
+            copies: self
+                .transport
+                .carries_payload()
+                .then(|| self.transport.copies().count),
             spin_budget_ns: (self.spec.wait == Wait::Hybrid)
                 .then(|| crate::transport::wait::HYBRID_SPIN.as_nanos() as u64),
             ..Row::new(

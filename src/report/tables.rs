@@ -19,7 +19,7 @@ pub fn results(report: &Report) -> String {
         .map(|m| m.label)
         .collect();
     let (over, under) = placement_heads(placements, &columns);
-    s += &format!("<div class=\"scroll\"><table id=\"results-table\" class=\"sortable results\"><thead><tr><th colspan=\"2\"></th>{over}<th colspan=\"5\">every case of the row</th></tr>\n<tr><th>transport</th><th>size</th>{under}");
+    s += &format!("<div class=\"scroll\"><table id=\"results-table\" class=\"sortable results\"><thead><tr><th colspan=\"3\"></th>{over}<th colspan=\"5\">every case of the row</th></tr>\n<tr><th>transport</th><th>size</th><th title=\"times the transport copies the payload, as it declares\">copies</th>{under}");
     s += "<th>lost</th><th>dup</th><th>reord</th><th>corrupt</th><th>status</th></tr></thead>\n<tbody>\n";
     let mut keys: Vec<(&str, u64)> = Vec::new();
     for (m, _, _) in &report.transports {
@@ -196,6 +196,10 @@ fn result_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> Strin
         first.size_bytes,
         size_cell(first)
     );
+    s += &match first.copies {
+        Some(n) => format!("<td data-v=\"{n}\">{n}</td>"),
+        None => "<td data-v=\"\">–</td>".into(),
+    };
     for &p in placements {
         for (pattern, ranking) in ranked() {
             let case = rows

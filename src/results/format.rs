@@ -127,18 +127,28 @@ pub fn floors_summary(f: &Floors) -> String {
             format!("{} (p99 {})", ns(x.p50 as f64), ns(x.p99 as f64))
         })
     };
-    let copies: Vec<String> = f
-        .memcpy_mib_per_s
-        .iter()
-        .map(|(s, m)| format!("{} {m:.0} MiB/s", bytes(*s)))
-        .collect();
+    let rates = |r: &[(u64, f64)]| {
+        let each: Vec<String> = r
+            .iter()
+            .map(|(s, m)| format!("{} {m:.0} MiB/s", bytes(*s)))
+            .collect();
+        match each.is_empty() {
+            true => "not measured".to_string(),
+            false => each.join(", "),
+        }
+    };
+    // Files from before the checksum's rate was measured say nothing of it.
+    let checksum = match f.crc32c_mib_per_s.is_empty() {
+        true => String::new(),
+        false => format!("; CRC32C on one core {}", rates(&f.crc32c_mib_per_s)),
+    };
     format!(
-        "Physical limits of CPUs {:?} (\"vs limit\" is a figure over its limit): cache-line round trip across CPUs {}; futex wake-up round trip across CPUs {}; context switch round trip on one CPU {}; memcpy on one core {}.",
+        "Physical limits of CPUs {:?} (\"vs limit\" is a figure over its limit): cache-line round trip across CPUs {}; futex wake-up round trip across CPUs {}; context switch round trip on one CPU {}; memcpy on one core {}{checksum}.",
         f.cpus,
         rtt(&f.cache_line_rtt_ns),
         rtt(&f.futex_wake_rtt_ns),
         rtt(&f.context_switch_rtt_ns),
-        if copies.is_empty() { "not measured".to_string() } else { copies.join(", ") }
+        rates(&f.memcpy_mib_per_s),
     )
 }
 

@@ -279,6 +279,11 @@ pub struct Floors {
     /// (message size, MiB/s) of memcpy on one core: the ceiling of any
     /// transport that copies each message once.
     pub memcpy_mib_per_s: Vec<(u64, f64)>,
+    /// (message size, MiB/s) of CRC32C on one core: what full verification
+    /// costs the receiver, and so the ceiling of verified throughput for a
+    /// path that copies nothing. Absent from files made before it was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub crc32c_mib_per_s: Vec<(u64, f64)>,
     /// Limits that could not be measured, and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
@@ -385,6 +390,10 @@ pub struct Row {
     /// `hybrid`: how long a receive spun before it blocked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spin_budget_ns: Option<u64>,
+    /// How many times the transport copies a message's payload, as it
+    /// declares (none for a bare signal, and in files from before).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copies: Option<u8>,
     pub size_bytes: u64,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -467,6 +476,7 @@ impl Row {
             pattern,
             wait: Wait::Block,
             spin_budget_ns: None,
+            copies: None,
             size_bytes: size as u64,
             status: Status::Ok,
             reason: None,

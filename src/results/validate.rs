@@ -163,7 +163,8 @@ fn median_of_trials(row: &Row) -> Result<(), String> {
     Ok(())
 }
 
-/// Each measured limit positive, p99 at least p50; each memcpy rate in range.
+/// Each measured limit positive, p99 at least p50; each memcpy and CRC32C
+/// rate in range.
 fn check_floors(f: &Floors) -> Result<(), String> {
     let limits = [
         ("cache_line_rtt_ns", f.cache_line_rtt_ns),
@@ -179,11 +180,17 @@ fn check_floors(f: &Floors) -> Result<(), String> {
             ));
         }
     }
-    for (i, (size, mib)) in f.memcpy_mib_per_s.iter().enumerate() {
-        if *size == 0 {
-            return Err(format!("floors.memcpy_mib_per_s[{i}] is for 0 bytes"));
+    let rates = [
+        ("memcpy_mib_per_s", &f.memcpy_mib_per_s),
+        ("crc32c_mib_per_s", &f.crc32c_mib_per_s),
+    ];
+    for (name, rates) in rates {
+        for (i, (size, mib)) in rates.iter().enumerate() {
+            if *size == 0 {
+                return Err(format!("floors.{name}[{i}] is for 0 bytes"));
+            }
+            within(&format!("floors.{name}[{i}]"), *mib, MIB_PER_S)?;
         }
-        within(&format!("floors.memcpy_mib_per_s[{i}]"), *mib, MIB_PER_S)?;
     }
     Ok(())
 }

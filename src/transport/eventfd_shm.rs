@@ -42,6 +42,9 @@ impl Semaphores for EventFds {
 }
 
 impl Transport for EventfdShm {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_A_SLOT
+    }
     fn name(&self) -> &'static str {
         "eventfd-shm"
     }

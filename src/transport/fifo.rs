@@ -25,6 +25,9 @@ fn open_fifo(path: &Path, flags: OFlag) -> io::Result<OwnedFd> {
 }
 
 impl Transport for Fifo {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_THE_KERNEL
+    }
     fn name(&self) -> &'static str {
         "fifo"
     }

@@ -42,6 +42,9 @@ impl Channel for Local {
 }
 
 impl Transport for Interprocess {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_THE_KERNEL
+    }
     fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
         (!wait.is_block()).then_some("the crate's local socket is measured through its blocking stream API, as an application uses it")
     }

@@ -54,6 +54,12 @@ fn receive(rx: &IpcBytesReceiver, buf: &mut [u8]) -> io::Result<usize> {
 }
 
 impl Transport for IpcChannel {
+    fn copies(&self) -> super::Copies {
+        super::Copies {
+            count: 3,
+            why: "into the socket by the crate's send, out of it into the Vec the crate's recv returns, then into the receiver's buffer (a caller that keeps the Vec saves the last)",
+        }
+    }
     fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
         (!wait.is_block()).then_some("the crate's blocking recv is what is measured; its try_recv and router thread are other designs, not wired here")
     }

@@ -277,6 +277,32 @@ pub struct Fact {
     pub why: &'static str,
 }
 
+/// How many times a message's payload is copied on its way from the
+/// sender's buffer to the receiver's, and by what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Copies {
+    pub count: u8,
+    pub why: &'static str,
+}
+
+impl Copies {
+    /// A kernel object with a buffer of its own: pipes, sockets, queues.
+    pub const THROUGH_THE_KERNEL: Copies = Copies {
+        count: 2,
+        why: "into the kernel's buffer by the send, out of it by the receive",
+    };
+    /// ipcbench's slots in shared memory.
+    pub const THROUGH_A_SLOT: Copies = Copies {
+        count: 2,
+        why: "into a slot of shared memory by the sender, out of it by the receiver",
+    };
+    /// A bare signal.
+    pub const NO_PAYLOAD: Copies = Copies {
+        count: 0,
+        why: "it carries no payload: a message is a signal",
+    };
+}
+
 /// What a transport is, declared once in its own file; the probe chooses
 /// its experiments from this and never from the transport's name.
 pub struct Nature {
@@ -342,6 +368,8 @@ pub trait Transport: Sync {
     /// transport says so in its own file (`wait::on_descriptor` and
     /// `wait::without_descriptor` are the common answers).
     fn wait_refused(&self, wait: Wait) -> Option<&'static str>;
+    /// How many times it copies a message's payload, and why.
+    fn copies(&self) -> Copies;
     /// A kernel object used directly, or a library's channel over some.
     fn family(&self) -> crate::results::Family {
         crate::results::Family::Kernel

@@ -113,6 +113,12 @@ const FACTS: &[Fact] = &[
 ];
 
 impl Transport for Node {
+    fn copies(&self) -> super::Copies {
+        super::Copies {
+            count: 4,
+            why: "ipcbench's end encodes the bytes into Node's frame (base64 in JSON, or V8's serialization), the socket pair copies them in and out, and Node decodes them into a Buffer; copies inside V8 and libuv are not counted",
+        }
+    }
     fn wait_refused(&self, wait: crate::results::Wait) -> Option<&'static str> {
         (!wait.is_block()).then_some(
             "Node waits in libuv's event loop (epoll) whatever is asked: its rows stay block",

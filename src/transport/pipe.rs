@@ -12,6 +12,9 @@ use super::{Channel, FanIn, FdStream, Inherited, Prepared, Rendezvous, SendOnly,
 pub struct Pipe;
 
 impl Transport for Pipe {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_THE_KERNEL
+    }
     fn name(&self) -> &'static str {
         "pipe"
     }

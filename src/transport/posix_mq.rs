@@ -149,6 +149,9 @@ fn create(name: &str, size: usize, guard: &mut Names) -> io::Result<Queue> {
 }
 
 impl Transport for PosixMq {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_THE_KERNEL
+    }
     fn name(&self) -> &'static str {
         "posix-mq"
     }

@@ -200,6 +200,9 @@ impl Channel for PeerEnd {
 }
 
 impl Transport for Semaphore {
+    fn copies(&self) -> super::Copies {
+        super::Copies::NO_PAYLOAD
+    }
     fn name(&self) -> &'static str {
         "semaphore"
     }

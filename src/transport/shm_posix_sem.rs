@@ -41,6 +41,9 @@ fn sem_names(tag: &str) -> Vec<String> {
 }
 
 impl Transport for ShmPosixSem {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_A_SLOT
+    }
     fn name(&self) -> &'static str {
         "shm-posix-sem"
     }

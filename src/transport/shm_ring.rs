@@ -313,6 +313,9 @@ impl Channel for RingSender {
 }
 
 impl Transport for ShmRing {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_A_SLOT
+    }
     fn name(&self) -> &'static str {
         "shm-ring"
     }

@@ -33,6 +33,9 @@ fn parse_token(token: &str) -> io::Result<(i32, i32)> {
 }
 
 impl Transport for ShmSysvSem {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_A_SLOT
+    }
     fn name(&self) -> &'static str {
         "shm-sysv-sem"
     }

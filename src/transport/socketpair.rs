@@ -10,6 +10,9 @@ use super::{Channel, FdStream, Inherited, Prepared, Rendezvous, Transport};
 pub struct Socketpair;
 
 impl Transport for Socketpair {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_THE_KERNEL
+    }
     fn name(&self) -> &'static str {
         "socketpair"
     }

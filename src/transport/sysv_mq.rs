@@ -152,6 +152,12 @@ impl super::Gather for SysvChannel {
 }
 
 impl Transport for SysvMq {
+    fn copies(&self) -> super::Copies {
+        super::Copies {
+            count: 4,
+            why: "msgsnd and msgrcv want the message type in front of the text: the sender copies the payload behind the type, msgsnd into the queue, msgrcv out of it, and the receiver out from behind the type",
+        }
+    }
     fn name(&self) -> &'static str {
         "sysv-mq"
     }

@@ -28,6 +28,9 @@ fn connect(token: &str) -> io::Result<OwnedFd> {
 }
 
 impl Transport for Tcp {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_THE_KERNEL
+    }
     fn name(&self) -> &'static str {
         "tcp"
     }

@@ -19,6 +19,9 @@ const PARENT: &str = "parent.sock";
 const CHILD: &str = "child.sock";
 
 impl Transport for UdsDgram {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_THE_KERNEL
+    }
     fn name(&self) -> &'static str {
         "uds-dgram"
     }

@@ -26,6 +26,9 @@ fn seqpacket() -> io::Result<OwnedFd> {
 }
 
 impl Transport for UdsSeqpacket {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_THE_KERNEL
+    }
     fn name(&self) -> &'static str {
         "uds-seqpacket"
     }

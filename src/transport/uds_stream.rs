@@ -12,6 +12,9 @@ pub struct UdsStream;
 const SOCKET: &str = "stream.sock";
 
 impl Transport for UdsStream {
+    fn copies(&self) -> super::Copies {
+        super::Copies::THROUGH_THE_KERNEL
+    }
     fn name(&self) -> &'static str {
         "uds-stream"
     }
