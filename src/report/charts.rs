@@ -288,11 +288,15 @@ fn rows_chart<'a, DB: DrawingBackend>(
     DrawingAreaErrorKind<DB::ErrorType>,
 > {
     let n = names.len();
+    // Room for the longest name at 14 px (about 7.5 px a character), so a
+    // transport with its way of waiting is not cut at the left edge.
+    let longest = names.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+    let label_room = (longest as u32 * 15 / 2 + 16).clamp(170, 400);
     let mut chart = ChartBuilder::on(area)
         .caption(title, ("sans-serif", 20))
         .margin(14)
         .x_label_area_size(50)
-        .y_label_area_size(170)
+        .y_label_area_size(label_room)
         .build_cartesian_2d(
             (xr.0..xr.1)
                 .log_scale()

@@ -111,9 +111,10 @@ pub fn load_cell(row: &Row) -> String {
     }
 }
 
-/// A signal-only row has no size (and says so in its note).
+/// A signal-only row has no size, whether its case ran or not.
 pub fn size_cell(row: &Row) -> String {
-    if row.size_bytes == 0 && row.note.is_some() {
+    // Sizes start at a message's header: 0 is a transport without payload.
+    if row.size_bytes == 0 {
         "none".to_string()
     } else {
         bytes(row.size_bytes)
