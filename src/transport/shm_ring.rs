@@ -12,19 +12,29 @@
 //!   line 1: `tail`, messages read (only the consumer stores it)
 //!   line 2: `data_seq` (futex word the consumer sleeps on), `consumer_asleep`
 //!   line 3: `space_seq` (futex word the producer sleeps on), `producer_asleep`
-//!   then the slots, each an 8-byte length (what was sent) and `size` bytes,
-//!   rounded up to a cache line. A message larger than `size` is refused.
+//!   then the slots, each a sequence word, an 8-byte length (what was sent)
+//!   and `size` bytes, rounded up to a cache line. A message larger than
+//!   `size` is refused.
+//!
+//! A message crosses as few lines as it can: the consumer waits on the
+//! sequence word in the slot it reads next, not on `head`, so the line
+//! that says "here" also carries the length and the payload's start; the
+//! producer keeps its own copy of `tail` and reads the consumer's line only
+//! when that copy says the ring is full.
 //!
 //! Memory ordering:
-//! - The producer copies a message into slot `head % n`, then stores
-//!   `head + 1` with Release; the consumer loads `head` with Acquire, so the
-//!   slot's bytes are visible before it reads them.
+//! - The producer copies a message into slot `head % n`, then stores the
+//!   slot's sequence word `head + 1` with Release; the consumer loads it
+//!   with Acquire and sees `tail + 1` only when message `tail` is whole
+//!   (a slot is rewritten a lap later, with a different number).
 //! - The consumer copies the slot out, then stores `tail + 1` with Release;
 //!   the producer loads `tail` with Acquire before reusing that slot, so it
-//!   never overwrites bytes still being read.
+//!   never overwrites bytes still being read. A stale copy of `tail` only
+//!   makes the ring look fuller than it is.
 //! - Sleeping is a Dekker handshake. The sleeper stores `asleep = 1`
-//!   (SeqCst), reads the futex word, and re-checks the index (SeqCst) before
-//!   futex_wait(word, value); the other side stores the index, issues a
+//!   (SeqCst), issues a SeqCst fence, reads the futex word, and re-checks
+//!   the sequence word before futex_wait(word, value); the other side
+//!   stores the sequence word (or `tail`), issues a
 //!   SeqCst fence and then loads `asleep`. One of the two must see the
 //!   other's store: either the sleeper sees the new index and does not
 //!   sleep, or the waker sees `asleep` and bumps the word and wakes it; a
@@ -54,11 +64,15 @@ fn slots(size: usize) -> usize {
     ((4 << 20) / stride(size)).clamp(2, 64)
 }
 
-/// Bytes before each slot's payload: the length that was sent.
+/// Bytes before each slot's payload: its sequence word (the number of the
+/// message in it, plus one: 0 is a slot never written), then the length
+/// that was sent.
+const SEQ_BYTES: usize = 8;
 const LENGTH_BYTES: usize = 8;
+const SLOT_HEADER: usize = SEQ_BYTES + LENGTH_BYTES;
 
 fn stride(size: usize) -> usize {
-    (LENGTH_BYTES + size).div_ceil(LINE) * LINE
+    (SLOT_HEADER + size).div_ceil(LINE) * LINE
 }
 
 fn ring_len(size: usize) -> usize {
@@ -70,6 +84,20 @@ struct Ring {
     base: usize,
     size: usize,
     slots: usize,
+    /// The producer's last reading of `tail`, in its own memory: it looks
+    /// at the consumer's line again only when this says the ring is full.
+    seen_tail: AtomicU64,
+}
+
+impl Ring {
+    fn new(base: usize, size: usize) -> Ring {
+        Ring {
+            base,
+            size,
+            slots: slots(size),
+            seen_tail: AtomicU64::new(0),
+        }
+    }
 }
 
 impl Ring {
@@ -93,6 +121,25 @@ impl Ring {
     }
     fn slot(&self, index: u64) -> usize {
         self.base + HEADER + (index as usize % self.slots) * stride(self.size)
+    }
+    /// The sequence word of message `index`'s slot.
+    fn seq<'a>(&self, m: &'a Mapping, index: u64) -> &'a AtomicU64 {
+        m.atomic_u64(self.slot(index))
+    }
+    /// Whether message `index` is in its slot.
+    fn holds(&self, m: &Mapping, index: u64) -> bool {
+        self.seq(m, index).load(Ordering::Acquire) == index + 1
+    }
+    /// Whether the producer, at `head`, may write: first by what it last
+    /// saw of `tail`, then by a fresh look at the consumer's line.
+    fn has_room(&self, m: &Mapping, head: u64) -> bool {
+        let slots = self.slots as u64;
+        if head - self.seen_tail.load(Ordering::Relaxed) < slots {
+            return true;
+        }
+        let tail = self.tail(m).load(Ordering::Acquire);
+        self.seen_tail.store(tail, Ordering::Relaxed);
+        head - tail < slots
     }
 }
 
@@ -151,11 +198,7 @@ struct RingChannel {
 
 impl RingChannel {
     fn new(map: Mapping, size: usize, parent: bool) -> RingChannel {
-        let ring = |i: usize| Ring {
-            base: i * ring_len(size),
-            size,
-            slots: slots(size),
-        };
+        let ring = |i: usize| Ring::new(i * ring_len(size), size);
         let (out, inc) = if parent {
             (ring(0), ring(1))
         } else {
@@ -213,15 +256,20 @@ impl Ring {
         if msg.len() > r.size {
             return Err(too_large(msg.len(), r.size));
         }
+        // Only the producer writes `head`: it stays in its cache.
         let head = r.head(m).load(Ordering::Relaxed);
-        let has_room = || head - r.tail(m).load(Ordering::Acquire) < r.slots as u64;
         // Room is the sender's wait, not the receiver's: it always spins a
         // while before it sleeps.
         let waiter = &mut Waiter::Hybrid;
+        let has_room = || r.has_room(m, head);
         wait_until(has_room, r.space_seq(m), r.producer_asleep(m), waiter)?;
-        m.write(r.slot(head), &(msg.len() as u64).to_ne_bytes());
-        m.write(r.slot(head) + LENGTH_BYTES, msg);
-        r.head(m).store(head + 1, Ordering::Release);
+        let slot = r.slot(head);
+        m.write(slot + SEQ_BYTES, &(msg.len() as u64).to_ne_bytes());
+        m.write(slot + SLOT_HEADER, msg);
+        // The slot's own word publishes it: the consumer reads the line it
+        // was going to read anyway, not a separate index.
+        r.seq(m, head).store(head + 1, Ordering::Release);
+        r.head(m).store(head + 1, Ordering::Relaxed);
         wake_if_asleep(bell, bell_asleep);
         Ok(())
     }
@@ -229,13 +277,13 @@ impl Ring {
     fn recv(&self, m: &Mapping, buf: &mut [u8], waiter: &mut Waiter) -> io::Result<usize> {
         let r = self;
         let tail = r.tail(m).load(Ordering::Relaxed);
-        let has_data = || r.head(m).load(Ordering::Acquire) != tail;
+        let has_data = || r.holds(m, tail);
         wait_until(has_data, r.data_seq(m), r.consumer_asleep(m), waiter)?;
         Ok(r.take(m, buf))
     }
 
     fn has_data(&self, m: &Mapping) -> bool {
-        self.head(m).load(Ordering::Acquire) != self.tail(m).load(Ordering::Relaxed)
+        self.holds(m, self.tail(m).load(Ordering::Relaxed))
     }
 
     /// Takes the next message, which must be there.
@@ -243,11 +291,11 @@ impl Ring {
         let r = self;
         let tail = r.tail(m).load(Ordering::Relaxed);
         let mut length = [0u8; LENGTH_BYTES];
-        m.read(r.slot(tail), &mut length);
+        m.read(r.slot(tail) + SEQ_BYTES, &mut length);
         // The peer wrote it; trust it no further than the slot.
         let n = (u64::from_ne_bytes(length) as usize).min(r.size);
         let copied = n.min(buf.len());
-        m.read(r.slot(tail) + LENGTH_BYTES, &mut buf[..copied]);
+        m.read(r.slot(tail) + SLOT_HEADER, &mut buf[..copied]);
         r.tail(m).store(tail + 1, Ordering::Release);
         wake_if_asleep(r.space_seq(m), r.producer_asleep(m));
         n
@@ -264,11 +312,7 @@ fn fan_in_len(size: usize, senders: u32) -> usize {
 }
 
 fn fan_in_ring(size: usize, sender: u32) -> Ring {
-    Ring {
-        base: LINE + sender as usize * ring_len(size),
-        size,
-        slots: slots(size),
-    }
+    Ring::new(LINE + sender as usize * ring_len(size), size)
 }
 
 fn doorbell(m: &Mapping) -> (&AtomicU32, &AtomicU32) {
