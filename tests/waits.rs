@@ -37,8 +37,10 @@ fn every_declared_way_of_waiting_runs_and_every_other_says_why() {
         "cross",
         "--patterns",
         "latency,throughput",
-        "-n",
-        "300",
+        // Long enough for a CPU share to mean something (a few hundred
+        // microseconds would be a handful of scheduler ticks' noise).
+        "--duration",
+        "20ms",
         "--warmup",
         "10ms",
         "--out",

@@ -59,7 +59,7 @@ pub fn progress(done: usize, total: usize, row: &Row, eta: &Eta) {
     };
     crate::tell!(
         "[{done:>width$}/{total}] {:<11} {:<10} {:<5} {:>7}{}  {}{errors}{}",
-        row.mechanism,
+        row.transport_label(),
         row.pattern.to_string(),
         row.placement.to_string(),
         crate::results::format::size_cell(row),
