@@ -83,11 +83,14 @@ impl Waiter {
     ) -> io::Result<T> {
         match self {
             Waiter::Block | Waiter::IoUring(_) => blocking(),
-            Waiter::Spin => spin(&mut attempt, None).map(|v| v.expect("spins until it has one")),
-            Waiter::Hybrid => match spin(&mut attempt, Some(HYBRID_SPIN))? {
-                Some(v) => Ok(v),
-                None => blocking(),
-            },
+            Waiter::Spin | Waiter::Hybrid => {
+                // Only a hybrid's spin runs out; then it blocks.
+                let budget = matches!(self, Waiter::Hybrid).then_some(HYBRID_SPIN);
+                match spin(&mut attempt, budget)? {
+                    Some(v) => Ok(v),
+                    None => blocking(),
+                }
+            }
             Waiter::Epoll(epoll) => loop {
                 // As an event loop: wait for readiness, then receive.
                 let mut events = [EpollEvent::empty()];
