@@ -47,14 +47,7 @@ fn every_declared_way_of_waiting_runs_and_every_other_says_why() {
     ];
     args.push(out.to_str().unwrap());
     args.extend(sizes_arg(&every, "64"));
-    let o = sb.run(&args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let result = sb.result();
+    let result = sb.run_ok(&args);
     let rows = rows(&result);
     assert_eq!(rows.len(), all().len() * Wait::ALL.len() * 2);
     // The checksum's own rate is a physical limit of the run, beside memcpy.
@@ -127,7 +120,7 @@ fn spinning_waits_burn_the_cpu_that_blocking_ones_sleep_through() {
     // The report then sets latency against CPU, per way of waiting.
     let sb = Sandbox::new();
     let out = sb.out();
-    let o = sb.run(&[
+    let result = sb.run_ok(&[
         "run",
         "-m",
         "pipe,shm-ring",
@@ -148,13 +141,6 @@ fn spinning_waits_burn_the_cpu_that_blocking_ones_sleep_through() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let result = sb.result();
     let busy = |m: &str, spin: bool| {
         let row = rows(&result)
             .iter()

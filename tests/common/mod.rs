@@ -49,6 +49,14 @@ impl Sandbox {
         self.command(args).output().unwrap()
     }
 
+    /// A run that must exit 0 (its stderr tells why not), and its result file.
+    pub fn run_ok(&self, args: &[&str]) -> Value {
+        let o = self.run(args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(0), "{err}");
+        self.result()
+    }
+
     pub fn spawn(&self, args: &[&str]) -> Child {
         self.command(args)
             .stdout(Stdio::piped())
