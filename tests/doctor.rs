@@ -40,6 +40,7 @@ fn every_check_is_there_and_quotes_what_decided_it() {
         "other load",
         "clock source",
         "hypervisor",
+        "io_uring",
         "limit fs.mqueue.msg_max",
         "limit fs.mqueue.msgsize_max",
         "limit RLIMIT_MSGQUEUE",
@@ -318,4 +319,69 @@ fn a_run_killed_while_measuring_the_limits_leaves_nothing() {
     }
     assert!(caught > 0, "no kill came while the limits were measured");
     watch.assert_nothing_new();
+}
+
+/// Puts a sysctl back as it was, however the test ends.
+struct Restore(&'static str, String);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let _ = std::fs::write(self.0, &self.1);
+    }
+}
+
+/// With io_uring refused by its sysctl, the doctor says so with the fix,
+/// and a run's io-uring rows are unsupported naming the sysctl, while its
+/// other rows run. Root only (CI is root): the sysctl is the machine's.
+#[test]
+fn io_uring_refused_by_the_kernel_is_reported_not_failed() {
+    const SYSCTL: &str = "/proc/sys/kernel/io_uring_disabled";
+    let Some(before) = sysfs(SYSCTL) else {
+        eprintln!("skipped: this kernel has no {SYSCTL}");
+        return;
+    };
+    if !nix::unistd::Uid::effective().is_root() {
+        eprintln!("skipped: changing {SYSCTL} needs root");
+        return;
+    }
+    let _restore = Restore(SYSCTL, before);
+    std::fs::write(SYSCTL, "2").unwrap();
+    let sb = Sandbox::new();
+    let (list, _) = findings(&sb);
+    let f = find(&list, "io_uring");
+    assert_eq!(f["level"], "info", "{f}");
+    assert!(
+        f["fix"].as_str().unwrap().contains("io_uring_disabled=0"),
+        "{f}"
+    );
+    let out = sb.out();
+    let o = sb.run(&[
+        "run",
+        "-m",
+        "pipe",
+        "--waits",
+        "block,io-uring",
+        "--sizes",
+        "64",
+        "--pin",
+        "none",
+        "-n",
+        "100",
+        "--patterns",
+        "latency",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let result = sb.result();
+    let rows = rows(&result);
+    assert_eq!(rows[0]["status"], "ok", "{}", rows[0]);
+    assert_eq!(rows[1]["status"], "unsupported", "{}", rows[1]);
+    let reason = rows[1]["reason"].as_str().unwrap();
+    assert!(reason.contains("kernel.io_uring_disabled = 2"), "{reason}");
 }

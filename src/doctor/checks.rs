@@ -362,6 +362,30 @@ pub fn hypervisor() -> Finding {
     }
 }
 
+/// Whether `--waits io-uring` can run here, by making a ring: the kernel
+/// or `kernel.io_uring_disabled` may refuse it, and its rows would then be
+/// unsupported.
+pub fn io_uring() -> Finding {
+    let sysctl = std::fs::read_to_string("/proc/sys/kernel/io_uring_disabled")
+        .map(|v| format!("kernel.io_uring_disabled = {}", v.trim()))
+        .unwrap_or_else(|_| "no kernel.io_uring_disabled".into());
+    match crate::sys::uring::Ring::new() {
+        Ok(_) => Finding::new(
+            "io_uring",
+            Level::Ok,
+            format!("a ring was made ({sysctl})"),
+            "run --waits io-uring measures receives submitted to an io_uring",
+        ),
+        Err(e) => Finding::new(
+            "io_uring",
+            Level::Info,
+            e.to_string(),
+            "run --waits io-uring gives unsupported rows here; the other ways of waiting are unaffected",
+        )
+        .fix("as root: sysctl kernel.io_uring_disabled=0 (or add the user to kernel.io_uring_group when it is 1)"),
+    }
+}
+
 /// The kernel limits transports hit, as information: a limit makes a case
 /// unsupported (and says so), it does not skew a figure.
 pub fn limits() -> Vec<Finding> {

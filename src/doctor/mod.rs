@@ -69,6 +69,7 @@ pub fn examine(cpus: (usize, usize)) -> Vec<Finding> {
     all.push(checks::load());
     all.push(checks::clock());
     all.push(checks::hypervisor());
+    all.push(checks::io_uring());
     all.extend(checks::limits());
     all
 }
