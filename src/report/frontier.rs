@@ -122,13 +122,6 @@ fn loads<'a>(
     at: Vec<&'a Row>,
 ) -> Vec<Scene<'a>> {
     let size_words = bytes(size);
-    let mut rates: Vec<f64> = at
-        .iter()
-        .filter_map(|r| load.of(r))
-        .filter(|r| *r <= SPARSE)
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    rates.dedup();
     match load {
         Load::None => vec![Scene {
             key: format!("{pattern}"),
@@ -139,7 +132,7 @@ fn loads<'a>(
             ),
             rows: at,
         }],
-        _ => rates
+        Load::OfferedRate => sparse_rates(&at)
             .into_iter()
             .map(|rate| Scene {
                 key: format!("{pattern}-{rate}"),
@@ -149,11 +142,25 @@ fn loads<'a>(
                 rows: at
                     .iter()
                     .copied()
-                    .filter(|r| load.of(r) == Some(rate))
+                    .filter(|r| r.offered_per_s == Some(rate))
                     .collect(),
             })
             .collect(),
+        // Many senders share the receiver: no one way of waiting to cost.
+        Load::Senders => Vec::new(),
     }
+}
+
+/// The offered rates of `at` sparse enough for a chart, lowest first.
+fn sparse_rates(at: &[&Row]) -> Vec<f64> {
+    let mut rates: Vec<f64> = at
+        .iter()
+        .filter_map(|r| r.offered_per_s)
+        .filter(|r| *r <= SPARSE)
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    rates
 }
 
 fn spots(rows: &[&Row]) -> Vec<Spot> {
