@@ -6,7 +6,7 @@ use std::path::Path;
 use super::charts::{self, Axis, Bar, BarChart, Chart, DotChart, LineChart, Look, Series};
 use super::{at_smallest_size, placement_words, Figure, Group, Report};
 use crate::compare::Verdict;
-use crate::results::format::{short_count, short_ns, size_label};
+use crate::results::format::{short_count, short_ns, size_label, value_at, Place};
 use crate::results::pattern::{Against, Better, Load, Metric, Plot, RankedAt, Ranking, Unit};
 use crate::results::{Pattern, Placement, ResultFile, Row};
 
@@ -347,11 +347,11 @@ fn ranked_bars(
 
 fn ranked_bar(report: &Report, r: &Row, ranking: &Ranking) -> Option<Bar> {
     let value = (ranking.by.read)(r)?;
-    let mut label = figure_text(ranking.by.unit, value);
+    let mut label = value_at(value, ranking.by.unit, Place::Ranked);
     let whisker = match ranking.whisker {
         Some((name, w)) => {
             let v = (w.read)(r)?;
-            label += &format!("  ({name} {})", figure_text(w.unit, v));
+            label += &format!("  ({name} {})", value_at(v, w.unit, Place::Ranked));
             Some(v)
         }
         None => None,
@@ -367,15 +367,6 @@ fn ranked_bar(report: &Report, r: &Row, ranking: &Ranking) -> Option<Bar> {
         whisker,
         label,
     })
-}
-
-/// A figure as the summary writes it, with its unit.
-pub fn figure_text(unit: Unit, v: f64) -> String {
-    match unit {
-        Unit::Ns => crate::results::format::ns(v),
-        Unit::MibPerS => format!("{v:.0} MiB/s"),
-        Unit::MsgPerS => format!("{}/s", crate::results::format::rate_text(v)),
-    }
 }
 
 /// A ranked bar chart of the summary, or none when no transport ran.

@@ -85,13 +85,7 @@ impl Group {
     pub const ALL: [Group; 3] = [Group::Claimed, Group::Kernel, Group::Library];
 
     pub fn of(row: &Row) -> Group {
-        // A way of waiting stays in its transport's group.
-        let shown = format!(" ({})", row.wait);
-        let name = match row.wait.is_block() {
-            true => row.mechanism.as_str(),
-            false => row.mechanism.trim_end_matches(shown.as_str()),
-        };
-        if CLAIMED_TABLE_ROWS.contains(&name) {
+        if CLAIMED_TABLE_ROWS.contains(&row.mechanism.as_str()) {
             Group::Claimed
         } else if row.family == Family::Library {
             Group::Library
@@ -146,9 +140,11 @@ pub struct Report<'a> {
 impl<'a> Report<'a> {
     pub fn of(result: &'a ResultFile, measured: &'a ResultFile) -> Report<'a> {
         let mut transports: Vec<(String, Group, Look)> = Vec::new();
-        for r in &result.rows {
+        // The shown rows are the measured ones renamed (`by_wait`), in the
+        // same order: a way of waiting stays in its transport's group.
+        for (r, measured) in result.rows.iter().zip(&measured.rows) {
             if !transports.iter().any(|t| t.0 == r.mechanism) {
-                transports.push((r.mechanism.clone(), Group::of(r), Look(0)));
+                transports.push((r.mechanism.clone(), Group::of(measured), Look(0)));
             }
         }
         transports.sort_by_key(|t| t.1);

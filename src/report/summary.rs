@@ -1,12 +1,13 @@
 //! What the page says first, per placement: sentences drawn from the data,
 //! and transport × size grids coloured on a log scale.
 
-use super::figures::{figure_text, ranked_size};
+use super::figures::ranked_size;
 use super::html::escape;
 use super::{at_smallest_size, Group, Report};
-use crate::results::format::{bytes, ns};
+use crate::results::format::bytes;
 use crate::results::format::{multiple_text, rate_text};
-use crate::results::pattern::{Better, Load, Metric, RankedAt, Ranking, Unit};
+use crate::results::format::{value_at, Place};
+use crate::results::pattern::{Better, Load, Metric, RankedAt, Ranking};
 use crate::results::{Pattern, Placement, Row, Status};
 
 /// Per ranked pattern, the best and the worst transport at each size it
@@ -58,7 +59,7 @@ fn best_and_worst(
         first,
         last,
         at.len(),
-        |v| figure_text(unit, v),
+        |v| value_at(v, unit, Place::Ranked),
         behind,
     ))
 }
@@ -100,14 +101,6 @@ fn ranked(
         escape(last.0),
         fmt(last.1)
     )
-}
-
-/// A figure as a grid's cell shows it: the grid's title has the unit.
-fn cell_text(unit: Unit, v: f64) -> String {
-    match unit {
-        Unit::Ns => ns(v),
-        Unit::MibPerS | Unit::MsgPerS => format!("{v:.0}"),
-    }
 }
 
 /// A background from green (best of the grid) to red (worst), by the
@@ -211,7 +204,7 @@ fn cell(row: Option<&Row>, metric: &Metric, range: (f64, f64), lower_is_better: 
         (Status::Ok, Some(v)) => format!(
             "<td style=\"background:{}\">{}</td>",
             shade(v, range, lower_is_better),
-            cell_text(metric.unit, v)
+            value_at(v, metric.unit, Place::Cell)
         ),
         (Status::Unsupported, _) => format!("<td class=\"na\" title=\"{reason}\">unsupported</td>"),
         (Status::Failed, _) => format!("<td class=\"bad\" title=\"{reason}\">failed</td>"),

@@ -5,8 +5,8 @@ use super::figures::COMPARE_THRESHOLD;
 use super::html::{escape, figures_html, swatch};
 use super::{placement_words, Figure, Report};
 use crate::compare::Verdict;
-use crate::results::format::{multiple_text, ns, size_cell};
-use crate::results::pattern::{Load, Ranking, Unit};
+use crate::results::format::{multiple_text, ns, size_cell, value_at, Place};
+use crate::results::pattern::{Load, Ranking};
 use crate::results::{Pattern, Placement, ResultFile, Row, Status};
 
 /// One row per transport and size; latency and throughput of every
@@ -53,15 +53,6 @@ fn against_limit(report: &Report, case: Option<&&Row>) -> Option<String> {
         "<span class=\"mult\" title=\"{}\">{m:.2}×</span>",
         escape(&multiple_text((m, name)))
     ))
-}
-
-/// A figure as a column of the results table shows it.
-fn column_text(unit: Unit, v: f64) -> String {
-    match unit {
-        Unit::Ns => ns(v),
-        Unit::MibPerS => format!("{v:.1}"),
-        Unit::MsgPerS => crate::results::format::rate(v),
-    }
 }
 
 /// Each placement's heading over its columns, and the columns' names.
@@ -209,11 +200,11 @@ fn result_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> Strin
             s += &figure(
                 case,
                 ranking.by.read,
-                |v| column_text(ranking.by.unit, v),
+                |v| value_at(v, ranking.by.unit, Place::Column),
                 multiple,
             );
             if let Some((_, w)) = ranking.whisker {
-                s += &figure(case, w.read, |v| column_text(w.unit, v), None);
+                s += &figure(case, w.read, |v| value_at(v, w.unit, Place::Column), None);
             }
         }
     }

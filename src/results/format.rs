@@ -44,6 +44,32 @@ pub fn value(v: f64, unit: super::pattern::Unit) -> String {
     }
 }
 
+/// Where a figure is written, which decides how much of its unit it
+/// keeps: a report's table column or grid cell has the unit in its
+/// heading; a ranked bar or sentence stands alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// The results table's column: one decimal of MiB/s.
+    Column,
+    /// A grid's cell: whole numbers.
+    Cell,
+    /// A ranked bar's label, a summary sentence.
+    Ranked,
+}
+
+/// A figure as `place` writes it; times are always `ns()`.
+pub fn value_at(v: f64, unit: super::pattern::Unit, place: Place) -> String {
+    use super::pattern::Unit;
+    match (unit, place) {
+        (Unit::Ns, _) => ns(v),
+        (Unit::MibPerS, Place::Column) => format!("{v:.1}"),
+        (Unit::MsgPerS, Place::Column) => rate(v),
+        (Unit::MibPerS | Unit::MsgPerS, Place::Cell) => format!("{v:.0}"),
+        (Unit::MibPerS, Place::Ranked) => format!("{v:.0} MiB/s"),
+        (Unit::MsgPerS, Place::Ranked) => format!("{}/s", rate_text(v)),
+    }
+}
+
 /// `1.2 M msg/s`.
 pub fn rate(v: f64) -> String {
     if v >= 1e6 {
