@@ -38,6 +38,8 @@ pub struct Header {
 /// receiver recomputes it for every message it gets.
 pub struct Message {
     pub buf: Vec<u8>,
+    /// The payload as first made, which `build` writes again.
+    pattern: Vec<u8>,
     payload_crc: u32,
     /// For messages that carry their send time, computed once: the
     /// checksum of the payload after it, and how to fold the time's
@@ -64,8 +66,11 @@ impl Message {
             *b = x as u8;
         }
         let payload_crc = crc32c::crc32c(&buf[HEADER_BYTES..]);
+        let mut pattern = zeroed(size - HEADER_BYTES)?;
+        pattern.copy_from_slice(&buf[HEADER_BYTES..]);
         Ok(Message {
             buf,
+            pattern,
             payload_crc,
             after_sent_at: None,
         })
@@ -85,6 +90,28 @@ impl Message {
         let crc = prepend.apply(crc32c::crc32c(&time)) ^ rest;
         self.stamp(flags, seq);
         self.buf[20..24].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// Builds data message `seq` as an application builds one, in this
+    /// buffer: under `Verify::Full` every byte (the payload written anew),
+    /// under `Verify::Seq` only the header, so that the sender touches no
+    /// more of the payload than the transport itself does.
+    pub fn build(&mut self, seq: u64, verify: Verify) {
+        if verify == Verify::Full {
+            self.buf[HEADER_BYTES..].copy_from_slice(&self.pattern);
+        }
+        self.stamp(DATA, seq);
+    }
+
+    /// As `build`, in `dst`: memory a lending channel lent, as long as the
+    /// message. Under `Verify::Seq` the rest of `dst` keeps whatever it held.
+    pub fn build_in(&mut self, dst: &mut [u8], seq: u64, verify: Verify) {
+        self.stamp(DATA, seq);
+        let written = match verify {
+            Verify::Full => self.buf.len(),
+            Verify::Seq => HEADER_BYTES,
+        };
+        dst[..written].copy_from_slice(&self.buf[..written]);
     }
 
     pub fn stamp(&mut self, flags: u32, seq: u64) {

@@ -15,7 +15,7 @@ use super::case::CaseSpec;
 use super::message::{parse, zeroed, ErrorCounts, Message, Verifier, Verify, DATA, END, SYNC};
 use crate::results::{Pattern, Schedule};
 use crate::sys::{process_cpu_time, thread_cpu_time};
-use crate::transport::Channel;
+use crate::transport::{Channel, Lending};
 
 impl Length {
     /// Whether a timed part that has done `done` messages since `start` is over.
@@ -190,16 +190,13 @@ impl Ends {
     ) -> io::Result<u64> {
         // The peer echoes ping-pong and open-loop messages alike.
         let round_trip = case.pattern.is_latency();
-        let size = case.size;
         let start = Instant::now();
         let mut seq = 0u64;
         while seq == 0 || start.elapsed() < case.warmup() {
             stop_if_asked()?;
-            self.out.stamp(DATA, seq);
-            ch.send(&self.out.buf)?;
+            send_data(ch, &mut self.out, (seq, case.verify), || {})?;
             if round_trip {
-                let n = ch.recv(&mut self.back)?;
-                self.replies.check(&self.back[..n.min(size)], size);
+                receive_checked(ch, &mut self.back, &mut self.replies, || {})?;
             }
             seq += 1;
             progress.store(seq, Ordering::Relaxed);
@@ -240,7 +237,6 @@ impl Ends {
         (first, inject): (u64, Option<Injection>),
         progress: &AtomicU64,
     ) -> io::Result<Timed> {
-        let size = case.size;
         let round_trip = case.pattern == Pattern::Latency;
         let mut histogram = round_trip.then(new_histogram);
         let (out, back) = (&mut self.out, &mut self.back);
@@ -253,19 +249,17 @@ impl Ends {
             stop_if_asked()?;
             let used = match &mut histogram {
                 Some(h) => {
-                    out.stamp(DATA, seq);
-                    let t0 = Instant::now();
-                    ch.send(&out.buf)?;
-                    let n = ch.recv(back)?;
-                    let rtt = t0.elapsed();
-                    h.saturating_record(rtt.as_nanos() as u64);
-                    self.replies.check(&back[..n.min(size)], size);
+                    // The clock starts once the message is built, and stops
+                    // once the echo is there, before it is checked.
+                    let mut t0 = Instant::now();
+                    send_data(ch, out, (seq, case.verify), || t0 = Instant::now())?;
+                    let arrived = || h.saturating_record(t0.elapsed().as_nanos() as u64);
+                    receive_checked(ch, back, &mut self.replies, arrived)?;
                     1
                 }
                 // The test-only faults stay out of the measured path.
                 None if inject.is_none() => {
-                    out.stamp(DATA, seq);
-                    ch.send(&out.buf)?;
+                    send_data(ch, out, (seq, case.verify), || {})?;
                     1
                 }
                 None => send_with_fault(ch, out, seq, done, inject)?,
@@ -349,6 +343,82 @@ impl Exchange {
             ErrorCounts::default()
         })
     }
+}
+
+/// Puts data message `seq` on its way, built as `verify` says
+/// (`Message::build`): in the harness's buffer and sent, which copies it;
+/// or, on a lending channel, in its loan and published as it lies.
+/// `built` runs between the two, where a round trip's clock starts.
+fn send_data(
+    ch: &mut dyn Channel,
+    out: &mut Message,
+    (seq, verify): (u64, Verify),
+    built: impl FnOnce(),
+) -> io::Result<()> {
+    let len = out.buf.len();
+    match ch.lending() {
+        Some(lender) => {
+            out.build_in(lender.loan(len)?, seq, verify);
+            built();
+            lender.publish(len)
+        }
+        None => {
+            out.build(seq, verify);
+            built();
+            ch.send(&out.buf)
+        }
+    }
+}
+
+/// Receives the next message, where it lies on a lending channel, and has
+/// `replies` check it; `arrived` runs as soon as it is there.
+fn receive_checked(
+    ch: &mut dyn Channel,
+    back: &mut [u8],
+    replies: &mut Verifier,
+    arrived: impl FnOnce(),
+) -> io::Result<()> {
+    let size = back.len();
+    match ch.lending() {
+        Some(lender) => {
+            let msg = lender.take()?;
+            arrived();
+            replies.check(msg, size);
+            lender.release()
+        }
+        None => {
+            let n = ch.recv(back)?;
+            arrived();
+            replies.check(&back[..n.min(size)], size);
+            Ok(())
+        }
+    }
+}
+
+/// A lending channel's next message, at the peer: a data message is
+/// echoed as it lies, or checked where it lies and released (None); a
+/// control message is copied into `buf` for the usual answer (its length).
+fn take_lent(
+    lender: &mut dyn Lending,
+    buf: &mut [u8],
+    echo: bool,
+    verifier: &mut Verifier,
+) -> io::Result<Option<usize>> {
+    let size = buf.len();
+    let msg = lender.take()?;
+    if parse(msg).is_some_and(|h| h.flags != DATA) {
+        let n = msg.len().min(size);
+        buf[..n].copy_from_slice(&msg[..n]);
+        lender.release()?;
+        return Ok(Some(n));
+    }
+    if echo {
+        lender.echo()?;
+    } else {
+        verifier.check(msg, size);
+        lender.release()?;
+    }
+    Ok(None)
 }
 
 /// Gives up when the user or the watchdog asked: a channel that never
@@ -456,7 +526,20 @@ pub fn serve(
                 "the harness is gone",
             ));
         }
-        let n = ch.recv(&mut buf)?.min(size);
+        // A peer that is to answer with garbage (a test's fault) answers
+        // by copy, where the garbage is made.
+        let lending = ch.lending().filter(|_| garbage_at == u64::MAX);
+        let n = match lending {
+            Some(lender) => match take_lent(lender, &mut buf, echo_all, &mut verifier)? {
+                Some(control) => control,
+                None => {
+                    data_seen += 1;
+                    pace(slow, data_seen);
+                    continue;
+                }
+            },
+            None => ch.recv(&mut buf)?.min(size),
+        };
         let flags = parse(&buf[..n]).map_or(DATA, |h| h.flags);
         if echo_all && flags == DATA && seen_at_sync.map(|s| data_seen - s) == Some(garbage_at) {
             // Test-only: an echo of garbage, header and all.
@@ -497,13 +580,18 @@ pub fn serve(
             }
             _ => {
                 data_seen += 1;
-                if slow && data_seen.is_multiple_of(64) {
-                    std::thread::sleep(Duration::from_millis(1));
-                }
+                pace(slow, data_seen);
                 if !echo_all {
                     verifier.check(&buf[..n], size);
                 }
             }
         }
+    }
+}
+
+/// A slow peer (a test's fault) stalls 1 ms every 64 data messages.
+fn pace(slow: bool, data_seen: u64) {
+    if slow && data_seen.is_multiple_of(64) {
+        std::thread::sleep(Duration::from_millis(1));
     }
 }

@@ -4,21 +4,21 @@
 //! this process; for a row with a protocol on top, on the transport's own
 //! channel (`channel.rs`).
 
-use std::io::{IoSlice, IoSliceMut};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mqueue::{mq_close, mq_open, mq_receive, mq_send, mq_unlink, MQ_OFlag, MqAttr};
 use nix::sys::socket::{
-    recv, recvmsg, send, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned,
-    MsgFlags, SockFlag, SockType,
+    recv, send, sendmsg, socketpair, AddressFamily, ControlMessage, MsgFlags, SockFlag, SockType,
 };
 use nix::sys::stat::Mode;
 
 use super::helper::unique;
 use super::{channel, Finding, Subject};
 use crate::results::probe::{Measured, Property};
+use crate::sys::fd_passing::{recv_fd, send_fd};
 use crate::sys::limits::{dev_shm_free, dev_shm_size, sysctl};
 use crate::sys::mapping::Mapping;
 use crate::sys::posix_sem::NamedSemaphore;
@@ -399,36 +399,12 @@ const NO_DESCRIPTOR: &str = "the byte arrived without a descriptor";
 /// checks that the descriptor that arrived writes into the pipe.
 fn pass_fd_over(a: OwnedFd, b: OwnedFd) -> Result<(), String> {
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
-    let fds = [w.as_raw_fd()];
-    sendmsg::<()>(
-        a.as_raw_fd(),
-        &[IoSlice::new(b"x")],
-        &[ControlMessage::ScmRights(&fds)],
-        MsgFlags::empty(),
-        None,
-    )
-    .map_err(|e| format!("sendmsg: {e}"))?;
+    send_fd(a.as_fd(), b"x", w.as_fd()).map_err(|e| format!("sendmsg: {e}"))?;
     drop(w);
     let mut byte = [0u8; 1];
-    let mut space = nix::cmsg_space!([RawFd; 1]);
-    let mut iov = [IoSliceMut::new(&mut byte)];
-    let msg = recvmsg::<()>(
-        b.as_raw_fd(),
-        &mut iov,
-        Some(&mut space),
-        MsgFlags::MSG_CMSG_CLOEXEC,
-    )
-    .map_err(|e| format!("recvmsg: {e}"))?;
-    let received = msg
-        .cmsgs()
-        .map_err(|e| e.to_string())?
-        .find_map(|c| match c {
-            ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
-            _ => None,
-        })
-        .ok_or(NO_DESCRIPTOR)?;
-    // SAFETY: recvmsg just installed this descriptor in our table for us alone.
-    let received = unsafe { OwnedFd::from_raw_fd(received) };
+    let (_, received) =
+        recv_fd(b.as_fd(), &mut byte, false).map_err(|e| format!("recvmsg: {e}"))?;
+    let received = received.ok_or(NO_DESCRIPTOR)?;
     nix::unistd::write(&received, b"via").map_err(|e| e.to_string())?;
     let mut out = [0u8; 3];
     nix::unistd::read(&r, &mut out).map_err(|e| e.to_string())?;

@@ -31,22 +31,46 @@ impl Mapping {
 
     /// Maps an open shared memory object of `len` bytes read/write, shared.
     pub fn map_fd(fd: &std::os::fd::OwnedFd, len: usize) -> nix::Result<Mapping> {
+        Mapping::map_fd_as(fd, len, true)
+    }
+
+    /// As `map_fd`, read-only: what a sealed memfd allows. Only `read` and
+    /// `bytes` may be used on it.
+    pub fn map_fd_read_only(fd: &std::os::fd::OwnedFd, len: usize) -> nix::Result<Mapping> {
+        Mapping::map_fd_as(fd, len, false)
+    }
+
+    fn map_fd_as(fd: &std::os::fd::OwnedFd, len: usize, writable: bool) -> nix::Result<Mapping> {
         use nix::sys::mman::{mmap, MapFlags, ProtFlags};
         let size = std::num::NonZeroUsize::new(len).ok_or(nix::errno::Errno::EINVAL)?;
+        let mut prot = ProtFlags::PROT_READ;
+        if writable {
+            prot |= ProtFlags::PROT_WRITE;
+        }
         // SAFETY: a fresh shared mapping of a descriptor we own; nothing else
         // in this process aliases it.
-        let ptr = unsafe {
-            mmap(
-                None,
-                size,
-                ProtFlags::PROT_READ | ProtFlags::PROT_WRITE,
-                MapFlags::MAP_SHARED,
-                fd,
-                0,
-            )?
-        };
+        let ptr = unsafe { mmap(None, size, prot, MapFlags::MAP_SHARED, fd, 0)? };
         // SAFETY: mmap returned a mapping of len bytes, released by munmap in Drop.
         Ok(unsafe { Mapping::new(ptr.cast(), len, Detach::Munmap) })
+    }
+
+    /// `len` bytes of this process's own memory, zeroed, page-aligned:
+    /// what `vmsplice` hands to a pipe by reference.
+    pub fn anonymous(len: usize) -> nix::Result<Mapping> {
+        use nix::sys::mman::{mmap_anonymous, MapFlags, ProtFlags};
+        let size = std::num::NonZeroUsize::new(len).ok_or(nix::errno::Errno::EINVAL)?;
+        let prot = ProtFlags::PROT_READ | ProtFlags::PROT_WRITE;
+        // SAFETY: a fresh private mapping at an address the kernel picks;
+        // nothing else aliases it.
+        let ptr = unsafe { mmap_anonymous(None, size, prot, MapFlags::MAP_PRIVATE)? };
+        // SAFETY: mmap returned a mapping of len bytes, released by munmap in Drop.
+        Ok(unsafe { Mapping::new(ptr.cast(), len, Detach::Munmap) })
+    }
+
+    /// Where the region starts in this process: what another process
+    /// writes to with process_vm_writev.
+    pub fn address(&self) -> usize {
+        self.ptr.as_ptr() as usize
     }
 
     pub fn len(&self) -> usize {
@@ -82,6 +106,32 @@ impl Mapping {
                 dst.len(),
             )
         };
+    }
+
+    /// `len` bytes at `offset`, read where they lie.
+    ///
+    /// # Safety
+    /// The protocol on top must keep the other process from writing these
+    /// bytes while the borrow lives (they are this side's to read, as a
+    /// taken loan is).
+    pub unsafe fn bytes(&self, offset: usize, len: usize) -> &[u8] {
+        assert!(offset.checked_add(len).is_some_and(|end| end <= self.len));
+        // SAFETY: in bounds (checked above) and mapped while `self` lives;
+        // no writer while the borrow lives, by the caller's promise.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr().add(offset), len) }
+    }
+
+    /// `len` bytes at `offset`, written where they lie.
+    ///
+    /// # Safety
+    /// The protocol on top must give these bytes to this side alone while
+    /// the borrow lives (a slot on loan): the other process neither reads
+    /// nor writes them.
+    pub unsafe fn bytes_mut(&mut self, offset: usize, len: usize) -> &mut [u8] {
+        assert!(offset.checked_add(len).is_some_and(|end| end <= self.len));
+        // SAFETY: as in `bytes`; `&mut self` keeps this process's other
+        // borrows of the region away meanwhile.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(offset), len) }
     }
 
     /// The 8 bytes at `offset`, as an atomic shared with the other process.

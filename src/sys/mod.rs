@@ -3,11 +3,14 @@
 //! per-thread CPU accounting.
 
 pub mod affinity;
+pub mod cma;
 pub mod cpuid;
+pub mod fd_passing;
 pub mod futex;
 pub mod interrupt;
 pub mod limits;
 pub mod mapping;
+pub mod pipes;
 pub mod posix_sem;
 pub mod process;
 pub mod sysv;

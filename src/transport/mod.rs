@@ -5,16 +5,20 @@
 
 mod admission;
 mod bounded_buffer;
+mod cma;
 mod eventfd_shm;
 mod fifo;
 pub mod gather;
 mod interprocess;
 mod ipc_channel;
+pub mod lending;
+mod memfd_pass;
 pub mod node;
 mod packets;
 mod pipe;
 mod posix_mq;
 mod semaphore;
+mod shm_loan;
 mod shm_posix_sem;
 mod shm_ring;
 mod shm_sysv_sem;
@@ -25,6 +29,7 @@ mod tcp;
 mod uds_dgram;
 mod uds_seqpacket;
 mod uds_stream;
+mod vmsplice;
 pub mod wait;
 
 use std::ffi::OsString;
@@ -35,6 +40,7 @@ use std::path::{Path, PathBuf};
 use crate::results::Wait;
 
 pub use gather::{FanIn, Gather, SendOnly};
+pub use lending::Lending;
 pub use stream::FdStream;
 
 /// One established end of a channel. `Send` so that both ends of one
@@ -84,6 +90,12 @@ pub trait Channel: Send {
             Wait::Block => Ok(()),
             other => Err(unsupported(format!("this channel cannot wait as {other}"))),
         }
+    }
+    /// The channel as a lender, when its data messages are built in memory
+    /// it lends and read where they lie (see `lending.rs`); None for a
+    /// channel that copies them.
+    fn lending(&mut self) -> Option<&mut dyn Lending> {
+        None
     }
 }
 
@@ -432,6 +444,10 @@ pub fn all() -> &'static [&'static dyn Transport] {
         &uds_seqpacket::UdsSeqpacket,
         &eventfd_shm::EventfdShm,
         &shm_ring::ShmRing,
+        &shm_loan::ShmLoan,
+        &memfd_pass::MemfdPass,
+        &vmsplice::Vmsplice,
+        &cma::Cma,
         &node::Node {
             serialization: node::Serialization::Json,
             node_to_node: false,

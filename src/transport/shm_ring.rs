@@ -75,12 +75,12 @@ fn stride(size: usize) -> usize {
     (SLOT_HEADER + size).div_ceil(LINE) * LINE
 }
 
-fn ring_len(size: usize) -> usize {
+pub(super) fn ring_len(size: usize) -> usize {
     HEADER + slots(size) * stride(size)
 }
 
 /// One direction of the channel, as seen from one side.
-struct Ring {
+pub(super) struct Ring {
     base: usize,
     size: usize,
     slots: usize,
@@ -90,7 +90,7 @@ struct Ring {
 }
 
 impl Ring {
-    fn new(base: usize, size: usize) -> Ring {
+    pub(super) fn new(base: usize, size: usize) -> Ring {
         Ring {
             base,
             size,
@@ -240,7 +240,7 @@ impl Channel for RingChannel {
 }
 
 impl Ring {
-    fn send(&self, m: &Mapping, msg: &[u8]) -> io::Result<()> {
+    pub(super) fn send(&self, m: &Mapping, msg: &[u8]) -> io::Result<()> {
         self.send_waking(m, msg, (self.data_seq(m), self.consumer_asleep(m)))
     }
 
@@ -274,7 +274,12 @@ impl Ring {
         Ok(())
     }
 
-    fn recv(&self, m: &Mapping, buf: &mut [u8], waiter: &mut Waiter) -> io::Result<usize> {
+    pub(super) fn recv(
+        &self,
+        m: &Mapping,
+        buf: &mut [u8],
+        waiter: &mut Waiter,
+    ) -> io::Result<usize> {
         let r = self;
         let tail = r.tail(m).load(Ordering::Relaxed);
         let has_data = || r.holds(m, tail);
