@@ -29,3 +29,9 @@ pub mod suite;
 pub mod sys;
 pub mod timer;
 pub mod transport;
+
+/// Tests that fork a copy of this process, and tests that such a copy
+/// would disturb (a memfd sealed while a forked child still maps it
+/// writable), run one at a time.
+#[cfg(test)]
+pub(crate) static FORKING: std::sync::Mutex<()> = std::sync::Mutex::new(());

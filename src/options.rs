@@ -130,7 +130,7 @@ pub fn parse_mechanisms(list: &str) -> Result<Vec<&'static str>, String> {
 pub fn parse_injection(s: &str) -> Result<Injection, String> {
     let bad = || {
         format!(
-            "invalid injection '{s}': expected corrupt@N, drop@N, repeat@N, swap@N, garbage@N, sender-dies@N or slow@0"
+            "invalid injection '{s}': expected corrupt@N, drop@N, repeat@N, swap@N, garbage@N, sender-dies@N, dies-holding@N or slow@0"
         )
     };
     let (kind, at) = s.split_once('@').ok_or_else(bad)?;
@@ -142,6 +142,7 @@ pub fn parse_injection(s: &str) -> Result<Injection, String> {
         "garbage" => Fault::PeerGarbage,
         "sender-dies" => Fault::SenderDies,
         "slow" => Fault::SlowPeer,
+        "dies-holding" => Fault::DiesHolding,
         _ => return Err(bad()),
     };
     Ok(Injection {

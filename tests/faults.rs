@@ -105,6 +105,51 @@ fn a_peer_killed_mid_case_fails_that_case_and_the_run_goes_on() {
     watch.assert_nothing_new();
 }
 
+/// The transports whose receivers read a message where it lies.
+const LENDERS: [&str; 4] = ["shm-loan", "memfd-pass", "vmsplice", "cma"];
+
+#[test]
+fn a_peer_that_dies_holding_a_loan_fails_its_case_and_the_run_goes_on() {
+    let watch = IpcWatch::start();
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let o = sb.run(&[
+        "run",
+        "-m",
+        &LENDERS.join(","),
+        "--sizes",
+        "4KiB",
+        "--pin",
+        "none",
+        "-n",
+        "1000",
+        "--warmup",
+        "0ms",
+        "--inject",
+        "dies-holding@50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = sb.result();
+    let rows = rows(&r);
+    // Both workloads of every lender ran, each ending in the peer's death.
+    assert_eq!(rows.len(), LENDERS.len() * 2);
+    for row in rows {
+        assert_eq!(row["status"], "failed", "{row}");
+        let why = row["reason"].as_str().unwrap();
+        assert!(why.contains("signal 9"), "{row}");
+    }
+    assert!(sb.processes().is_empty(), "{:?}", sb.processes());
+    sb.assert_nothing_left();
+    watch.assert_nothing_new();
+}
+
 #[test]
 fn a_hung_peer_times_out_and_is_killed() {
     let watch = IpcWatch::start();
@@ -207,7 +252,17 @@ fn ctrl_c_ends_a_case_of_any_length_within_a_second() {
     for length in lengths {
         // A blocking transport, a spinning one that never enters the kernel,
         // a Node peer, and a Node parent with its own Node child.
-        for mechanism in ["pipe", "shm-ring", "node-json", "node-node-json"] {
+        // And each path that lends its memory instead of copying.
+        for mechanism in [
+            "pipe",
+            "shm-ring",
+            "node-json",
+            "node-node-json",
+            "shm-loan",
+            "memfd-pass",
+            "vmsplice",
+            "cma",
+        ] {
             let sb = Sandbox::new();
             let mut args = vec!["-m", mechanism, "--patterns", "latency"];
             args.extend_from_slice(length);

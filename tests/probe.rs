@@ -109,7 +109,7 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
     }
 
     // Facts the kernel guarantees, each with the sign that shows it.
-    const GUARANTEED: [(&str, &str, &str, &str); 26] = [
+    const GUARANTEED: [(&str, &str, &str, &str); 33] = [
         ("pipe", "connectionless", "N", "ENOENT"),
         ("pipe", "kept_without_receiver", "N", "ENOENT"),
         ("fifo", "kept_without_receiver", "N", "ENXIO"),
@@ -141,6 +141,14 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
         ("shm", "pollable", "N", "EPERM"),
         ("sysv-mq", "pollable", "N", "not a file descriptor"),
         ("eventfd-shm", "pollable", "Y", "came through epoll_wait"),
+        // A seal is the kernel's; vmsplice hands over pages, not bytes.
+        ("memfd-pass", "fixed_once_sent", "Y", "EPERM"),
+        ("vmsplice", "fixed_once_sent", "N", "read the changed byte"),
+        ("pipe", "fixed_once_sent", "Y", "as it was sent"),
+        ("shm-loan", "told_when_reader_dies_holding", "N", "blocked"),
+        ("memfd-pass", "told_when_reader_dies_holding", "Y", "EPIPE"),
+        ("vmsplice", "told_when_reader_dies_holding", "Y", "EPIPE"),
+        ("cma", "told_when_reader_dies_holding", "Y", "ESRCH"),
     ];
     for (mechanism, property, verdict, sign) in GUARANTEED {
         assert_cell(first, mechanism, property, verdict.into(), sign);
@@ -166,10 +174,12 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
         .unwrap();
     assert!((64 << 10..64 << 20).contains(&tcp), "tcp buffer {tcp}");
 
-    // ipcbench's rings carry at most their slot, found by experiment.
+    // ipcbench's rings carry at most their slot, found by experiment
+    // (memfd-pass has no slots: each message is a memfd of its own size).
     let rings = ipcbench::transport::all()
         .iter()
         .filter(|t| t.nature().object == ipcbench::transport::Object::Ring)
+        .filter(|t| t.name() != "memfd-pass")
         .map(|t| t.name());
     for ring in rings {
         assert_cell(first, ring, "max_message_bytes", 1024.into(), "EMSGSIZE");

@@ -318,6 +318,7 @@ mod tests {
     /// end, child reaped, well within 20 s.
     #[test]
     fn the_limits_never_hang() {
+        let _one_at_a_time = crate::FORKING.lock();
         let cpus = affinity::allowed_cpus();
         let (a, b) = (cpus[0], *cpus.get(1).unwrap_or(&cpus[0]));
         // As `measure` does: the spin across CPUs, the sleep across and on

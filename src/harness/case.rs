@@ -43,6 +43,10 @@ pub struct CaseSpec {
     /// timed messages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sender_dies_at: Option<u64>,
+    /// Test only: the peer of a lending channel dies holding this data
+    /// message (counted from the first, warm-up included).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dies_holding_at: Option<u64>,
 }
 
 impl CaseSpec {
@@ -72,6 +76,7 @@ impl CaseSpec {
             rate_per_s: None,
             senders: None,
             sender_dies_at: at(Fault::SenderDies),
+            dies_holding_at: at(Fault::DiesHolding),
         }
     }
 

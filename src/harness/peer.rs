@@ -85,13 +85,16 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
         super::PeerRole::Serve => false,
         super::PeerRole::SlowServe => true,
     };
+    let faults = workload::PeerFaults {
+        slow,
+        garbage_at: case.garbage_at,
+        dies_holding_at: case.dies_holding_at,
+    };
     workload::serve(
         &mut *channel,
         case.pattern,
-        case.size,
-        case.verify,
-        slow,
-        case.garbage_at.unwrap_or(u64::MAX),
+        (case.size, case.verify),
+        faults,
     )
     .map_err(|e| format!("serving {}: {e}", case.pattern))
 }

@@ -43,6 +43,9 @@ pub enum Fault {
     SenderDies,
     /// The peer stalls 1 ms every 64 messages (`at` is ignored).
     SlowPeer,
+    /// The peer of a lending channel takes a data message and, holding
+    /// it, kills itself.
+    DiesHolding,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -474,8 +477,9 @@ fn send_with_fault(
     let fault = inject.filter(|i| i.at == done).map(|i| i.fault);
     out.stamp(DATA, seq);
     match fault {
-        // The peer's garbage is the peer's to make; a sender's death, the sender's.
-        None | Some(Fault::PeerGarbage | Fault::SenderDies | Fault::SlowPeer) => {
+        // The peer's faults are the peer's to make; a sender's death, the sender's.
+        None
+        | Some(Fault::PeerGarbage | Fault::SenderDies | Fault::SlowPeer | Fault::DiesHolding) => {
             ch.send(&out.buf)?
         }
         Some(Fault::Corrupt) => {
@@ -501,15 +505,26 @@ fn send_with_fault(
     Ok(1)
 }
 
+/// The faults a serving peer plays for tests; none in a normal run.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerFaults {
+    /// Stall 1 ms every 64 data messages.
+    pub slow: bool,
+    /// Answer this timed data message with garbage.
+    pub garbage_at: Option<u64>,
+    /// Take this data message (counted from the first, warm-up included)
+    /// where it lies, and die holding it.
+    pub dies_holding_at: Option<u64>,
+}
+
 /// Peer side: answer what the pattern asks for until END.
 pub fn serve(
     ch: &mut dyn Channel,
     pattern: Pattern,
-    size: usize,
-    verify: Verify,
-    slow: bool,
-    garbage_at: u64,
+    (size, verify): (usize, Verify),
+    faults: PeerFaults,
 ) -> io::Result<PeerReport> {
+    let garbage_at = faults.garbage_at.unwrap_or(u64::MAX);
     let mut buf = zeroed(size)?;
     buf.fill(0x5A);
     let mut verifier = verifier(verify, ch);
@@ -529,19 +544,25 @@ pub fn serve(
         // A peer that is to answer with garbage (a test's fault) answers
         // by copy, where the garbage is made.
         let lending = ch.lending().filter(|_| garbage_at == u64::MAX);
+        let timed = seen_at_sync.map(|s| data_seen - s);
         let n = match lending {
-            Some(lender) => match take_lent(lender, &mut buf, echo_all, &mut verifier)? {
-                Some(control) => control,
-                None => {
-                    data_seen += 1;
-                    pace(slow, data_seen);
-                    continue;
+            Some(lender) => {
+                if Some(data_seen) == faults.dies_holding_at {
+                    die_holding(lender)?;
                 }
-            },
+                match take_lent(lender, &mut buf, echo_all, &mut verifier)? {
+                    Some(control) => control,
+                    None => {
+                        data_seen += 1;
+                        pace(faults.slow, data_seen);
+                        continue;
+                    }
+                }
+            }
             None => ch.recv(&mut buf)?.min(size),
         };
         let flags = parse(&buf[..n]).map_or(DATA, |h| h.flags);
-        if echo_all && flags == DATA && seen_at_sync.map(|s| data_seen - s) == Some(garbage_at) {
+        if echo_all && flags == DATA && timed == Some(garbage_at) {
             // Test-only: an echo of garbage, header and all.
             let mut junk = buf[..n].to_vec();
             junk.iter_mut()
@@ -580,13 +601,21 @@ pub fn serve(
             }
             _ => {
                 data_seen += 1;
-                pace(slow, data_seen);
+                pace(faults.slow, data_seen);
                 if !echo_all {
                     verifier.check(&buf[..n], size);
                 }
             }
         }
     }
+}
+
+/// Takes the next message and, holding it, dies (a test's fault): what
+/// the sender sees of a receiver that crashed mid-read.
+fn die_holding(lender: &mut dyn Lending) -> io::Result<()> {
+    lender.take()?;
+    nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL)?;
+    unreachable!("SIGKILL cannot be caught")
 }
 
 /// A slow peer (a test's fault) stalls 1 ms every 64 data messages.

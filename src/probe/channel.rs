@@ -164,3 +164,51 @@ pub fn waits_in_epoll(t: &dyn Transport) -> Finding {
         }
     })
 }
+
+/// Sends a 4 KiB message, then changes its last byte where the sender
+/// keeps it (its own buffer; for a lending channel, where it built the
+/// message, or the kernel's refusal to let it), then receives it.
+pub fn fixed_once_sent(t: &dyn Transport) -> Finding {
+    if !t.carries_payload() {
+        return Finding::fact(
+            Measured::not_applicable(),
+            "no payload: a post carries no bytes to change",
+        );
+    }
+    const SIZE: usize = 4096;
+    with_pair(t, SIZE, |(mut a, mut b)| {
+        let original: Vec<u8> = (0..SIZE).map(|i| (i * 7 + 3) as u8).collect();
+        let tried = match send_then_alter(&mut *a, &original) {
+            Ok(tried) => tried,
+            Err(e) => return Finding::undecided(format!("send: {e}")),
+        };
+        let mut got = vec![0u8; SIZE];
+        match b.recv(&mut got) {
+            Ok(SIZE) if got == original => Finding::yes(format!("{tried}; the receiver read the message as it was sent")),
+            Ok(SIZE) => Finding::no(format!("{tried}; the receiver read the changed byte: until read, the message is the sender's memory")),
+            Ok(n) => Finding::undecided(format!("{tried}; the receive returned {n} bytes")),
+            Err(e) => Finding::undecided(format!("{tried}; receive: {e}")),
+        }
+    })
+}
+
+/// Sends `msg` and changes it after, saying how.
+fn send_then_alter(a: &mut dyn Channel, msg: &[u8]) -> std::io::Result<String> {
+    let Some(lender) = a.lending() else {
+        let mut kept = msg.to_vec();
+        a.send(&kept)?;
+        kept[msg.len() - 1] ^= 0xFF;
+        return Ok("the sender changed its buffer after send returned".into());
+    };
+    lender.loan(msg.len())?.copy_from_slice(msg);
+    lender.publish(msg.len())?;
+    Ok(match lender.alter_published() {
+        Ok(()) => {
+            "after publishing, the sender changed the last byte where it had built the message"
+                .into()
+        }
+        Err(e) => format!(
+            "after publishing, the sender's attempt to change the message was refused ({e})"
+        ),
+    })
+}

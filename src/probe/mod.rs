@@ -232,6 +232,14 @@ fn probe_subject(s: &Subject, settings: &Settings) -> BTreeMap<String, Cell> {
     if !crate::sys::interrupt::interrupted() {
         found.insert(Property::WritesMixAtBytes, interleave::probe(s, settings));
         found.insert(Property::Pollable, pollable::probe(s));
+        found.insert(Property::FixedOnceSent, fixed_once_sent(s));
+    }
+    if !s.nature.lends {
+        // Node's channel and the bare segment never reach the sessions.
+        found.insert(
+            Property::ToldWhenReaderDiesHolding,
+            sessions::nothing_lent(),
+        );
     }
     // What the API settles, no experiment overrides.
     for fact in s.nature.facts {
@@ -252,6 +260,18 @@ fn probe_subject(s: &Subject, settings: &Settings) -> BTreeMap<String, Cell> {
             (p.key().to_string(), cell)
         })
         .collect()
+}
+
+fn fixed_once_sent(s: &Subject) -> Finding {
+    match (s.transport, s.nature.object) {
+        (_, Object::NodeChannel(_)) => Finding::undecided(
+            "not tried: Node's channel is probed by its own peer program, which has no such experiment",
+        ),
+        (Some(t), _) => channel::fixed_once_sent(t),
+        (None, _) => Finding::undecided(
+            "the bare segment has no send: what a writer writes, any reader sees, at any time",
+        ),
+    }
 }
 
 /// The errno name a helper or call answered with, if that is what it was.

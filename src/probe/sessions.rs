@@ -48,6 +48,10 @@ pub fn probe(s: &Subject, settings: &Settings) -> Vec<(Property, Finding)> {
         (Property::FlowControl, flow),
         (Property::BufferCapacityBytes, capacity),
         (Property::PeerDeathDetected, peer_death(t, settings)),
+        (
+            Property::ToldWhenReaderDiesHolding,
+            dies_holding(t, settings),
+        ),
         (Property::Reliable, reliable(t, settings)),
     ]
 }
@@ -176,6 +180,44 @@ fn peer_death(t: &'static dyn Transport, settings: &Settings) -> Finding {
         Ok(Sent::Refused(n, e)) => Finding::yes(format!("after the receiving process was killed, the sender's send failed with {e} (after {n} more went through)")),
         Ok(Sent::Blocked(n)) => Finding::no(format!("after the receiving process was killed, {n} sends still succeeded and the next one blocked: the sender is never told")),
         Ok(Sent::Never(n)) => Finding::no(format!("after the receiving process was killed, {n} sends still succeeded: the sender is never told")),
+        Err(e) => Finding::undecided(case_error(e)),
+    }
+}
+
+pub fn nothing_lent() -> Finding {
+    Finding::fact(
+        Measured::not_applicable(),
+        "nothing is lent: its receiver is given a copy and holds none of the sender's memory",
+    )
+}
+
+/// The receiving process takes the first message where it lies and dies
+/// holding it (the peer's test-only fault); then we send.
+fn dies_holding(t: &'static dyn Transport, settings: &Settings) -> Finding {
+    if !t.nature().lends {
+        return nothing_lent();
+    }
+    let size = size_for(t);
+    let mut s = spec(t, PeerRole::Serve, settings);
+    s.case.spec.dies_holding_at = Some(0);
+    let outcome = session(&s, |live| {
+        live.watchdog.expect_peer_exit();
+        let mut first = Message::new(size);
+        first.stamp(crate::harness::message::DATA, 0);
+        live.channel()?.send(&first.buf)?;
+        let until = Instant::now() + Duration::from_secs(2);
+        let pid = live.peer.as_raw() as u32;
+        while Instant::now() < until && !matches!(crate::sys::process_state(pid), None | Some('Z'))
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        send_until_held(live, size)
+    });
+    let died = "after the receiving process died holding the message it had taken";
+    match outcome {
+        Ok(Sent::Refused(n, e)) => Finding::yes(format!("{died}, the sender's send failed with {e} (after {n} more went through)")),
+        Ok(Sent::Blocked(n)) => Finding::no(format!("{died}, {n} more sends went through and the next one blocked: what the receiver held, and what was sent after, never came back, and the sender is never told")),
+        Ok(Sent::Never(n)) => Finding::no(format!("{died}, {n} more sends went through: the sender is never told")),
         Err(e) => Finding::undecided(case_error(e)),
     }
 }

@@ -30,9 +30,15 @@ pub enum Property {
     WritesMixAtBytes,
     /// A receiver can wait for it in epoll (as event loops do).
     Pollable,
+    /// A message no longer changes once sent, whatever its sender does to
+    /// the memory it built it in.
+    FixedOnceSent,
+    /// A receiver that dies holding a lent message makes the sender's
+    /// next sends fail, rather than leaving it short of memory, untold.
+    ToldWhenReaderDiesHolding,
 }
 
-pub const PROPERTIES: [Property; 13] = [
+pub const PROPERTIES: [Property; 15] = [
     Property::Connectionless,
     Property::Reliable,
     Property::FlowControl,
@@ -46,6 +52,8 @@ pub const PROPERTIES: [Property; 13] = [
     Property::FdPassing,
     Property::WritesMixAtBytes,
     Property::Pollable,
+    Property::FixedOnceSent,
+    Property::ToldWhenReaderDiesHolding,
 ];
 
 impl Property {
@@ -64,6 +72,8 @@ impl Property {
             Property::FdPassing => "fd_passing",
             Property::WritesMixAtBytes => "writes_mix_at_bytes",
             Property::Pollable => "pollable",
+            Property::FixedOnceSent => "fixed_once_sent",
+            Property::ToldWhenReaderDiesHolding => "told_when_reader_dies_holding",
         }
     }
 
@@ -82,6 +92,8 @@ impl Property {
             Property::FdPassing => "fd passing",
             Property::WritesMixAtBytes => "writes mix at B",
             Property::Pollable => "pollable",
+            Property::FixedOnceSent => "fixed once sent",
+            Property::ToldWhenReaderDiesHolding => "told if reader dies holding",
         }
     }
 }

@@ -67,6 +67,16 @@ impl Mapping {
         Ok(unsafe { Mapping::new(ptr.cast(), len, Detach::Munmap) })
     }
 
+    /// Keeps the region out of any child this process forks: a child that
+    /// inherited a writable mapping of a memfd would keep `F_SEAL_WRITE`
+    /// refused (EBUSY) until it exits or execs.
+    pub fn dont_fork(&self) -> nix::Result<()> {
+        use nix::sys::mman::{madvise, MmapAdvise};
+        // SAFETY: the range is exactly this mapping; MADV_DONTFORK changes
+        // only what a fork copies, not the memory here.
+        unsafe { madvise(self.ptr.cast(), self.len, MmapAdvise::MADV_DONTFORK) }
+    }
+
     /// Where the region starts in this process: what another process
     /// writes to with process_vm_writev.
     pub fn address(&self) -> usize {

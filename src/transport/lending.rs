@@ -25,6 +25,11 @@ pub trait Lending {
     /// Sends the taken message back to the other side, as it lies: a
     /// ping-pong's echo moves no more than the channel itself does.
     fn echo(&mut self) -> io::Result<()>;
+    /// What a sender that kept its hands on the message it last published
+    /// could do to it: tries to change the message's last byte, as it lies
+    /// where the sender built it. An error is the refusal (a sealed
+    /// memfd's EPERM). For the probe, which then reads what arrived.
+    fn alter_published(&mut self) -> io::Result<()>;
 }
 
 /// `send` for a lending channel: the message copied into a loan.
@@ -58,6 +63,7 @@ mod tests {
     fn lent_messages_arrive_intact_while_the_receiver_lags() {
         const SIZE: usize = 3 * 4096 + 100;
         const COUNT: u64 = 3000;
+        let _one_at_a_time = crate::FORKING.lock();
         let mut lenders = 0;
         for &t in all() {
             let dir = tempfile::tempdir().unwrap();

@@ -10,7 +10,9 @@
 //!
 //! Nothing is copied, but every message costs a memfd, two mappings and
 //! their page faults: fresh pages are zeroed by the kernel as the sender
-//! first touches them.
+//! first touches them. The sender's mapping is kept out of forked
+//! children (MADV_DONTFORK): one that a child inherited would block the
+//! write seal until the child exits.
 
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -46,6 +48,9 @@ struct MemfdChannel {
     socket: OwnedFd,
     loaned: Option<Held>,
     taken: Option<Held>,
+    /// The memfd last passed, kept until the next: what `alter_published`
+    /// reaches for, as a sender that kept its descriptor could.
+    passed: Option<OwnedFd>,
     waiter: Waiter,
 }
 
@@ -55,6 +60,7 @@ impl MemfdChannel {
             socket,
             loaned: None,
             taken: None,
+            passed: None,
             waiter: Waiter::Block,
         }
     }
@@ -99,6 +105,26 @@ fn note(
     Ok((len, n, memfd))
 }
 
+/// Adds `seals`. F_SEAL_WRITE is refused (EBUSY) while any process maps
+/// the memfd writable: a child that another thread forked between our
+/// mmap and MADV_DONTFORK holds a copy of the loan until it execs or
+/// exits, so the seal is tried again for a while before giving up.
+fn seal(memfd: &OwnedFd, seals: SealFlag) -> io::Result<()> {
+    for _ in 0..SEAL_TRIES {
+        match fcntl(memfd, FcntlArg::F_ADD_SEALS(seals)) {
+            Err(nix::errno::Errno::EBUSY) => {
+                std::thread::sleep(std::time::Duration::from_millis(1))
+            }
+            done => return done.map(drop).map_err(io::Error::from),
+        }
+    }
+    Err(io::Error::other(format!(
+        "memfd-pass: F_SEAL_WRITE refused (EBUSY) for {SEAL_TRIES} ms: another process still maps the memfd writable"
+    )))
+}
+
+const SEAL_TRIES: u32 = 100;
+
 /// Refuses a memfd that its sender could still change, or that holds less
 /// than the length sent with it.
 fn check_sealed(memfd: &OwnedFd, len: usize) -> io::Result<()> {
@@ -126,7 +152,9 @@ impl Lending for MemfdChannel {
             )?;
             nix::unistd::ftruncate(&memfd, len as i64)?;
             // A mapping is never empty; the memfd's size says what is sent.
-            let map = Some(Mapping::map_fd(&memfd, len.max(1))?);
+            let map = Mapping::map_fd(&memfd, len.max(1))?;
+            map.dont_fork()?;
+            let map = Some(map);
             self.loaned = Some(Held { memfd, map, len });
         }
         let map = self.loaned.as_mut().and_then(|h| h.map.as_mut());
@@ -147,8 +175,10 @@ impl Lending for MemfdChannel {
             nix::unistd::ftruncate(&held.memfd, len as i64)?;
         }
         let seals = REQUIRED | SealFlag::F_SEAL_SEAL;
-        fcntl(&held.memfd, FcntlArg::F_ADD_SEALS(seals))?;
-        self.pass(&held.memfd, len)
+        seal(&held.memfd, seals)?;
+        self.pass(&held.memfd, len)?;
+        self.passed = Some(held.memfd);
+        Ok(())
     }
 
     fn take(&mut self) -> io::Result<&[u8]> {
@@ -176,6 +206,23 @@ impl Lending for MemfdChannel {
             .take()
             .ok_or_else(|| io::Error::other("memfd-pass: echo of nothing taken"))?;
         self.pass(&held.memfd, held.len)
+    }
+
+    fn alter_published(&mut self) -> io::Result<()> {
+        let memfd = self
+            .passed
+            .as_ref()
+            .ok_or_else(|| io::Error::other("memfd-pass: nothing published"))?;
+        let size = nix::sys::stat::fstat(memfd)?.st_size;
+        let written = nix::sys::uio::pwrite(memfd, &[0xFF], (size - 1).max(0));
+        let mapped = Mapping::map_fd(memfd, 1);
+        match (written, mapped) {
+            (Err(w), Err(m)) => Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("pwrite: {w}; mmap(PROT_WRITE, MAP_SHARED): {m}"),
+            )),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -206,6 +253,7 @@ impl Transport for MemfdPass {
     fn nature(&self) -> super::Nature {
         super::Nature {
             protocol: Some("ipcbench's handoff of sealed memfds (one per message) over an inherited Unix seqpacket socket"),
+            lends: true,
             ..super::Nature::kernel(super::Object::Ring, super::Reach::Inherited)
         }
     }

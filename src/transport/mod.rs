@@ -324,6 +324,9 @@ pub struct Nature {
     /// alone: ipcbench's protocol, a crate's, an emulation's, in a few words.
     pub protocol: Option<&'static str>,
     pub facts: &'static [Fact],
+    /// Whether its channels lend memory (`Channel::lending`): the receiver
+    /// reads what the sender built, where it lies.
+    pub lends: bool,
 }
 
 impl Nature {
@@ -333,6 +336,7 @@ impl Nature {
             reach,
             protocol: None,
             facts: &[],
+            lends: false,
         }
     }
 }
@@ -527,6 +531,8 @@ mod tests {
     /// transport that does not refuse it makes one (and removes it again).
     #[test]
     fn every_transport_that_does_not_refuse_fan_in_makes_one() {
+        // Node's availability check forks.
+        let _one_at_a_time = crate::FORKING.lock();
         for &t in all() {
             if t.availability().is_err() || t.timed_by().is_some() {
                 continue;

@@ -88,6 +88,8 @@ struct LoanChannel {
     free: Vec<u64>,
     loaned: Option<u64>,
     taken: Option<(u64, usize)>,
+    /// The last message published: what `alter_published` reaches for.
+    published: Option<(u64, usize)>,
     waiter: Waiter,
 }
 
@@ -111,6 +113,7 @@ impl LoanChannel {
             mine,
             loaned: None,
             taken: None,
+            published: None,
             waiter: Waiter::Block,
         }
     }
@@ -176,6 +179,7 @@ impl Lending for LoanChannel {
             .loaned
             .take()
             .ok_or_else(|| io::Error::other("shm-loan: publish without a loan"))?;
+        self.published = Some((slot, len));
         self.out.send(&self.map, &Self::note(slot, len))
     }
 
@@ -211,6 +215,20 @@ impl Lending for LoanChannel {
             .ok_or_else(|| io::Error::other("shm-loan: echo of nothing taken"))?;
         self.out.send(&self.map, &Self::note(slot, len))
     }
+
+    fn alter_published(&mut self) -> io::Result<()> {
+        let (slot, len) = self
+            .published
+            .ok_or_else(|| io::Error::other("shm-loan: nothing published"))?;
+        // SAFETY: against the protocol on purpose (the slot is the
+        // receiver's now), for the probe, whose receiver takes the message
+        // only after this returns: nobody reads the slot meanwhile.
+        let bytes = unsafe { self.map.bytes_mut(self.layout.slot(slot), len) };
+        if let Some(last) = bytes.last_mut() {
+            *last ^= 0xFF;
+        }
+        Ok(())
+    }
 }
 
 impl Channel for LoanChannel {
@@ -239,6 +257,7 @@ impl Transport for ShmLoan {
     fn nature(&self) -> super::Nature {
         super::Nature {
             protocol: Some("ipcbench's pool of loaned slots in an inherited memfd, their numbers carried by shm-ring's rings"),
+            lends: true,
             ..super::Nature::kernel(super::Object::Ring, super::Reach::Inherited)
         }
     }

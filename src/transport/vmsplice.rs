@@ -64,6 +64,8 @@ struct SpliceChannel {
     read_by_peer: u64,
     loaned: Option<usize>,
     taken: Option<usize>,
+    /// The buffer and length last spliced: what `alter_published` reaches for.
+    spliced_last: Option<(usize, usize)>,
     waiter: Waiter,
 }
 
@@ -78,6 +80,7 @@ impl SpliceChannel {
             read_by_peer: 0,
             loaned: None,
             taken: None,
+            spliced_last: None,
             waiter: Waiter::Block,
         }
     }
@@ -133,6 +136,7 @@ impl SpliceChannel {
         }
         self.spliced += len as u64;
         self.pool[i].state = State::InPipe { end: self.spliced };
+        self.spliced_last = Some((i, len));
         Ok(())
     }
 }
@@ -185,6 +189,19 @@ impl Lending for SpliceChannel {
             .ok_or_else(|| io::Error::other("vmsplice: echo of nothing taken"))?;
         self.splice(i, self.size)
     }
+
+    fn alter_published(&mut self) -> io::Result<()> {
+        let (i, len) = self
+            .spliced_last
+            .ok_or_else(|| io::Error::other("vmsplice: nothing published"))?;
+        // SAFETY: this process's own memory; the kernel's pipe references
+        // its pages, which is what the probe shows by changing them.
+        let bytes = unsafe { self.pool[i].mem.bytes_mut(0, len) };
+        if let Some(last) = bytes.last_mut() {
+            *last ^= 0xFF;
+        }
+        Ok(())
+    }
 }
 
 impl Channel for SpliceChannel {
@@ -234,6 +251,7 @@ impl Transport for Vmsplice {
     fn nature(&self) -> super::Nature {
         super::Nature {
             protocol: Some("anonymous pipes, the sender's pages spliced in with vmsplice from a pool it reuses only once read"),
+            lends: true,
             ..super::Nature::kernel(super::Object::Pipe, super::Reach::Inherited)
         }
     }
