@@ -23,19 +23,19 @@
 //! when that copy says the ring is full.
 //!
 //! Memory ordering:
-//! - The producer copies a message into slot `head % n`, then stores the
-//!   slot's sequence word `head + 1` with Release; the consumer loads it
+//! - The producer copies a message into slot `head % n`, then swaps the
+//!   slot's sequence word to `head + 1` (SeqCst, so Release too); the consumer loads it
 //!   with Acquire and sees `tail + 1` only when message `tail` is whole
 //!   (a slot is rewritten a lap later, with a different number).
-//! - The consumer copies the slot out, then stores `tail + 1` with Release;
+//! - The consumer copies the slot out, then swaps `tail` to `tail + 1`;
 //!   the producer loads `tail` with Acquire before reusing that slot, so it
 //!   never overwrites bytes still being read. A stale copy of `tail` only
 //!   makes the ring look fuller than it is.
 //! - Sleeping is a Dekker handshake. The sleeper stores `asleep = 1`
 //!   (SeqCst), issues a SeqCst fence, reads the futex word, and re-checks
 //!   the sequence word before futex_wait(word, value); the other side
-//!   stores the sequence word (or `tail`), issues a
-//!   SeqCst fence and then loads `asleep`. One of the two must see the
+//!   publishes the sequence word (or `tail`) with a SeqCst swap, whose
+//!   locked instruction is the fence, and then loads `asleep` (SeqCst). One of the two must see the
 //!   other's store: either the sleeper sees the new index and does not
 //!   sleep, or the waker sees `asleep` and bumps the word and wakes it; a
 //!   bump between the sleeper's read and its wait makes futex_wait return at
@@ -61,7 +61,10 @@ const HEADER: usize = 4 * LINE;
 
 /// Slots per ring: many small ones, few large ones (4 MiB per ring at most).
 fn slots(size: usize) -> usize {
-    ((4 << 20) / stride(size)).clamp(2, 64)
+    // A power of two, so a slot's place is a mask, not a division, on the
+    // path every message takes.
+    let fit = ((4 << 20) / stride(size)).clamp(2, 64);
+    1 << fit.ilog2()
 }
 
 /// Bytes before each slot's payload: its sequence word (the number of the
@@ -84,6 +87,7 @@ pub(super) struct Ring {
     base: usize,
     size: usize,
     slots: usize,
+    stride: usize,
     /// The producer's last reading of `tail`, in its own memory: it looks
     /// at the consumer's line again only when this says the ring is full.
     seen_tail: AtomicU64,
@@ -95,6 +99,7 @@ impl Ring {
             base,
             size,
             slots: slots(size),
+            stride: stride(size),
             seen_tail: AtomicU64::new(0),
         }
     }
@@ -120,7 +125,7 @@ impl Ring {
         m.atomic_u32(self.base + 3 * LINE + 4)
     }
     fn slot(&self, index: u64) -> usize {
-        self.base + HEADER + (index as usize % self.slots) * stride(self.size)
+        self.base + HEADER + (index as usize & (self.slots - 1)) * self.stride
     }
     /// The sequence word of message `index`'s slot.
     fn seq<'a>(&self, m: &'a Mapping, index: u64) -> &'a AtomicU64 {
@@ -178,11 +183,11 @@ fn sleep_until(ready: &impl Fn() -> bool, seq: &AtomicU32, asleep: &AtomicU32) -
     }
 }
 
-/// Wakes the other side if it went to sleep on `seq`.
+/// Wakes the other side if it went to sleep on `seq`. The caller has just
+/// published its index with a SeqCst swap: that locked instruction orders
+/// the store before this load (the waker's half of the handshake), for
+/// less than a store and a separate fence.
 fn wake_if_asleep(seq: &AtomicU32, asleep: &AtomicU32) {
-    // Orders the index store before this load (the waker's half of the
-    // handshake).
-    fence(Ordering::SeqCst);
     if asleep.load(Ordering::SeqCst) == 1 {
         seq.fetch_add(1, Ordering::SeqCst);
         futex::wake(seq, 1);
@@ -268,7 +273,7 @@ impl Ring {
         m.write(slot + SLOT_HEADER, msg);
         // The slot's own word publishes it: the consumer reads the line it
         // was going to read anyway, not a separate index.
-        r.seq(m, head).store(head + 1, Ordering::Release);
+        r.seq(m, head).swap(head + 1, Ordering::SeqCst);
         r.head(m).store(head + 1, Ordering::Relaxed);
         wake_if_asleep(bell, bell_asleep);
         Ok(())
@@ -301,7 +306,7 @@ impl Ring {
         let n = (u64::from_ne_bytes(length) as usize).min(r.size);
         let copied = n.min(buf.len());
         m.read(r.slot(tail) + SLOT_HEADER, &mut buf[..copied]);
-        r.tail(m).store(tail + 1, Ordering::Release);
+        r.tail(m).swap(tail + 1, Ordering::SeqCst);
         wake_if_asleep(r.space_seq(m), r.producer_asleep(m));
         n
     }

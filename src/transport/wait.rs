@@ -143,13 +143,19 @@ fn spin<T>(
     attempt: &mut impl FnMut() -> io::Result<Option<T>>,
     budget: Option<Duration>,
 ) -> io::Result<Option<T>> {
-    let start = Instant::now();
+    // The clock is read only once a poll came back empty: a message that
+    // is already there costs no clock read (~20 ns, on both sides of a
+    // round trip).
+    let mut start: Option<Instant> = None;
     let mut empty: u32 = 0;
     loop {
         if let Some(v) = attempt()? {
             return Ok(Some(v));
         }
         empty = empty.wrapping_add(1);
+        if budget.is_some() && start.is_none() {
+            start = Some(Instant::now());
+        }
         if !empty.is_multiple_of(YIELD_EVERY) {
             std::hint::spin_loop();
             continue;
@@ -157,7 +163,7 @@ fn spin<T>(
         if aborted() {
             return Err(io::Error::new(io::ErrorKind::Interrupted, "aborted"));
         }
-        if budget.is_some_and(|b| start.elapsed() >= b) {
+        if budget.zip(start).is_some_and(|(b, s)| s.elapsed() >= b) {
             return Ok(None);
         }
         std::thread::yield_now();
