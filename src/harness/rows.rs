@@ -46,11 +46,15 @@ pub fn run_case(case: &Case) -> Row {
 }
 
 /// Why `transport` cannot run `pattern` at all, if it cannot.
+/// Why a lending transport runs no open loop.
+const LENT_OPEN_LOOP: &str = "its messages are lent, and the open loop sends and receives on two threads at once, which ipcbench's loan API does not split in halves";
+
 pub fn refusal(transport: &dyn Transport, pattern: Pattern) -> Option<String> {
     let runner = Runner::of(transport);
     match (runner.refuses(pattern), pattern) {
         (Some(why), _) => Some(why),
         (None, Pattern::FanIn) => transport.fan_in_refused().map(str::to_string),
+        (None, Pattern::Rate) if transport.nature().lends => Some(LENT_OPEN_LOOP.into()),
         (None, _) => None,
     }
 }

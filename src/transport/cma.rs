@@ -142,6 +142,14 @@ impl Lending for CmaChannel {
         if len > self.shape.size {
             return Err(too_large(len, self.shape.size));
         }
+        // Grown once per case, and without aborting when memory is short.
+        let more = len.saturating_sub(self.scratch.len());
+        self.scratch.try_reserve_exact(more).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!("ENOMEM: no memory for a {len}-byte message"),
+            )
+        })?;
         self.scratch.resize(len, 0);
         Ok(&mut self.scratch)
     }
