@@ -56,6 +56,7 @@ fn settings() -> Settings {
         peer_exe: PathBuf::from(env!("CARGO_BIN_EXE_ipcbench")),
         cpus: ipcbench::sys::affinity::allowed_cpus(),
         inject: None,
+        memory_node: None,
     }
 }
 

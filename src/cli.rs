@@ -139,7 +139,7 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', value_enum)]
     pub waits: Vec<Wait>,
 
-    /// CPU placements of the two processes: same (one CPU), cross (two CPUs), none (scheduler's choice)
+    /// CPU placements of the two processes: same (one CPU), cross (two CPUs), none (scheduler's choice), or a class of the machine's topology, resolved to a pair of allowed CPUs (`ipcbench doctor` shows each class's pair here; a class the machine lacks gives unsupported rows saying why)
     #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Placement::Same, Placement::Cross])]
     pub pin: Vec<Placement>,
 
@@ -174,6 +174,10 @@ pub struct RunArgs {
     /// Sweep over all cases this many times; each row keeps every sweep's figure, which `compare` uses to tell a change from noise
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub repeat: u32,
+
+    /// Bind the shared memory of the shared-memory transports to this NUMA node (mbind, before the first touch); each row records the nodes its pages were found on
+    #[arg(long, value_name = "NODE")]
+    pub memory_node: Option<usize>,
 
     /// Skip the property probes that a run (other than --quick) ends with
     #[arg(long)]

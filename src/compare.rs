@@ -458,6 +458,7 @@ mod tests {
                 rates: vec![],
                 senders: vec![],
                 waits: vec![],
+                memory_node: None,
             },
             calibration: Calibration {
                 timer_overhead_ns: 20.0,

@@ -28,6 +28,7 @@ pub mod results;
 pub mod suite;
 pub mod sys;
 pub mod timer;
+pub mod topology;
 pub mod transport;
 
 /// Tests that fork a copy of this process, and tests that such a copy

@@ -119,6 +119,7 @@ impl Plan {
                 peer_exe,
                 cpus: options::run_cpus(args.cpus),
                 inject: args.inject,
+                memory_node: args.memory_node,
             },
             out,
             probe: !args.no_probe && !args.quick,
@@ -141,6 +142,7 @@ impl Plan {
             rates: self.rates.clone(),
             senders: self.senders.clone(),
             waits: self.waits.clone(),
+            memory_node: self.settings.memory_node,
         }
     }
 
@@ -286,8 +288,38 @@ fn refuse_idle_flags(args: &RunArgs, mechanisms: &[&'static str]) -> Result<(), 
     ];
     match idle.iter().find(|(applies, _)| *applies) {
         Some((_, why)) => Err(Error::Usage(why.to_string())),
-        None => refuse_idle_waits(args, mechanisms),
+        None => {
+            refuse_idle_waits(args, mechanisms)?;
+            check_memory_node(args.memory_node, mechanisms)
+        }
     }
+}
+
+/// `--memory-node`: a node of this machine that has memory, and at least
+/// one chosen transport with shared memory to place there.
+fn check_memory_node(node: Option<usize>, mechanisms: &[&'static str]) -> Result<(), Error> {
+    let Some(node) = node else {
+        return Ok(());
+    };
+    let nodes = crate::sys::numa::nodes_with_memory();
+    if !nodes.contains(&node) {
+        return Err(Error::Usage(format!(
+            "invalid --memory-node {node}: this machine's NUMA nodes with memory are {nodes:?}"
+        )));
+    }
+    let chosen = mechanisms.iter().filter_map(|m| transport::by_name(m));
+    if !chosen.clone().any(|t| t.shared_memory()) {
+        let all = transport::all().iter();
+        let able: Vec<&str> = all
+            .filter(|t| t.shared_memory())
+            .map(|t| t.name())
+            .collect();
+        return Err(Error::Usage(format!(
+            "--memory-node places shared memory, and no chosen transport has any; choose among {}",
+            able.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// `--waits` with no pattern that waits so, or a strategy that no chosen
@@ -542,5 +574,6 @@ pub fn probe_settings() -> Result<Settings, Error> {
         peer_exe,
         cpus: affinity::allowed_cpus(),
         inject: None,
+        memory_node: None,
     })
 }

@@ -108,6 +108,45 @@ fn boost() -> Finding {
     }
 }
 
+/// How the CPUs are grouped, and the pair each placement class of `--pin`
+/// resolves to here (or why there is none).
+pub fn topology() -> Finding {
+    use crate::results::Placement;
+    let t = match crate::topology::Topology::this_machine() {
+        Ok(t) => t,
+        Err(e) => {
+            return Finding::new(
+                "topology",
+                Level::Info,
+                e,
+                "the placement classes of --pin cannot be resolved: their rows say unsupported",
+            )
+        }
+    };
+    let allowed = crate::sys::affinity::allowed_cpus();
+    let classes = [
+        Placement::Smt,
+        Placement::Llc,
+        Placement::CrossLlc,
+        Placement::CrossNode,
+        Placement::PCore,
+        Placement::ECore,
+    ];
+    let pairs: Vec<String> = classes
+        .iter()
+        .map(|&c| match t.pair(c, &allowed) {
+            Ok((x, y)) => format!("{c} → CPUs {x} and {y}"),
+            Err(why) => format!("{c}: none ({why})"),
+        })
+        .collect();
+    Finding::new(
+        "topology",
+        Level::Info,
+        t.summary().line(),
+        format!("--pin classes here: {}", pairs.join("; ")),
+    )
+}
+
 pub fn smt((a, b): (usize, usize)) -> Finding {
     let shared = siblings(a);
     let active = read("/sys/devices/system/cpu/smt/active").unwrap_or_else(|| "unknown".into());

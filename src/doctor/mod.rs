@@ -63,6 +63,7 @@ impl Finding {
 pub fn examine(cpus: (usize, usize)) -> Vec<Finding> {
     let mut all = Vec::new();
     all.extend(checks::frequency(cpus));
+    all.push(checks::topology());
     all.push(checks::smt(cpus));
     all.extend(checks::idle());
     all.push(checks::isolation(cpus));

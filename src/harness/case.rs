@@ -47,6 +47,10 @@ pub struct CaseSpec {
     /// message (counted from the first, warm-up included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dies_holding_at: Option<u64>,
+    /// `--memory-node`: the node the peer binds the shared mappings it
+    /// makes to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_node: Option<usize>,
 }
 
 impl CaseSpec {
@@ -77,6 +81,7 @@ impl CaseSpec {
             senders: None,
             sender_dies_at: at(Fault::SenderDies),
             dies_holding_at: at(Fault::DiesHolding),
+            memory_node: settings.memory_node,
         }
     }
 

@@ -51,6 +51,8 @@ pub struct Settings {
     /// CPUs the run may use; placements pick from these.
     pub cpus: Vec<usize>,
     pub inject: Option<Injection>,
+    /// `--memory-node`: the NUMA node shared mappings are bound to.
+    pub memory_node: Option<usize>,
 }
 
 /// One case of a run: a transport, where its processes run, and what

@@ -57,6 +57,7 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
         token: start.token.clone(),
         sender: start.sender.unwrap_or(0),
     };
+    crate::sys::numa::place_new_mappings(case.memory_node);
     let joined = match start.sender {
         Some(_) => transport.join_fan_in(&at, inherited),
         None => transport.join(&at, inherited),

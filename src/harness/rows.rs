@@ -25,18 +25,27 @@ pub fn run_case(case: &Case) -> Row {
         Ok(c) => c,
         Err(reason) => return row.with_status(Status::Unsupported, reason),
     };
+    if let Some(why) = unplaceable(case) {
+        return row.with_status(Status::Unsupported, why);
+    }
     let mut row = Row {
         cpus: cpus.map_or_else(Vec::new, |(p, c)| vec![p, c]),
         ..row
     };
-    match execute(case, cpus) {
+    let node = case.settings.memory_node;
+    crate::sys::numa::place_new_mappings(node);
+    let executed = execute(case, cpus);
+    let found = crate::sys::numa::found();
+    crate::sys::numa::place_new_mappings(None);
+    match executed {
         Ok((measured, report)) => {
             fill(&mut row, case, &measured, &report);
+            if let Some(asked) = node {
+                row.note = Some(join_note(row.note.take(), memory_found(asked, &found)));
+                row.memory_nodes = Some(found);
+            }
             if let Some(crowded) = fan_in::crowding(case, cpus) {
-                row.note = Some(match row.note.take() {
-                    Some(n) => format!("{n}; {crowded}"),
-                    None => crowded,
-                });
+                row.note = Some(join_note(row.note.take(), crowded));
             }
             row
         }
@@ -45,10 +54,37 @@ pub fn run_case(case: &Case) -> Row {
     }
 }
 
-/// Why `transport` cannot run `pattern` at all, if it cannot.
+fn join_note(note: Option<String>, more: String) -> String {
+    match note {
+        Some(n) => format!("{n}; {more}"),
+        None => more,
+    }
+}
+
+/// `--memory-node` with a transport that has no shared memory to place.
+fn unplaceable(case: &Case) -> Option<String> {
+    let node = case.settings.memory_node?;
+    (!case.transport.shared_memory())
+        .then(|| format!("--memory-node {node}: it makes no shared mapping for the node to hold"))
+}
+
+/// Where the pages were found, against where they were asked to be.
+fn memory_found(asked: usize, found: &[usize]) -> String {
+    match found {
+        [] => format!(
+            "memory bound to node {asked}; where its pages are could not be read (move_pages)"
+        ),
+        [only] if *only == asked => {
+            format!("memory on node {asked}, as asked (move_pages after the first touch)")
+        }
+        _ => format!("memory asked on node {asked}, pages found on nodes {found:?}"),
+    }
+}
+
 /// Why a lending transport runs no open loop.
 const LENT_OPEN_LOOP: &str = "its messages are lent, and the open loop sends and receives on two threads at once, which ipcbench's loan API does not split in halves";
 
+/// Why `transport` cannot run `pattern` at all, if it cannot.
 pub fn refusal(transport: &dyn Transport, pattern: Pattern) -> Option<String> {
     let runner = Runner::of(transport);
     match (runner.refuses(pattern), pattern) {
@@ -98,12 +134,16 @@ fn placement_cpus(
     placement: Placement,
     allowed: &[usize],
 ) -> Result<Option<(usize, usize)>, String> {
+    if placement.is_class() {
+        let topology = crate::topology::Topology::this_machine()?;
+        return topology.pair(placement, allowed).map(Some);
+    }
     match (placement, allowed) {
         (Placement::None, _) => Ok(None),
         (_, []) => Err("cannot read this process's CPU affinity".into()),
         (Placement::Same, [c, ..]) => Ok(Some((*c, *c))),
-        (Placement::Cross, [p, c, ..]) => Ok(Some((*p, *c))),
-        (Placement::Cross, [only]) => Err(format!(
+        (_, [p, c, ..]) => Ok(Some((*p, *c))),
+        (_, [only]) => Err(format!(
             "cross placement needs two CPUs; this process may only use CPU {only}"
         )),
     }

@@ -235,6 +235,7 @@ fn reliable(t: &'static dyn Transport, settings: &Settings) -> Finding {
         warmup: Duration::ZERO,
         verify: crate::harness::message::Verify::Full,
         inject: None,
+        memory_node: None,
         ..settings.clone()
     };
     let mut s = spec(t, PeerRole::SlowServe, &settings);

@@ -215,5 +215,11 @@ pub fn placement_words(p: Placement) -> &'static str {
         Placement::Same => "both processes on one CPU",
         Placement::Cross => "processes on two CPUs",
         Placement::None => "placed by the scheduler",
+        Placement::Smt => "two hardware threads of one core",
+        Placement::Llc => "two cores sharing the last-level cache",
+        Placement::CrossLlc => "two cores of one node on different last-level caches",
+        Placement::CrossNode => "two CPUs on different NUMA nodes",
+        Placement::PCore => "two performance cores",
+        Placement::ECore => "two efficiency cores",
     }
 }

@@ -23,6 +23,76 @@ pub struct Machine {
     /// What `ipcbench doctor` found would skew the figures, one line each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// How its CPUs are grouped, as sysfs says (absent from older files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topology: Option<TopologySummary>,
+}
+
+/// Packages, NUMA nodes, last-level caches, SMT siblings and core types:
+/// what decides which pairs of CPUs a placement class can have.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopologySummary {
+    pub packages: usize,
+    /// Each NUMA node's CPUs.
+    pub nodes: Vec<Vec<usize>>,
+    /// The CPUs of each last-level cache.
+    pub llc_groups: Vec<Vec<usize>>,
+    /// The CPUs of each core with more than one hardware thread.
+    pub smt_groups: Vec<Vec<usize>>,
+    /// A hybrid processor's performance and efficiency cores' CPUs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub p_cores: Vec<usize>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub e_cores: Vec<usize>,
+}
+
+impl TopologySummary {
+    /// "1 package, 1 NUMA node, last-level caches [0-1], no SMT".
+    pub fn line(&self) -> String {
+        let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let lists =
+            |groups: &[Vec<usize>]| groups.iter().map(|g| list(g)).collect::<Vec<_>>().join(" ");
+        let mut s = format!(
+            "{}, {}, last-level caches {}",
+            plural(self.packages, "package"),
+            plural(self.nodes.len(), "NUMA node"),
+            lists(&self.llc_groups)
+        );
+        s += &match self.smt_groups.len() {
+            0 => ", no SMT".to_string(),
+            n => format!(
+                ", SMT: {} with {} threads",
+                plural(n, "core"),
+                self.smt_groups[0].len()
+            ),
+        };
+        if !self.p_cores.is_empty() || !self.e_cores.is_empty() {
+            s += &format!(
+                ", P-cores {}, E-cores {}",
+                list(&self.p_cores),
+                list(&self.e_cores)
+            );
+        }
+        s
+    }
+}
+
+/// "[0-3,8]": a CPU list as sysfs writes it.
+fn list(cpus: &[usize]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < cpus.len() {
+        let mut j = i;
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+            j += 1;
+        }
+        parts.push(match j > i {
+            true => format!("{}-{}", cpus[i], cpus[j]),
+            false => cpus[i].to_string(),
+        });
+        i = j + 1;
+    }
+    format!("[{}]", parts.join(","))
 }
 
 fn read_trimmed(path: &str) -> Option<String> {
@@ -86,6 +156,9 @@ impl Machine {
             ),
             memory_mib,
             warnings: Vec::new(),
+            topology: crate::topology::Topology::this_machine()
+                .ok()
+                .map(|t| t.summary()),
         }
     }
 
@@ -106,6 +179,9 @@ impl Machine {
         }
         if let Some(c) = &self.clocksource {
             s += &format!(", clocksource {c}");
+        }
+        if let Some(t) = &self.topology {
+            s += &format!("; {}", t.line());
         }
         s
     }

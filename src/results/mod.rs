@@ -226,7 +226,7 @@ impl std::fmt::Display for Wait {
 
 /// Where the two processes run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "kebab-case")]
 pub enum Placement {
     /// Both processes pinned to one CPU.
     Same,
@@ -234,6 +234,26 @@ pub enum Placement {
     Cross,
     /// Left to the scheduler.
     None,
+    /// Two hardware threads of one core.
+    Smt,
+    /// Two cores that share the last-level cache.
+    Llc,
+    /// Two cores of one NUMA node on different last-level caches.
+    CrossLlc,
+    /// Two CPUs on different NUMA nodes.
+    CrossNode,
+    /// Two performance cores of a hybrid processor.
+    PCore,
+    /// Two efficiency cores of a hybrid processor.
+    ECore,
+}
+
+impl Placement {
+    /// Whether the topology decides its pair (the classes), rather than
+    /// the order of the allowed CPUs.
+    pub fn is_class(self) -> bool {
+        !matches!(self, Placement::Same | Placement::Cross | Placement::None)
+    }
 }
 
 /// One spelling per enum: the name clap accepts on the command line, which
@@ -301,6 +321,13 @@ impl Floors {
         self.bound(row).filter(|(m, _)| m.is_finite() && *m > 0.0)
     }
 
+    fn cross_floor(&self, rtt: f64) -> Option<(Floor, &'static str)> {
+        match (self.futex_wake_rtt_ns, self.cache_line_rtt_ns) {
+            (Some(f), Some(c)) if rtt < f.p50 as f64 => Some((c, "cache-line round trip")),
+            (f, _) => Some((f?, "futex wake-up")),
+        }
+    }
+
     fn bound(&self, row: &Row) -> Option<(f64, &'static str)> {
         match row.pattern.describe().bound {
             pattern::Bound::RoundTrip => {
@@ -309,11 +336,13 @@ impl Floors {
                     Placement::Same => (self.context_switch_rtt_ns?, "context switch"),
                     // Below the wake-up floor nothing slept: the bound of a
                     // transport that spins is the cache line's handover.
-                    Placement::Cross => match (self.futex_wake_rtt_ns, self.cache_line_rtt_ns) {
-                        (Some(f), Some(c)) if rtt < f.p50 as f64 => (c, "cache-line round trip"),
-                        (f, _) => (f?, "futex wake-up"),
-                    },
-                    Placement::None => return None,
+                    Placement::Cross => self.cross_floor(rtt)?,
+                    // A class's pair has the cross limits only where it is
+                    // the pair they were measured on.
+                    p if p.is_class() && same_pair(&row.cpus, &self.cpus) => {
+                        self.cross_floor(rtt)?
+                    }
+                    _ => return None,
                 };
                 Some((rtt / floor.p50.max(1) as f64, name))
             }
@@ -328,6 +357,16 @@ impl Floors {
             }
         }
     }
+}
+
+/// Whether two CPU pairs are the same two CPUs, in either order.
+fn same_pair(a: &[usize], b: &[usize]) -> bool {
+    let sorted = |v: &[usize]| {
+        let mut v = v.to_vec();
+        v.sort_unstable();
+        v
+    };
+    a.len() == 2 && sorted(a) == sorted(b)
 }
 
 /// What a transport is built from, as the report groups them.
@@ -394,6 +433,10 @@ pub struct Row {
     /// declares (none for a bare signal, and in files from before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub copies: Option<u8>,
+    /// `--memory-node`: the NUMA nodes its shared memory's pages were
+    /// found on after the first touch (move_pages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_nodes: Option<Vec<usize>>,
     pub size_bytes: u64,
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -477,6 +520,7 @@ impl Row {
             wait: Wait::Block,
             spin_budget_ns: None,
             copies: None,
+            memory_nodes: None,
             size_bytes: size as u64,
             status: Status::Ok,
             reason: None,
@@ -612,6 +656,9 @@ pub struct RunRecord {
     /// How receivers waited; files from before it was recorded: block.
     #[serde(default = "block_only", skip_serializing_if = "is_block_only")]
     pub waits: Vec<Wait>,
+    /// The NUMA node shared memory was bound to, if one was asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_node: Option<usize>,
 }
 
 fn block_only() -> Vec<Wait> {

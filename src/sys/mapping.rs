@@ -50,6 +50,10 @@ impl Mapping {
         // SAFETY: a fresh shared mapping of a descriptor we own; nothing else
         // in this process aliases it.
         let ptr = unsafe { mmap(None, size, prot, MapFlags::MAP_SHARED, fd, 0)? };
+        if let Some(node) = super::numa::chosen() {
+            // Before the first touch, so that the pages are made there.
+            super::numa::bind(ptr.as_ptr() as usize, len, node)?;
+        }
         // SAFETY: mmap returned a mapping of len bytes, released by munmap in Drop.
         Ok(unsafe { Mapping::new(ptr.cast(), len, Detach::Munmap) })
     }
@@ -170,7 +174,17 @@ impl Mapping {
             // memory stays mapped while `self` lives.
             let byte =
                 unsafe { &*(self.ptr.as_ptr().add(off) as *const std::sync::atomic::AtomicU8) };
-            byte.fetch_or(0, std::sync::atomic::Ordering::Relaxed);
+            // An OR with a literal zero is idempotent, which the compiler
+            // turns into a load or nothing: black_box hides the zero, so
+            // the locked write, and the write fault, happen.
+            byte.fetch_or(
+                std::hint::black_box(0),
+                std::sync::atomic::Ordering::Relaxed,
+            );
+        }
+        if super::numa::chosen().is_some() {
+            // Where the pages actually went, now that they exist.
+            super::numa::record(self.address(), self.len);
         }
     }
 }

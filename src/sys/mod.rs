@@ -10,6 +10,7 @@ pub mod futex;
 pub mod interrupt;
 pub mod limits;
 pub mod mapping;
+pub mod numa;
 pub mod pipes;
 pub mod posix_sem;
 pub mod process;

@@ -251,6 +251,10 @@ impl Segment {
         let ptr = NonNull::new(ptr as *mut u8).ok_or(Errno::EINVAL)?;
         // SAFETY: the region is mapped for len bytes until shmdt in Drop.
         let map = unsafe { Mapping::new(ptr, len, Detach::Shmdt) };
+        if let Some(node) = super::numa::chosen() {
+            // Before the first touch, so that the pages are made there.
+            super::numa::bind(map.address(), len, node)?;
+        }
         Ok(Segment { id, map })
     }
 

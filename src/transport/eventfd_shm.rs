@@ -42,6 +42,9 @@ impl Semaphores for EventFds {
 }
 
 impl Transport for EventfdShm {
+    fn shared_memory(&self) -> bool {
+        true
+    }
     fn copies(&self) -> super::Copies {
         super::Copies::THROUGH_A_SLOT
     }

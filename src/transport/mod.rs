@@ -386,6 +386,11 @@ pub trait Transport: Sync {
     fn wait_refused(&self, wait: Wait) -> Option<&'static str>;
     /// How many times it copies a message's payload, and why.
     fn copies(&self) -> Copies;
+    /// Whether its channel lives in a shared mapping, which
+    /// `--memory-node` can place on a NUMA node.
+    fn shared_memory(&self) -> bool {
+        false
+    }
     /// A kernel object used directly, or a library's channel over some.
     fn family(&self) -> crate::results::Family {
         crate::results::Family::Kernel

@@ -261,6 +261,9 @@ impl Transport for ShmLoan {
             ..super::Nature::kernel(super::Object::Ring, super::Reach::Inherited)
         }
     }
+    fn shared_memory(&self) -> bool {
+        true
+    }
     fn copies(&self) -> Copies {
         Copies {
             count: 0,

@@ -41,6 +41,9 @@ fn sem_names(tag: &str) -> Vec<String> {
 }
 
 impl Transport for ShmPosixSem {
+    fn shared_memory(&self) -> bool {
+        true
+    }
     fn copies(&self) -> super::Copies {
         super::Copies::THROUGH_A_SLOT
     }

@@ -367,6 +367,9 @@ impl Channel for RingSender {
 }
 
 impl Transport for ShmRing {
+    fn shared_memory(&self) -> bool {
+        true
+    }
     fn copies(&self) -> super::Copies {
         super::Copies::THROUGH_A_SLOT
     }

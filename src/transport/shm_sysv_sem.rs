@@ -33,6 +33,9 @@ fn parse_token(token: &str) -> io::Result<(i32, i32)> {
 }
 
 impl Transport for ShmSysvSem {
+    fn shared_memory(&self) -> bool {
+        true
+    }
     fn copies(&self) -> super::Copies {
         super::Copies::THROUGH_A_SLOT
     }

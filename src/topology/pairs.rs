@@ -1,0 +1,84 @@
+//! A placement class resolved to a concrete pair of allowed CPUs, or the
+//! reason this machine has no such pair.
+
+use super::{Kind, Topology};
+use crate::results::Placement;
+
+impl Topology {
+    /// The first pair (lowest CPU numbers) of `allowed` CPUs in `class`,
+    /// or why there is none: what the machine lacks, or what the affinity
+    /// mask leaves out.
+    pub fn pair(&self, class: Placement, allowed: &[usize]) -> Result<(usize, usize), String> {
+        let mut sorted = allowed.to_vec();
+        sorted.sort_unstable();
+        self.first_pair(class, &sorted)
+            .ok_or_else(|| match self.lacks(class) {
+                Some(why) => why,
+                None => format!("no two of the allowed CPUs {sorted:?} form a {class} pair"),
+            })
+    }
+
+    fn first_pair(&self, class: Placement, sorted: &[usize]) -> Option<(usize, usize)> {
+        let fits = |a: usize, b: usize| self.relation(a, b).is_some_and(|r| r.is(class));
+        sorted.iter().enumerate().find_map(|(i, &a)| {
+            let b = sorted[i + 1..].iter().find(|&&b| fits(a, b))?;
+            Some((a, *b))
+        })
+    }
+
+    fn relation(&self, a: usize, b: usize) -> Option<Relation> {
+        let (x, y) = (self.cpu(a)?, self.cpu(b)?);
+        let both = |k: Kind| x.kind == Some(k) && y.kind == Some(k);
+        Some(Relation {
+            same_core: x.siblings.contains(&b),
+            same_llc: (!x.llc.is_empty()).then(|| x.llc.contains(&b)),
+            same_node: x.node == y.node,
+            kinds: (both(Kind::Performance), both(Kind::Efficiency)),
+        })
+    }
+
+    /// What the whole machine lacks for `class`, whatever the mask.
+    fn lacks(&self, class: Placement) -> Option<String> {
+        let all: Vec<usize> = self.cpus.iter().map(|c| c.id).collect();
+        if self.first_pair(class, &all).is_some() {
+            return None;
+        }
+        Some(match class {
+            Placement::Smt => "no SMT: every core has one thread".to_string(),
+            Placement::Llc if self.cpus.iter().any(|c| c.llc.is_empty()) => {
+                "sysfs does not say which CPUs share the last-level cache (cache/index*/shared_cpu_list)".into()
+            }
+            Placement::Llc => "no two cores share a last-level cache".into(),
+            Placement::CrossLlc => "each NUMA node has one last-level cache: every pair of one node shares it".into(),
+            Placement::CrossNode => format!("one NUMA node: node {} holds every CPU", self.nodes.first().map_or(0, |n| n.0)),
+            Placement::PCore | Placement::ECore if !self.hybrid => {
+                "no hybrid cores: the kernel lists no cpu_core or cpu_atom CPUs (every core is of one type)".into()
+            }
+            _ => format!("fewer than two {class} cores on different cores"),
+        })
+    }
+}
+
+/// How two CPUs stand to each other.
+struct Relation {
+    same_core: bool,
+    /// None when sysfs does not say.
+    same_llc: Option<bool>,
+    same_node: bool,
+    /// Both performance cores; both efficiency cores.
+    kinds: (bool, bool),
+}
+
+impl Relation {
+    fn is(&self, class: Placement) -> bool {
+        match class {
+            Placement::Smt => self.same_core,
+            Placement::Llc => !self.same_core && self.same_llc == Some(true),
+            Placement::CrossLlc => self.same_node && self.same_llc == Some(false),
+            Placement::CrossNode => !self.same_node,
+            Placement::PCore => !self.same_core && self.kinds.0,
+            Placement::ECore => !self.same_core && self.kinds.1,
+            Placement::Same | Placement::Cross | Placement::None => false,
+        }
+    }
+}
