@@ -33,13 +33,28 @@ fn refusal(pid: Pid) -> String {
     )
 }
 
-/// Lets process `pid` (our peer, not our descendant) pass Yama's ptrace
-/// check against this process, as PR_SET_PTRACER allows under
-/// ptrace_scope 1; elsewhere it changes nothing. Without Yama, EINVAL.
-pub fn allow_writes_from(pid: Pid) -> io::Result<()> {
-    // SAFETY: PR_SET_PTRACER takes a pid as an unsigned long and no
-    // pointers; the unused arguments must be zero.
-    let r = unsafe { libc::prctl(libc::PR_SET_PTRACER, pid.as_raw() as libc::c_ulong, 0, 0, 0) };
+/// Lets process `pid` (our child, which Yama's ptrace_scope 1 would let
+/// only its ancestors trace) pass the ptrace check against this process,
+/// until the returned guard is dropped: a pid left named after its
+/// process died could be reused by another. Without Yama, nothing to do.
+pub fn allow_writes_from(pid: Pid) -> io::Result<Ptracer> {
+    set_ptracer(pid.as_raw() as libc::c_ulong)?;
+    Ok(Ptracer)
+}
+
+/// Names no process as our ptracer again when dropped.
+pub struct Ptracer;
+
+impl Drop for Ptracer {
+    fn drop(&mut self) {
+        let _ = set_ptracer(0);
+    }
+}
+
+fn set_ptracer(pid: libc::c_ulong) -> io::Result<()> {
+    // SAFETY: PR_SET_PTRACER takes a pid (0: none) as an unsigned long and
+    // no pointers; the unused arguments must be zero.
+    let r = unsafe { libc::prctl(libc::PR_SET_PTRACER, pid, 0, 0, 0) };
     match Errno::result(r) {
         Ok(_) | Err(Errno::EINVAL) => Ok(()),
         Err(e) => Err(e.into()),

@@ -34,7 +34,7 @@ use super::stream::{read_exact, write_all};
 use super::wait::{set_nonblocking, Waiter};
 use super::{too_large, Channel, Copies, Inherited, Prepared, Rendezvous, Transport};
 use crate::results::Wait;
-use crate::sys::cma::{allow_writes_from, write_into};
+use crate::sys::cma::{allow_writes_from, write_into, Ptracer};
 use crate::sys::interrupt::retry;
 use crate::sys::mapping::Mapping;
 use crate::sys::uring::Op;
@@ -99,6 +99,9 @@ struct CmaChannel {
     taken: Option<usize>,
     scratch: Vec<u8>,
     waiter: Waiter,
+    /// The parent's permission for its peer to write into it, withdrawn
+    /// with the channel.
+    ptracer: Option<Ptracer>,
 }
 
 impl CmaChannel {
@@ -262,6 +265,7 @@ impl CmaChannel {
             taken: None,
             scratch: Vec::new(),
             waiter: Waiter::Block,
+            ptracer: None,
         }
     }
 }
@@ -324,9 +328,11 @@ impl Transport for Cma {
             // Under Yama's scope 1 only an ancestor may write into a
             // process: the peer, our child, is named before it can try.
             let peer = read_card(&socket)?;
-            allow_writes_from(peer.0)?;
+            let ptracer = allow_writes_from(peer.0)?;
             write_all(&socket, &card(&inbox))?;
-            Ok(Box::new(CmaChannel::new(shape, bells, peer, inbox)))
+            let mut channel = CmaChannel::new(shape, bells, peer, inbox);
+            channel.ptracer = Some(ptracer);
+            Ok(Box::new(channel))
         };
         Ok(Prepared {
             child_fds,
