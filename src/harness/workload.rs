@@ -313,14 +313,13 @@ impl Exchange {
         }
     }
 
-    /// `n` ping-pong round trips (the peer must serve the latency pattern).
+    /// `n` ping-pong round trips (the peer must serve the latency pattern),
+    /// each message built and read as in a run (in place, on a lending
+    /// channel).
     pub fn round_trips(&mut self, ch: &mut dyn Channel, n: u64) -> io::Result<()> {
-        let size = self.back.len();
         for _ in 0..n {
-            self.out.stamp(DATA, self.seq);
-            ch.send(&self.out.buf)?;
-            let got = ch.recv(&mut self.back)?;
-            self.replies.check(&self.back[..got.min(size)], size);
+            send_data(ch, &mut self.out, (self.seq, Verify::Full), || {})?;
+            receive_checked(ch, &mut self.back, &mut self.replies, || {})?;
             self.seq += 1;
         }
         Ok(())
@@ -330,8 +329,7 @@ impl Exchange {
     /// peer (serving the throughput pattern) has read them all.
     pub fn stream(&mut self, ch: &mut dyn Channel, n: u64) -> io::Result<()> {
         for _ in 0..n {
-            self.out.stamp(DATA, self.seq);
-            ch.send(&self.out.buf)?;
+            send_data(ch, &mut self.out, (self.seq, Verify::Full), || {})?;
             self.seq += 1;
         }
         exchange(ch, &mut self.out, &mut self.back, SYNC, self.seq)
