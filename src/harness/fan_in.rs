@@ -266,7 +266,9 @@ impl SenderCpus {
     fn new(placement: Placement, cpus: Option<(usize, usize)>, allowed: &[usize]) -> SenderCpus {
         match (placement, cpus) {
             (Placement::Same, Some((receiver, _))) => SenderCpus(vec![receiver]),
-            (Placement::Cross, Some((receiver, first))) => SenderCpus(
+            // A class's pair places the receiver and the first sender; the
+            // others take the remaining CPUs, as under `cross`.
+            (_, Some((receiver, first))) => SenderCpus(
                 std::iter::once(first)
                     .chain(
                         allowed
