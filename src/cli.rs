@@ -143,6 +143,10 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Placement::Same, Placement::Cross])]
     pub pin: Vec<Placement>,
 
+    /// Instead of --pin: every ordered pair of allowed CPUs in turn (the same CPU twice included), one case per pair, drawn as a heatmap per transport; above 8 CPUs, the first CPU against each plus one pair of each placement class
+    #[arg(long, value_enum, conflicts_with = "pin")]
+    pub pairs: Option<Pairs>,
+
     /// The two CPUs to pin to: `same` uses A, `cross` A and B [default: the first two allowed; `ipcbench doctor` suggests a pair on different cores]
     #[arg(long, value_parser = options::parse_cpus)]
     pub cpus: Option<(usize, usize)>,
@@ -190,4 +194,11 @@ pub struct RunArgs {
     /// Test only: inject a fault (corrupt@N, drop@N, repeat@N, swap@N into throughput; garbage@N into echoes; sender-dies@N into fan-in; dies-holding@N: a lending channel's peer dies holding a message; slow@0: a peer that stalls 1 ms every 64 messages)
     #[arg(long, hide = true, value_parser = options::parse_injection)]
     pub inject: Option<crate::harness::workload::Injection>,
+}
+
+/// Which pairs of CPUs `run --pairs` sweeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Pairs {
+    /// Every ordered pair (a sample above 8 CPUs).
+    All,
 }

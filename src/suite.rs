@@ -36,6 +36,8 @@ pub struct Plan {
     pub patterns: Vec<Pattern>,
     pub sizes: Vec<usize>,
     pub placements: Vec<Placement>,
+    /// `--pairs`: the (parent, peer) CPUs of each `pair` case.
+    pub pairs: Vec<(usize, usize)>,
     /// Offered rates of the `rate` pattern, messages/s.
     pub rates: Vec<f64>,
     /// Sender counts of the `fan-in` pattern.
@@ -91,7 +93,14 @@ impl Plan {
         Ok(Plan {
             mechanisms,
             sizes: dedup(&sizes),
-            placements: dedup(&args.pin),
+            placements: match args.pairs {
+                Some(_) => vec![Placement::Pair],
+                None => dedup(&args.pin),
+            },
+            pairs: match args.pairs {
+                Some(_) => cpu_pairs(&options::run_cpus(args.cpus))?,
+                None => Vec::new(),
+            },
             rates: if uses(Pattern::Rate) {
                 rates
             } else {
@@ -160,8 +169,9 @@ impl Plan {
                 for &s in sizes {
                     for spec in self.loads(p) {
                         for &wait in self.waits_of(p) {
-                            for &pl in &self.placements {
+                            for (pl, pair) in self.placed() {
                                 let mut case = Case::new(t, p, s, pl, &self.settings);
+                                case.pair = pair;
                                 case.spec.length = self.stretched(spec.0);
                                 case.spec.rate_per_s = spec.0;
                                 case.spec.senders = spec.1;
@@ -174,6 +184,17 @@ impl Plan {
             }
         }
         v
+    }
+
+    /// Each placement, and for `pair` each pair of the sweep.
+    fn placed(&self) -> Vec<(Placement, Option<(usize, usize)>)> {
+        self.placements
+            .iter()
+            .flat_map(|&pl| match pl {
+                Placement::Pair => self.pairs.iter().map(|&p| (pl, Some(p))).collect(),
+                _ => vec![(pl, None)],
+            })
+            .collect()
     }
 
     /// The case's length: at a sparse offered rate, long enough for the
@@ -206,6 +227,22 @@ impl Plan {
             Load::None => vec![(None, None)],
         }
     }
+}
+
+/// The pairs of `--pairs all` on the allowed CPUs, said on the terminal.
+fn cpu_pairs(allowed: &[usize]) -> Result<Vec<(usize, usize)>, Error> {
+    let topology = crate::topology::Topology::this_machine()
+        .map_err(|e| Error::Usage(format!("--pairs needs the CPU topology, and {e}")))?;
+    let (pairs, sampled) = topology.sweep(allowed);
+    let how = match sampled {
+        true => "a sample: the first CPU against each, and one pair of each placement class",
+        false => "every ordered pair",
+    };
+    crate::tell!(
+        "--pairs all: {} pairs of CPUs {allowed:?} ({how})",
+        pairs.len()
+    );
+    Ok(pairs)
 }
 
 /// The physical limits of the run's CPUs, about a second's measurement;

@@ -230,3 +230,95 @@ fn memory_bound_to_a_node_is_found_there_and_bad_nodes_are_refused() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("no chosen transport has any"));
 }
+
+#[test]
+fn a_sweep_takes_every_pair_of_a_few_cpus_and_samples_many() {
+    let all = |t: &Topology| t.cpus.iter().map(|c| c.id).collect::<Vec<usize>>();
+    let vm = fixture("kvm-2vcpu");
+    assert_eq!(
+        vm.sweep(&all(&vm)),
+        (vec![(0, 0), (0, 1), (1, 0), (1, 1)], false)
+    );
+    // Above eight CPUs: the first against each, and every class's pair.
+    for name in ["xeon-2s-smt", "epyc-7543-ccds", "i7-1260p-hybrid"] {
+        let t = fixture(name);
+        let cpus = all(&t);
+        let (pairs, sampled) = t.sweep(&cpus);
+        assert!(sampled, "{name}");
+        assert!(
+            cpus.iter().all(|&b| pairs.contains(&(cpus[0], b))),
+            "{name}"
+        );
+        for class in CLASSES {
+            if let Ok(pair) = t.pair(class, &cpus) {
+                assert!(pairs.contains(&pair), "{name}: {class} {pair:?}");
+            }
+        }
+    }
+    let hybrid = fixture("i7-1260p-hybrid");
+    assert_eq!(
+        hybrid.sweep(&all(&hybrid)).0.len(),
+        17,
+        "the row of CPU 0, and the E-core pair 8-9"
+    );
+}
+
+#[test]
+fn pairs_all_measures_every_pair_and_draws_a_heatmap_per_transport() {
+    let allowed = ipcbench::sys::affinity::allowed_cpus();
+    let (pairs, _) = Topology::this_machine().unwrap().sweep(&allowed);
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let o = sb.run(&[
+        "run",
+        "-m",
+        "pipe,shm-ring",
+        "--pairs",
+        "all",
+        "--patterns",
+        "latency",
+        "--sizes",
+        "64",
+        "-n",
+        "200",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("pairs of CPUs"));
+    let r = sb.result();
+    let rows = rows(&r);
+    assert_eq!(rows.len(), 2 * pairs.len());
+    for (row, &(a, b)) in rows.iter().zip(pairs.iter().cycle()) {
+        assert_eq!(row["placement"], "pair", "{row}");
+        assert_eq!(row["status"], "ok", "{row}");
+        assert_eq!(row["cpus"], serde_json::json!([a, b]), "{row}");
+        assert_eq!(errors(row), (0, 0, 0, 0), "{row}");
+    }
+    let report = out.with_extension("");
+    for m in ["pipe", "shm-ring"] {
+        for ext in ["png", "svg"] {
+            assert!(
+                report.join(format!("pairs-{m}-64.{ext}")).exists(),
+                "{m} {ext}"
+            );
+        }
+    }
+    let page = std::fs::read_to_string(report.join("index.html")).unwrap();
+    assert!(page.contains("id=\"pairs\"") && page.contains("title=\"p99 "));
+    let csv = sb.run(&["export", "--format", "csv", out.to_str().unwrap()]);
+    let lines = String::from_utf8_lossy(&csv.stdout).lines().count();
+    assert_eq!(
+        lines,
+        1 + rows.len(),
+        "a header and a line per pair per transport"
+    );
+    // --pairs replaces --pin.
+    let o = sb.run(&["run", "-m", "pipe", "--pairs", "all", "--pin", "same"]);
+    assert_eq!(o.status.code(), Some(2));
+}

@@ -61,6 +61,8 @@ pub struct Settings {
 pub struct Case<'a> {
     pub transport: &'static dyn Transport,
     pub placement: Placement,
+    /// `pair`: the parent's and the peer's CPU.
+    pub pair: Option<(usize, usize)>,
     pub spec: CaseSpec,
     pub settings: &'a Settings,
 }
@@ -84,6 +86,7 @@ impl<'a> Case<'a> {
         Case {
             transport,
             placement,
+            pair: None,
             spec: CaseSpec::new(transport, pattern, wire, settings),
             settings,
         }

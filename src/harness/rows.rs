@@ -21,7 +21,7 @@ pub fn run_case(case: &Case) -> Row {
     if let Err(e) = hidden_memory(case) {
         return row.with_status(Status::Failed, e);
     }
-    let cpus = match placement_cpus(case.placement, &case.settings.cpus) {
+    let cpus = match placement_cpus(case) {
         Ok(c) => c,
         Err(reason) => return row.with_status(Status::Unsupported, reason),
     };
@@ -130,10 +130,14 @@ fn hidden_memory(case: &Case) -> Result<(), String> {
 }
 
 /// (parent CPU, peer CPU) for a placement, or why it cannot be had here.
-fn placement_cpus(
-    placement: Placement,
-    allowed: &[usize],
-) -> Result<Option<(usize, usize)>, String> {
+fn placement_cpus(case: &Case) -> Result<Option<(usize, usize)>, String> {
+    let (placement, allowed) = (case.placement, &case.settings.cpus[..]);
+    if placement == Placement::Pair {
+        return case
+            .pair
+            .map(Some)
+            .ok_or("a pair placement without its CPUs".into());
+    }
     if placement.is_class() {
         let topology = crate::topology::Topology::this_machine()?;
         return topology.pair(placement, allowed).map(Some);

@@ -95,6 +95,20 @@ pub enum Chart {
     Bars(BarChart),
     Dots(DotChart),
     Scatter(ScatterChart),
+    Heat(HeatMap),
+}
+
+/// A square of cells, one per (row CPU, column CPU), shaded by value.
+pub struct HeatMap {
+    pub title: String,
+    pub cpus: Vec<usize>,
+    /// (row CPU, column CPU, ns).
+    pub cells: Vec<(usize, usize, u64)>,
+}
+
+/// A heatmap's cell, in pixels: large for a few CPUs, never below 12.
+fn cell_px(n: usize) -> u32 {
+    (720 / n.max(1) as u32).clamp(12, 120)
 }
 
 const WIDTH: u32 = 1000;
@@ -223,6 +237,7 @@ fn height(chart: &Chart) -> u32 {
         Chart::Dots(d) => 120 + 30 * d.rows.len().max(2) as u32,
         // The legend lists every point.
         Chart::Scatter(s) => 520.max(90 + 24 * s.points.len() as u32),
+        Chart::Heat(h) => 110 + cell_px(h.cpus.len()) * h.cpus.len() as u32,
     }
 }
 
@@ -236,7 +251,52 @@ fn draw<DB: DrawingBackend>(
         Chart::Bars(c) => draw_bars(root, c),
         Chart::Dots(c) => draw_dots(root, c),
         Chart::Scatter(c) => draw_scatter(root, c),
+        Chart::Heat(c) => draw_heat(root, c),
     }
+}
+
+/// Cells shaded from light (fastest) to dark (slowest) on a log scale,
+/// each with its figure when there is room; empty cells stay white.
+fn draw_heat<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    h: &HeatMap,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let style = |size: u32| ("sans-serif", size).into_font().color(&BLACK);
+    root.draw(&Text::new(h.title.clone(), (20, 12), style(20)))?;
+    let (px, left, top) = (cell_px(h.cpus.len()) as i32, 110, 80);
+    let logs: Vec<f64> = h.cells.iter().map(|c| (c.2.max(1) as f64).ln()).collect();
+    let (lo, hi) = logs
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+    let place = |cpu: usize| h.cpus.iter().position(|&c| c == cpu).unwrap_or(0) as i32;
+    for (i, &cpu) in h.cpus.iter().enumerate() {
+        let at = i as i32 * px + px / 2;
+        root.draw(&Text::new(
+            format!("{cpu}"),
+            (left + at - 6, top - 22),
+            style(13),
+        ))?;
+        root.draw(&Text::new(
+            format!("CPU {cpu}"),
+            (20, top + at - 7),
+            style(13),
+        ))?;
+    }
+    root.draw(&Text::new("parent ↓  peer →", (20, top - 22), style(12)))?;
+    for (&(a, b, ns), &log) in h.cells.iter().zip(&logs) {
+        let shade = if hi > lo { (log - lo) / (hi - lo) } else { 0.5 };
+        let level = (230.0 - 180.0 * shade) as u8;
+        let (x, y) = (left + place(b) * px, top + place(a) * px);
+        let fill = RGBColor(level, level, 255).filled();
+        root.draw(&Rectangle::new([(x, y), (x + px - 1, y + px - 1)], fill))?;
+        if px >= 56 {
+            let ink = if shade > 0.6 { WHITE } else { BLACK };
+            let label = crate::results::format::short_ns(&(ns as f64));
+            let font = ("sans-serif", 13).into_font().color(&ink);
+            root.draw(&Text::new(label, (x + 6, y + px / 2 - 7), font))?;
+        }
+    }
+    Ok(())
 }
 
 /// A log range around `values`, with room for markers at both ends.

@@ -12,6 +12,8 @@ use crate::results::{Pattern, Placement, ResultFile, Row};
 
 /// The charts, by where the page shows them.
 pub struct Drawn {
+    /// `run --pairs`: a heatmap per transport and size.
+    pub pairs: Vec<Figure>,
     /// Per placement: the ranked bars of each group.
     pub summary: Vec<(Placement, Vec<Figure>)>,
     /// Per placement and group: the line charts.
@@ -36,6 +38,7 @@ pub(super) fn emit(
 
 pub fn draw(report: &Report, out: &Path, baseline: Option<&ResultFile>) -> Result<Drawn, String> {
     let mut drawn = Drawn {
+        pairs: super::heatmap::charts(report, out)?,
         summary: Vec::new(),
         charts: Vec::new(),
         compare: None,

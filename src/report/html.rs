@@ -45,6 +45,9 @@ pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> St
     if has_load(report) {
         s += "<a href=\"#load\">Under load</a> · ";
     }
+    if !drawn.pairs.is_empty() {
+        s += "<a href=\"#pairs\">Pairs of CPUs</a> · ";
+    }
     s += "<a href=\"#not-run\">Unsupported and failed</a> · ";
     if result.probe.is_some() {
         s += "<a href=\"#properties\">Properties</a> · ";
@@ -67,6 +70,7 @@ pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> St
         s += &super::tables::results(report);
     }
     s += &super::tables::under_load(report);
+    s += &super::heatmap::tables(report, &drawn.pairs);
     s += &not_ok(&result.rows);
     if let Some(p) = &result.probe {
         s += &properties(report, p);

@@ -9,6 +9,7 @@
 mod charts;
 mod figures;
 mod frontier;
+mod heatmap;
 mod html;
 mod summary;
 mod tables;
@@ -157,6 +158,9 @@ impl<'a> Report<'a> {
         let mut placements: Vec<Placement> = result.rows.iter().map(|r| r.placement).collect();
         placements.sort_by_key(|p| *p as u8);
         placements.dedup();
+        // A sweep's pairs are one case each: the heatmaps show them, not
+        // the charts and tables by placement.
+        placements.retain(|p| *p != Placement::Pair);
         let mut sizes: Vec<u64> = result
             .rows
             .iter()
@@ -221,5 +225,6 @@ pub fn placement_words(p: Placement) -> &'static str {
         Placement::CrossNode => "two CPUs on different NUMA nodes",
         Placement::PCore => "two performance cores",
         Placement::ECore => "two efficiency cores",
+        Placement::Pair => "every pair of CPUs in turn",
     }
 }

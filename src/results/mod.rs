@@ -109,12 +109,15 @@ pub struct CaseKey<'a> {
     pub offered_per_s: Option<u64>,
     pub senders: Option<u32>,
     pub wait: Wait,
+    /// A `pair` row's CPUs: the pairs of a sweep are different cases.
+    pub cpus: Option<(usize, usize)>,
 }
 
 impl CaseKey<'_> {
     /// The same case whatever its placement.
     pub fn but_placement(mut self) -> Self {
         self.placement = None;
+        self.cpus = None;
         self
     }
 
@@ -246,13 +249,20 @@ pub enum Placement {
     PCore,
     /// Two efficiency cores of a hybrid processor.
     ECore,
+    /// One pair of `run --pairs all`'s sweep over pairs of CPUs (the row's
+    /// `cpus` say which; the same CPU twice is a pair too).
+    #[value(skip)]
+    Pair,
 }
 
 impl Placement {
     /// Whether the topology decides its pair (the classes), rather than
     /// the order of the allowed CPUs.
     pub fn is_class(self) -> bool {
-        !matches!(self, Placement::Same | Placement::Cross | Placement::None)
+        !matches!(
+            self,
+            Placement::Same | Placement::Cross | Placement::None | Placement::Pair
+        )
     }
 }
 
@@ -264,7 +274,8 @@ macro_rules! spelled_as_on_the_command_line {
             fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 match clap::ValueEnum::to_possible_value(self) {
                     Some(v) => f.write_str(v.get_name()),
-                    None => write!(f, "{self:?}"),
+                    // A value not offered on the command line (`pair`).
+                    None => write!(f, "{}", format!("{self:?}").to_lowercase()),
                 }
             }
         }
@@ -339,7 +350,10 @@ impl Floors {
                     Placement::Cross => self.cross_floor(rtt)?,
                     // A class's pair has the cross limits only where it is
                     // the pair they were measured on.
-                    p if p.is_class() && same_pair(&row.cpus, &self.cpus) => {
+                    Placement::Pair if row.cpus.first() == row.cpus.get(1) => {
+                        (self.context_switch_rtt_ns?, "context switch")
+                    }
+                    p if p != Placement::None && same_pair(&row.cpus, &self.cpus) => {
                         self.cross_floor(rtt)?
                     }
                     _ => return None,
@@ -556,6 +570,10 @@ impl Row {
             offered_per_s: self.offered_per_s.map(f64::to_bits),
             senders: self.senders,
             wait: self.wait,
+            cpus: match (self.placement, &self.cpus[..]) {
+                (Placement::Pair, &[a, b]) => Some((a, b)),
+                _ => None,
+            },
         }
     }
 

@@ -4,7 +4,47 @@
 use super::{Kind, Topology};
 use crate::results::Placement;
 
+/// Up to this many allowed CPUs, a sweep takes every ordered pair (the
+/// same CPU twice included); above, a sample: see `sweep`.
+pub const EVERY_PAIR_UP_TO: usize = 8;
+
+/// The classes, in the order `sweep` samples them.
+const CLASSES: [Placement; 6] = [
+    Placement::Smt,
+    Placement::Llc,
+    Placement::CrossLlc,
+    Placement::CrossNode,
+    Placement::PCore,
+    Placement::ECore,
+];
+
 impl Topology {
+    /// The pairs (parent's CPU, peer's CPU) of `run --pairs all`: every
+    /// ordered pair of `allowed`, or above `EVERY_PAIR_UP_TO` CPUs the
+    /// first CPU against each (one row of the matrix, itself included)
+    /// and each class's pair this machine has. True when sampled.
+    pub fn sweep(&self, allowed: &[usize]) -> (Vec<(usize, usize)>, bool) {
+        let mut sorted = allowed.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.len() <= EVERY_PAIR_UP_TO {
+            let all = sorted
+                .iter()
+                .flat_map(|&a| sorted.iter().map(move |&b| (a, b)));
+            return (all.collect(), false);
+        }
+        let first = sorted[0];
+        let mut pairs: Vec<(usize, usize)> = sorted.iter().map(|&b| (first, b)).collect();
+        for class in CLASSES {
+            if let Ok(pair) = self.pair(class, &sorted) {
+                if !pairs.contains(&pair) {
+                    pairs.push(pair);
+                }
+            }
+        }
+        (pairs, true)
+    }
+
     /// The first pair (lowest CPU numbers) of `allowed` CPUs in `class`,
     /// or why there is none: what the machine lacks, or what the affinity
     /// mask leaves out.
@@ -78,7 +118,7 @@ impl Relation {
             Placement::CrossNode => !self.same_node,
             Placement::PCore => !self.same_core && self.kinds.0,
             Placement::ECore => !self.same_core && self.kinds.1,
-            Placement::Same | Placement::Cross | Placement::None => false,
+            Placement::Same | Placement::Cross | Placement::None | Placement::Pair => false,
         }
     }
 }
