@@ -17,14 +17,7 @@ fn fixture(name: &str) -> Topology {
     Topology::read(&Source::capture(&text)).unwrap()
 }
 
-const CLASSES: [Placement; 6] = [
-    Placement::Smt,
-    Placement::Llc,
-    Placement::CrossLlc,
-    Placement::CrossNode,
-    Placement::PCore,
-    Placement::ECore,
-];
+use ipcbench::topology::CLASSES;
 
 /// The pair each class resolves to with every CPU allowed, or a word of
 /// the reason it cannot.

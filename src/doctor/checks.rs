@@ -15,16 +15,7 @@ fn cpu_path(cpu: usize, rest: &str) -> String {
     format!("/sys/devices/system/cpu/cpu{cpu}/{rest}")
 }
 
-/// A sysfs CPU list ("0-3,8") as numbers.
-pub fn cpu_list(text: &str) -> Vec<usize> {
-    text.split(',')
-        .filter_map(|part| match part.trim().split_once('-') {
-            Some((a, b)) => Some((a.parse().ok()?..=b.parse().ok()?).collect::<Vec<usize>>()),
-            None => part.trim().parse().ok().map(|c| vec![c]),
-        })
-        .flatten()
-        .collect()
-}
+pub use crate::topology::cpu_list;
 
 /// The CPUs that share `cpu`'s core, itself included.
 pub fn siblings(cpu: usize) -> Vec<usize> {
@@ -111,7 +102,6 @@ fn boost() -> Finding {
 /// How the CPUs are grouped, and the pair each placement class of `--pin`
 /// resolves to here (or why there is none).
 pub fn topology() -> Finding {
-    use crate::results::Placement;
     let t = match crate::topology::Topology::this_machine() {
         Ok(t) => t,
         Err(e) => {
@@ -124,15 +114,7 @@ pub fn topology() -> Finding {
         }
     };
     let allowed = crate::sys::affinity::allowed_cpus();
-    let classes = [
-        Placement::Smt,
-        Placement::Llc,
-        Placement::CrossLlc,
-        Placement::CrossNode,
-        Placement::PCore,
-        Placement::ECore,
-    ];
-    let pairs: Vec<String> = classes
+    let pairs: Vec<String> = crate::topology::CLASSES
         .iter()
         .map(|&c| match t.pair(c, &allowed) {
             Ok((x, y)) => format!("{c} → CPUs {x} and {y}"),

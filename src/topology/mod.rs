@@ -14,6 +14,8 @@
 
 mod pairs;
 
+pub use pairs::{CLASSES, EVERY_PAIR_UP_TO};
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

@@ -8,8 +8,8 @@ use crate::results::Placement;
 /// same CPU twice included); above, a sample: see `sweep`.
 pub const EVERY_PAIR_UP_TO: usize = 8;
 
-/// The classes, in the order `sweep` samples them.
-const CLASSES: [Placement; 6] = [
+/// The placement classes, in the order `sweep` samples them.
+pub const CLASSES: [Placement; 6] = [
     Placement::Smt,
     Placement::Llc,
     Placement::CrossLlc,
