@@ -17,11 +17,13 @@ fn cpu_path(cpu: usize, rest: &str) -> String {
 
 pub use crate::topology::cpu_list;
 
-/// The CPUs that share `cpu`'s core, itself included.
+/// The CPUs that share `cpu`'s core, itself included, as the topology
+/// read them (the CPU alone where sysfs does not say).
 pub fn siblings(cpu: usize) -> Vec<usize> {
-    read(&cpu_path(cpu, "topology/thread_siblings_list"))
-        .map(|t| cpu_list(&t))
-        .unwrap_or_else(|| vec![cpu])
+    crate::topology::Topology::this_machine()
+        .ok()
+        .and_then(|t| t.cpu(cpu))
+        .map_or_else(|| vec![cpu], |c| c.siblings.clone())
 }
 
 pub fn frequency(cpus: (usize, usize)) -> Vec<Finding> {
