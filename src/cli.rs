@@ -8,7 +8,7 @@ pub use crate::export::ExportFormat;
 use crate::harness::message::Verify;
 use crate::harness::peer::PeerArgs;
 use crate::options;
-use crate::results::{Pattern, Placement, Wait};
+use crate::results::{Isolation, Pattern, Placement, Wait};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -54,6 +54,14 @@ pub enum Command {
     #[command(name = "__pinned", hide = true)]
     Pinned {
         cpu: usize,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// Makes the peer's side of a boundary (namespaces, mounts, a veth
+    /// end), then becomes `command`: how a peer is put in a container.
+    #[command(name = "__isolate", hide = true)]
+    Isolate {
+        boundary: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         command: Vec<std::ffi::OsString>,
     },
@@ -138,6 +146,10 @@ pub struct RunArgs {
     /// How receivers wait for a message (latency, throughput and rate): block, spin, hybrid (spin, then block), epoll, io-uring
     #[arg(long, value_delimiter = ',', value_enum)]
     pub waits: Vec<Wait>,
+
+    /// What separates the peer from the harness (latency, throughput and rate): none, same-pod (containers of one pod), separate-containers (TCP over a veth pair); needs root, as a container runtime does
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub isolation: Vec<Isolation>,
 
     /// CPU placements of the two processes: same (one CPU), cross (two CPUs), none (scheduler's choice), or a class of the machine's topology, resolved to a pair of allowed CPUs (`ipcbench doctor` shows each class's pair here; a class the machine lacks gives unsupported rows saying why)
     #[arg(long, value_delimiter = ',', value_enum, default_values_t = [Placement::Same, Placement::Cross])]

@@ -458,6 +458,7 @@ mod tests {
                 rates: vec![],
                 senders: vec![],
                 waits: vec![],
+                isolations: vec![],
                 memory_node: None,
             },
             calibration: Calibration {

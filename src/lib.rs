@@ -19,6 +19,7 @@ pub mod error;
 pub mod export;
 pub mod floors;
 pub mod harness;
+pub mod isolation;
 pub mod list;
 pub mod options;
 pub mod output;

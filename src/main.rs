@@ -33,6 +33,9 @@ fn main() -> ExitCode {
         Some(Command::ProbePeer(args)) => ipcbench::probe::helper::main(&args),
         Some(Command::Janitor) => harness::janitor::serve(),
         Some(Command::Pinned { cpu, command }) => harness::peer::exec_pinned(cpu, &command),
+        Some(Command::Isolate { boundary, command }) => {
+            ipcbench::isolation::launcher(&boundary, &command)
+        }
         None => match Cli::try_parse_from(["ipcbench", "run"]) {
             Ok(Cli {
                 command: Some(Command::Run(args)),

@@ -12,8 +12,8 @@ use crate::options;
 use crate::output;
 use crate::results::pattern::Load;
 use crate::results::{
-    Calibration, Machine, Pattern, Placement, ResultFile, Row, RunRecord, Status, Tool, Wait,
-    SCHEMA_VERSION,
+    Calibration, Isolation, Machine, Pattern, Placement, ResultFile, Row, RunRecord, Status, Tool,
+    Wait, SCHEMA_VERSION,
 };
 use crate::sys::{affinity, interrupt};
 use crate::transport;
@@ -30,6 +30,9 @@ const QUICK_OPEN_LOOP_MESSAGES: u64 = 20;
 /// One sender (the baseline) to four times these machines' CPUs.
 const DEFAULT_SENDERS: [u32; 4] = [1, 2, 4, 8];
 
+/// A case's load: its offered rate and its senders, where it has them.
+type LoadOf = (Option<f64>, Option<u32>);
+
 /// A run's validated plan.
 pub struct Plan {
     pub mechanisms: Vec<&'static str>,
@@ -44,6 +47,8 @@ pub struct Plan {
     pub senders: Vec<u32>,
     /// How receivers wait, in the patterns that have that axis.
     pub waits: Vec<Wait>,
+    /// What separates the peers, in the patterns that have that axis.
+    pub isolations: Vec<Isolation>,
     /// Timed messages an open-loop case gets at least.
     pub open_loop_messages: u64,
     pub settings: Settings,
@@ -119,6 +124,10 @@ impl Plan {
                 [] => vec![Wait::Block],
                 given => dedup(given),
             },
+            isolations: match &args.isolation[..] {
+                [] => vec![Isolation::None],
+                given => dedup(given),
+            },
             patterns,
             settings: Settings {
                 length,
@@ -151,6 +160,7 @@ impl Plan {
             rates: self.rates.clone(),
             senders: self.senders.clone(),
             waits: self.waits.clone(),
+            isolations: self.isolations.clone(),
             memory_node: self.settings.memory_node,
         }
     }
@@ -167,20 +177,41 @@ impl Plan {
             };
             for &p in &self.patterns {
                 for &s in sizes {
-                    for spec in self.loads(p) {
-                        for &wait in self.waits_of(p) {
-                            for (pl, pair) in self.placed() {
-                                let mut case = Case::new(t, p, s, pl, &self.settings);
-                                case.pair = pair;
-                                case.spec.length = self.stretched(spec.0);
-                                case.spec.rate_per_s = spec.0;
-                                case.spec.senders = spec.1;
-                                case.spec.wait = wait;
-                                v.push(case);
-                            }
+                    for (load, wait, isolation) in self.variants(p) {
+                        for (pl, pair) in self.placed() {
+                            let mut case = Case::new(t, p, s, pl, &self.settings);
+                            case.pair = pair;
+                            case.spec.length = self.stretched(load.0);
+                            case.spec.rate_per_s = load.0;
+                            case.spec.senders = load.1;
+                            case.spec.wait = wait;
+                            case.separation = crate::isolation::Separation::Deployment(isolation);
+                            v.push(case);
                         }
                     }
                 }
+            }
+        }
+        v
+    }
+
+    /// The pattern's cases at one size and placement: each load, way of
+    /// waiting and isolation it has as an axis.
+    fn variants(&self, pattern: Pattern) -> Vec<(LoadOf, Wait, Isolation)> {
+        let d = pattern.describe();
+        let waits = if d.waits {
+            &self.waits[..]
+        } else {
+            &[Wait::Block]
+        };
+        let isolations = match d.isolates {
+            true => &self.isolations[..],
+            false => &[Isolation::None],
+        };
+        let mut v = Vec::new();
+        for load in self.loads(pattern) {
+            for &wait in waits {
+                v.extend(isolations.iter().map(|&i| (load, wait, i)));
             }
         }
         v
@@ -210,17 +241,8 @@ impl Plan {
         }
     }
 
-    /// How the pattern's receivers wait: as chosen, or `block` in a
-    /// pattern without that axis.
-    fn waits_of(&self, pattern: Pattern) -> &[Wait] {
-        match pattern.describe().waits {
-            true => &self.waits,
-            false => &[Wait::Block],
-        }
-    }
-
     /// The pattern's extra dimension: (offered rate, senders) per case.
-    fn loads(&self, pattern: Pattern) -> Vec<(Option<f64>, Option<u32>)> {
+    fn loads(&self, pattern: Pattern) -> Vec<LoadOf> {
         match pattern.describe().load {
             Load::OfferedRate => self.rates.iter().map(|&r| (Some(r), None)).collect(),
             Load::Senders => self.senders.iter().map(|&n| (None, Some(n))).collect(),
@@ -327,6 +349,7 @@ fn refuse_idle_flags(args: &RunArgs, mechanisms: &[&'static str]) -> Result<(), 
         Some((_, why)) => Err(Error::Usage(why.to_string())),
         None => {
             refuse_idle_waits(args, mechanisms)?;
+            refuse_idle_isolation(args)?;
             check_memory_node(args.memory_node, mechanisms)
         }
     }
@@ -393,6 +416,23 @@ fn refuse_idle_waits(args: &RunArgs, mechanisms: &[&'static str]) -> Result<(), 
         }
     }
     Ok(())
+}
+
+/// `--isolation` with no pattern that has the axis.
+fn refuse_idle_isolation(args: &RunArgs) -> Result<(), Error> {
+    let isolating = args.patterns.iter().any(|p| p.describe().isolates);
+    if isolating || args.isolation.iter().all(Isolation::is_none) {
+        return Ok(());
+    }
+    let patterns: Vec<String> = Pattern::ALL
+        .iter()
+        .filter(|p| p.describe().isolates)
+        .map(|p| p.to_string())
+        .collect();
+    Err(Error::Usage(format!(
+        "--isolation applies to the patterns {}; the chosen patterns have no such axis",
+        patterns.join(", ")
+    )))
 }
 
 fn dedup<T: PartialEq + Clone>(v: &[T]) -> Vec<T> {

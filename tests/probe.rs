@@ -38,8 +38,7 @@ fn measured(file: &Value, mechanism: &str, property: &str) -> Value {
 
 /// Every property the probe decides, from its own list.
 fn properties() -> Vec<&'static str> {
-    ipcbench::results::probe::PROPERTIES
-        .iter()
+    ipcbench::results::probe::every_property()
         .map(|p| p.key())
         .collect()
 }

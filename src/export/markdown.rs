@@ -2,7 +2,10 @@
 //! text on a terminal.
 
 use crate::results::format::{floors_summary, load_cell, multiple_text, ns, rate, size_cell};
-use crate::results::probe::{claimed_row, Cell, Method, ProbeFile, PROPERTIES};
+use crate::results::probe::{
+    claimed_row, every_property, Cell, Method, ProbeFile, Property, CROSSINGS, CROSSINGS_LEGEND,
+    PROPERTIES,
+};
 use crate::results::{Floors, Pattern, ResultFile, Row, Status};
 
 /// Long reasons go under the table as numbered notes, shared by the rows
@@ -185,16 +188,7 @@ pub fn probe_tables(file: &ProbeFile) -> String {
         "{} A cell marked ✗ contradicts the claimed table (its claim in brackets).\n\n",
         Method::LEGEND
     );
-    let head: Vec<&str> = PROPERTIES.iter().map(|p| p.heading()).collect();
-    s += &format!("| mechanism | {} |\n", head.join(" | "));
-    s += &format!("|---|{}\n", "---|".repeat(head.len()));
-    for row in &file.rows {
-        let cells: Vec<String> = PROPERTIES
-            .iter()
-            .map(|p| row.cells.get(p.key()).map_or("–".into(), probe_cell))
-            .collect();
-        s += &format!("| {} | {} |\n", row.mechanism, cells.join(" | "));
-    }
+    s += &probe_table(file, &PROPERTIES);
     s += "\n## As claimed\n\n| mechanism | connectionless | reliable | flow control | priority | probed as |\n|---|---|---|---|---|---|\n";
     let mut seen = Vec::new();
     for row in &file.rows {
@@ -221,9 +215,13 @@ pub fn probe_tables(file: &ProbeFile) -> String {
             probed.join(", ")
         );
     }
+    if file.has_crossings() {
+        s += &format!("\n## Which boundaries each mechanism crosses\n\n{CROSSINGS_LEGEND}\n\n");
+        s += &probe_table(file, &CROSSINGS);
+    }
     s += "\n## Evidence\n\n";
     for row in &file.rows {
-        for p in PROPERTIES {
+        for p in every_property() {
             if let Some(c) = row.cells.get(p.key()) {
                 let mark = if c.disagrees() { " ✗" } else { "" };
                 s += &format!(
@@ -240,6 +238,21 @@ pub fn probe_tables(file: &ProbeFile) -> String {
                 );
             }
         }
+    }
+    s
+}
+
+/// One row per mechanism, one column per property in `columns`.
+fn probe_table(file: &ProbeFile, columns: &[Property]) -> String {
+    let head: Vec<&str> = columns.iter().map(|p| p.heading()).collect();
+    let mut s = format!("| mechanism | {} |\n", head.join(" | "));
+    s += &format!("|---|{}\n", "---|".repeat(head.len()));
+    for row in &file.rows {
+        let cells: Vec<String> = columns
+            .iter()
+            .map(|p| row.cells.get(p.key()).map_or("–".into(), probe_cell))
+            .collect();
+        s += &format!("| {} | {} |\n", row.mechanism, cells.join(" | "));
     }
     s
 }

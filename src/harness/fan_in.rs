@@ -64,13 +64,15 @@ pub fn execute(
 ) -> Result<(Timed, PeerReport), CaseError> {
     let dir = super::private_dir()?;
     let senders = case.spec.senders.unwrap_or(1);
-    let (tag, fan) = super::with_fresh_names(dir.path(), case.spec.size, |at| {
+    let host = std::net::Ipv4Addr::LOCALHOST;
+    let (tag, fan) = super::with_fresh_names(dir.path(), (case.spec.size, host), |at| {
         case.transport.fan_in(at, senders)
     })?;
     let at = Rendezvous {
         dir: dir.path(),
         tag: &tag,
         size: case.spec.size,
+        host,
     };
     let name = case.transport.name();
     super::janitor::channel(name, &tag, &fan.token);
@@ -169,7 +171,13 @@ fn spawn_senders(
             sender: Some(i),
         };
         let spawned = gun.try_clone().and_then(|stdin| {
-            super::spawn_peer(spec, at, fds, (start, cpus.of(i)), Stdio::from(stdin))
+            super::spawn_peer(
+                spec,
+                (at, None),
+                fds,
+                (start, cpus.of(i)),
+                Stdio::from(stdin),
+            )
         });
         match spawned {
             Ok(mut child) => {

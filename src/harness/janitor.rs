@@ -7,7 +7,7 @@
 //! experiments need an object that outlives every process holding it (a
 //! message left by an exited sender). So one janitor process (`__janitor`,
 //! in its own process group so Ctrl-C leaves it be) is told every channel,
-//! name, key and folder as it is made. When its standard input closes,
+//! name, key, folder and veth pair as it is made. When its standard input closes,
 //! which is when its parent ends by any means, it removes what is still
 //! there and exits. Names and keys hold the parent's pid, so nothing of
 //! anyone else's matches them; channels are forgotten once closed, since
@@ -95,6 +95,11 @@ pub fn folder(path: &Path) {
     tell(&["folder", &path.to_string_lossy()]);
 }
 
+/// A veth pair about to be made, by its host end's name.
+pub fn veth(name: &str) {
+    tell(&["veth", name]);
+}
+
 /// A transport's channel just made: `orphaned(tag, token)` removes it.
 pub fn channel(mechanism: &str, tag: &str, token: &str) {
     tell(&["channel", mechanism, tag, token]);
@@ -152,6 +157,7 @@ fn remove(entry: &[String]) {
         ["folder", p] => {
             let _ = std::fs::remove_dir_all(p);
         }
+        ["veth", name] => crate::isolation::remove_veth(name),
         ["channel", m, tag, token] => {
             if let Some(t) = crate::transport::by_name(m) {
                 t.orphaned(tag, token);

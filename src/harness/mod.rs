@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use nix::unistd::Pid;
 
+use crate::isolation::{Boundary, Separation};
 use crate::results::{Pattern, Placement, Row, Wait};
 use crate::sys::{affinity, interrupt};
 use crate::transport::{Channel, Rendezvous, Transport};
@@ -63,6 +64,8 @@ pub struct Case<'a> {
     pub placement: Placement,
     /// `pair`: the parent's and the peer's CPU.
     pub pair: Option<(usize, usize)>,
+    /// The namespaces the peer is started behind.
+    pub separation: Separation,
     pub spec: CaseSpec,
     pub settings: &'a Settings,
 }
@@ -87,6 +90,7 @@ impl<'a> Case<'a> {
             transport,
             placement,
             pair: None,
+            separation: Separation::NONE,
             spec: CaseSpec::new(transport, pattern, wire, settings),
             settings,
         }
@@ -121,6 +125,10 @@ impl<'a> Case<'a> {
                 .transport
                 .carries_payload()
                 .then(|| self.transport.copies().count),
+            isolation: match self.separation {
+                Separation::Deployment(isolation) => isolation,
+                Separation::Only(_) => crate::results::Isolation::None,
+            },
             spin_budget_ns: (self.spec.wait == Wait::Hybrid)
                 .then(|| crate::transport::wait::HYBRID_SPIN.as_nanos() as u64),
             ..Row::new(
@@ -244,7 +252,7 @@ fn private_dir() -> Result<tempfile::TempDir, CaseError> {
 /// the reason names it.
 fn with_fresh_names<P>(
     dir: &std::path::Path,
-    size: usize,
+    (size, host): (usize, std::net::Ipv4Addr),
     make: impl Fn(&Rendezvous) -> io::Result<P>,
 ) -> Result<(String, P), CaseError> {
     let mut taken = Vec::new();
@@ -254,6 +262,7 @@ fn with_fresh_names<P>(
             dir,
             tag: &tag,
             size,
+            host,
         };
         match make(&at) {
             Ok(made) => return Ok((tag, made)),
@@ -291,9 +300,16 @@ pub fn session<T>(
         move |e: io::Error| classify(&what, e)
     };
     let dir = private_dir()?;
+    let separation = spec.case.separation;
+    let reach = spec.case.transport.nature().reach;
+    let crossing = crate::isolation::cross(separation, reach, dir.path())
+        .map_err(failed("isolating the peer"))?;
+    let host = crossing
+        .as_ref()
+        .map_or(std::net::Ipv4Addr::LOCALHOST, |c| c.host);
     // A peer that drives both ends itself needs no channel of ours.
     let holds_channel = runner::Runner::of(spec.case.transport).holds_channel();
-    let (tag, prepared) = with_fresh_names(dir.path(), spec.case.spec.size, |at| {
+    let (tag, prepared) = with_fresh_names(dir.path(), (spec.case.spec.size, host), |at| {
         holds_channel
             .then(|| spec.case.transport.prepare(at))
             .transpose()
@@ -302,6 +318,7 @@ pub fn session<T>(
         dir: dir.path(),
         tag: &tag,
         size: spec.case.spec.size,
+        host,
     };
     let (child_fds, token, connect) = match prepared {
         Some(p) => (p.child_fds, p.token, Some(p.connect)),
@@ -309,9 +326,10 @@ pub fn session<T>(
     };
     let name = spec.case.transport.name();
     janitor::channel(name, &tag, &token);
+    let boundary = crossing.as_ref().map(|c| &c.boundary);
     let mut child = spawn_peer(
         spec,
-        &at,
+        (&at, boundary),
         &child_fds,
         (peer_start(spec, &at, &token), peer_cpu(spec)),
         Stdio::null(),
@@ -351,9 +369,32 @@ pub fn session<T>(
     let seen = watchdog.finish();
     let _ = affinity::pin_to(&s.cpus);
     drop(dir);
+    drop(crossing);
     janitor::channel_closed(name, &tag, &token);
     let done = progress.load(Ordering::Relaxed);
-    outcome.map_err(|e| explain(e, ended_alone, stalled, &seen, done, s.timeout))
+    outcome
+        .map_err(|e| explain(e, ended_alone, stalled, &seen, done, s.timeout))
+        .map_err(|e| across(separation, name, e))
+}
+
+/// A case that failed behind a boundary because the peer could not reach
+/// the channel, or because the kernel would not make the boundary, is
+/// unsupported there, saying which; any other failure stays one.
+fn across(separation: Separation, mechanism: &str, e: CaseError) -> CaseError {
+    let CaseError::Failed(reason) = &e else {
+        return e;
+    };
+    let behind = separation.describe();
+    if let Some((_, why)) = reason.split_once(crate::isolation::BOUNDARY_REFUSED) {
+        return CaseError::Unsupported(format!("the kernel refused {behind}: {why}"));
+    }
+    match reason.split_once(peer::JOIN_FAILED) {
+        Some((_, why)) if !separation.is_none() => CaseError::Unsupported(format!(
+            "{mechanism}{}{behind}: the peer got {why}",
+            crate::isolation::DOES_NOT_CROSS
+        )),
+        _ => e,
+    }
 }
 
 /// Stops and reaps the peer once the body is done; returns the outcome (a
@@ -501,7 +542,7 @@ fn peer_cpu(spec: &SessionSpec) -> Option<usize> {
 /// `cpu`, reading `stdin`.
 fn spawn_peer(
     spec: &SessionSpec,
-    at: &Rendezvous,
+    (at, boundary): (&Rendezvous, Option<&Boundary>),
     fds: &[OwnedFd],
     (start, cpu): (PeerStart, Option<usize>),
     stdin: Stdio,
@@ -512,22 +553,26 @@ fn spawn_peer(
         .map(|f| f.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let mut cmd = match spec.case.transport.peer_program(at, &raw)? {
+    let peer_exe = &spec.case.settings.peer_exe;
+    let (mut cmd, files) = match spec.case.transport.peer_program(at, &raw)? {
         Some(p) => {
             let mut cmd = Command::new(p.program);
             cmd.args(p.args).envs(p.env);
-            cmd
+            (cmd, p.files)
         }
         None => {
-            let mut cmd = Command::new(&spec.case.settings.peer_exe);
+            let mut cmd = Command::new(peer_exe);
             cmd.arg("__peer");
-            cmd
+            (cmd, Vec::new())
         }
     };
     cmd.arg("--start")
         .arg(start.to_arg())
-        .env(CHANNEL_FD_ENV, list)
-        .stdin(stdin)
+        .env(CHANNEL_FD_ENV, list);
+    if let Some(b) = boundary {
+        cmd = crate::isolation::wrap(&cmd, &b.clone().with_image(&files), peer_exe);
+    }
+    cmd.stdin(stdin)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         // Its own process group: Ctrl-C reaches only us, and we stop the peer

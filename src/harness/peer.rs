@@ -10,6 +10,10 @@ use super::workload::{self, PeerReport};
 use super::CHANNEL_FD_ENV;
 use crate::transport::{self, Inherited, Rendezvous};
 
+/// How a peer's error begins when it could not reach the channel at all:
+/// across a boundary, the sign that the mechanism does not cross it.
+pub const JOIN_FAILED: &str = "could not join the channel: ";
+
 #[derive(clap::Args, Debug)]
 pub struct PeerArgs {
     /// The case and the rendezvous, as the harness serialised them.
@@ -51,6 +55,8 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
         dir: &start.dir,
         tag: &start.tag,
         size: case.size,
+        // The peer reaches the parent by its token; it binds nothing.
+        host: std::net::Ipv4Addr::LOCALHOST,
     };
     let inherited = Inherited {
         fds: inherited,
@@ -62,7 +68,8 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
         Some(_) => transport.join_fan_in(&at, inherited),
         None => transport.join(&at, inherited),
     };
-    let mut channel = joined.map_err(|e| format!("joining the {} channel: {e}", case.mechanism))?;
+    let named = |e: io::Error| format!("{JOIN_FAILED}{}", crate::sys::with_errno_name(&e));
+    let mut channel = joined.map_err(named)?;
     if !case.wait.is_block() {
         channel
             .wait_with(case.wait)

@@ -100,6 +100,12 @@ fn workload_supported(case: &Case) -> Result<(), String> {
     if let Some(why) = refusal(case.transport, case.spec.pattern) {
         return Err(why);
     }
+    if !case.separation.is_none() && !Runner::of(case.transport).holds_channel() {
+        return Err(format!(
+            "its peer program drives both ends, so both would be behind {}: nothing would cross it",
+            case.separation.describe()
+        ));
+    }
     let wait = case.spec.wait;
     if let Some(why) = case.transport.wait_refused(wait) {
         return Err(format!("it cannot wait as {wait}: {why}"));
@@ -229,6 +235,7 @@ fn row_note(case: &Case, peer: &PeerReport) -> Option<String> {
         notes.push(format!("peer: {runtime}"));
     }
     notes.extend(Runner::of(case.transport).note());
+    notes.extend(case.separation.note(case.transport.nature().reach));
     (!notes.is_empty()).then(|| notes.join("; "))
 }
 

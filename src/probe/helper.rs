@@ -12,9 +12,11 @@ use nix::mqueue::{mq_open, mq_receive, mq_send, MQ_OFlag, MqAttr};
 use nix::sys::socket::{sendto, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
 use nix::sys::stat::Mode;
 
+use crate::isolation::{Boundary, Separation};
 use crate::sys::mapping::Mapping;
 use crate::sys::posix_sem::NamedSemaphore;
 use crate::sys::sysv::{MsgQueue, Segment, SemSet};
+use crate::transport::Reach;
 
 /// What every "leave a message" experiment stores.
 pub const STORED: &[u8] = b"stored";
@@ -90,6 +92,10 @@ pub enum Action {
     ShmSample {
         name: String,
         last: u64,
+    },
+    /// Opens a bare segment by name and checks what was left in it.
+    ShmRead {
+        name: String,
     },
 }
 
@@ -189,6 +195,7 @@ fn act(action: &Action) -> Result<String, String> {
         }
         Action::SemWait { name, priority } => sem_wait(name, *priority),
         Action::ShmSample { name, last } => shm_sample(name, *last),
+        Action::ShmRead { name } => shm_read(name),
     }
 }
 
@@ -275,7 +282,7 @@ fn sysv_mq_leave(key: i32) -> Result<String, String> {
 
 /// Takes the lowest type first, up to `max_type`: msgrcv's own priority.
 fn sysv_drain(id: i32, count: usize, max_type: i64) -> Result<String, String> {
-    let q = MsgQueue::attach(id);
+    let q = MsgQueue::attach(id).map_err(errno)?;
     let mut order = Vec::new();
     let mut buf = vec![0u8; 8 + 64];
     for _ in 0..count {
@@ -299,6 +306,22 @@ fn shm_leave(name: &str) -> Result<String, String> {
         .map_err(errno)?
         .write(0, STORED);
     Ok("ok".into())
+}
+
+/// The parent's side of `ShmRead`: a segment holding the stored message.
+pub fn leave_in_segment(name: &str) -> Result<(), String> {
+    shm_leave(name).map(drop)
+}
+
+fn shm_read(name: &str) -> Result<String, String> {
+    let fd = nix::sys::mman::shm_open(name, OFlag::O_RDONLY, Mode::empty()).map_err(errno)?;
+    let map = Mapping::map_fd_read_only(&fd, SHM_LEN).map_err(errno)?;
+    let mut found = vec![0u8; STORED.len()];
+    map.read(0, &mut found);
+    match found == STORED {
+        true => Ok("ok".into()),
+        false => Ok(format!("read {found:?}, not what was left")),
+    }
 }
 
 /// A waiter at SCHED_FIFO `priority`, for the wake-order experiment.
@@ -394,12 +417,27 @@ pub fn spawn_helper(action: &Action) -> std::io::Result<std::process::Child> {
             "interrupted by the user",
         ));
     }
+    spawn(action, None)
+}
+
+/// Runs one helper action behind `separation` (see `isolation`) and
+/// returns its line.
+pub fn run_behind(action: &Action, separation: Separation) -> std::io::Result<String> {
+    let dir = private_dir()?;
+    let crossing = crate::isolation::cross(separation, Reach::Name, dir.path())?;
+    let child = spawn(action, crossing.as_ref().map(|c| &c.boundary))?;
+    Ok(finish(child, Duration::from_secs(10)))
+}
+
+fn spawn(action: &Action, boundary: Option<&Boundary>) -> std::io::Result<std::process::Child> {
     let exe = std::env::current_exe()?;
-    let mut cmd = std::process::Command::new(exe);
+    let mut cmd = std::process::Command::new(&exe);
     let action = serde_json::to_string(action).expect("an action serialises");
-    cmd.arg("__probe-peer")
-        .arg(action)
-        .stdin(std::process::Stdio::null())
+    cmd.arg("__probe-peer").arg(action);
+    if let Some(b) = boundary {
+        cmd = crate::isolation::wrap(&cmd, b, &exe);
+    }
+    cmd.stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null());
     crate::sys::dies_with_parent(&mut cmd);

@@ -14,6 +14,7 @@ mod channel;
 mod connectionless;
 pub mod helper;
 mod interleave;
+mod namespaces;
 mod node;
 mod pollable;
 mod priority;
@@ -233,6 +234,7 @@ fn probe_subject(s: &Subject, settings: &Settings) -> BTreeMap<String, Cell> {
         found.insert(Property::WritesMixAtBytes, interleave::probe(s, settings));
         found.insert(Property::Pollable, pollable::probe(s));
         found.insert(Property::FixedOnceSent, fixed_once_sent(s));
+        found.extend(namespaces::probe(s, settings));
     }
     if !s.nature.lends {
         // Node's channel and the bare segment never reach the sessions.

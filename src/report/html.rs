@@ -7,7 +7,9 @@ use super::summary::{grid, load_sentences, sentences};
 use super::{placement_words, Figure, Report};
 use crate::results::format::{bytes, size_cell};
 use crate::results::pattern::Load;
-use crate::results::probe::{Method, ProbeFile, PROPERTIES};
+use crate::results::probe::{
+    every_property, Method, ProbeFile, Property, CROSSINGS, CROSSINGS_LEGEND, PROPERTIES,
+};
 use crate::results::{Pattern, ResultFile, Row, Status};
 
 pub fn escape(s: &str) -> String {
@@ -302,46 +304,63 @@ fn machine(result: &ResultFile, baseline: bool) -> String {
     s + "</p>\n"
 }
 
-fn properties(report: &Report, p: &ProbeFile) -> String {
-    let mut s = format!(
-        "<h2>Properties, regenerated on this machine</h2>\n<p>{} {} The claimed table's value is in brackets, and a <span class=\"disagree\">highlighted</span> cell contradicts it. Hover a cell for its evidence; all evidence is listed below.</p>\n<div class=\"scroll\"><table><tr><th>mechanism</th>",
-        escape(&p.method_summary()),
-        escape(Method::LEGEND)
-    );
-    for prop in PROPERTIES {
+/// One row per mechanism, one column per property in `columns`, with
+/// the evidence on hover.
+fn property_table(report: &Report, p: &ProbeFile, columns: &[Property]) -> String {
+    let mut s = String::from("<div class=\"scroll\"><table><tr><th>mechanism</th>");
+    for prop in columns {
         s += &format!("<th>{}</th>", prop.heading());
     }
     s += "</tr>\n";
     for row in &p.rows {
         s += &format!("<tr><td>{}</td>", swatch(report, &row.mechanism));
-        for prop in PROPERTIES {
+        for prop in columns {
             match row.cells.get(prop.key()) {
-                Some(c) => {
-                    let claimed = c
-                        .claimed
-                        .as_ref()
-                        .map_or(String::new(), |c| format!(" ({c})"));
-                    let class = if c.disagrees() {
-                        " class=\"disagree\""
-                    } else {
-                        ""
-                    };
-                    s += &format!(
-                        "<td{class} title=\"{}\">{}{}{}</td>",
-                        escape(&c.evidence),
-                        escape(&c.measured.text()),
-                        c.method.mark(),
-                        claimed
-                    );
-                }
+                Some(c) => s += &property_cell(c),
                 None => s += "<td>–</td>",
             }
         }
         s += "</tr>\n";
     }
-    s += "</table></div>\n<h3>Evidence</h3>\n<ul class=\"evidence\">\n";
+    s + "</table></div>\n"
+}
+
+fn property_cell(c: &crate::results::probe::Cell) -> String {
+    let claimed = c
+        .claimed
+        .as_ref()
+        .map_or(String::new(), |c| format!(" ({c})"));
+    let class = if c.disagrees() {
+        " class=\"disagree\""
+    } else {
+        ""
+    };
+    format!(
+        "<td{class} title=\"{}\">{}{}{}</td>",
+        escape(&c.evidence),
+        escape(&c.measured.text()),
+        c.method.mark(),
+        claimed
+    )
+}
+
+fn properties(report: &Report, p: &ProbeFile) -> String {
+    let mut s = format!(
+        "<h2>Properties, regenerated on this machine</h2>\n<p>{} {} The claimed table's value is in brackets, and a <span class=\"disagree\">highlighted</span> cell contradicts it. Hover a cell for its evidence; all evidence is listed below.</p>\n",
+        escape(&p.method_summary()),
+        escape(Method::LEGEND)
+    );
+    s += &property_table(report, p, &PROPERTIES);
+    if p.has_crossings() {
+        s += &format!(
+            "<h3>Which boundaries each mechanism crosses</h3>\n<p>{}</p>\n",
+            escape(CROSSINGS_LEGEND)
+        );
+        s += &property_table(report, p, &CROSSINGS);
+    }
+    s += "<h3>Evidence</h3>\n<ul class=\"evidence\">\n";
     for row in &p.rows {
-        for prop in PROPERTIES {
+        for prop in every_property() {
             if let Some(c) = row.cells.get(prop.key()) {
                 s += &format!(
                     "<li{}><b>{} / {}</b>: {}{}{} — {}</li>\n",

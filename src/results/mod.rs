@@ -111,6 +111,7 @@ pub struct CaseKey<'a> {
     pub wait: Wait,
     /// A `pair` row's CPUs: the pairs of a sweep are different cases.
     pub cpus: Option<(usize, usize)>,
+    pub isolation: Isolation,
 }
 
 impl CaseKey<'_> {
@@ -227,6 +228,34 @@ impl std::fmt::Display for Wait {
     }
 }
 
+/// What separates the peer from the harness: the namespaces a container
+/// runtime would give each side (the README defines each deployment).
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Isolation {
+    /// Both processes in ipcbench's own namespaces.
+    #[default]
+    None,
+    /// Containers of one Kubernetes pod: own mount, PID and UTS namespaces; network, IPC and /dev/shm shared; one shared volume
+    SamePod,
+    /// Two containers: own mount, PID, UTS, IPC, network and cgroup namespaces, TCP over a veth pair; one shared volume
+    SeparateContainers,
+}
+
+impl Isolation {
+    pub const ALL: [Isolation; 3] = [
+        Isolation::None,
+        Isolation::SamePod,
+        Isolation::SeparateContainers,
+    ];
+
+    pub fn is_none(&self) -> bool {
+        *self == Isolation::None
+    }
+}
+
 /// Where the two processes run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
@@ -281,7 +310,7 @@ macro_rules! spelled_as_on_the_command_line {
         }
     )*};
 }
-spelled_as_on_the_command_line!(Pattern, Placement, Verify);
+spelled_as_on_the_command_line!(Pattern, Placement, Verify, Isolation);
 
 /// A measured limit: percentiles of its round trips, in ns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -440,6 +469,9 @@ pub struct Row {
     /// How both processes' receives waited (part of the case).
     #[serde(default, skip_serializing_if = "Wait::is_block")]
     pub wait: Wait,
+    /// The namespaces between the two processes (part of the case).
+    #[serde(default, skip_serializing_if = "Isolation::is_none")]
+    pub isolation: Isolation,
     /// `hybrid`: how long a receive spun before it blocked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spin_budget_ns: Option<u64>,
@@ -532,6 +564,7 @@ impl Row {
             placement,
             pattern,
             wait: Wait::Block,
+            isolation: Isolation::None,
             spin_budget_ns: None,
             copies: None,
             memory_nodes: None,
@@ -574,16 +607,20 @@ impl Row {
                 (Placement::Pair, &[a, b]) => Some((a, b)),
                 _ => None,
             },
+            isolation: self.isolation,
         }
     }
 
-    /// The transport as people read it: its name, and how its receiver
-    /// waited when that was not by blocking ("pipe (spin)"), so that tables
-    /// and charts keep the two apart.
+    /// The transport as people read it: its name, how its receiver waited
+    /// when that was not by blocking, and the boundary its peer was behind
+    /// ("pipe (spin)", "tcp (separate-containers)"), so that tables and
+    /// charts keep them apart.
     pub fn transport_label(&self) -> std::borrow::Cow<'_, str> {
-        match self.wait {
-            Wait::Block => std::borrow::Cow::Borrowed(&self.mechanism),
-            wait => std::borrow::Cow::Owned(format!("{} ({wait})", self.mechanism)),
+        let wait = (!self.wait.is_block()).then(|| self.wait.to_string());
+        let isolation = (!self.isolation.is_none()).then(|| self.isolation.to_string());
+        match [wait, isolation].into_iter().flatten().collect::<Vec<_>>() {
+            how if how.is_empty() => std::borrow::Cow::Borrowed(&self.mechanism),
+            how => std::borrow::Cow::Owned(format!("{} ({})", self.mechanism, how.join(", "))),
         }
     }
 
@@ -677,6 +714,17 @@ pub struct RunRecord {
     /// The NUMA node shared memory was bound to, if one was asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_node: Option<usize>,
+    /// What separated the peers; files from before it was recorded: none.
+    #[serde(default = "not_isolated", skip_serializing_if = "is_not_isolated")]
+    pub isolations: Vec<Isolation>,
+}
+
+fn not_isolated() -> Vec<Isolation> {
+    vec![Isolation::None]
+}
+
+fn is_not_isolated(isolations: &Vec<Isolation>) -> bool {
+    *isolations == not_isolated()
 }
 
 fn block_only() -> Vec<Wait> {

@@ -110,6 +110,9 @@ pub struct Description {
     pub load: Load,
     /// Whether how the receiver waits (`--waits`) is an axis of its cases.
     pub waits: bool,
+    /// Whether what separates the peer (`--isolation`) is an axis of its
+    /// cases: not for fan-in, whose senders would each be a container.
+    pub isolates: bool,
     /// What a history tool shows beside the figure.
     pub details: fn(&Row) -> String,
     /// An `ok` row's figures in one line, as progress lines show them.
@@ -275,6 +278,7 @@ static LATENCY: Description = Description {
     distributions: &[RTT],
     load: Load::None,
     waits: true,
+    isolates: true,
     details: |r| match rtt(r) {
         Some(t) => format!(
             "{}\np99 {} ns, p99.9 {} ns, max {} ns\n{} round trips",
@@ -331,6 +335,7 @@ static THROUGHPUT: Description = Description {
     distributions: &[],
     load: Load::None,
     waits: true,
+    isolates: true,
     details: |r| format!("{}\n{} messages", placed(r), r.messages),
     line: |r| match r.mib_per_s {
         Some(mib) => format!("{}  {mib:.1} MiB/s", rate(r.msgs_per_s.unwrap_or(0.0))),
@@ -413,6 +418,7 @@ static RATE: Description = Description {
     distributions: &[RTT],
     load: Load::OfferedRate,
     waits: true,
+    isolates: true,
     details: |r| {
         format!(
             "{}\np50 {} ns from the due time; achieved {:.0} of {:.0} msg/s offered",
@@ -486,6 +492,7 @@ static FAN_IN: Description = Description {
     // Its receiver gathers from many senders, each transport in its own
     // way; its rows are `block`.
     waits: false,
+    isolates: false,
     details: |r| format!("{}\n{} messages", placed(r), r.messages),
     line: |r| {
         format!(

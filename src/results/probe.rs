@@ -36,6 +36,17 @@ pub enum Property {
     /// A receiver that dies holding a lent message makes the sender's
     /// next sends fail, rather than leaving it short of memory, untold.
     ToldWhenReaderDiesHolding,
+    /// A peer in a new namespace of that kind reaches the channel the way
+    /// the mechanism is reached (its name, path, address or descriptor).
+    CrossesIpcNamespace,
+    CrossesNetworkNamespace,
+    CrossesMountNamespace,
+    CrossesPidNamespace,
+    CrossesUserNamespace,
+    /// A peer in another container of the same pod reaches it.
+    CrossesSamePod,
+    /// A peer in a separate container (with container networking) reaches it.
+    CrossesSeparateContainers,
 }
 
 pub const PROPERTIES: [Property; 15] = [
@@ -56,6 +67,35 @@ pub const PROPERTIES: [Property; 15] = [
     Property::ToldWhenReaderDiesHolding,
 ];
 
+/// The boundaries a mechanism crosses, or not: a table of their own.
+pub const CROSSINGS: [Property; 7] = [
+    Property::CrossesIpcNamespace,
+    Property::CrossesNetworkNamespace,
+    Property::CrossesMountNamespace,
+    Property::CrossesPidNamespace,
+    Property::CrossesUserNamespace,
+    Property::CrossesSamePod,
+    Property::CrossesSeparateContainers,
+];
+
+/// How to read the crossings' columns, wherever they are shown.
+pub const CROSSINGS_LEGEND: &str = "The receiver stays in ipcbench's namespaces; the peer is behind a new namespace of one kind (the user namespace's root is uid 65534 outside), or behind a deployment (the README defines same-pod and separate-containers), and reaches the channel as the mechanism always does. Y: checked messages went both ways. N: the error the peer got.";
+
+impl ProbeFile {
+    /// Whether any row has a crossing cell: files from before they were
+    /// probed have none, and get no table of dashes.
+    pub fn has_crossings(&self) -> bool {
+        self.rows
+            .iter()
+            .any(|r| CROSSINGS.iter().any(|p| r.cells.contains_key(p.key())))
+    }
+}
+
+/// Every column the probe decides: the properties, then the crossings.
+pub fn every_property() -> impl Iterator<Item = Property> {
+    PROPERTIES.into_iter().chain(CROSSINGS)
+}
+
 impl Property {
     pub fn key(self) -> &'static str {
         match self {
@@ -74,6 +114,13 @@ impl Property {
             Property::Pollable => "pollable",
             Property::FixedOnceSent => "fixed_once_sent",
             Property::ToldWhenReaderDiesHolding => "told_when_reader_dies_holding",
+            Property::CrossesIpcNamespace => "crosses_ipc_namespace",
+            Property::CrossesNetworkNamespace => "crosses_network_namespace",
+            Property::CrossesMountNamespace => "crosses_mount_namespace",
+            Property::CrossesPidNamespace => "crosses_pid_namespace",
+            Property::CrossesUserNamespace => "crosses_user_namespace",
+            Property::CrossesSamePod => "crosses_same_pod",
+            Property::CrossesSeparateContainers => "crosses_separate_containers",
         }
     }
 
@@ -94,6 +141,13 @@ impl Property {
             Property::Pollable => "pollable",
             Property::FixedOnceSent => "fixed once sent",
             Property::ToldWhenReaderDiesHolding => "told if reader dies holding",
+            Property::CrossesIpcNamespace => "IPC ns",
+            Property::CrossesNetworkNamespace => "network ns",
+            Property::CrossesMountNamespace => "mount ns",
+            Property::CrossesPidNamespace => "PID ns",
+            Property::CrossesUserNamespace => "user ns",
+            Property::CrossesSamePod => "same-pod",
+            Property::CrossesSeparateContainers => "separate-containers",
         }
     }
 }

@@ -10,6 +10,8 @@ pub mod futex;
 pub mod interrupt;
 pub mod limits;
 pub mod mapping;
+pub mod namespaces;
+pub mod netlink;
 pub mod numa;
 pub mod pipes;
 pub mod posix_sem;
@@ -18,6 +20,15 @@ pub mod sysv;
 pub mod uring;
 
 use std::time::Duration;
+
+/// An error with its errno's name first when it has one ("ENOENT: No
+/// such file or directory"): what evidence quotes.
+pub fn with_errno_name(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => format!("{:?}: {e}", nix::errno::Errno::from_raw(n)),
+        None => e.to_string(),
+    }
+}
 
 /// CPU time (user + system) consumed so far by the calling thread.
 ///

@@ -53,9 +53,15 @@ impl MsgQueue {
         MsgQueue { id, owner: true }
     }
 
-    /// A queue someone else created and will remove.
-    pub fn attach(id: i32) -> MsgQueue {
-        MsgQueue { id, owner: false }
+    /// A queue someone else created and will remove, once IPC_STAT shows
+    /// the id names one that this process may read: in another IPC
+    /// namespace it names nothing (EINVAL), and a stranger may not (EACCES).
+    pub fn attach(id: i32) -> nix::Result<MsgQueue> {
+        // SAFETY: msqid_ds is plain data; zeroes are a valid value.
+        let mut ds: libc::msqid_ds = unsafe { std::mem::zeroed() };
+        // SAFETY: IPC_STAT writes one msqid_ds into `ds`, which we own.
+        check(unsafe { libc::msgctl(id, libc::IPC_STAT, &mut ds) })?;
+        Ok(MsgQueue { id, owner: false })
     }
 
     pub fn id(&self) -> i32 {
@@ -177,8 +183,15 @@ impl SemSet {
         SemSet { id, owner: true }
     }
 
-    pub fn attach(id: i32) -> SemSet {
-        SemSet { id, owner: false }
+    /// A set someone else created, once IPC_STAT shows this process may
+    /// read it (see `MsgQueue::attach`).
+    pub fn attach(id: i32) -> nix::Result<SemSet> {
+        // SAFETY: semid_ds is plain data; zeroes are a valid value.
+        let mut ds: libc::semid_ds = unsafe { std::mem::zeroed() };
+        // SAFETY: IPC_STAT writes one semid_ds through the pointer passed
+        // as semctl's fourth argument, which we own.
+        check(unsafe { libc::semctl(id, 0, libc::IPC_STAT, &mut ds) })?;
+        Ok(SemSet { id, owner: false })
     }
 
     pub fn id(&self) -> i32 {

@@ -128,6 +128,9 @@ pub struct PeerProgram {
     pub program: PathBuf,
     pub args: Vec<OsString>,
     pub env: Vec<(&'static str, String)>,
+    /// Files of its own it reads (a script), which a container's image
+    /// would carry: copied into a peer's private view of the filesystem.
+    pub files: Vec<PathBuf>,
 }
 
 /// Where the two processes of one case meet.
@@ -140,6 +143,10 @@ pub struct Rendezvous<'a> {
     pub tag: &'a str,
     /// Bytes per message for this case.
     pub size: usize,
+    /// The address the parent's listeners bind to and the peer reaches
+    /// them at: loopback, or the host's end of a veth pair when the peer
+    /// is in a network namespace of its own.
+    pub host: std::net::Ipv4Addr,
 }
 
 /// The most bytes of a Unix socket's path (sun_path, less its final NUL).
@@ -499,7 +506,12 @@ pub fn open_pair(
     size: usize,
     made: impl FnOnce(&str),
 ) -> io::Result<(Box<dyn Channel>, Box<dyn Channel>)> {
-    let at = Rendezvous { dir, tag, size };
+    let at = Rendezvous {
+        dir,
+        tag,
+        size,
+        host: std::net::Ipv4Addr::LOCALHOST,
+    };
     let prepared = t.prepare(&at)?;
     made(&prepared.token);
     let inherited = Inherited {
@@ -548,6 +560,7 @@ mod tests {
                 dir: dir.path(),
                 tag: &tag,
                 size: 64,
+                host: std::net::Ipv4Addr::LOCALHOST,
             };
             match (t.fan_in_refused(), t.fan_in(&at, 2)) {
                 (None, Ok(_)) => {}

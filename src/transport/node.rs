@@ -188,7 +188,7 @@ impl Transport for Node {
         }
         let role = if self.node_to_node { "drive" } else { "serve" };
         let args: Vec<OsString> = vec![
-            script.into(),
+            script.clone().into(),
             role.into(),
             "--serialization".into(),
             mode.into(),
@@ -197,6 +197,7 @@ impl Transport for Node {
             program: node().map_err(super::unsupported)?.path.clone(),
             args,
             env,
+            files: vec![script],
         }))
     }
     fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {

@@ -94,7 +94,7 @@ impl Transport for ShmSysvSem {
         let segment = Segment::attach(shm, region_len(at.size))?;
         Ok(Box::new(BoundedBuffer::new(
             segment.into_map(),
-            SemSet::attach(sem),
+            SemSet::attach(sem)?,
             at.size,
             false,
         )))

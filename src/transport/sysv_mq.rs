@@ -198,7 +198,7 @@ impl Transport for SysvMq {
             .parse()
             .map_err(|_| io::Error::other(format!("bad queue id '{}'", inherited.token)))?;
         Ok(Box::new(SysvChannel::new(
-            MsgQueue::attach(id),
+            MsgQueue::attach(id)?,
             TO_PARENT,
             at.size,
         )))

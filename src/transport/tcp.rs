@@ -2,7 +2,7 @@
 //! messages): the comparison behind "Unix sockets are faster than TCP".
 
 use std::io;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{SocketAddrV4, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 
 use nix::sys::socket::{setsockopt, sockopt};
@@ -13,14 +13,17 @@ use super::{
 
 pub struct Tcp;
 
-/// Connects to the parent's port on loopback, Nagle off, and presents the
-/// token's secret.
+/// Connects to the parent's address (loopback, or across a veth pair),
+/// Nagle off, and presents the token's secret.
 fn connect(token: &str) -> io::Result<OwnedFd> {
-    let (port, secret) = admission::split(token)?;
-    let port: u16 = port
+    let (address, secret) = admission::split(token)?;
+    let address: SocketAddrV4 = address
         .parse()
-        .map_err(|_| io::Error::other(format!("bad port '{port}'")))?;
-    let stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port))?;
+        .map_err(|_| io::Error::other(format!("bad address '{address}'")))?;
+    let stream = TcpStream::connect(address).map_err(|e| {
+        let why = crate::sys::with_errno_name(&e);
+        io::Error::new(e.kind(), format!("connecting to {address}: {why}"))
+    })?;
     stream.set_nodelay(true)?;
     let fd = OwnedFd::from(stream);
     admission::present(&fd, secret)?;
@@ -43,9 +46,9 @@ impl Transport for Tcp {
     fn nature(&self) -> super::Nature {
         super::Nature::kernel(super::Object::TcpLoopback, super::Reach::Port)
     }
-    fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let (token, secret) = admission::token(&listener.local_addr()?.port().to_string());
+    fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
+        let listener = TcpListener::bind((at.host, 0))?;
+        let (token, secret) = admission::token(&listener.local_addr()?.to_string());
         Ok(Prepared {
             child_fds: Vec::new(),
             token,
@@ -60,10 +63,15 @@ impl Transport for Tcp {
         Ok(Box::new(FdStream::duplex(connect(&inherited.token)?)?))
     }
     /// One listener; one connection per sender, polled.
-    fn fan_in(&self, _at: &Rendezvous, senders: u32) -> io::Result<FanIn> {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?;
-        let port = listener.local_addr()?.port().to_string();
-        Ok(FanIn::connections(listener.into(), senders, &port, false))
+    fn fan_in(&self, at: &Rendezvous, senders: u32) -> io::Result<FanIn> {
+        let listener = TcpListener::bind((at.host, 0))?;
+        let address = listener.local_addr()?.to_string();
+        Ok(FanIn::connections(
+            listener.into(),
+            senders,
+            &address,
+            false,
+        ))
     }
     fn join_fan_in(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         Ok(SendOnly::stream(connect(&inherited.token)?))

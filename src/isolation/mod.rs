@@ -1,0 +1,251 @@
+//! What stands between the harness and its peer: the namespaces of a
+//! deployment (`run --isolation`), or of one kind alone (the probe's
+//! columns). The parent describes the peer's side ([`Boundary`]) and makes
+//! what lives on its own side (a veth pair's host end, [`Crossing`]); the
+//! launcher (`__isolate`, enter.rs) makes the peer's side, then becomes
+//! the peer. Everything of the peer's side lives in its namespaces and
+//! ends with its last process; the host end of a veth is the janitor's.
+
+mod enter;
+mod veth;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::results::Isolation;
+use crate::transport::Reach;
+
+pub use enter::main as launcher;
+
+/// A kind of namespace a container runtime separates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Namespace {
+    Ipc,
+    Network,
+    Mount,
+    Pid,
+    User,
+    Uts,
+    Cgroup,
+}
+
+impl Namespace {
+    /// The kinds the probe tries one at a time, each with a column.
+    pub const PROBED: [Namespace; 5] = [
+        Namespace::Ipc,
+        Namespace::Network,
+        Namespace::Mount,
+        Namespace::Pid,
+        Namespace::User,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Namespace::Ipc => "IPC",
+            Namespace::Network => "network",
+            Namespace::Mount => "mount",
+            Namespace::Pid => "PID",
+            Namespace::User => "user",
+            Namespace::Uts => "UTS",
+            Namespace::Cgroup => "cgroup",
+        }
+    }
+}
+
+/// What separates the two processes of a case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Separation {
+    Deployment(Isolation),
+    /// One new namespace of this kind for the peer, as `unshare` makes it.
+    Only(Namespace),
+}
+
+/// The host's root, as a remapped or rootless container's root is
+/// outside its user namespace: nobody.
+const UNPRIVILEGED: u32 = 65534;
+
+impl Separation {
+    pub const NONE: Separation = Separation::Deployment(Isolation::None);
+
+    pub fn is_none(self) -> bool {
+        self == Separation::NONE
+    }
+
+    /// The peer's new namespaces.
+    pub fn namespaces(self) -> &'static [Namespace] {
+        use Namespace::*;
+        match self {
+            Separation::Deployment(Isolation::None) => &[],
+            Separation::Deployment(Isolation::SamePod) => &[Mount, Pid, Uts],
+            Separation::Deployment(Isolation::SeparateContainers) => {
+                &[Ipc, Network, Mount, Pid, Uts, Cgroup]
+            }
+            Separation::Only(kind) => std::slice::from_ref(match kind {
+                Ipc => &Ipc,
+                Network => &Network,
+                Mount => &Mount,
+                Pid => &Pid,
+                User => &User,
+                Uts => &Uts,
+                Cgroup => &Cgroup,
+            }),
+        }
+    }
+
+    /// A deployment's shared volume is the case's folder; one namespace
+    /// alone shares nothing, so a private mount namespace hides it.
+    fn shares_folder(self) -> bool {
+        matches!(self, Separation::Deployment(_))
+    }
+
+    /// Containers of one pod share the pod's /dev/shm with its IPC
+    /// namespace (containerd and CRI-O mount it into each).
+    fn shares_dev_shm(self) -> bool {
+        self == Separation::Deployment(Isolation::SamePod)
+    }
+
+    /// Whether a transport reached by a port gets container networking (a
+    /// veth pair) rather than a bare namespace with loopback alone.
+    fn networks_containers(self) -> bool {
+        self == Separation::Deployment(Isolation::SeparateContainers)
+    }
+
+    /// What a row measured behind it: which namespaces the peer had, and
+    /// how a transport reached by a port went between them.
+    pub fn note(self, reach: Reach) -> Option<String> {
+        if self.is_none() {
+            return None;
+        }
+        let kinds: Vec<&str> = self.namespaces().iter().map(|n| n.name()).collect();
+        let network = match (self.networks_containers(), reach) {
+            (true, Reach::Port) => {
+                "; TCP over a veth pair between the two network namespaces, not loopback"
+            }
+            _ => "",
+        };
+        Some(format!(
+            "peer behind {}: its own {} namespaces{network}",
+            self.describe(),
+            kinds.join(", ")
+        ))
+    }
+
+    /// In words, for evidence and reasons: "a new IPC namespace", "same-pod".
+    pub fn describe(self) -> String {
+        match self {
+            Separation::Deployment(i) => i.to_string(),
+            Separation::Only(Namespace::User) => format!(
+                "a new user namespace (its root is uid {UNPRIVILEGED} outside, as a remapped container's)"
+            ),
+            Separation::Only(kind) => format!("a new {} namespace", kind.name()),
+        }
+    }
+}
+
+/// The peer's side of a boundary, as the launcher makes it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Boundary {
+    namespaces: Vec<Namespace>,
+    /// The case's folder: bound at its own path (a shared volume) or, in
+    /// a private mount namespace of its own, hidden under an empty tmpfs.
+    folder: PathBuf,
+    share_folder: bool,
+    share_dev_shm: bool,
+    /// Files of the peer program (a script), copied into the peer's view
+    /// where it would not see them, as a container's image carries them.
+    image: Vec<PathBuf>,
+    /// The peer's end of a veth pair, moved into its network namespace.
+    veth: Option<veth::PeerEnd>,
+    /// The root's uid outside a new user namespace.
+    root_outside: u32,
+}
+
+impl Boundary {
+    /// Adds files the peer program needs (see `image`).
+    pub fn with_image(mut self, files: &[PathBuf]) -> Boundary {
+        self.image.extend_from_slice(files);
+        self
+    }
+}
+
+/// The parent's side of a boundary: what the launcher is told, and the
+/// host's end of the network between them, removed when dropped.
+pub struct Crossing {
+    pub boundary: Boundary,
+    /// Where the parent's listeners bind, so that the peer reaches them.
+    pub host: Ipv4Addr,
+    _veth: Option<veth::HostEnd>,
+}
+
+/// The boundary of `separation` for a case whose folder is `folder` and
+/// whose transport is reached by `reach`; None for no separation.
+pub fn cross(
+    separation: Separation,
+    reach: Reach,
+    folder: &Path,
+) -> std::io::Result<Option<Crossing>> {
+    if separation.is_none() {
+        return Ok(None);
+    }
+    let (veth, peer_end, host) = match separation.networks_containers() && reach == Reach::Port {
+        true => {
+            let (host_end, peer_end) = veth::HostEnd::make()?;
+            let host = host_end.address();
+            (Some(host_end), Some(peer_end), host)
+        }
+        false => (None, None, Ipv4Addr::LOCALHOST),
+    };
+    let boundary = Boundary {
+        namespaces: separation.namespaces().to_vec(),
+        folder: folder.to_path_buf(),
+        share_folder: separation.shares_folder(),
+        share_dev_shm: separation.shares_dev_shm(),
+        image: Vec::new(),
+        veth: peer_end,
+        root_outside: UNPRIVILEGED,
+    };
+    Ok(Some(Crossing {
+        boundary,
+        host,
+        _veth: veth,
+    }))
+}
+
+/// What the launcher says when it could not make the peer's side: the
+/// kernel refused a namespace or a mount. Not the transport's doing.
+pub const BOUNDARY_REFUSED: &str = "could not make the peer's side of the boundary: ";
+
+/// How the reason of a case begins when its mechanism could not be reached
+/// from behind the boundary (after the mechanism's name).
+pub const DOES_NOT_CROSS: &str = " does not cross ";
+
+/// Starts `program` behind `boundary`: the launcher, told the boundary,
+/// becomes it. Keeps `cmd`'s environment, standard streams and
+/// process settings are the caller's to add.
+pub fn wrap(
+    cmd: &std::process::Command,
+    boundary: &Boundary,
+    launcher: &Path,
+) -> std::process::Command {
+    let mut wrapped = std::process::Command::new(launcher);
+    wrapped
+        .arg("__isolate")
+        .arg(serde_json::to_string(boundary).expect("a boundary serialises"))
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => wrapped.env(key, v),
+            None => wrapped.env_remove(key),
+        };
+    }
+    wrapped
+}
+
+/// A veth left by a harness that was killed: the janitor's removal.
+pub fn remove_veth(name: &str) {
+    veth::remove(name);
+}
