@@ -218,16 +218,6 @@ fn isolation_without_a_pattern_that_has_it_is_refused() {
     assert_eq!(o.status.code(), Some(2));
 }
 
-fn cell<'a>(file: &'a Value, mechanism: &str, column: &str) -> &'a Value {
-    let row = file["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["mechanism"] == mechanism)
-        .unwrap_or_else(|| panic!("no row {mechanism}"));
-    &row["cells"][column]
-}
-
 #[test]
 fn the_probe_decides_every_crossing_by_experiment_with_its_evidence() {
     let watch = IpcWatch::start();
@@ -236,7 +226,7 @@ fn the_probe_decides_every_crossing_by_experiment_with_its_evidence() {
     let o = sb.run(&[
         "probe",
         "-m",
-        "pipe,socketpair,posix-mq,sysv-mq,tcp,shm",
+        "pipe,socketpair,posix-mq,sysv-mq,tcp,shm,cma",
         "--json",
         json.to_str().unwrap(),
     ]);
@@ -260,7 +250,7 @@ fn the_probe_decides_every_crossing_by_experiment_with_its_evidence() {
         }
     }
     let says = |m: &str, column: &str, verdict: &str, sign: &str| {
-        let c = cell(&file, m, column);
+        let c = probe_cell(&file, m, column);
         assert_eq!(c["measured"], verdict, "{m} {column}: {c}");
         assert!(
             c["evidence"].as_str().unwrap().contains(sign),
@@ -283,6 +273,10 @@ fn the_probe_decides_every_crossing_by_experiment_with_its_evidence() {
         "ENOENT from shm_open",
     );
     says("shm", "crosses_same_pod", "Y", "read what was left");
+    // A pid means nothing across a PID namespace: the kernel's credentials
+    // say so, and nothing is written into whichever process has that number.
+    says("cma", "crosses_pid_namespace", "N", "ESRCH");
+    says("cma", "crosses_user_namespace", "N", "EPERM");
     for m in ["pipe", "socketpair"] {
         for column in &columns {
             says(m, column, "Y", "every message checked");

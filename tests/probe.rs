@@ -22,18 +22,8 @@ fn probe(sb: &Sandbox, n: usize) -> Value {
     serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
 }
 
-fn cell<'a>(file: &'a Value, mechanism: &str, property: &str) -> &'a Value {
-    let row = file["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["mechanism"] == mechanism)
-        .unwrap_or_else(|| panic!("no row {mechanism}"));
-    &row["cells"][property]
-}
-
 fn measured(file: &Value, mechanism: &str, property: &str) -> Value {
-    cell(file, mechanism, property)["measured"].clone()
+    probe_cell(file, mechanism, property)["measured"].clone()
 }
 
 /// Every property the probe decides, from its own list.
@@ -46,7 +36,7 @@ fn properties() -> Vec<&'static str> {
 const CLAIMED_ROWS: [&str; 10] = ipcbench::results::probe::CLAIMED_TABLE_ROWS;
 
 fn evidence(file: &Value, mechanism: &str, property: &str) -> String {
-    cell(file, mechanism, property)["evidence"]
+    probe_cell(file, mechanism, property)["evidence"]
         .as_str()
         .unwrap()
         .to_string()
@@ -54,7 +44,7 @@ fn evidence(file: &Value, mechanism: &str, property: &str) -> String {
 
 /// The verdict and the sign that proves it.
 fn assert_cell(file: &Value, mechanism: &str, property: &str, verdict: Value, sign: &str) {
-    let c = cell(file, mechanism, property);
+    let c = probe_cell(file, mechanism, property);
     assert_eq!(c["measured"], verdict, "{mechanism} {property}: {c}");
     assert!(
         c["evidence"].as_str().unwrap().contains(sign),
@@ -101,7 +91,7 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
     // and all decided.
     for m in CLAIMED_ROWS {
         for p in ["connectionless", "reliable", "flow_control", "priority"] {
-            let c = cell(first, m, p);
+            let c = probe_cell(first, m, p);
             assert_eq!(c["method"], "experiment", "{m} {p}: {c}");
             assert_ne!(c["measured"], "undecided", "{m} {p}: {c}");
         }
@@ -155,12 +145,12 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
     let msgsize = ipcbench::sys::limits::sysctl("fs.mqueue.msgsize_max").unwrap();
     assert_eq!(measured(first, "posix-mq", "max_message_bytes"), msgsize);
     // A new pipe holds 16 pages: 64 KiB with 4 KiB pages, 64 messages of 1 KiB.
-    let pipe = cell(first, "pipe", "buffer_capacity_bytes");
+    let pipe = probe_cell(first, "pipe", "buffer_capacity_bytes");
     assert_eq!(pipe["measured"], 65536);
     assert_eq!(pipe["capacity"][0]["messages"], 64);
     assert_eq!(pipe["capacity"][0]["message_bytes"], 1024);
     // A datagram sender is bounded one way connected, another unconnected.
-    let senders: Vec<&str> = cell(first, "uds-dgram", "buffer_capacity_bytes")["capacity"]
+    let senders: Vec<&str> = probe_cell(first, "uds-dgram", "buffer_capacity_bytes")["capacity"]
         .as_array()
         .unwrap()
         .iter()
@@ -212,24 +202,30 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
             reach.contains("NODE_CHANNEL_FD=") && reach.contains("SOCK_STREAM"),
             "{reach}"
         );
-        assert_eq!(cell(first, node, "priority")["method"], "api_fact");
+        assert_eq!(probe_cell(first, node, "priority")["method"], "api_fact");
     }
     assert!(evidence(first, "node-json", "bidirectional").contains("serialize a BigInt"));
     assert!(evidence(first, "node-advanced", "bidirectional").contains("Map arrived as Map"));
     // A bare signal has no message size: n/a, as a fact, not 0.
-    let sem = cell(first, "semaphore", "max_message_bytes");
+    let sem = probe_cell(first, "semaphore", "max_message_bytes");
     assert_eq!(sem["measured"], "n/a");
     assert_eq!(sem["method"], "api_fact");
 
     // Claims sit beside the measurements: the claimed table's rows and null elsewhere.
-    assert_eq!(cell(first, "posix-mq", "priority")["claimed"], "N");
-    assert_eq!(cell(first, "sysv-mq", "connectionless")["claimed"], "N");
-    assert_eq!(cell(first, "shm", "flow_control")["claimed"], "Y");
+    assert_eq!(probe_cell(first, "posix-mq", "priority")["claimed"], "N");
     assert_eq!(
-        cell(first, "shm-posix-sem", "flow_control")["claimed"],
+        probe_cell(first, "sysv-mq", "connectionless")["claimed"],
+        "N"
+    );
+    assert_eq!(probe_cell(first, "shm", "flow_control")["claimed"], "Y");
+    assert_eq!(
+        probe_cell(first, "shm-posix-sem", "flow_control")["claimed"],
         Value::Null
     );
-    assert_eq!(cell(first, "pipe", "fd_passing")["claimed"], Value::Null);
+    assert_eq!(
+        probe_cell(first, "pipe", "fd_passing")["claimed"],
+        Value::Null
+    );
 
     // Every Y/N the same in both runs.
     for row in rows {

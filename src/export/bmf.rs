@@ -25,8 +25,12 @@ pub fn benchmark_name(r: &crate::results::Row) -> String {
         crate::results::Wait::Block => String::new(),
         wait => format!("/{wait}"),
     };
+    let isolation = match r.isolation {
+        crate::results::Isolation::None => String::new(),
+        isolation => format!("/{isolation}"),
+    };
     format!(
-        "{}/{}/{}/{size}{load}{wait}",
+        "{}/{}/{}/{size}{load}{wait}{isolation}",
         r.mechanism, r.pattern, r.placement
     )
 }

@@ -6,7 +6,7 @@
 use super::markdown::{figures, status, HEADER};
 use crate::results::{Floors, ResultFile, Row};
 
-const RAW: [&str; 40] = [
+const RAW: [&str; 41] = [
     "size_bytes",
     "status_raw",
     "rtt_min_ns",
@@ -47,6 +47,7 @@ const RAW: [&str; 40] = [
     "spin_budget_ns",
     "cpu_parent_busy",
     "cpu_child_busy",
+    "isolation",
 ];
 
 /// An absent figure is an empty field, never a zero.
@@ -100,6 +101,7 @@ fn raw(r: &Row, floors: Option<&Floors>) -> Vec<String> {
         opt(r.spin_budget_ns),
         opt(r.cpu_busy.as_ref().map(|c| c.parent)),
         opt(r.cpu_busy.as_ref().map(|c| c.child)),
+        r.isolation.to_string(),
     ]
 }
 

@@ -78,6 +78,8 @@ pub fn execute(
     super::janitor::channel(name, &tag, &fan.token);
     let token = fan.token.clone();
     let outcome = with_senders(case, cpus, &at, fan);
+    // See `session`: the case's abort ends with it.
+    crate::sys::interrupt::reset_case();
     let _ = affinity::pin_to(&case.settings.cpus);
     drop(dir);
     super::janitor::channel_closed(name, &tag, &token);

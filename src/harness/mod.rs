@@ -367,6 +367,9 @@ pub fn session<T>(
     // The body may have consumed the time-out event itself.
     let stalled = watchdog.stalled();
     let seen = watchdog.finish();
+    // The case is over: its abort must not fail what runs next outside a
+    // session (the probe's experiments in this process).
+    interrupt::reset_case();
     let _ = affinity::pin_to(&s.cpus);
     drop(dir);
     drop(crossing);

@@ -76,7 +76,7 @@ fn enter(b: &Boundary, command: &[OsString]) -> io::Result<i32> {
     if has(Namespace::Pid) {
         return first_process(&held, has(Namespace::Mount));
     }
-    become_program(&held)
+    Err(become_program(&held))
 }
 
 /// Opens the program and reads the image's files, which the mounts may
@@ -174,13 +174,11 @@ fn first_process(held: &Held, own_proc: bool) -> io::Result<i32> {
     match unsafe { nix::unistd::fork() }? {
         ForkResult::Child => {
             drop(keep_alive);
-            let failed = dies_with_launcher(alive)
-                .and_then(|()| match own_proc {
-                    true => ns::mount_proc(),
-                    false => Ok(()),
-                })
-                .and_then(|()| become_program(held));
-            let e = failed.err().map_or_else(String::new, |e| e.to_string());
+            let ready = dies_with_launcher(alive).and_then(|()| match own_proc {
+                true => ns::mount_proc(),
+                false => Ok(()),
+            });
+            let e = ready.err().unwrap_or_else(|| become_program(held));
             let line = serde_json::json!({ "error": format!("{BOUNDARY_REFUSED}{e}") });
             let _ = writeln!(io::stdout(), "{line}");
             // SAFETY: ends the forked child without running destructors
@@ -235,10 +233,13 @@ fn ended_as(status: nix::sys::wait::WaitStatus) -> i32 {
     }
 }
 
-/// Replaces this process with the program; the parent-death signal is set
-/// again, since a change of credentials (a user namespace) clears it.
-fn become_program(held: &Held) -> io::Result<i32> {
-    nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)?;
+/// Replaces this process with the program; returns only why it could not.
+/// The parent-death signal is set again, since a change of credentials (a
+/// user namespace) clears it.
+fn become_program(held: &Held) -> io::Error {
+    if let Err(e) = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM) {
+        return e.into();
+    }
     let env: Vec<CString> = std::env::vars_os()
         .filter_map(|(k, v)| {
             let mut pair = k.as_bytes().to_vec();
@@ -248,8 +249,5 @@ fn become_program(held: &Held) -> io::Result<i32> {
         })
         .collect();
     let e = nix::unistd::fexecve(&held.program, &held.argv, &env).unwrap_err();
-    Err(io::Error::other(format!(
-        "starting the peer: {e:?} ({})",
-        e.desc()
-    )))
+    io::Error::other(format!("starting the peer: {e:?} ({})", e.desc()))
 }

@@ -75,23 +75,15 @@ impl Separation {
     }
 
     /// The peer's new namespaces.
-    pub fn namespaces(self) -> &'static [Namespace] {
+    pub fn namespaces(self) -> Vec<Namespace> {
         use Namespace::*;
         match self {
-            Separation::Deployment(Isolation::None) => &[],
-            Separation::Deployment(Isolation::SamePod) => &[Mount, Pid, Uts],
+            Separation::Deployment(Isolation::None) => vec![],
+            Separation::Deployment(Isolation::SamePod) => vec![Mount, Pid, Uts],
             Separation::Deployment(Isolation::SeparateContainers) => {
-                &[Ipc, Network, Mount, Pid, Uts, Cgroup]
+                vec![Ipc, Network, Mount, Pid, Uts, Cgroup]
             }
-            Separation::Only(kind) => std::slice::from_ref(match kind {
-                Ipc => &Ipc,
-                Network => &Network,
-                Mount => &Mount,
-                Pid => &Pid,
-                User => &User,
-                Uts => &Uts,
-                Cgroup => &Cgroup,
-            }),
+            Separation::Only(kind) => vec![kind],
         }
     }
 
@@ -199,7 +191,7 @@ pub fn cross(
         false => (None, None, Ipv4Addr::LOCALHOST),
     };
     let boundary = Boundary {
-        namespaces: separation.namespaces().to_vec(),
+        namespaces: separation.namespaces(),
         folder: folder.to_path_buf(),
         share_folder: separation.shares_folder(),
         share_dev_shm: separation.shares_dev_shm(),
@@ -222,9 +214,9 @@ pub const BOUNDARY_REFUSED: &str = "could not make the peer's side of the bounda
 /// from behind the boundary (after the mechanism's name).
 pub const DOES_NOT_CROSS: &str = " does not cross ";
 
-/// Starts `program` behind `boundary`: the launcher, told the boundary,
-/// becomes it. Keeps `cmd`'s environment, standard streams and
-/// process settings are the caller's to add.
+/// `cmd` started behind `boundary`: the launcher (this binary), told the
+/// boundary, becomes `cmd`'s program with its arguments and environment.
+/// Standard streams and process settings are the caller's to add.
 pub fn wrap(
     cmd: &std::process::Command,
     boundary: &Boundary,

@@ -1,4 +1,6 @@
-//! A descriptor sent over a Unix socket with SCM_RIGHTS, beside a few bytes.
+//! What a Unix socket carries beside a few bytes: a descriptor
+//! (SCM_RIGHTS), or the sender's credentials (SO_PASSCRED), which the
+//! kernel vouches for and translates into the receiver's namespaces.
 
 use std::io::{IoSlice, IoSliceMut};
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -46,4 +48,42 @@ pub fn recv_fd(
         }
     }
     Ok((msg.bytes, received))
+}
+
+/// Asks the kernel to attach the sender's credentials to what `socket`
+/// receives from now on.
+pub fn pass_credentials(socket: BorrowedFd) -> nix::Result<()> {
+    nix::sys::socket::setsockopt(&socket, nix::sys::socket::sockopt::PassCred, &true)
+}
+
+/// Fills `buf` from a Unix stream socket that passes credentials, and
+/// returns the sender's pid as this process's PID namespace sees it: 0
+/// when the sender is outside it, whatever number the sender would say.
+pub fn recv_exact_from(socket: BorrowedFd, buf: &mut [u8]) -> nix::Result<i32> {
+    let mut sender = None;
+    let mut filled = 0;
+    while filled < buf.len() {
+        let mut space = nix::cmsg_space!(nix::sys::socket::UnixCredentials);
+        let mut iov = [IoSliceMut::new(&mut buf[filled..])];
+        let msg = recvmsg::<()>(
+            socket.as_raw_fd(),
+            &mut iov,
+            Some(&mut space),
+            MsgFlags::empty(),
+        );
+        let msg = match msg {
+            Err(nix::errno::Errno::EINTR) => continue,
+            other => other?,
+        };
+        if msg.bytes == 0 {
+            return Err(nix::errno::Errno::ECONNRESET);
+        }
+        for cmsg in msg.cmsgs()? {
+            if let ControlMessageOwned::ScmCredentials(creds) = cmsg {
+                sender.get_or_insert(creds.pid());
+            }
+        }
+        filled += msg.bytes;
+    }
+    sender.ok_or(nix::errno::Errno::EPROTO)
 }

@@ -27,14 +27,16 @@ pub fn unshare(flags: CloneFlags, what: &str) -> io::Result<()> {
 /// in the parent namespace must write the map (the kernel lets a process
 /// map only its own id from inside), so a child does, then exits.
 pub fn enter_user_namespace_as(outside: u32) -> io::Result<()> {
-    let (ready, go) = nix::unistd::pipe().map_err(|e| os("pipe", e))?;
+    // The child waits for its end of file: the parent closes `tell` once
+    // it is in the new namespace.
+    let (told, tell) = nix::unistd::pipe().map_err(|e| os("pipe", e))?;
     let me = nix::unistd::getpid();
     // SAFETY: the launcher is single-threaded (it has started no thread),
     // so the child may do anything; it only writes two files and exits.
     match unsafe { nix::unistd::fork() }.map_err(|e| os("fork", e))? {
         ForkResult::Child => {
-            drop(ready);
-            let code = match write_maps_once_told(go, me, outside) {
+            drop(tell);
+            let code = match write_maps_once_told(told, me, outside) {
                 Ok(()) => 0,
                 Err(_) => 1,
             };
@@ -43,11 +45,11 @@ pub fn enter_user_namespace_as(outside: u32) -> io::Result<()> {
             unsafe { libc::_exit(code) }
         }
         ForkResult::Parent { child } => {
-            drop(go);
+            drop(told);
             let unshared = unshare(CloneFlags::CLONE_NEWUSER, "CLONE_NEWUSER");
-            // Closing `ready` tells the child to write the maps (or, if
-            // unshare failed, to find nothing to map and fail).
-            drop(ready);
+            // Told now: the child writes the maps (or, if unshare failed,
+            // finds the host's maps already written and fails).
+            drop(tell);
             let status = nix::sys::wait::waitpid(child, None).map_err(|e| os("waitpid", e))?;
             unshared?;
             if status != nix::sys::wait::WaitStatus::Exited(child, 0) {
@@ -60,9 +62,9 @@ pub fn enter_user_namespace_as(outside: u32) -> io::Result<()> {
     }
 }
 
-fn write_maps_once_told(go: OwnedFd, pid: Pid, outside: u32) -> io::Result<()> {
+fn write_maps_once_told(told: OwnedFd, pid: Pid, outside: u32) -> io::Result<()> {
     let mut byte = [0u8; 1];
-    let _ = nix::unistd::read(go.as_fd(), &mut byte);
+    while let Err(nix::errno::Errno::EINTR) = nix::unistd::read(told.as_fd(), &mut byte) {}
     let map = format!("0 {outside} 1\n");
     std::fs::write(format!("/proc/{pid}/uid_map"), &map)?;
     std::fs::write(format!("/proc/{pid}/gid_map"), &map)

@@ -30,7 +30,7 @@ use nix::sys::uio::RemoteIoVec;
 use nix::unistd::Pid;
 
 use super::lending::{recv_by_copy, Lending};
-use super::stream::{read_exact, write_all};
+use super::stream::write_all;
 use super::wait::{set_nonblocking, Waiter};
 use super::{too_large, Channel, Copies, Inherited, Prepared, Rendezvous, Transport};
 use crate::results::Wait;
@@ -230,20 +230,32 @@ impl Channel for CmaChannel {
     }
 }
 
-/// What each side tells the other when they meet: its process and inbox.
-fn card(inbox: &Mapping) -> [u8; 16] {
-    let mut card = [0u8; 16];
-    card[..8].copy_from_slice(&(std::process::id() as u64).to_ne_bytes());
-    card[8..].copy_from_slice(&(inbox.address() as u64).to_ne_bytes());
-    card
+/// What each side tells the other when they meet: where its inbox is.
+/// Who it is, the kernel tells (SO_PASSCRED).
+fn card(inbox: &Mapping) -> [u8; 8] {
+    (inbox.address() as u64).to_ne_bytes()
 }
 
+/// The other side's card: its process as the kernel names it to us (the
+/// number it wrote is its own namespace's), and its inbox, which is then
+/// written once to prove that the kernel lets us.
 fn read_card(socket: &OwnedFd) -> io::Result<(Pid, usize)> {
-    let mut card = [0u8; 16];
-    read_exact(socket, &mut card, &mut Waiter::Block)?;
-    let pid = u64::from_ne_bytes(card[..8].try_into().expect("8 bytes"));
-    let address = u64::from_ne_bytes(card[8..].try_into().expect("8 bytes"));
-    Ok((Pid::from_raw(pid as i32), address as usize))
+    let mut card = [0u8; 8];
+    let pid = crate::sys::fd_passing::recv_exact_from(socket.as_fd(), &mut card)?;
+    if pid == 0 {
+        return Err(io::Error::other(
+            "ESRCH: the other process is outside this one's PID namespace (its credentials name pid 0), so process_vm_writev cannot name it",
+        ));
+    }
+    let address = u64::from_ne_bytes(card) as usize;
+    let peer = Pid::from_raw(pid);
+    // The first slot's length word, zero until a message is announced.
+    let remote = RemoteIoVec {
+        base: address,
+        len: LENGTH,
+    };
+    write_into(peer, &[IoSlice::new(&0u64.to_ne_bytes())], remote)?;
+    Ok((peer, address))
 }
 
 fn eventfd() -> io::Result<OwnedFd> {
@@ -324,6 +336,7 @@ impl Transport for Cma {
             credit_out: credit_child,
         };
         let inbox = new_inbox(shape)?;
+        crate::sys::fd_passing::pass_credentials(socket.as_fd())?;
         let connect = move || -> io::Result<Box<dyn Channel>> {
             // Under Yama's scope 1 only an ancestor may write into a
             // process: the peer, our child, is named before it can try.
@@ -353,6 +366,7 @@ impl Transport for Cma {
             credit_out: credit_parent,
         };
         let inbox = new_inbox(shape)?;
+        crate::sys::fd_passing::pass_credentials(socket.as_fd())?;
         write_all(&socket, &card(&inbox))?;
         let parent = read_card(&socket)?;
         Ok(Box::new(CmaChannel::new(shape, bells, parent, inbox)))

@@ -274,3 +274,14 @@ pub fn some_moment(from: Duration, to: Duration) -> Duration {
     let span = (to - from).as_micros() as u64;
     from + Duration::from_micros(h.finish() % span.max(1))
 }
+
+/// A probe file's cell for `mechanism` and `property` (its key).
+pub fn probe_cell<'a>(file: &'a Value, mechanism: &str, property: &str) -> &'a Value {
+    let row = file["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["mechanism"] == mechanism)
+        .unwrap_or_else(|| panic!("no row {mechanism}"));
+    &row["cells"][property]
+}
