@@ -236,7 +236,7 @@ fn doctor(args: &DoctorArgs) -> i32 {
         .cpus
         .or_else(|| options::cpu_pair(&allowed))
         .unwrap_or((0, 0));
-    let findings = ipcbench::doctor::examine(pair);
+    let findings = ipcbench::doctor::examine_by_trying(pair);
     if args.json {
         output::out(&(serde_json::to_string_pretty(&findings).expect("JSON") + "\n"));
     } else {

@@ -41,6 +41,7 @@ fn every_check_is_there_and_quotes_what_decided_it() {
         "clock source",
         "hypervisor",
         "io_uring",
+        "isolation",
         "limit fs.mqueue.msg_max",
         "limit fs.mqueue.msgsize_max",
         "limit RLIMIT_MSGQUEUE",
@@ -57,6 +58,24 @@ fn every_check_is_there_and_quotes_what_decided_it() {
             "{check} says nothing"
         );
     }
+    // As root here: the widest deployment, veth included, can be made,
+    // and the doctor leaves no interface of its own behind.
+    let isolation = find(&list, "isolation");
+    assert_eq!(isolation["level"], "ok", "{isolation}");
+    // A veth's name holds its maker's pid: none may outlive its maker.
+    let orphaned: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            let pid = n.strip_prefix("ipb").and_then(|r| r.split('-').next());
+            pid.is_some_and(|p| !std::path::Path::new(&format!("/proc/{p}")).exists())
+        })
+        .collect();
+    assert!(
+        orphaned.is_empty(),
+        "veth pairs left by a process gone: {orphaned:?}"
+    );
     let warned = list.iter().any(|f| f["level"] == "warn");
     assert_eq!(
         code,

@@ -286,3 +286,58 @@ fn the_probe_decides_every_crossing_by_experiment_with_its_evidence() {
     sb.assert_nothing_left();
     watch.assert_nothing_new();
 }
+
+/// Without the rights a container runtime has (here: inside a user
+/// namespace of its own, where the host's network namespace is not ours),
+/// every isolated case is unsupported, naming the refused call, and the
+/// run goes on and succeeds.
+#[test]
+fn a_kernel_that_refuses_the_namespaces_gives_unsupported_rows_naming_the_call() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let o = std::process::Command::new("unshare")
+        .arg("-U")
+        .arg(env!("CARGO_BIN_EXE_ipcbench"))
+        .args([
+            "run",
+            "-m",
+            "pipe,tcp",
+            "--patterns",
+            "latency",
+            "--sizes",
+            "64",
+        ])
+        .args([
+            "--pin",
+            "none",
+            "--isolation",
+            "none,separate-containers",
+            "--quick",
+        ])
+        .args(["--out", out.to_str().unwrap()])
+        .env("TMPDIR", sb.tmp())
+        .current_dir(sb.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = sb.result();
+    for row in rows(&r) {
+        match row.get("isolation") {
+            None => assert_eq!(row["status"], "ok", "{row}"),
+            Some(_) => {
+                assert_eq!(row["status"], "unsupported", "{row}");
+                let reason = row["reason"].as_str().unwrap();
+                assert!(
+                    reason.contains("EPERM") || reason.contains("Operation not permitted"),
+                    "{reason}"
+                );
+            }
+        }
+    }
+    sb.assert_nothing_left();
+}

@@ -409,6 +409,24 @@ pub fn io_uring() -> Finding {
     }
 }
 
+/// Whether `--isolation` can run here, by making the peer's side of the
+/// widest deployment (every namespace, the mounts, a veth pair) for a
+/// program that only prints its version.
+pub fn containers() -> Finding {
+    let what =
+        "run --isolation same-pod,separate-containers puts the peer behind containers' namespaces";
+    match crate::isolation::try_here() {
+        Ok(()) => Finding::new(
+            "isolation",
+            Level::Ok,
+            "the namespaces, mounts and veth pair of separate-containers were made",
+            what,
+        ),
+        Err(e) => Finding::new("isolation", Level::Info, e, "run --isolation gives unsupported rows here, saying why; without it nothing changes")
+            .fix("run as root (CAP_SYS_ADMIN and CAP_NET_ADMIN), as a container runtime does, outside a container that forbids unshare"),
+    }
+}
+
 /// The kernel limits transports hit, as information: a limit makes a case
 /// unsupported (and says so), it does not skew a figure.
 pub fn limits() -> Vec<Finding> {

@@ -75,6 +75,14 @@ pub fn examine(cpus: (usize, usize)) -> Vec<Finding> {
     all
 }
 
+/// `examine`, and the checks that make something to see whether it can be
+/// made (namespaces and a veth pair): `ipcbench doctor`'s, not a run's.
+pub fn examine_by_trying(cpus: (usize, usize)) -> Vec<Finding> {
+    let mut all = examine(cpus);
+    all.push(checks::containers());
+    all
+}
+
 /// The prefix of the kernel limits' checks.
 pub const LIMIT: &str = "limit ";
 

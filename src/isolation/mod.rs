@@ -237,7 +237,81 @@ pub fn wrap(
     wrapped
 }
 
+/// Whether the widest deployment can be made here: the launcher puts this
+/// program (asked for its version) behind separate-containers, with a veth
+/// pair. The doctor's check; the reason is the launcher's own words.
+pub fn try_here() -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let folder = crate::sys::private_dir().map_err(|e| format!("a private folder: {e}"))?;
+    let separation = Separation::Deployment(Isolation::SeparateContainers);
+    let crossing = cross(separation, Reach::Port, folder.path())
+        .map_err(|e| e.to_string())?
+        .expect("a deployment has a boundary");
+    let mut version = std::process::Command::new(&exe);
+    version.arg("--version");
+    let mut cmd = wrap(&version, &crossing.boundary, &exe);
+    let limit = std::time::Duration::from_secs(5);
+    match crate::sys::process::output_within(&mut cmd, limit) {
+        Ok(_) => Ok(()),
+        Err(crate::sys::process::Failure::Ended(status, said)) => Err(match said.trim() {
+            "" => format!("the launcher {status}"),
+            said => said.to_string(),
+        }),
+        Err(e) => Err(format!("the launcher {e}")),
+    }
+}
+
 /// A veth left by a harness that was killed: the janitor's removal.
 pub fn remove_veth(name: &str) {
     veth::remove(name);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::{Pattern, Placement, Row, Wait};
+
+    /// Rows of one transport behind different boundaries, or waiting
+    /// differently, are different cases with different names.
+    #[test]
+    fn isolation_is_part_of_the_case_and_of_its_name() {
+        let plain = Row::new("tcp", Placement::Cross, Pattern::Latency, 64);
+        let apart = Row {
+            isolation: Isolation::SeparateContainers,
+            ..plain.clone()
+        };
+        let spinning = Row {
+            wait: Wait::Spin,
+            ..apart.clone()
+        };
+        assert!(!plain.same_case(&apart));
+        assert_eq!(plain.transport_label(), "tcp");
+        assert_eq!(apart.transport_label(), "tcp (separate-containers)");
+        assert_eq!(
+            spinning.transport_label(),
+            "tcp (spin, separate-containers)"
+        );
+    }
+
+    /// What each deployment separates, as the README's table defines it,
+    /// and only container networking brings a veth.
+    #[test]
+    fn deployments_separate_what_the_readme_says() {
+        use Namespace::*;
+        let pod = Separation::Deployment(Isolation::SamePod);
+        let apart = Separation::Deployment(Isolation::SeparateContainers);
+        assert_eq!(pod.namespaces(), vec![Mount, Pid, Uts]);
+        assert_eq!(
+            apart.namespaces(),
+            vec![Ipc, Network, Mount, Pid, Uts, Cgroup]
+        );
+        assert!(pod.shares_dev_shm() && !apart.shares_dev_shm());
+        assert!(apart.networks_containers() && !pod.networks_containers());
+        assert!(!Separation::Only(Network).networks_containers());
+        assert!(Separation::NONE.namespaces().is_empty());
+        let note = apart.note(Reach::Port).unwrap();
+        assert!(note.contains("veth pair"), "{note}");
+        assert!(!pod.note(Reach::Port).unwrap().contains("veth"));
+        assert_eq!(Separation::NONE.note(Reach::Port), None);
+    }
 }

@@ -91,7 +91,10 @@ pub fn output_within(cmd: &mut Command, limit: Duration) -> Result<Vec<u8>, Fail
         .unwrap_or_default();
     match status {
         Some(s) if s.success() => Ok(out),
-        Some(s) => Err(Failure::Ended(s)),
+        Some(s) => Err(Failure::Ended(
+            s,
+            String::from_utf8_lossy(&out).into_owned(),
+        )),
         None if interrupt::interrupted() => Err(Failure::Interrupted),
         None => Err(Failure::TooLong(limit)),
     }
@@ -102,7 +105,8 @@ pub fn output_within(cmd: &mut Command, limit: Duration) -> Result<Vec<u8>, Fail
 pub enum Failure {
     /// The program could not be started (ENOENT: there is none).
     Spawn(std::io::Error),
-    Ended(ExitStatus),
+    /// It exited unsuccessfully, having printed this.
+    Ended(ExitStatus, String),
     TooLong(Duration),
     Interrupted,
 }
@@ -111,7 +115,7 @@ impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         match self {
             Failure::Spawn(e) => write!(f, "could not be started: {e}"),
-            Failure::Ended(s) => write!(f, "failed: {s}"),
+            Failure::Ended(s, _) => write!(f, "failed: {s}"),
             Failure::TooLong(d) => write!(
                 f,
                 "did not exit within {}: killed",
