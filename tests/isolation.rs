@@ -341,3 +341,36 @@ fn a_kernel_that_refuses_the_namespaces_gives_unsupported_rows_naming_the_call()
     }
     sb.assert_nothing_left();
 }
+
+/// Where namespaces cannot be made, the crossing cells are undecided with
+/// the refusal, never a verdict.
+#[test]
+fn the_probe_without_namespaces_leaves_the_crossings_undecided_saying_why() {
+    let sb = Sandbox::new();
+    let json = sb.dir.path().join("probe.json");
+    let o = std::process::Command::new("unshare")
+        .arg("-U")
+        .arg(env!("CARGO_BIN_EXE_ipcbench"))
+        .args(["probe", "-m", "pipe", "--json", json.to_str().unwrap()])
+        .env("TMPDIR", sb.tmp())
+        .current_dir(sb.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for property in ipcbench::results::probe::CROSSINGS {
+        let c = probe_cell(&file, "pipe", property.key());
+        assert_eq!(c["measured"], "undecided", "{c}");
+        let evidence = c["evidence"].as_str().unwrap();
+        assert!(
+            evidence.contains("refused") || evidence.contains("EPERM"),
+            "{evidence}"
+        );
+    }
+    sb.assert_nothing_left();
+}
