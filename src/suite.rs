@@ -228,14 +228,18 @@ impl Plan {
             .collect()
     }
 
-    /// The case's length: at a sparse offered rate, long enough for the
-    /// open loop's least number of messages (a count asked for is kept).
+    /// The case's length: at an offered rate too sparse for the open loop's
+    /// least number of messages in the duration, that many messages (a
+    /// count asked for is kept).
     fn stretched(&self, rate: Option<f64>) -> harness::workload::Length {
         use harness::workload::Length;
         match (self.settings.length, rate) {
-            (Length::Duration(d), Some(rate)) => {
-                let least = self.open_loop_messages as f64 / rate;
-                Length::Duration(d.max(Duration::from_secs_f64(least)))
+            // Counted in messages, not stretched in time: a sender behind
+            // its schedule stops at a deadline short of the least count.
+            (Length::Duration(d), Some(rate))
+                if d.as_secs_f64() * rate < self.open_loop_messages as f64 =>
+            {
+                Length::Iterations(self.open_loop_messages)
             }
             (length, _) => length,
         }

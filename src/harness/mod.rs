@@ -102,9 +102,11 @@ impl<'a> Case<'a> {
     /// finished cases scales the plan either way).
     pub fn planned_time(&self) -> Duration {
         const START: Duration = Duration::from_millis(50);
-        let timed = match self.spec.length {
-            Length::Duration(d) => d,
-            Length::Iterations(_) => Duration::ZERO,
+        let timed = match (self.spec.length, self.spec.rate_per_s) {
+            (Length::Duration(d), _) => d,
+            // An open loop's messages are spaced by its rate.
+            (Length::Iterations(n), Some(rate)) => Duration::from_secs_f64(n as f64 / rate),
+            (Length::Iterations(_), None) => Duration::ZERO,
         };
         START + self.spec.warmup() + timed
     }
