@@ -10,7 +10,7 @@ use crate::harness::message::Verify;
 use crate::harness::{self, Case, Settings};
 use crate::options;
 use crate::output;
-use crate::results::pattern::Load;
+use crate::results::pattern::{Description, Load};
 use crate::results::{
     Calibration, Isolation, Machine, Pattern, Placement, ResultFile, Row, RunRecord, Status, Tool,
     Wait, SCHEMA_VERSION,
@@ -389,19 +389,8 @@ fn check_memory_node(node: Option<usize>, mechanisms: &[&'static str]) -> Result
 /// `--waits` with no pattern that waits so, or a strategy that no chosen
 /// transport supports.
 fn refuse_idle_waits(args: &RunArgs, mechanisms: &[&'static str]) -> Result<(), Error> {
-    let waiting = args.patterns.iter().any(|p| p.describe().waits);
     let chosen_other = args.waits.iter().any(|w| !w.is_block());
-    if chosen_other && !waiting {
-        let patterns: Vec<String> = Pattern::ALL
-            .iter()
-            .filter(|p| p.describe().waits)
-            .map(|p| p.to_string())
-            .collect();
-        return Err(Error::Usage(format!(
-            "--waits applies to the patterns {}; the chosen patterns have no such axis",
-            patterns.join(", ")
-        )));
-    }
+    axis_without_pattern(args, "--waits", chosen_other, |d| d.waits)?;
     let transports: Vec<_> = mechanisms
         .iter()
         .filter_map(|m| transport::by_name(m))
@@ -424,17 +413,28 @@ fn refuse_idle_waits(args: &RunArgs, mechanisms: &[&'static str]) -> Result<(), 
 
 /// `--isolation` with no pattern that has the axis.
 fn refuse_idle_isolation(args: &RunArgs) -> Result<(), Error> {
-    let isolating = args.patterns.iter().any(|p| p.describe().isolates);
-    if isolating || args.isolation.iter().all(Isolation::is_none) {
+    let chosen = !args.isolation.iter().all(Isolation::is_none);
+    axis_without_pattern(args, "--isolation", chosen, |d| d.isolates)
+}
+
+/// An axis of the case (`flag`) chosen when no chosen pattern `has` it:
+/// refused, naming the patterns that do.
+fn axis_without_pattern(
+    args: &RunArgs,
+    flag: &str,
+    chosen: bool,
+    has: fn(&Description) -> bool,
+) -> Result<(), Error> {
+    if !chosen || args.patterns.iter().any(|p| has(p.describe())) {
         return Ok(());
     }
     let patterns: Vec<String> = Pattern::ALL
         .iter()
-        .filter(|p| p.describe().isolates)
+        .filter(|p| has(p.describe()))
         .map(|p| p.to_string())
         .collect();
     Err(Error::Usage(format!(
-        "--isolation applies to the patterns {}; the chosen patterns have no such axis",
+        "{flag} applies to the patterns {}; the chosen patterns have no such axis",
         patterns.join(", ")
     )))
 }

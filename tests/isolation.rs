@@ -287,34 +287,13 @@ fn the_probe_decides_every_crossing_by_experiment_with_its_evidence() {
     watch.assert_nothing_new();
 }
 
-/// Without the rights a container runtime has (here: inside a user
-/// namespace of its own, where the host's network namespace is not ours),
-/// every isolated case is unsupported, naming the refused call, and the
-/// run goes on and succeeds.
-#[test]
-fn a_kernel_that_refuses_the_namespaces_gives_unsupported_rows_naming_the_call() {
-    let sb = Sandbox::new();
-    let out = sb.out();
+/// The binary run with `args` inside a user namespace of its own, which
+/// leaves it no capability over the host's namespaces; it must exit 0.
+fn without_rights(sb: &Sandbox, args: &[&str]) {
     let o = std::process::Command::new("unshare")
         .arg("-U")
         .arg(env!("CARGO_BIN_EXE_ipcbench"))
-        .args([
-            "run",
-            "-m",
-            "pipe,tcp",
-            "--patterns",
-            "latency",
-            "--sizes",
-            "64",
-        ])
-        .args([
-            "--pin",
-            "none",
-            "--isolation",
-            "none,separate-containers",
-            "--quick",
-        ])
-        .args(["--out", out.to_str().unwrap()])
+        .args(args)
         .env("TMPDIR", sb.tmp())
         .current_dir(sb.dir.path())
         .output()
@@ -324,6 +303,35 @@ fn a_kernel_that_refuses_the_namespaces_gives_unsupported_rows_naming_the_call()
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// Without the rights a container runtime has (here: inside a user
+/// namespace of its own, where the host's network namespace is not ours),
+/// every isolated case is unsupported, naming the refused call, and the
+/// run goes on and succeeds.
+#[test]
+fn a_kernel_that_refuses_the_namespaces_gives_unsupported_rows_naming_the_call() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    without_rights(
+        &sb,
+        &[
+            "run",
+            "-m",
+            "pipe,tcp",
+            "--patterns",
+            "latency",
+            "--sizes",
+            "64",
+            "--pin",
+            "none",
+            "--isolation",
+            "none,separate-containers",
+            "--quick",
+            "--out",
+            out.to_str().unwrap(),
+        ],
     );
     let r = sb.result();
     for row in rows(&r) {
@@ -348,19 +356,9 @@ fn a_kernel_that_refuses_the_namespaces_gives_unsupported_rows_naming_the_call()
 fn the_probe_without_namespaces_leaves_the_crossings_undecided_saying_why() {
     let sb = Sandbox::new();
     let json = sb.dir.path().join("probe.json");
-    let o = std::process::Command::new("unshare")
-        .arg("-U")
-        .arg(env!("CARGO_BIN_EXE_ipcbench"))
-        .args(["probe", "-m", "pipe", "--json", json.to_str().unwrap()])
-        .env("TMPDIR", sb.tmp())
-        .current_dir(sb.dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    without_rights(
+        &sb,
+        &["probe", "-m", "pipe", "--json", json.to_str().unwrap()],
     );
     let file: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     for property in ipcbench::results::probe::CROSSINGS {

@@ -49,7 +49,7 @@ fn enter(b: &Boundary, command: &[OsString]) -> io::Result<i32> {
         network(b)?;
     }
     if has(Namespace::User) {
-        ns::enter_user_namespace_as(b.root_outside)?;
+        ns::enter_user_namespace_as(super::UNPRIVILEGED)?;
     }
     let rest = [
         (Namespace::Ipc, CloneFlags::CLONE_NEWIPC, "CLONE_NEWIPC"),

@@ -33,15 +33,6 @@ pub enum Namespace {
 }
 
 impl Namespace {
-    /// The kinds the probe tries one at a time, each with a column.
-    pub const PROBED: [Namespace; 5] = [
-        Namespace::Ipc,
-        Namespace::Network,
-        Namespace::Mount,
-        Namespace::Pid,
-        Namespace::User,
-    ];
-
     pub fn name(self) -> &'static str {
         match self {
             Namespace::Ipc => "IPC",
@@ -151,8 +142,6 @@ pub struct Boundary {
     image: Vec<PathBuf>,
     /// The peer's end of a veth pair, moved into its network namespace.
     veth: Option<veth::PeerEnd>,
-    /// The root's uid outside a new user namespace.
-    root_outside: u32,
 }
 
 impl Boundary {
@@ -197,7 +186,6 @@ pub fn cross(
         share_dev_shm: separation.shares_dev_shm(),
         image: Vec::new(),
         veth: peer_end,
-        root_outside: UNPRIVILEGED,
     };
     Ok(Some(Crossing {
         boundary,

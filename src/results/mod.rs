@@ -245,12 +245,6 @@ pub enum Isolation {
 }
 
 impl Isolation {
-    pub const ALL: [Isolation; 3] = [
-        Isolation::None,
-        Isolation::SamePod,
-        Isolation::SeparateContainers,
-    ];
-
     pub fn is_none(&self) -> bool {
         *self == Isolation::None
     }
