@@ -305,8 +305,10 @@ fn doctor_warnings(cpus: &[usize]) -> Vec<String> {
 }
 
 /// One row per case from its trials: the trial with the median headline
-/// figure, carrying every trial's figure in `trials`. A case that failed in
-/// any trial is reported failed.
+/// figure, carrying every trial's figure in `trials`, and the
+/// distribution of every trial's messages (their histograms added, not
+/// their percentiles averaged). A case that failed in any trial is
+/// reported failed.
 fn combine(trials: Vec<Vec<Row>>) -> Vec<Row> {
     let cases = trials.first().map_or(0, Vec::len);
     let mut per_case: Vec<Vec<Row>> = (0..cases).map(|_| Vec::new()).collect();
@@ -326,8 +328,12 @@ fn combine(trials: Vec<Vec<Row>>) -> Vec<Row> {
                 let (x, y) = (a.headline().unwrap_or(0.0), b.headline().unwrap_or(0.0));
                 x.total_cmp(&y)
             });
+            let all = crate::results::distribution::merged(&runs);
             let mut row = runs.swap_remove(runs.len() / 2);
             row.trials = figures;
+            if let Ok(Some(h)) = all {
+                row.set_distribution(&h);
+            }
             row
         })
         .collect()

@@ -286,6 +286,38 @@ class Buckets {
   }
 }
 
+// Round trips over time, sampled as ipcbench samples its own
+// (src/harness/latencies.rs): one point every `every` messages, at most
+// 128, each with the largest round trip since the previous point.
+class Timeline {
+  constructor() {
+    this.every = 1;
+    this.points = [];
+    this.countdown = 1;
+    this.largest = 0;
+  }
+  record(ns, atNs) {
+    const v = Math.max(1, ns);
+    this.largest = Math.max(this.largest, v);
+    if (--this.countdown > 0) return;
+    this.points.push([atNs, v, this.largest]);
+    this.largest = 0;
+    if (this.points.length === 128) {
+      const kept = [];
+      for (let i = 0; i + 1 < this.points.length; i += 2) {
+        const [a, b] = [this.points[i], this.points[i + 1]];
+        kept.push([b[0], b[1], Math.max(a[2], b[2])]);
+      }
+      this.points = kept;
+      this.every *= 2;
+    }
+    this.countdown = this.every;
+  }
+  report() {
+    return this.points.length ? { every: this.every, points: this.points } : undefined;
+  }
+}
+
 function forkChild(opts) {
   const args = ['echo', '--serialization', opts.serialization, '--pattern', opts.pattern,
     '--size', opts.size, '--verify', opts.verify];
@@ -310,6 +342,7 @@ function drive(opts) {
   const crc = crc32c(out.subarray(HEADER));
   const replies = new Verifier(opts.verify, size);
   const buckets = new Buckets();
+  const timeline = new Timeline();
   const warmupNs = BigInt(Math.round(Number(opts['warmup-ms']) * 1e6));
   const durationNs = opts['duration-ms'] === undefined ? null : BigInt(Math.round(Number(opts['duration-ms']) * 1e6));
   const iterations = opts.iterations === undefined ? null : Number(opts.iterations);
@@ -408,7 +441,9 @@ function drive(opts) {
       return;
     }
     if (phase === 'timed') {
-      buckets.record(Number(process.hrtime.bigint() - t0));
+      const now = process.hrtime.bigint();
+      buckets.record(Number(now - t0));
+      timeline.record(Number(now - t0), Number(t0 - phaseStart));
       timed++;
     }
     replies.check(codec.bytes(m));
@@ -434,6 +469,7 @@ function drive(opts) {
         cpu_ns: Math.round(cpuNs() - cpu0),
         errors: latency ? replies.finish(seq) : replies.counts,
         rtt_ns: latency ? buckets.pairs() : [],
+        timeline: latency ? timeline.report() : undefined,
       },
     });
     child.disconnect();

@@ -64,11 +64,19 @@ pub fn figures(row: &Row, floors: Option<&Floors>) -> Vec<String> {
     ]
 }
 
-/// The status column: ok, the error counters, or why the case did not
-/// run, with `reason` turning the row's reason into what the cell shows.
+/// The status column: ok (and whether its latency held steady), the
+/// error counters, or why the case did not run, with `reason` turning the
+/// row's reason, or its drift, into what the cell shows.
 pub fn status(row: &Row, reason: impl FnOnce(&str) -> String) -> String {
-    let why = || reason(row.reason.as_deref().unwrap_or(""));
+    let text = match (row.status, row.drift) {
+        (Status::Ok, Some(d)) => d.warning(),
+        _ => row.reason.clone().unwrap_or_default(),
+    };
+    let why = || reason(&text);
     match row.status {
+        Status::Ok if row.errors.total() == 0 && row.drift.is_some() => {
+            format!("ok, not steady {}", why())
+        }
         Status::Ok if row.errors.total() == 0 => "ok".to_string(),
         Status::Ok => format!(
             "ERRORS lost {} dup {} reord {} corrupt {}{}",

@@ -29,13 +29,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
 use nix::unistd::Pid;
 
 use super::case::{CaseSpec, PeerStart};
+use super::latencies::Latencies;
 use super::message::{parse, sent_at, zeroed, ErrorCounts, Message, Verifier, DATA, END, WARM};
 use super::watchdog::{Event, Watchdog};
-use super::workload::{new_histogram, stop_if_asked, PeerReport, Timed};
+use super::workload::{stop_if_asked, PeerReport, Timed};
 use super::{Case, CaseError, SessionSpec};
 use crate::results::Placement;
 use crate::sys::{affinity, interrupt};
@@ -321,7 +321,7 @@ pub fn crowding(case: &Case, cpus: Option<(usize, usize)>) -> Option<String> {
 
 /// What the receiver saw.
 struct Gathered {
-    histogram: Histogram<u64>,
+    latencies: Latencies,
     verifiers: Vec<Verifier>,
     /// Messages too damaged to tell whose they were.
     unreadable: u64,
@@ -343,7 +343,7 @@ fn receive_all(
         .map(|i| Verifier::from_seq(case.verify, first_seq(i)))
         .collect();
     let mut ended = vec![false; senders as usize];
-    let mut histogram = new_histogram();
+    let mut latencies = Latencies::new();
     let (mut first, mut last) = (None, 0u64);
     let (mut timed, mut warm, mut unreadable) = (0u64, 0u64, 0u64);
     let cpu0 = crate::sys::thread_cpu_time();
@@ -366,18 +366,18 @@ fn receive_all(
             END => ended[sender] = true,
             _ => {
                 let intact = verifiers[sender].check(msg, size).is_some();
+                let began = *first.get_or_insert(now);
                 if let Some(sent) = sent_at(msg).filter(|_| intact) {
-                    histogram.saturating_record(now.saturating_sub(sent).max(1));
+                    latencies.record(now.saturating_sub(sent), || now - began);
                 }
                 timed += 1;
-                first.get_or_insert(now);
                 last = now;
             }
         }
         progress.store(timed + warm, Ordering::Relaxed);
     }
     Ok(Gathered {
-        histogram,
+        latencies,
         verifiers,
         unreadable,
         timed,
@@ -409,8 +409,11 @@ impl Gathered {
             sent: reports.iter().map(|r| r.sent).sum(),
             ..PeerReport::default()
         };
+        let measured = !self.latencies.is_empty();
+        let (histogram, timeline) = self.latencies.finish();
         let timed = Timed {
-            histogram: (!self.histogram.is_empty()).then_some(self.histogram),
+            histogram: measured.then_some(histogram),
+            timeline: timeline.filter(|_| measured),
             messages: self.timed,
             elapsed: self.elapsed,
             cpu: self.cpu,

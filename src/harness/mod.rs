@@ -6,6 +6,7 @@
 pub mod case;
 pub mod fan_in;
 pub mod janitor;
+mod latencies;
 pub mod message;
 pub mod open_loop;
 pub mod peer;

@@ -16,9 +16,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use hdrhistogram::Histogram;
-
 use super::case::CaseSpec;
+use super::latencies::Latencies;
 use super::message::{Message, Verifier, DATA};
 use super::workload::stop_if_asked;
 use crate::results::{Length, Schedule};
@@ -26,7 +25,7 @@ use crate::sys::interrupt;
 use crate::transport::{unsupported, Channel, RecvHalf, SendHalf};
 
 pub struct OpenLoop {
-    pub histogram: Histogram<u64>,
+    pub latencies: Latencies,
     /// Timed messages sent (their echoes all came back).
     pub messages: u64,
     /// From the first message's due time to the last echo.
@@ -54,7 +53,7 @@ pub fn run(
     let numbered = ch.carries_payload();
     let mut halves = ch.halves().map_err(unsupported)?;
     let margin = wake_up_margin();
-    let mut histogram = super::workload::new_histogram();
+    let mut latencies = Latencies::new();
     let shared = Shared::default();
     let mut out = Message::try_new(case.size)?;
     let timing = Timing {
@@ -76,7 +75,7 @@ pub fn run(
             replies,
             &timing,
             (&shared.total, &shared.sender_done),
-            (&mut histogram, progress),
+            (&mut latencies, progress),
         );
         shared.receiver_done.store(true, Ordering::SeqCst);
         // A receiver that gave up leaves the sender maybe blocked in a send.
@@ -94,7 +93,7 @@ pub fn run(
     let elapsed = closed_at - timing.start;
     let end_lag = closed_at.saturating_duration_since(timing.due(sent.messages));
     Ok(OpenLoop {
-        histogram,
+        latencies,
         messages: sent.messages,
         elapsed,
         schedule: Schedule {
@@ -208,7 +207,7 @@ fn receive_echoes(
     replies: &mut Verifier,
     timing: &Timing,
     (total, sender_done): (&AtomicU64, &AtomicBool),
-    (histogram, progress): (&mut Histogram<u64>, &AtomicU64),
+    (latencies, progress): (&mut Latencies, &AtomicU64),
 ) -> io::Result<Instant> {
     let mut back = super::message::zeroed(size)?;
     let mut got = 0u64;
@@ -236,7 +235,8 @@ fn receive_echoes(
         }
         if let Some(i) = index {
             let late = now.saturating_duration_since(timing.due(i));
-            histogram.saturating_record((late.as_nanos() as u64).max(1));
+            let into = || now.saturating_duration_since(timing.start).as_nanos() as u64;
+            latencies.record(late.as_nanos() as u64, into);
         }
     }
 }

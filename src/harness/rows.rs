@@ -1,7 +1,7 @@
 //! The building of a case's row: whether the case can run here at all,
 //! then what its session measured, filled into the row its pattern has.
 
-use crate::results::{CpuPerMessage, Pattern, Placement, Row, Rtt, Status};
+use crate::results::{CpuPerMessage, Pattern, Placement, Row, Status};
 use crate::transport::Transport;
 
 use super::runner::Runner;
@@ -181,22 +181,13 @@ fn fill(row: &mut Row, case: &Case, m: &Timed, peer: &PeerReport) {
     row.errors = m.errors;
     row.schedule = m.schedule.clone();
     row.errors.add(&peer.errors);
-    let latency = m.histogram.as_ref().map(percentiles);
-    match case.spec.pattern {
-        Pattern::Latency | Pattern::Rate => {
-            row.rtt_ns = latency;
-            if let Some(h) = &m.histogram {
-                row.rtt_curve_ns = CURVE_QUANTILES
-                    .iter()
-                    .map(|&q| (q, h.value_at_quantile(q)))
-                    .collect();
-            }
-        }
-        Pattern::FanIn => {
-            row.one_way_ns = latency;
-            fill_rates(row, case, m);
-        }
-        Pattern::Throughput => fill_rates(row, case, m),
+    if let Some(h) = &m.histogram {
+        row.set_distribution(h);
+    }
+    row.timeline = m.timeline.clone();
+    row.drift = m.timeline.as_ref().and_then(|t| t.drift());
+    if matches!(case.spec.pattern, Pattern::FanIn | Pattern::Throughput) {
+        fill_rates(row, case, m);
     }
 }
 
@@ -206,19 +197,6 @@ fn fill_rates(row: &mut Row, case: &Case, m: &Timed) {
     if case.transport.carries_payload() {
         row.mib_per_s =
             Some(m.messages as f64 * case.spec.size as f64 / secs / (1u64 << 20) as f64);
-    }
-}
-
-fn percentiles(h: &hdrhistogram::Histogram<u64>) -> Rtt {
-    Rtt {
-        min: h.min(),
-        p50: h.value_at_quantile(0.50),
-        p90: h.value_at_quantile(0.90),
-        p99: h.value_at_quantile(0.99),
-        p999: h.value_at_quantile(0.999),
-        max: h.max(),
-        mean: h.mean(),
-        stddev: h.stdev(),
     }
 }
 
@@ -238,10 +216,3 @@ fn row_note(case: &Case, peer: &PeerReport) -> Option<String> {
     notes.extend(case.separation.note(case.transport.nature().reach));
     (!notes.is_empty()).then(|| notes.join("; "))
 }
-
-/// Where the latency distribution is sampled for the result file: dense in
-/// the tail, where the transports differ.
-const CURVE_QUANTILES: [f64; 19] = [
-    0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999, 0.9995,
-    0.9999, 0.99999, 1.0,
-];

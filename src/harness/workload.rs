@@ -12,7 +12,9 @@ use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
 use super::case::CaseSpec;
+use super::latencies::Latencies;
 use super::message::{parse, zeroed, ErrorCounts, Message, Verifier, Verify, DATA, END, SYNC};
+use crate::results::distribution::{new_histogram, Timeline};
 use crate::results::{Pattern, Schedule};
 use crate::sys::{process_cpu_time, thread_cpu_time};
 use crate::transport::{Channel, Lending};
@@ -72,7 +74,7 @@ pub struct PeerReport {
     /// What a peer program that drove both ends timed itself (Node on both
     /// ends); the figures above are then its child's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub timed_by_peer: Option<PeerTimed>,
+    pub timed_by_peer: Option<Box<PeerTimed>>,
     /// What ran the peer when it is not ipcbench ("node v20.20.2").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
@@ -95,6 +97,10 @@ pub struct PeerTimed {
     /// Round trips as (ns, count), in buckets no coarser than the
     /// histogram's own; empty for throughput.
     pub rtt_ns: Vec<(u64, u64)>,
+    /// Its round trips over time, sampled as the harness samples its own
+    /// (`Latencies`); absent for throughput.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<Timeline>,
 }
 
 impl PeerTimed {
@@ -109,6 +115,7 @@ impl PeerTimed {
         });
         Timed {
             histogram,
+            timeline: self.timeline.clone().filter(|_| latency),
             messages: self.messages,
             elapsed: Duration::from_nanos(self.elapsed_ns),
             cpu: Duration::from_nanos(self.cpu_ns),
@@ -119,14 +126,11 @@ impl PeerTimed {
     }
 }
 
-/// Round trips from 1 ns to an hour, at 3 significant digits.
-pub fn new_histogram() -> Histogram<u64> {
-    Histogram::<u64>::new_with_bounds(1, 3_600_000_000_000, 3).expect("valid bounds")
-}
-
 /// What the parent measured.
 pub struct Timed {
     pub histogram: Option<Histogram<u64>>,
+    /// The latencies over time, sampled (none for throughput).
+    pub timeline: Option<Timeline>,
     pub messages: u64,
     pub elapsed: Duration,
     pub cpu: Duration,
@@ -221,8 +225,10 @@ impl Ends {
         // The closing message took one sequence number too.
         let seq = first + timed.messages + 1;
         self.exchange(ch, END, seq)?;
+        let (histogram, timeline) = timed.latencies.finish();
         Ok(Timed {
-            histogram: Some(timed.histogram),
+            histogram: Some(histogram),
+            timeline,
             messages: timed.messages,
             elapsed: timed.elapsed,
             cpu: process_cpu_time().saturating_sub(cpu0),
@@ -241,7 +247,7 @@ impl Ends {
         progress: &AtomicU64,
     ) -> io::Result<Timed> {
         let round_trip = case.pattern == Pattern::Latency;
-        let mut histogram = round_trip.then(new_histogram);
+        let mut latencies = round_trip.then(Latencies::new);
         let (out, back) = (&mut self.out, &mut self.back);
         let cpu0 = thread_cpu_time();
         let start = Instant::now();
@@ -250,13 +256,14 @@ impl Ends {
             // One load of a flag: cheap beside the fastest round trip (~100 ns),
             // and what lets Ctrl-C end a case of any length at once.
             stop_if_asked()?;
-            let used = match &mut histogram {
-                Some(h) => {
+            let used = match &mut latencies {
+                Some(l) => {
                     // The clock starts once the message is built, and stops
                     // once the echo is there, before it is checked.
                     let mut t0 = Instant::now();
                     send_data(ch, out, (seq, case.verify), || t0 = Instant::now())?;
-                    let arrived = || h.saturating_record(t0.elapsed().as_nanos() as u64);
+                    let into = || t0.duration_since(start).as_nanos() as u64;
+                    let arrived = || l.record(t0.elapsed().as_nanos() as u64, into);
                     receive_checked(ch, back, &mut self.replies, arrived)?;
                     1
                 }
@@ -279,8 +286,10 @@ impl Ends {
         } else {
             ErrorCounts::default()
         };
+        let (histogram, timeline) = latencies.map(Latencies::finish).unzip();
         Ok(Timed {
             histogram,
+            timeline: timeline.flatten(),
             messages: done,
             elapsed,
             cpu,

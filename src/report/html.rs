@@ -50,6 +50,9 @@ pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> St
     if !drawn.pairs.is_empty() {
         s += "<a href=\"#pairs\">Pairs of CPUs</a> · ";
     }
+    if result.rows.iter().any(|r| r.timeline.is_some()) {
+        s += "<a href=\"#over-time\">Over time</a> · ";
+    }
     s += "<a href=\"#not-run\">Unsupported and failed</a> · ";
     if result.probe.is_some() {
         s += "<a href=\"#properties\">Properties</a> · ";
@@ -73,6 +76,7 @@ pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> St
     }
     s += &super::tables::under_load(report);
     s += &super::heatmap::tables(report, &drawn.pairs);
+    s += &super::timeline::section(report);
     s += &not_ok(&result.rows);
     if let Some(p) = &result.probe {
         s += &properties(report, p);

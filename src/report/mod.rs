@@ -13,6 +13,7 @@ mod heatmap;
 mod html;
 mod summary;
 mod tables;
+mod timeline;
 
 pub use charts::register_font;
 

@@ -268,6 +268,24 @@ fn figure(
 /// ok, or how many cases of the row did not run and why (on hover).
 fn status_cell(rows: &[&Row]) -> String {
     let not_ok: Vec<&&Row> = rows.iter().filter(|r| r.status != Status::Ok).collect();
+    let unsteady: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            Some(format!(
+                "{} {}: {}",
+                r.pattern,
+                r.placement,
+                r.drift?.warning()
+            ))
+        })
+        .collect();
+    if not_ok.is_empty() && !unsteady.is_empty() {
+        return format!(
+            "<td class=\"warn\" title=\"{}\"><a href=\"#over-time\">ok, {} not steady</a></td>",
+            escape(&unsteady.join("\n")),
+            unsteady.len()
+        );
+    }
     if not_ok.is_empty() {
         return "<td>ok</td>".into();
     }

@@ -13,9 +13,50 @@ pub fn write(path: &Path, result: &ResultFile) -> std::io::Result<()> {
 
 /// Any serialisable document, written atomically.
 pub fn write_value(path: &Path, result: &impl serde::Serialize) -> std::io::Result<()> {
-    let mut text = serde_json::to_vec_pretty(result)?;
-    text.push(b'\n');
-    write_atomically(path, &text)
+    let pretty =
+        String::from_utf8(serde_json::to_vec_pretty(result)?).expect("serde_json writes UTF-8");
+    write_atomically(path, (numbers_on_one_line(&pretty) + "\n").as_bytes())
+}
+
+/// Pretty JSON, but with each array of numbers (a timeline's points, a
+/// curve, trials) on one line: pretty-printed one number per line, they
+/// would double a result file's size and bury its structure.
+fn numbers_on_one_line(pretty: &str) -> String {
+    let mut out: Vec<String> = Vec::new();
+    // The lines of `out` that open an array not yet closed.
+    let mut open: Vec<usize> = Vec::new();
+    for line in pretty.lines() {
+        let trimmed = line.trim_start();
+        if !matches!(trimmed, "]" | "],") {
+            // A line that ends with `[` opens an array: a string's line
+            // ends with its closing quote.
+            if trimmed.ends_with('[') {
+                open.push(out.len());
+            }
+            out.push(line.to_string());
+            continue;
+        }
+        let Some(start) = open.pop() else {
+            out.push(line.to_string());
+            continue;
+        };
+        let items: Vec<&str> = out[start + 1..]
+            .iter()
+            .map(|l| l.trim().trim_end_matches(','))
+            .collect();
+        if items.iter().all(|i| one_line_value(i)) {
+            let joined = format!("{}{}{trimmed}", out[start], items.join(", "));
+            out.truncate(start);
+            out.push(joined);
+        } else {
+            out.push(line.to_string());
+        }
+    }
+    out.join("\n")
+}
+
+fn one_line_value(item: &str) -> bool {
+    item.parse::<f64>().is_ok() || (item.starts_with('[') && item.ends_with(']'))
 }
 
 /// Writes `bytes` to a temporary file beside `path` and renames it into
@@ -123,4 +164,24 @@ pub fn read(path: &Path) -> Result<ResultFile, String> {
     })?;
     crate::results::validate::validate(&result).map_err(|e| format!("'{shown}': {e}"))?;
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn arrays_of_numbers_are_written_on_one_line() {
+        let value = serde_json::json!({"trials": [1.5, 2], "points": [[1, 2, 3], [4, 5, 6]],
+            "names": ["a", "b"], "rows": [{"x": [1]}], "note": "a [ bracket"});
+        let pretty = serde_json::to_string_pretty(&value).unwrap();
+        let text = super::numbers_on_one_line(&pretty);
+        assert!(text.contains("\"trials\": [1.5, 2]"), "{text}");
+        assert!(
+            text.contains("\"points\": [[1, 2, 3], [4, 5, 6]]"),
+            "{text}"
+        );
+        assert!(text.contains("\"x\": [1]"), "{text}");
+        assert!(text.contains("\"names\": [\n"), "{text}");
+        let back: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, value);
+    }
 }

@@ -2,6 +2,7 @@
 //! other people's tools. Extend it freely; change a field's meaning only with
 //! a new `SCHEMA_VERSION`.
 
+pub mod distribution;
 pub mod file;
 pub mod format;
 pub mod machine;
@@ -530,6 +531,17 @@ pub struct Row {
     /// one clock for every process of the machine) to its receipt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_way_ns: Option<Rtt>,
+    /// The whole distribution behind `rtt_ns` (or `one_way_ns`), every
+    /// trial's messages added: HdrHistogram's V2 compressed encoding in
+    /// base64 (`distribution.rs`). Absent in files from before it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub histogram: Option<String>,
+    /// The latencies of the row's median trial over time, sampled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeline: Option<distribution::Timeline>,
+    /// Set when that trial's first and last thirds differ beyond the noise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drift: Option<distribution::Drift>,
 }
 
 /// How an open loop kept to its schedule.
@@ -583,6 +595,9 @@ impl Row {
             schedule: None,
             senders: None,
             one_way_ns: None,
+            histogram: None,
+            timeline: None,
+            drift: None,
         }
     }
 

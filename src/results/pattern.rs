@@ -68,6 +68,10 @@ pub struct Metric {
 pub struct Distribution {
     pub name: &'static str,
     pub read: fn(&Row) -> Option<&Rtt>,
+    /// Where a row keeps it: its percentiles are read from the histogram.
+    pub write: fn(&mut Row, Rtt),
+    /// Whether the report plots its curve by percentile (`rtt_curve_ns`).
+    pub curve: bool,
     pub required: bool,
 }
 
@@ -222,6 +226,8 @@ fn placed(r: &Row) -> String {
 const RTT: Distribution = Distribution {
     name: "rtt_ns",
     read: rtt,
+    write: |r, d| r.rtt_ns = Some(d),
+    curve: true,
     required: true,
 };
 
@@ -486,6 +492,8 @@ static FAN_IN: Description = Description {
     distributions: &[Distribution {
         name: "one_way_ns",
         read: one_way,
+        write: |r, d| r.one_way_ns = Some(d),
+        curve: false,
         required: false,
     }],
     load: Load::Senders,

@@ -88,7 +88,33 @@ fn check_figures(row: &Row) -> Result<(), String> {
         return Err("status ok with no trials; each measured row has one figure per trial".into());
     }
     pattern_figures(row)?;
-    median_of_trials(row)
+    match row.decoded_histogram() {
+        Some(h) => figures_of_histogram(row, &h?),
+        None => median_of_trials(row),
+    }
+}
+
+/// A row with its histogram shows that histogram's percentiles (every
+/// trial's messages added): a file whose figures say otherwise would let
+/// a reader of the histogram and a reader of the row disagree.
+fn figures_of_histogram(row: &Row, h: &hdrhistogram::Histogram<u64>) -> Result<(), String> {
+    let Some(d) = row.pattern.describe().distributions.first() else {
+        return Err(format!("a {} row carries no histogram", row.pattern));
+    };
+    let shown = (d.read)(row).ok_or_else(|| format!("it has a histogram but no {}", d.name))?;
+    let decoded = super::distribution::percentiles(h);
+    let pairs = [
+        ("p50", shown.p50, decoded.p50),
+        ("p99", shown.p99, decoded.p99),
+        ("p99.9", shown.p999, decoded.p999),
+    ];
+    match pairs.iter().find(|(_, a, b)| a != b) {
+        Some((q, a, b)) => Err(format!(
+            "its {}.{q} is {a} ns but its histogram's is {b} ns; the figures are read from the histogram",
+            d.name
+        )),
+        None => Ok(()),
+    }
 }
 
 /// The figures a row of its pattern carries (its description says which),
