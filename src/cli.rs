@@ -36,6 +36,8 @@ pub enum Command {
     Report(ReportArgs),
     /// Compare two result files; exit 1 when a case regressed
     Compare(CompareArgs),
+    /// Build a static site comparing the result files of many machines, each with its own report
+    Gallery(GalleryArgs),
     /// Convert a result file for benchmark-history tools
     Export(ExportArgs),
     /// Print a shell completion script (e.g. `ipcbench completions bash > /etc/bash_completion.d/ipcbench`)
@@ -77,6 +79,19 @@ pub struct CompareArgs {
     /// Do not fail when cases the baseline measured are absent or unsupported in the current run
     #[arg(long)]
     pub allow_missing: bool,
+    /// What a change must stay clear of: the quartiles of the merged histograms where both rows have them, or the trials' range
+    #[arg(long, value_enum, default_value_t)]
+    pub by: crate::compare::By,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GalleryArgs {
+    /// Result files, and folders to search for them (*.json, four levels deep)
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    /// The folder to write index.html and each run's report into (new, or one ipcbench wrote)
+    #[arg(short, long)]
+    pub out: PathBuf,
 }
 
 #[derive(clap::Args, Debug)]

@@ -11,7 +11,10 @@
 //! its reference keeps a regression of its own from being diluted. With
 //! `--repeat N` a row has N normalised costs; it regressed only when their
 //! median moved by more than the threshold, the raw median did too, *and*
-//! the two runs' normalised ranges do not overlap.
+//! the two runs' normalised ranges do not overlap. A latency row that
+//! carries its histogram (every trial's messages) is judged by its
+//! distribution instead: its median, and both its quartiles, which must
+//! have moved past the threshold too (`--by trials` judges by trials only).
 
 use crate::results::{Pattern, ResultFile, Row, Status};
 
@@ -73,9 +76,22 @@ fn costs(r: &Row) -> Vec<f64> {
         .collect()
 }
 
-/// The row's costs divided, trial by trial, by its run's reference.
-fn normalised(run: &ResultFile, r: &Row) -> Option<Vec<f64>> {
-    let own = costs(r);
+/// What `compare` judges a row's spread by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum By {
+    /// Where both rows carry their histogram and are judged by its median
+    /// (latency): the quartiles of every message of every trial must move
+    /// with the median; elsewhere, the trials.
+    #[default]
+    Distributions,
+    /// The trials' range only, as files without histograms are judged.
+    Trials,
+}
+
+/// The row's run's reference, trial by trial: the geometric mean of the
+/// other transports' costs in the same case (the calibration loop's when
+/// the row is alone in it).
+fn reference(run: &ResultFile, r: &Row, trials: usize) -> Option<Vec<f64>> {
     let case = r.key().but_mechanism();
     let peers: Vec<Vec<f64>> = run
         .rows
@@ -84,26 +100,116 @@ fn normalised(run: &ResultFile, r: &Row) -> Option<Vec<f64>> {
             p.mechanism != r.mechanism && p.status == Status::Ok && p.key().but_mechanism() == case
         })
         .map(costs)
-        .filter(|c| c.len() >= own.len())
+        .filter(|c| c.len() >= trials)
         .collect();
     let reference: Vec<f64> = if peers.is_empty() {
         run.calibration.reference_ns.clone()
     } else {
-        (0..own.len())
+        (0..trials)
             .map(|t| {
                 let logs: f64 = peers.iter().map(|p| p[t].ln()).sum();
                 (logs / peers.len() as f64).exp()
             })
             .collect()
     };
-    if reference.len() < own.len() || own.is_empty() {
+    (reference.len() >= trials && trials > 0).then_some(reference)
+}
+
+/// A row's cost against its reference: low, middle and high, and the raw
+/// middle figure (the row's, in its unit).
+struct Spread {
+    lo: f64,
+    mid: f64,
+    hi: f64,
+    raw: f64,
+    /// Low and high are a distribution's quartiles, not trials' extremes.
+    quartiles: bool,
+}
+
+impl Spread {
+    /// Whether `self` lies above `base` beyond the noise. Trials: every
+    /// trial above every one of the baseline's. Distributions: both
+    /// quartiles moved by more than the threshold too, so that the bulk
+    /// of the messages moved, not a tail or one trial's burst.
+    fn clear_above(&self, base: &Spread, threshold: f64) -> bool {
+        if self.quartiles {
+            self.lo > base.lo * (1.0 + threshold) && self.hi > base.hi * (1.0 + threshold)
+        } else {
+            self.lo > base.hi
+        }
+    }
+
+    fn clear_below(&self, base: &Spread, threshold: f64) -> bool {
+        if self.quartiles {
+            self.lo < base.lo * (1.0 - threshold) && self.hi < base.hi * (1.0 - threshold)
+        } else {
+            self.hi < base.lo
+        }
+    }
+}
+
+/// By the trials: their normalised costs' range and median.
+fn trial_spread(run: &ResultFile, r: &Row) -> Option<Spread> {
+    let own = costs(r);
+    let reference = reference(run, r, own.len())?;
+    let mut n: Vec<f64> = own.iter().zip(&reference).map(|(c, r)| c / r).collect();
+    let mut raw = if r.trials.is_empty() {
+        r.headline().into_iter().collect()
+    } else {
+        r.trials.clone()
+    };
+    Some(Spread {
+        lo: n.iter().copied().fold(f64::MAX, f64::min),
+        hi: n.iter().copied().fold(f64::MIN, f64::max),
+        mid: median(&mut n),
+        raw: median(&mut raw),
+        quartiles: false,
+    })
+}
+
+/// By the distribution: its quartiles over the trials' median reference,
+/// from every message of every trial, where three trials' medians can
+/// jump between the modes of a two-humped case.
+fn distribution_spread(run: &ResultFile, r: &Row) -> Option<Spread> {
+    if !r.pattern.describe().headline_is_median {
         return None;
     }
-    Some(own.iter().zip(&reference).map(|(c, r)| c / r).collect())
+    let h = r.decoded_histogram()?.ok()?;
+    let trials = r.trials.len().max(1);
+    let mut reference = reference(run, r, trials)?;
+    reference.truncate(trials);
+    let scale = median(&mut reference);
+    let q = |q: f64| h.value_at_quantile(q) as f64;
+    Some(Spread {
+        lo: q(0.25) / scale,
+        mid: q(0.5) / scale,
+        hi: q(0.75) / scale,
+        raw: q(0.5),
+        quartiles: true,
+    })
+}
+
+fn spreads(
+    baseline: (&ResultFile, &Row),
+    current: (&ResultFile, &Row),
+    by: By,
+) -> Option<(Spread, Spread)> {
+    if by == By::Distributions {
+        if let (Some(b), Some(c)) = (
+            distribution_spread(baseline.0, baseline.1),
+            distribution_spread(current.0, current.1),
+        ) {
+            return Some((b, c));
+        }
+    }
+    Some((
+        trial_spread(baseline.0, baseline.1)?,
+        trial_spread(current.0, current.1)?,
+    ))
 }
 
 /// Every case present and measured in both runs, with its verdict.
-pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> Vec<Change> {
+pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64, by: By) -> Vec<Change> {
     let mut out = collapses(baseline, current);
     for c in current.rows.iter().filter(|r| r.status == Status::Ok) {
         let Some(b) = baseline
@@ -124,61 +230,51 @@ pub fn compare(baseline: &ResultFile, current: &ResultFile, threshold: f64) -> V
             }
             _ => {}
         }
-        let (Some(mut nb), Some(mut nc)) = (normalised(baseline, b), normalised(current, c)) else {
+        let Some((sb, sc)) = spreads((baseline, b), (current, c), by) else {
             continue;
         };
-        let (lo_b, hi_b) = (
-            nb.iter().copied().fold(f64::MAX, f64::min),
-            nb.iter().copied().fold(f64::MIN, f64::max),
-        );
-        let (lo_c, hi_c) = (
-            nc.iter().copied().fold(f64::MAX, f64::min),
-            nc.iter().copied().fold(f64::MIN, f64::max),
-        );
-        let change = median(&mut nc) / median(&mut nb) - 1.0;
-        let raw = |r: &Row| {
-            let mut v = if r.trials.is_empty() {
-                r.headline().into_iter().collect()
-            } else {
-                r.trials.clone()
-            };
-            median(&mut v)
-        };
-        let (rb, rc) = (raw(b), raw(c));
-        let raw_change = if c.pattern.is_latency() {
-            rc / rb - 1.0
-        } else {
-            rb / rc - 1.0
-        };
-        // A transport that really got slower is slower both in its own
-        // figures and against the reference; a machine-wide slowdown moves
-        // only the first, a shifting reference only the second.
-        // A figure that fell to zero or grew without bound leaves no finite
-        // ratio: that is a collapse, the worst regression there is.
-        let collapsed = !change.is_finite() || !raw_change.is_finite();
-        let verdict = if collapsed || change > threshold && raw_change > threshold && lo_c > hi_b {
-            Verdict::Regression
-        } else if change < -threshold && raw_change < -threshold && hi_c < lo_b {
-            Verdict::Improvement
-        } else if change.abs() > threshold {
-            Verdict::Noisy
-        } else {
-            Verdict::Unchanged
-        };
-        out.push(Change {
-            mechanism: c.transport_label().into_owned(),
-            pattern: c.pattern,
-            placement: c.placement.to_string(),
-            size_bytes: c.size_bytes,
-            load: c.load_label(),
-            baseline: rb,
-            current: rc,
-            raw_change,
-            change,
-            verdict,
-        });
+        out.push(judged(c, &sb, &sc, threshold));
     }
     out
+}
+
+/// A transport that really got slower is slower both in its own figures
+/// and against the reference, and its spread stays clear of the
+/// baseline's; a machine-wide slowdown moves only the first, a shifting
+/// reference only the second. A figure that fell to zero or grew without
+/// bound leaves no finite ratio: that is a collapse, the worst regression
+/// there is.
+fn judged(c: &Row, sb: &Spread, sc: &Spread, threshold: f64) -> Change {
+    let change = sc.mid / sb.mid - 1.0;
+    let raw_change = if c.pattern.is_latency() {
+        sc.raw / sb.raw - 1.0
+    } else {
+        sb.raw / sc.raw - 1.0
+    };
+    let collapsed = !change.is_finite() || !raw_change.is_finite();
+    let verdict = if collapsed
+        || change > threshold && raw_change > threshold && sc.clear_above(sb, threshold)
+    {
+        Verdict::Regression
+    } else if change < -threshold && raw_change < -threshold && sc.clear_below(sb, threshold) {
+        Verdict::Improvement
+    } else if change.abs() > threshold {
+        Verdict::Noisy
+    } else {
+        Verdict::Unchanged
+    };
+    Change {
+        mechanism: c.transport_label().into_owned(),
+        pattern: c.pattern,
+        placement: c.placement.to_string(),
+        size_bytes: c.size_bytes,
+        load: c.load_label(),
+        baseline: sb.raw,
+        current: sc.raw,
+        raw_change,
+        change,
+        verdict,
+    }
 }
 
 /// An open-loop row whose sender or echoes fell behind the offered rate.
@@ -475,7 +571,7 @@ mod tests {
     }
 
     fn verdict_of(b: &ResultFile, c: &ResultFile, m: &str) -> Verdict {
-        compare(b, c, 0.10)
+        compare(b, c, 0.10, By::Distributions)
             .into_iter()
             .find(|x| x.mechanism == m)
             .unwrap()
@@ -516,6 +612,58 @@ mod tests {
         assert_eq!(verdict_of(&base, &cur, "uds-stream"), Verdict::Noisy);
         let same = run(&[5000.0, 5000.0, 5000.0], &[10100.0, 9900.0, 10000.0]);
         assert_eq!(verdict_of(&base, &same, "uds-stream"), Verdict::Unchanged);
+    }
+
+    /// The run with each row's histogram: 300 round trips within ±4 % of
+    /// `centre(mechanism)`.
+    fn with_histograms(mut run: ResultFile, centre: impl Fn(&str) -> f64) -> ResultFile {
+        for r in &mut run.rows {
+            let mut h = crate::results::distribution::new_histogram();
+            for i in 0..300u64 {
+                let v = centre(&r.mechanism) * (0.96 + 0.08 * i as f64 / 300.0);
+                h.record(v as u64).unwrap();
+            }
+            r.set_distribution(&h);
+        }
+        run
+    }
+
+    #[test]
+    fn histograms_flag_a_shift_whose_trials_overlap() {
+        // A trial's median can jump (a bimodal case, a burst in one
+        // trial) while every message's distribution moved 25 %, clear of
+        // the baseline's: by trials it is noise, by distributions not.
+        let base = run(&[5000.0, 5000.0, 5000.0], &[10000.0, 10000.0, 12600.0]);
+        let cur = run(&[5000.0, 5000.0, 5000.0], &[12500.0, 12500.0, 12500.0]);
+        assert_eq!(verdict_of(&base, &cur, "uds-stream"), Verdict::Noisy);
+        let centre = |at: f64| move |m: &str| if m == "pipe" { 5000.0 } else { at };
+        let base = with_histograms(base, centre(10000.0));
+        let cur = with_histograms(cur, centre(12500.0));
+        assert_eq!(verdict_of(&base, &cur, "uds-stream"), Verdict::Regression);
+        let by_trials = compare(&base, &cur, 0.10, By::Trials);
+        let uds = by_trials
+            .iter()
+            .find(|c| c.mechanism == "uds-stream")
+            .unwrap();
+        assert_eq!(uds.verdict, Verdict::Noisy);
+    }
+
+    #[test]
+    fn a_median_that_moved_without_the_upper_quartile_is_noise() {
+        // 7 to 13 µs, then 10 to 13 µs: the median moved 15 %, the upper
+        // quartile 6.5 %. The fast messages got slower, the bulk did not.
+        let mut base = with_histograms(run(&[5000.0; 3], &[10000.0; 3]), |_| 5000.0);
+        let mut cur = with_histograms(run(&[5000.0; 3], &[11500.0; 3]), |_| 5000.0);
+        for (run, from) in [(&mut base, 7000.0), (&mut cur, 10000.0)] {
+            let uds = run.rows.iter_mut().find(|r| r.mechanism == "uds-stream");
+            let mut h = crate::results::distribution::new_histogram();
+            for i in 0..300u64 {
+                h.record((from + (13000.0 - from) * i as f64 / 300.0) as u64)
+                    .unwrap();
+            }
+            uds.unwrap().set_distribution(&h);
+        }
+        assert_eq!(verdict_of(&base, &cur, "uds-stream"), Verdict::Noisy);
     }
 
     #[test]

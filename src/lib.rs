@@ -18,6 +18,7 @@ pub mod doctor;
 pub mod error;
 pub mod export;
 pub mod floors;
+pub mod gallery;
 pub mod harness;
 pub mod isolation;
 pub mod list;

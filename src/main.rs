@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use ipcbench::cli::{
-    Cli, Command, CompareArgs, DoctorArgs, ExportArgs, ProbeArgs, ReportArgs, RunArgs,
+    Cli, Command, CompareArgs, DoctorArgs, ExportArgs, GalleryArgs, ProbeArgs, ReportArgs, RunArgs,
 };
 use ipcbench::error::Error;
 use ipcbench::{export, harness, list, options, output, say, suite, tell};
@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         Some(Command::Report(args)) => report(&args),
         Some(Command::Doctor(args)) => doctor(&args),
         Some(Command::Compare(args)) => compare(&args),
+        Some(Command::Gallery(args)) => gallery(&args),
         Some(Command::Export(args)) => export_result(&args),
         Some(Command::Completions { shell }) => {
             let mut cli = <Cli as clap::CommandFactory>::command();
@@ -140,6 +141,33 @@ fn report(args: &ReportArgs) -> i32 {
     }
 }
 
+/// The site from every readable file; each file left out is named on
+/// stderr with why, and only a gallery of none fails (exit 2).
+fn gallery(args: &GalleryArgs) -> i32 {
+    let outcome = (|| -> Result<std::path::PathBuf, Error> {
+        ipcbench::sys::interrupt::install()
+            .map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
+        options::check_output_dir(&args.out)?;
+        let gallery = ipcbench::gallery::gather(&args.inputs).map_err(Error::Usage)?;
+        for why in &gallery.refused {
+            output::warn(&format!("left out: {why}"));
+        }
+        ipcbench::gallery::write(&gallery, &args.out).map_err(|e| {
+            match ipcbench::sys::interrupt::interrupted() {
+                true => Error::Interrupted,
+                false => Error::Runtime(e),
+            }
+        })
+    })();
+    match outcome {
+        Ok(index) => {
+            say!("gallery written to {}", index.display());
+            0
+        }
+        Err(e) => fail(&e),
+    }
+}
+
 fn compare(args: &CompareArgs) -> i32 {
     let read = |p: &std::path::Path| ipcbench::results::file::read(p).map_err(Error::Usage);
     let (baseline, current) = match read(&args.baseline).and_then(|b| Ok((b, read(&args.current)?)))
@@ -150,7 +178,7 @@ fn compare(args: &CompareArgs) -> i32 {
     if let Some(w) = ipcbench::compare::machine_warning(&baseline, &current) {
         tell!("warning: {w}");
     }
-    let changes = ipcbench::compare::compare(&baseline, &current, args.max_regression);
+    let changes = ipcbench::compare::compare(&baseline, &current, args.max_regression, args.by);
     output::out(&ipcbench::compare::table(&changes));
     for (name, only) in ipcbench::compare::one_sided(&baseline, &current) {
         if !only.is_empty() {

@@ -126,14 +126,22 @@ pub fn parse_mechanisms(list: &str) -> Result<Vec<&'static str>, String> {
     Ok(chosen)
 }
 
-/// `corrupt@N`, `drop@N`, `repeat@N` or `swap@N` (test-only fault injection).
+/// `corrupt@N`, `drop@N`, … (test-only fault injection), optionally for
+/// one transport: `slower@25:pipe`.
 pub fn parse_injection(s: &str) -> Result<Injection, String> {
     let bad = || {
         format!(
-            "invalid injection '{s}': expected corrupt@N, drop@N, repeat@N, swap@N, garbage@N, sender-dies@N, dies-holding@N or slow@0"
+            "invalid injection '{s}': expected corrupt@N, drop@N, repeat@N, swap@N, garbage@N, sender-dies@N, dies-holding@N, slow@0 or slower@PERCENT (1 to 1000), each optionally :TRANSPORT"
         )
     };
-    let (kind, at) = s.split_once('@').ok_or_else(bad)?;
+    let (fault, only) = match s.split_once(':') {
+        Some((f, name)) => (
+            f,
+            Some(crate::transport::by_name(name).ok_or_else(bad)?.name()),
+        ),
+        None => (s, None),
+    };
+    let (kind, at) = fault.split_once('@').ok_or_else(bad)?;
     let fault = match kind {
         "corrupt" => Fault::Corrupt,
         "drop" => Fault::Drop,
@@ -143,12 +151,14 @@ pub fn parse_injection(s: &str) -> Result<Injection, String> {
         "sender-dies" => Fault::SenderDies,
         "slow" => Fault::SlowPeer,
         "dies-holding" => Fault::DiesHolding,
+        "slower" => Fault::Slower,
         _ => return Err(bad()),
     };
-    Ok(Injection {
-        fault,
-        at: at.parse().map_err(|_| bad())?,
-    })
+    let at = at.parse().map_err(|_| bad())?;
+    if fault == Fault::Slower && !(1..=1000).contains(&at) {
+        return Err(bad());
+    }
+    Ok(Injection { fault, at, only })
 }
 
 /// Checks, before anything runs, that the result file can be written there,

@@ -23,42 +23,126 @@ fn script_options() -> Vec<String> {
     words[from..to].iter().map(|w| w.to_string()).collect()
 }
 
-/// Every `ipcbench <command> <options>` of the workflow's steps, with its
-/// environment variables expanded; the file must be YAML of a workflow.
-fn workflow_commands() -> Vec<Vec<String>> {
+fn workflow() -> yaml_rust2::Yaml {
     let text = read(".github/workflows/benchmark.yml");
-    let docs = yaml_rust2::YamlLoader::load_from_str(&text)
+    let mut docs = yaml_rust2::YamlLoader::load_from_str(&text)
         .unwrap_or_else(|e| panic!("the workflow is not YAML: {e}"));
-    let doc = &docs[0];
-    let quick = doc["env"]["QUICK"]
-        .as_str()
-        .expect("the workflow sets QUICK");
-    let steps = doc["jobs"]["benchmark"]["steps"]
+    docs.remove(0)
+}
+
+/// A job's steps; each runs a command or uses an action.
+fn steps<'a>(doc: &'a yaml_rust2::Yaml, job: &str) -> &'a [yaml_rust2::Yaml] {
+    let steps = doc["jobs"][job]["steps"]
         .as_vec()
-        .expect("the workflow has a job 'benchmark' with steps");
-    let mut out = Vec::new();
+        .unwrap_or_else(|| panic!("the workflow has no job '{job}' with steps"));
     for step in steps {
         assert!(
             step["run"].as_str().is_some() != step["uses"].as_str().is_some(),
             "a step runs a command or uses an action: {step:?}"
         );
-        let Some(run) = step["run"].as_str() else {
-            continue;
-        };
-        for line in run.lines() {
-            let line = line.replace("$QUICK", quick);
-            let Some((_, rest)) = line.split_once("target/release/ipcbench ") else {
-                continue;
-            };
-            let words: Vec<String> = rest
-                .split_whitespace()
-                .take_while(|w| !["|", "||", ">", "2>&1"].contains(w))
-                .map(String::from)
-                .collect();
-            out.push(words);
+    }
+    steps
+}
+
+/// Every `ipcbench <command> <options>` of the workflow's jobs, with its
+/// environment variables expanded; the file must be YAML of a workflow.
+fn workflow_commands() -> Vec<Vec<String>> {
+    let doc = workflow();
+    let quick = doc["env"]["QUICK"]
+        .as_str()
+        .expect("the workflow sets QUICK");
+    let mut out = Vec::new();
+    for job in ["benchmark", "gallery"] {
+        for run in steps(&doc, job).iter().filter_map(|s| s["run"].as_str()) {
+            for line in run.lines() {
+                let line = line.replace("$QUICK", quick);
+                let Some((_, rest)) = line.split_once("target/release/ipcbench ") else {
+                    continue;
+                };
+                let words: Vec<String> = rest
+                    .split_whitespace()
+                    .take_while(|w| !["|", "||", ">", "2>&1"].contains(w))
+                    .map(String::from)
+                    .collect();
+                out.push(words);
+            }
         }
     }
     out
+}
+
+/// The fleet: the suite runs on an x86-64 and an arm64 runner, each keeps
+/// its result file apart, and a last job makes the gallery from them all.
+#[test]
+fn the_workflow_runs_a_fleet_and_builds_its_gallery() {
+    let doc = workflow();
+    let job = &doc["jobs"]["benchmark"];
+    let runners: Vec<&str> = job["strategy"]["matrix"]["runner"]
+        .as_vec()
+        .expect("the benchmark job has a matrix of runners")
+        .iter()
+        .filter_map(|r| r.as_str())
+        .collect();
+    assert!(
+        runners.contains(&"ubuntu-latest"),
+        "no x86-64 runner: {runners:?}"
+    );
+    assert!(
+        runners.iter().any(|r| r.ends_with("-arm")),
+        "no arm64 runner: {runners:?}"
+    );
+    assert_eq!(job["runs-on"].as_str(), Some("${{ matrix.runner }}"));
+    assert_eq!(job["strategy"]["fail-fast"].as_bool(), Some(false));
+    let upload = |job: &str| -> Vec<String> {
+        steps(&doc, job)
+            .iter()
+            .filter(|s| {
+                s["uses"]
+                    .as_str()
+                    .is_some_and(|u| u.starts_with("actions/upload-artifact"))
+            })
+            .map(|s| s["with"]["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let kept = upload("benchmark");
+    assert!(
+        kept.iter().any(|n| n.contains("${{ matrix.runner }}")),
+        "each runner's artifact needs a name of its own: {kept:?}"
+    );
+    let gallery = &doc["jobs"]["gallery"];
+    assert_eq!(gallery["needs"].as_str(), Some("benchmark"));
+    let fetched = steps(&doc, "gallery")
+        .iter()
+        .find(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/download-artifact"))
+        })
+        .expect("the gallery job downloads the runners' artifacts");
+    let folder = fetched["with"]["path"].as_str().unwrap();
+    let built = workflow_commands()
+        .into_iter()
+        .find(|w| w[0] == "gallery")
+        .expect("the gallery job runs ipcbench gallery");
+    assert!(
+        built.iter().any(|w| w.starts_with(&format!("{folder}/"))),
+        "the gallery reads the downloaded folder: {built:?}"
+    );
+    let out = &built[built.iter().position(|w| w == "--out").unwrap() + 1];
+    let uploaded = steps(&doc, "gallery")
+        .iter()
+        .filter(|s| {
+            s["uses"]
+                .as_str()
+                .is_some_and(|u| u.starts_with("actions/upload-artifact"))
+        })
+        .any(|s| {
+            s["with"]["path"]
+                .as_str()
+                .is_some_and(|p| p.trim_end_matches('/') == out)
+        });
+    assert!(uploaded, "the gallery job uploads {out}");
+    assert!(!upload("gallery").is_empty());
 }
 
 #[test]
@@ -83,7 +167,7 @@ fn the_workflow_names_only_what_ipcbench_has() {
         }
         seen.insert(words[0].clone());
     }
-    for needed in ["run", "compare", "export", "report", "doctor"] {
+    for needed in ["run", "compare", "export", "report", "doctor", "gallery"] {
         assert!(
             seen.contains(needed),
             "the workflow never runs `ipcbench {needed}`"

@@ -47,6 +47,10 @@ pub struct CaseSpec {
     /// message (counted from the first, warm-up included).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dies_holding_at: Option<u64>,
+    /// Test only: the peer makes each message's cycle this many percent
+    /// longer (a slowdown `compare` must flag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slower_percent: Option<u64>,
     /// `--memory-node`: the node the peer binds the shared mappings it
     /// makes to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -63,7 +67,12 @@ impl CaseSpec {
         size: usize,
         settings: &Settings,
     ) -> CaseSpec {
-        let at = |fault: Fault| settings.inject.filter(|i| i.fault == fault).map(|i| i.at);
+        let at = |fault: Fault| {
+            settings
+                .inject
+                .filter(|i| i.fault == fault && i.only.is_none_or(|m| m == transport.name()))
+                .map(|i| i.at)
+        };
         CaseSpec {
             mechanism: transport.name().to_string(),
             pattern,
@@ -81,6 +90,7 @@ impl CaseSpec {
             senders: None,
             sender_dies_at: at(Fault::SenderDies),
             dies_holding_at: at(Fault::DiesHolding),
+            slower_percent: at(Fault::Slower),
             memory_node: settings.memory_node,
         }
     }

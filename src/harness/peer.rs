@@ -97,6 +97,7 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
         slow,
         garbage_at: case.garbage_at,
         dies_holding_at: case.dies_holding_at,
+        slower_percent: case.slower_percent,
     };
     workload::serve(
         &mut *channel,

@@ -48,13 +48,29 @@ pub enum Fault {
     /// The peer of a lending channel takes a data message and, holding
     /// it, kills itself.
     DiesHolding,
+    /// The peer makes each message's cycle `at` percent longer: what
+    /// `compare` must flag (scripts/compare-power.sh).
+    Slower,
+}
+
+impl Fault {
+    /// Whether the harness's sender makes it (the rest are the peer's).
+    fn is_senders(self) -> bool {
+        matches!(
+            self,
+            Fault::Corrupt | Fault::Drop | Fault::Repeat | Fault::Swap
+        )
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Injection {
     pub fault: Fault,
-    /// Which data message (counted from the first timed one) it hits.
+    /// Which data message (counted from the first timed one) it hits;
+    /// for `Slower`, by how many percent.
     pub at: u64,
+    /// The one transport it hits (`slower@25:pipe`); every one if none.
+    pub only: Option<&'static str>,
 }
 
 /// What the peer reports over the control pipe when it is done.
@@ -267,8 +283,9 @@ impl Ends {
                     receive_checked(ch, back, &mut self.replies, arrived)?;
                     1
                 }
-                // The test-only faults stay out of the measured path.
-                None if inject.is_none() => {
+                // The test-only faults stay out of the measured path, and
+                // the peer's own leave the sender's path as in a normal run.
+                None if !inject.is_some_and(|i| i.fault.is_senders()) => {
                     send_data(ch, out, (seq, case.verify), || {})?;
                     1
                 }
@@ -486,9 +503,13 @@ fn send_with_fault(
     match fault {
         // The peer's faults are the peer's to make; a sender's death, the sender's.
         None
-        | Some(Fault::PeerGarbage | Fault::SenderDies | Fault::SlowPeer | Fault::DiesHolding) => {
-            ch.send(&out.buf)?
-        }
+        | Some(
+            Fault::PeerGarbage
+            | Fault::SenderDies
+            | Fault::SlowPeer
+            | Fault::DiesHolding
+            | Fault::Slower,
+        ) => ch.send(&out.buf)?,
         Some(Fault::Corrupt) => {
             let last = out.buf.len() - 1;
             out.buf[last] ^= 0x40;
@@ -522,6 +543,8 @@ pub struct PeerFaults {
     /// Take this data message (counted from the first, warm-up included)
     /// where it lies, and die holding it.
     pub dies_holding_at: Option<u64>,
+    /// Make each message's cycle this many percent longer.
+    pub slower_percent: Option<u64>,
 }
 
 /// Peer side: answer what the pattern asks for until END.
@@ -539,6 +562,7 @@ pub fn serve(
     let mut cpu0 = process_cpu_time();
     let mut t0 = Instant::now();
     let mut data_seen = 0u64;
+    let mut pacer = Pacer::new(faults);
     // Set at SYNC: the timed part's first data message's count.
     let mut seen_at_sync = None;
     loop {
@@ -561,7 +585,8 @@ pub fn serve(
                     Some(control) => control,
                     None => {
                         data_seen += 1;
-                        pace(faults.slow, data_seen);
+                        pacer.pace(data_seen);
+                        pacer.stretch();
                         continue;
                     }
                 }
@@ -579,10 +604,14 @@ pub fn serve(
         } else if flags != DATA {
             ch.send_control(&buf[..n])?;
         } else if echo_all {
+            // A stretch after the echo would hide in the other side's
+            // wake-up; before it, it lengthens the round trip.
+            pacer.stretch();
             ch.send(&buf[..n])?;
         }
         match flags {
             SYNC => {
+                pacer.timed = true;
                 cpu0 = process_cpu_time();
                 t0 = Instant::now();
                 seen_at_sync = Some(data_seen);
@@ -608,8 +637,9 @@ pub fn serve(
             }
             _ => {
                 data_seen += 1;
-                pace(faults.slow, data_seen);
+                pacer.pace(data_seen);
                 if !echo_all {
+                    pacer.stretch();
                     verifier.check(&buf[..n], size);
                 }
             }
@@ -625,9 +655,76 @@ fn die_holding(lender: &mut dyn Lending) -> io::Result<()> {
     unreachable!("SIGKILL cannot be caught")
 }
 
-/// A slow peer (a test's fault) stalls 1 ms every 64 data messages.
-fn pace(slow: bool, data_seen: u64) {
-    if slow && data_seen.is_multiple_of(64) {
-        std::thread::sleep(Duration::from_millis(1));
+/// How a peer slows itself down for a test: a stall of 1 ms every 64
+/// messages, or its median cycle between messages made a share longer
+/// than it was over the timed part's first cycles. The share is held by
+/// feedback, not added once: on a VM a CPU that spins before it sleeps
+/// wakes faster, so a fixed spin can hide in the wake-up it replaces
+/// (seen: 15 µs of spin left a 62 µs cross-CPU round trip unchanged). The
+/// warm-up cannot be the reference either: its cross-CPU cycle here was
+/// 47 µs against the timed part's 62 µs.
+struct Pacer {
+    slow: bool,
+    stretch: Option<f64>,
+    /// Set at SYNC: the timed part's cycles are learned, then held.
+    timed: bool,
+    last: Option<Instant>,
+    /// The first timed cycles, whose median sets the target.
+    learned: Vec<f64>,
+    target_ns: Option<f64>,
+    spin_ns: f64,
+}
+
+/// Each step of the spin, as a share of the target: about a hundred
+/// cycles to settle, and a burst moves it no more than a step.
+const STEP: f64 = 0.01;
+/// Timed cycles whose median sets the target: a few percent of a short
+/// cross-CPU case's, unslowed.
+const LEARNED: usize = 256;
+
+impl Pacer {
+    fn new(faults: PeerFaults) -> Pacer {
+        Pacer {
+            slow: faults.slow,
+            stretch: faults.slower_percent.map(|p| p as f64 / 100.0),
+            timed: false,
+            last: None,
+            learned: Vec::with_capacity(LEARNED),
+            target_ns: None,
+            spin_ns: 0.0,
+        }
+    }
+
+    fn pace(&mut self, data_seen: u64) {
+        if self.slow && data_seen.is_multiple_of(64) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    /// Learns the median of the first timed cycles; then spins as long as
+    /// holds the median cycle at that times one plus the share.
+    fn stretch(&mut self) {
+        let Some(share) = self.stretch else { return };
+        let now = Instant::now();
+        let Some(last) = self.last.replace(now) else {
+            return;
+        };
+        let cycle = (now - last).as_nanos() as f64;
+        if !self.timed {
+            return;
+        }
+        if self.learned.len() < LEARNED {
+            self.learned.push(cycle);
+            return;
+        }
+        let target = *self.target_ns.get_or_insert_with(|| {
+            self.learned.sort_by(f64::total_cmp);
+            self.learned[LEARNED / 2] * (1.0 + share)
+        });
+        self.spin_ns = (self.spin_ns + STEP * target * (target - cycle).signum()).clamp(0.0, 1e7);
+        let spin = Duration::from_nanos(self.spin_ns as u64);
+        // The clock alone: a pause instruction in the loop would let the
+        // hypervisor take the CPU away (pause-loop exiting).
+        while now.elapsed() < spin {}
     }
 }

@@ -37,8 +37,15 @@ pub fn check(dir: &Path) -> Result<(), String> {
     }
     let listed = read_manifest(dir).unwrap_or_default();
     for name in names.iter().filter(|n| *n != MANIFEST) {
-        let regular = std::fs::symlink_metadata(dir.join(name)).is_ok_and(|m| m.is_file());
-        if !regular || !listed.contains(name) {
+        let ours = match std::fs::symlink_metadata(dir.join(name)) {
+            Ok(m) if m.is_file() => true,
+            // A folder of ours inside one of ours (a gallery's reports).
+            Ok(m) if m.is_dir() => {
+                read_manifest(&dir.join(name)).is_some() && check(&dir.join(name)).is_ok()
+            }
+            _ => false,
+        };
+        if !ours || !listed.contains(name) {
             return Err(format!(
                 "'{}' is not a file ipcbench made there; expected a new or empty folder, or one ipcbench wrote (it lists its files in {MANIFEST})",
                 dir.join(name).display()
@@ -114,11 +121,15 @@ impl Building {
         // The manifest last: until then the folder still lists its old
         // files, and every one of them is ours either way.
         for name in files.iter().chain(std::iter::once(&MANIFEST.to_string())) {
-            std::fs::rename(self.path().join(name), self.dest.join(name))
+            let old = self.dest.join(name);
+            if old.is_dir() && !old.is_symlink() {
+                remove_ours(&old);
+            }
+            std::fs::rename(self.path().join(name), &old)
                 .map_err(|e| format!("moving '{name}' into '{}': {e}", self.dest.display()))?;
         }
         for stale in earlier.iter().filter(|f| !files.contains(f)) {
-            let _ = std::fs::remove_file(self.dest.join(stale));
+            remove_ours(&self.dest.join(stale));
         }
         Ok(self.dest.clone())
     }
@@ -133,4 +144,25 @@ impl Building {
         names.sort();
         Ok(names)
     }
+}
+
+/// Removes a file of ours, or a folder of ours with only the files its
+/// manifest lists (checked again, as the user may have added one since):
+/// anything else stays, and so does the folder holding it.
+fn remove_ours(path: &Path) {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return;
+    };
+    if !meta.is_dir() {
+        let _ = std::fs::remove_file(path);
+        return;
+    }
+    let Some(files) = read_manifest(path).filter(|_| check(path).is_ok()) else {
+        return;
+    };
+    for name in files {
+        remove_ours(&path.join(name));
+    }
+    let _ = std::fs::remove_file(path.join(MANIFEST));
+    let _ = std::fs::remove_dir(path);
 }

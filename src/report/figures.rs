@@ -393,7 +393,12 @@ fn ratio_chart(
     baseline: &ResultFile,
     out: &Path,
 ) -> Result<Option<Figure>, String> {
-    let changes = crate::compare::compare(baseline, report.measured, COMPARE_THRESHOLD);
+    let changes = crate::compare::compare(
+        baseline,
+        report.measured,
+        COMPARE_THRESHOLD,
+        crate::compare::By::default(),
+    );
     if changes.is_empty() {
         return Ok(None);
     }

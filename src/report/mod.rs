@@ -11,6 +11,7 @@ mod figures;
 mod frontier;
 mod heatmap;
 mod html;
+pub use html::escape;
 mod summary;
 mod tables;
 mod timeline;

@@ -318,7 +318,12 @@ pub fn comparison(report: &Report, baseline: &ResultFile, chart: Option<&Figure>
     if let Some(w) = crate::compare::machine_warning(baseline, report.measured) {
         s += &format!("<p class=\"bad\">Warning: {}.</p>\n", escape(&w));
     }
-    let changes = crate::compare::compare(baseline, report.measured, COMPARE_THRESHOLD);
+    let changes = crate::compare::compare(
+        baseline,
+        report.measured,
+        COMPARE_THRESHOLD,
+        crate::compare::By::default(),
+    );
     if let Some(f) = chart {
         s += &figures_html(std::slice::from_ref(f));
     }

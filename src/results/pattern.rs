@@ -111,6 +111,9 @@ pub struct Description {
     /// The figures, the headline (what a row is judged by) first.
     pub metrics: &'static [Metric],
     pub distributions: &'static [Distribution],
+    /// Whether the headline is the median of the first distribution, so
+    /// that `compare` can read its spread from the row's histogram.
+    pub headline_is_median: bool,
     pub load: Load,
     /// Whether how the receiver waits (`--waits`) is an axis of its cases.
     pub waits: bool,
@@ -282,6 +285,7 @@ const RTT_P99: Metric = Metric {
 static LATENCY: Description = Description {
     metrics: &[RTT_P50, RTT_P99],
     distributions: &[RTT],
+    headline_is_median: true,
     load: Load::None,
     waits: true,
     isolates: true,
@@ -339,6 +343,7 @@ static LATENCY: Description = Description {
 static THROUGHPUT: Description = Description {
     metrics: &[MESSAGES_PER_S, MIB_PER_S],
     distributions: &[],
+    headline_is_median: false,
     load: Load::None,
     waits: true,
     isolates: true,
@@ -422,6 +427,7 @@ static RATE: Description = Description {
         },
     ],
     distributions: &[RTT],
+    headline_is_median: false,
     load: Load::OfferedRate,
     waits: true,
     isolates: true,
@@ -496,6 +502,7 @@ static FAN_IN: Description = Description {
         curve: false,
         required: false,
     }],
+    headline_is_median: false,
     load: Load::Senders,
     // Its receiver gathers from many senders, each transport in its own
     // way; its rows are `block`.

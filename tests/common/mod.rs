@@ -2,6 +2,8 @@
 //! might leave behind is visible, and reads back its result file.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
