@@ -6,23 +6,25 @@
 # times its warm-up's), rotating the transport, and compares each run with
 # the baseline twice: by the merged histograms (the default) and by trials
 # only (`--by trials`). Runs with nothing injected give the false alarms.
-# Usage: scripts/compare-power.sh [RUNS PER LEVEL]
+# Usage: scripts/compare-power.sh [RUNS PER LEVEL [TRIALS PER CASE]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-4}
+repeat=${2:-3}
 transports=(pipe fifo uds-stream uds-dgram socketpair tcp posix-mq eventfd-shm)
 suite=(-m "$(IFS=,; echo "${transports[*]}")" --patterns latency --sizes 64,4096
-  --duration 200ms --warmup 100ms --repeat 3 --no-probe)
+  --duration 200ms --warmup 100ms --repeat "$repeat" --no-probe)
 cargo build --release --quiet
 bin=target/release/ipcbench
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 $bin run "${suite[@]}" --out "$dir/base.json" >/dev/null 2>&1
 
-# Verdicts of one comparison, as "mechanism verdict raw-change" lines.
+# Verdicts of one comparison, as "mechanism verdict raw-change
+# normalised-change" lines.
 verdicts() {
   $bin compare "$dir/base.json" "$1" --max-regression 10% --by "$2" 2>/dev/null \
-    | awk -F'|' 'NR > 2 && NF > 9 {gsub(/ /, "", $2); gsub(/ /, "", $8); gsub(/ /, "", $10); print $2, $10, $8}' || true
+    | awk -F'|' 'NR > 2 && NF > 9 {for (i = 2; i <= 10; i++) gsub(/ /, "", $i); print $2, $10, $8, $9}' || true
 }
 achieved=()
 
@@ -37,9 +39,9 @@ for level in 0 10 25; do
     out="$dir/l$level-$i.json"
     $bin run "${suite[@]}" "${inject[@]}" --out "$out" >/dev/null 2>&1 || true
     for by in distributions trials; do
-      while read -r mechanism verdict raw; do
+      while read -r mechanism verdict raw normalised; do
         if [ "$level" != 0 ] && [ "$mechanism" = "$target" ]; then
-          [ "$by" = trials ] && achieved+=("$level ${raw%\%}")
+          [ "$by" = trials ] && achieved+=("$level ${raw%\%} ${normalised%\%}")
           eval "aimed_${level}_${by}=\$((aimed_${level}_${by} + 1))"
           [ "$verdict" = REGRESSION ] && eval "hit_${level}_${by}=\$((hit_${level}_${by} + 1))"
         else
@@ -63,8 +65,11 @@ for by in distributions trials; do
   done
   echo "  false alarms: $alarms of $others rows not slowed"
 done
-# What the injection achieved: the median raw change of the slowed rows.
+# What the injection achieved: the slowed rows' median change, raw (the
+# machine's drift between the runs included) and against the same run's
+# reference (drift cancelled).
+median() { sort -g | awk '{v[NR] = $1} END {printf "%+.1f%%", v[int((NR + 1) / 2)]}'; }
 for level in 10 25; do
-  printf '%s\n' "${achieved[@]}" | awk -v l="$level" '$1 == l {print $2}' | sort -g \
-    | awk -v l="$level" '{v[NR] = $1} END {printf "%s%% injected: median raw change of the slowed rows %+.1f%% (%d rows)\n", l, v[int((NR + 1) / 2)], NR}'
+  rows=$(printf '%s\n' "${achieved[@]}" | awk -v l="$level" '$1 == l')
+  echo "${level}% injected: the slowed rows' median change $(awk '{print $2}' <<<"$rows" | median) raw, $(awk '{print $3}' <<<"$rows" | median) normalised ($(wc -l <<<"$rows") rows)"
 done

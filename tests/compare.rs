@@ -83,7 +83,19 @@ fn doctored(
                 v / slower
             });
         }
-        if latency {
+        if let Some(encoded) = row["histogram"].as_str() {
+            // Every message slower: the histogram, and the figures read from it.
+            let h = ipcbench::results::distribution::decode(encoded).unwrap();
+            let mut scaled = ipcbench::results::distribution::new_histogram();
+            for v in h.iter_recorded() {
+                let at = (v.value_iterated_to() as f64 * slower).round() as u64;
+                scaled.record_n(at, v.count_at_value()).unwrap();
+            }
+            row["histogram"] = Value::from(ipcbench::results::distribution::encode(&scaled));
+            row["rtt_ns"] =
+                serde_json::to_value(ipcbench::results::distribution::percentiles(&scaled))
+                    .unwrap();
+        } else if latency {
             for (_, v) in row["rtt_ns"].as_object_mut().unwrap().iter_mut() {
                 *v = match v.as_u64() {
                     Some(n) => Value::from((n as f64 * slower).round() as u64),
