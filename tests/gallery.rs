@@ -1,7 +1,8 @@
 //! `ipcbench gallery`: a site from the result files of several machines
-//! (the committed sample, a fresh quick run and the baseline), each with
-//! its own report; bad files are named and left out; a real browser loads
-//! the page cleanly at a desktop's and a phone's width.
+//! (the committed sample, a fresh quick run, the baseline, a file of
+//! schema 1), each with its own report; bad files are named and left out;
+//! a real browser loads the page cleanly at a desktop's and a phone's
+//! width.
 
 mod common;
 use common::browser::*;
@@ -42,7 +43,7 @@ fn gallery(sb: &Sandbox, inputs: &[&Path], out: &Path) -> std::process::Output {
 }
 
 #[test]
-fn three_machines_make_a_gallery_with_their_reports_and_bad_files_named() {
+fn four_runs_make_a_gallery_with_their_reports_and_bad_files_named() {
     let sb = Sandbox::new();
     let fresh = fresh(&sb);
     let bad = sb.dir.path().join("bad");
@@ -58,6 +59,15 @@ fn three_machines_make_a_gallery_with_their_reports_and_bad_files_named() {
         .unwrap();
     latency["histogram"] = "HISTFAAAAAAA".into();
     std::fs::write(bad.join("broken.json"), broken.to_string()).unwrap();
+    // A file of schema 1, from an older ipcbench on another host.
+    let mut old: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(committed("sample-run.json")).unwrap())
+            .unwrap();
+    old["schema_version"] = 1.into();
+    old["machine"]["hostname"] = "an-older-host".into();
+    old["started_at"] = "2026-11-01T10:00:00Z".into();
+    let old_path = sb.dir.path().join("old.json");
+    std::fs::write(&old_path, old.to_string()).unwrap();
     let out = sb.dir.path().join("site");
     let o = gallery(
         &sb,
@@ -65,6 +75,7 @@ fn three_machines_make_a_gallery_with_their_reports_and_bad_files_named() {
             &committed("sample-run.json"),
             &fresh,
             &committed("baseline.json"),
+            &old_path,
             &bad,
         ],
         &out,
@@ -83,14 +94,14 @@ fn three_machines_make_a_gallery_with_their_reports_and_bad_files_named() {
     let html = std::fs::read_to_string(out.join("index.html")).unwrap();
     let doc = scraper::Html::parse_document(&html);
     assert!(doc.errors.is_empty(), "HTML errors: {:?}", doc.errors);
-    for id in ["m1", "m2", "m3"] {
+    for id in ["m1", "m2", "m3", "m4"] {
         assert!(out.join(id).join("index.html").exists(), "{id}'s report");
         assert!(
             html.contains(&format!("href=\"{id}/index.html\"")),
             "{id}'s link"
         );
     }
-    assert!(!html.contains("m4/index.html"));
+    assert!(!html.contains("m5/index.html"));
     assert!(html.contains("notes.json") && html.contains("broken.json"));
     // The fresh run's pipe round trip on one CPU, as measured and as a
     // multiple of that machine's context switch.

@@ -93,33 +93,20 @@ fn the_workflow_runs_a_fleet_and_builds_its_gallery() {
     );
     assert_eq!(job["runs-on"].as_str(), Some("${{ matrix.runner }}"));
     assert_eq!(job["strategy"]["fail-fast"].as_bool(), Some(false));
-    let upload = |job: &str| -> Vec<String> {
-        steps(&doc, job)
-            .iter()
-            .filter(|s| {
-                s["uses"]
-                    .as_str()
-                    .is_some_and(|u| u.starts_with("actions/upload-artifact"))
-            })
-            .map(|s| s["with"]["name"].as_str().unwrap().to_string())
-            .collect()
-    };
-    let kept = upload("benchmark");
+    let kept: Vec<&str> = using(&doc, "benchmark", "actions/upload-artifact")
+        .iter()
+        .filter_map(|s| s["with"]["name"].as_str())
+        .collect();
     assert!(
         kept.iter().any(|n| n.contains("${{ matrix.runner }}")),
         "each runner's artifact needs a name of its own: {kept:?}"
     );
-    let gallery = &doc["jobs"]["gallery"];
-    assert_eq!(gallery["needs"].as_str(), Some("benchmark"));
-    let fetched = steps(&doc, "gallery")
-        .iter()
-        .find(|s| {
-            s["uses"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("actions/download-artifact"))
-        })
-        .expect("the gallery job downloads the runners' artifacts");
-    let folder = fetched["with"]["path"].as_str().unwrap();
+    assert_eq!(doc["jobs"]["gallery"]["needs"].as_str(), Some("benchmark"));
+    let fetched = using(&doc, "gallery", "actions/download-artifact");
+    let folder = fetched
+        .first()
+        .and_then(|s| s["with"]["path"].as_str())
+        .expect("the gallery job downloads the runners' artifacts into a folder");
     let built = workflow_commands()
         .into_iter()
         .find(|w| w[0] == "gallery")
@@ -129,20 +116,22 @@ fn the_workflow_runs_a_fleet_and_builds_its_gallery() {
         "the gallery reads the downloaded folder: {built:?}"
     );
     let out = &built[built.iter().position(|w| w == "--out").unwrap() + 1];
-    let uploaded = steps(&doc, "gallery")
+    let uploaded = using(&doc, "gallery", "actions/upload-artifact")
         .iter()
-        .filter(|s| {
-            s["uses"]
-                .as_str()
-                .is_some_and(|u| u.starts_with("actions/upload-artifact"))
-        })
         .any(|s| {
             s["with"]["path"]
                 .as_str()
                 .is_some_and(|p| p.trim_end_matches('/') == out)
         });
     assert!(uploaded, "the gallery job uploads {out}");
-    assert!(!upload("gallery").is_empty());
+}
+
+/// The steps of `job` that use `action` (any version).
+fn using<'a>(doc: &'a yaml_rust2::Yaml, job: &str, action: &str) -> Vec<&'a yaml_rust2::Yaml> {
+    steps(doc, job)
+        .iter()
+        .filter(|s| s["uses"].as_str().is_some_and(|u| u.starts_with(action)))
+        .collect()
 }
 
 #[test]
