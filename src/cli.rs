@@ -218,7 +218,7 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub out: Option<PathBuf>,
 
-    /// Test only: inject a fault (corrupt@N, drop@N, repeat@N, swap@N into throughput; garbage@N into echoes; sender-dies@N into fan-in; dies-holding@N: a lending channel's peer dies holding a message; slow@0: a peer that stalls 1 ms every 64 messages)
+    /// Test only: inject a fault (corrupt@N, drop@N, repeat@N, swap@N into throughput; garbage@N into echoes; sender-dies@N into fan-in; dies-holding@N: a lending channel's peer dies holding a message; slow@0: a peer that stalls 1 ms every 64 messages; slower@P: a peer whose median cycle is held P % longer; any of them :TRANSPORT for one transport only)
     #[arg(long, hide = true, value_parser = options::parse_injection)]
     pub inject: Option<crate::harness::workload::Injection>,
 }
