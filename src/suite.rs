@@ -328,10 +328,11 @@ fn combine(trials: Vec<Vec<Row>>) -> Vec<Row> {
                 let (x, y) = (a.headline().unwrap_or(0.0), b.headline().unwrap_or(0.0));
                 x.total_cmp(&y)
             });
-            let all = crate::results::distribution::merged(&runs);
+            // One trial's histogram is already the row's.
+            let all = (runs.len() > 1).then(|| crate::results::distribution::merged(&runs));
             let mut row = runs.swap_remove(runs.len() / 2);
             row.trials = figures;
-            if let Ok(Some(h)) = all {
+            if let Some(Ok(Some(h))) = all {
                 row.set_distribution(&h);
             }
             row

@@ -4,17 +4,12 @@
 use std::collections::HashMap;
 
 use super::{Entry, Gallery};
-use crate::report::escape;
+use crate::report::{escape, page_end, page_start};
 use crate::results::format::{bytes, multiple_text, ns, value};
-use crate::results::{Placement, Row, Status};
-
-const STYLE: &str = include_str!("../report/page.css");
-const SCRIPT: &str = include_str!("../report/page.js");
+use crate::results::{CaseKey, Placement, Row, Status};
 
 pub fn page(g: &Gallery) -> String {
-    let mut s = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>ipcbench gallery</title><style>{STYLE}</style></head><body>\n<h1>ipcbench gallery</h1>\n"
-    );
+    let mut s = page_start("ipcbench gallery");
     s += &format!(
         "<p class=\"lead\">{} runs · <a href=\"#machines\">Machines</a> · <a href=\"#measured\">As measured</a> · <a href=\"#multiples\">As multiples of each machine's limits</a></p>\n",
         g.entries.len()
@@ -24,7 +19,7 @@ pub fn page(g: &Gallery) -> String {
     let cases = cases(&g.entries);
     s += &figures(&g.entries, &cases, Way::Measured);
     s += &figures(&g.entries, &cases, Way::Multiple);
-    s += &format!("<script>{SCRIPT}</script>\n</body></html>\n");
+    s += &page_end();
     s
 }
 
@@ -112,33 +107,16 @@ fn machine_row(e: &Entry) -> String {
     row + &cell(&r.started_at, &r.started_at) + "</tr>\n"
 }
 
-/// A case as the gallery lines machines up: everything but the machine.
-#[derive(Clone, PartialEq, Eq, Hash)]
-struct Case {
-    transport: String,
-    pattern: String,
-    placement: String,
-    size: u64,
-    load: String,
-}
+/// A case (every axis but the machine), the first row of it seen, which
+/// names it, and its row in each run that has it.
+type Lined<'a> = (&'a Row, HashMap<&'a str, &'a Row>);
 
-impl Case {
-    fn of(r: &Row) -> Case {
-        Case {
-            transport: r.transport_label().into_owned(),
-            pattern: r.pattern.to_string(),
-            placement: r.placement.to_string(),
-            size: r.size_bytes,
-            load: r.load_label().unwrap_or_default(),
-        }
-    }
-}
-
-/// Every case any run measured or tried, in the order first seen; a
-/// sweep over pairs of CPUs is each machine's own (its report has it).
-fn cases(entries: &[Entry]) -> Vec<(Case, HashMap<&str, &Row>)> {
-    let mut order: Vec<(Case, HashMap<&str, &Row>)> = Vec::new();
-    let mut index: HashMap<Case, usize> = HashMap::new();
+/// Every case any run measured or tried, in the order first seen, told
+/// apart as `compare` tells them (`Row::key`); a sweep over pairs of CPUs
+/// is each machine's own (its report has it).
+fn cases(entries: &[Entry]) -> Vec<Lined<'_>> {
+    let mut order: Vec<Lined> = Vec::new();
+    let mut index: HashMap<CaseKey, usize> = HashMap::new();
     for e in entries {
         for r in e
             .result
@@ -146,9 +124,8 @@ fn cases(entries: &[Entry]) -> Vec<(Case, HashMap<&str, &Row>)> {
             .iter()
             .filter(|r| r.placement != Placement::Pair)
         {
-            let case = Case::of(r);
-            let i = *index.entry(case.clone()).or_insert_with(|| {
-                order.push((case, HashMap::new()));
+            let i = *index.entry(r.key()).or_insert_with(|| {
+                order.push((r, HashMap::new()));
                 order.len() - 1
             });
             order[i].1.insert(&e.id, r);
@@ -163,7 +140,7 @@ enum Way {
     Multiple,
 }
 
-fn figures(entries: &[Entry], cases: &[(Case, HashMap<&str, &Row>)], way: Way) -> String {
+fn figures(entries: &[Entry], cases: &[Lined], way: Way) -> String {
     let (id, title, text) = match way {
         Way::Measured => ("measured", "As measured", "Each case's headline figure on each run: the RTT p50 for latency, the p99 from the due time for an open loop, messages/s for throughput and fan-in. An empty cell is a case the run did not include; n/a and failed say why on hover."),
         Way::Multiple => ("multiples", "As multiples of each machine's limits", "The same figures divided by the limit that bounds them on that machine: a same-CPU round trip by its context switch, a cross-CPU one by its futex wake-up (or its cache line's round trip, when faster than any wake-up), throughput in MiB/s by memcpy's. 1× is the machine's floor; a VM with slow wake-ups and a bare-metal server read alike. Cases with no such limit (open loop, fan-in) are left empty."),
@@ -182,11 +159,11 @@ fn figures(entries: &[Entry], cases: &[(Case, HashMap<&str, &Row>)], way: Way) -
     for (case, rows) in cases {
         s += &format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td>{}<td>{}</td>",
-            escape(&case.transport),
+            escape(&case.transport_label()),
             case.pattern,
             case.placement,
-            cell(case.size, &bytes(case.size)),
-            escape(&case.load)
+            cell(case.size_bytes, &bytes(case.size_bytes)),
+            escape(&case.load_label().unwrap_or_default())
         );
         for e in entries {
             s += &figure(e, rows.get(e.id.as_str()).copied(), way);

@@ -413,7 +413,8 @@ impl Gathered {
         let (histogram, timeline) = self.latencies.finish();
         let timed = Timed {
             histogram: measured.then_some(histogram),
-            timeline: timeline.filter(|_| measured),
+            // None without a latency: its points are latencies.
+            timeline,
             messages: self.timed,
             elapsed: self.elapsed,
             cpu: self.cpu,

@@ -31,11 +31,22 @@ pub fn swatch(report: &Report, mechanism: &str) -> String {
     )
 }
 
+/// A page of ipcbench's up to its heading: the report's and the gallery's
+/// share one style and one script, so they read and sort alike.
+pub fn page_start(title: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{title}</title><style>{STYLE}</style></head><body>\n<h1>{title}</h1>\n"
+    )
+}
+
+/// The page's script (sorting, filtering) and its end.
+pub fn page_end() -> String {
+    format!("<script>{SCRIPT}</script>\n</body></html>\n")
+}
+
 pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> String {
     let result = report.result;
-    let mut s = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>ipcbench report</title><style>{STYLE}</style></head><body>\n<h1>ipcbench report</h1>\n"
-    );
+    let mut s = page_start("ipcbench report");
     s += &lead(result);
     s += "<nav><a href=\"#summary\">Summary</a> · <a href=\"#charts\">Charts</a> · ";
     if baseline.is_some() {
@@ -82,7 +93,7 @@ pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> St
         s += &properties(report, p);
     }
     s += &machine(result, baseline.is_some());
-    s += &format!("<script>{SCRIPT}</script>\n</body></html>\n");
+    s += &page_end();
     s
 }
 

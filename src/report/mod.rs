@@ -11,7 +11,7 @@ mod figures;
 mod frontier;
 mod heatmap;
 mod html;
-pub use html::escape;
+pub use html::{escape, page_end, page_start};
 mod summary;
 mod tables;
 mod timeline;
