@@ -132,14 +132,14 @@ fn ctrl_c_stops_a_run_waiting_for_node_s_version_within_a_second() {
 #[test]
 fn a_node_that_lingers_after_its_report_fails_its_case_within_the_timeout() {
     let sb = Sandbox::new();
-    // Answers --version; as a peer, runs node, then closes its stdout (the
+    // Answers the version check (-p); as a peer, runs node, then closes its stdout (the
     // control pipe) and sleeps.
     let node = which("node");
     let lingers = script(
         sb.dir.path(),
         "lingering-node",
         &format!(
-            "if [ \"$1\" = --version ]; then exec {node} --version; fi\n{node} \"$@\"\nexec >&-\nsleep 300"
+            "if [ \"$1\" = -p ]; then exec {node} \"$@\"; fi\n{node} \"$@\"\nexec >&-\nsleep 300"
         ),
     );
     let out = sb.out();
@@ -763,6 +763,43 @@ fn under_a_small_ulimit_v_the_limits_and_the_run_go_on() {
     let o = limited(&sb, 200, &["probe"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(text(&o).contains("RLIMIT_AS"), "{}", text(&o));
+}
+
+#[test]
+fn under_ulimit_v_every_transport_s_large_case_is_unsupported_naming_the_limit() {
+    // Issue 35: uds-dgram's size check allocated its message with vec!,
+    // and the allocator aborted the whole run (exit 134) before any case.
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let args = ["run", "-s", "64,64MiB", "--pin", "same", "-n", "3", "--out"];
+    let o = limited(&sb, 64, &[&args[..], &[out.to_str().unwrap()]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r = sb.result();
+    assert_eq!(r["complete"], true);
+    let big: Vec<_> = rows(&r)
+        .iter()
+        .filter(|row| row["size_bytes"] == 64 << 20)
+        .collect();
+    let carriers = all().into_iter().filter(|m| carries_payload(m)).count();
+    assert_eq!(
+        big.len(),
+        2 * carriers,
+        "every transport that carries bytes"
+    );
+    for row in big {
+        let why = row["reason"].as_str().unwrap_or("");
+        assert_eq!(row["status"], "unsupported", "{row}");
+        // The memory limit, or a kernel limit that comes first.
+        assert!(
+            why.contains("RLIMIT_AS 67108864 bytes (ulimit -v)") || why.contains("exceeds"),
+            "{why}"
+        );
+    }
+    assert!(
+        rows(&r).iter().all(|row| row["status"] != "failed"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// Runs python3 `script` (with `args`) as the unprivileged user nobody.

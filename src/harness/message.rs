@@ -146,18 +146,7 @@ impl Prepend {
     }
 }
 
-/// `size` zero bytes, or ENOMEM as an error instead of an abort.
-pub fn zeroed(size: usize) -> std::io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    buf.try_reserve_exact(size).map_err(|_| {
-        std::io::Error::new(
-            std::io::ErrorKind::OutOfMemory,
-            format!("ENOMEM: no memory for a {size}-byte message buffer"),
-        )
-    })?;
-    buf.resize(size, 0);
-    Ok(buf)
-}
+pub use crate::sys::memory::zeroed;
 
 /// The send time a fan-in message carries.
 pub fn sent_at(msg: &[u8]) -> Option<u64> {

@@ -503,9 +503,10 @@ fn explain(
     if interrupt::interrupted() {
         return CaseError::Failed(format!("interrupted by the user {after}"));
     }
-    // Our own shortage explains whatever the peer then saw.
+    // Our own shortage explains whatever the peer then saw, and is a
+    // limit of the machine, not a fault.
     if e.kind() == io::ErrorKind::OutOfMemory {
-        return CaseError::Failed(format!("parent side {after}: {e}"));
+        return CaseError::Unsupported(format!("parent side {after}: {e}"));
     }
     if stalled || seen.iter().any(|e| matches!(e, Event::TimedOut)) {
         return CaseError::Failed(format!(

@@ -10,6 +10,7 @@ pub mod futex;
 pub mod interrupt;
 pub mod limits;
 pub mod mapping;
+pub mod memory;
 pub mod namespaces;
 pub mod netlink;
 pub mod numa;

@@ -146,14 +146,7 @@ impl Lending for CmaChannel {
             return Err(too_large(len, self.shape.size));
         }
         // Grown once per case, and without aborting when memory is short.
-        let more = len.saturating_sub(self.scratch.len());
-        self.scratch.try_reserve_exact(more).map_err(|_| {
-            io::Error::new(
-                io::ErrorKind::OutOfMemory,
-                format!("ENOMEM: no memory for a {len}-byte message"),
-            )
-        })?;
-        self.scratch.resize(len, 0);
+        crate::sys::memory::grow(&mut self.scratch, len)?;
         Ok(&mut self.scratch)
     }
 

@@ -73,14 +73,21 @@ fn find() -> Result<Found, String> {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("node"));
     use crate::sys::process::{output_within, Failure};
+    // The version from a started V8, not `--version`: V8 reserves far
+    // more address space than it uses, and under a memory limit
+    // (ulimit -v) `node --version` answers while any script dies.
     let mut cmd = Command::new(&path);
-    cmd.arg("--version");
+    cmd.args(["-p", "process.version"]);
     let out = output_within(&mut cmd, VERSION_WITHIN).map_err(|e| match e {
         Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => format!(
             "Node.js not found ({}: {e}); install Node.js >= 12.16 or set IPCBENCH_NODE",
             path.display()
         ),
-        e => format!("`{} --version` {e}", path.display()),
+        e => format!(
+            "`{} -p process.version` {e} (this process's memory limits: {})",
+            path.display(),
+            crate::sys::memory::limits()
+        ),
     })?;
     let text = String::from_utf8_lossy(&out).trim().to_string();
     let version = parse_version(&text).ok_or_else(|| {

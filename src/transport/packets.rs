@@ -86,7 +86,8 @@ pub fn check_fits(kind: SockType, size: usize) -> Result<(), String> {
         SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
     )
     .map_err(|e| format!("socketpair: {e}"))?;
-    match send(a.as_raw_fd(), &vec![0u8; size], MsgFlags::empty()) {
+    let msg = crate::sys::memory::zeroed(size).map_err(|e| e.to_string())?;
+    match send(a.as_raw_fd(), &msg, MsgFlags::empty()) {
         Ok(_) => Ok(()),
         Err(nix::errno::Errno::EMSGSIZE) => {
             let sndbuf =

@@ -27,14 +27,14 @@ struct SysvChannel {
 }
 
 impl SysvChannel {
-    fn new(queue: MsgQueue, send_type: i64, size: usize) -> SysvChannel {
-        SysvChannel {
+    fn new(queue: MsgQueue, send_type: i64, size: usize) -> io::Result<SysvChannel> {
+        Ok(SysvChannel {
             queue,
             send_type,
             recv_type: TO_CHILD + TO_PARENT - send_type,
-            scratch: vec![0; 8 + size],
+            scratch: crate::sys::memory::zeroed(8 + size)?,
             waiter: Waiter::Block,
-        }
+        })
     }
 }
 
@@ -80,7 +80,8 @@ impl Channel for SysvChannel {
         });
         let (queue, send_type, recv_type) = (&self.queue, self.send_type, self.recv_type);
         let waiter = &mut self.waiter;
-        let (mut out, mut back) = (vec![0u8; 8 + size], vec![0u8; 8 + size]);
+        let zeroed = || crate::sys::memory::zeroed(8 + size).map_err(|e| e.to_string());
+        let (mut out, mut back) = (zeroed()?, zeroed()?);
         let left = window.clone();
         Ok(super::Halves::new(
             move |m| {
@@ -186,7 +187,7 @@ impl Transport for SysvMq {
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
         let queue = create()?;
         let token = queue.id().to_string();
-        let channel = SysvChannel::new(queue, TO_CHILD, at.size);
+        let channel = SysvChannel::new(queue, TO_CHILD, at.size)?;
         Ok(Prepared {
             token,
             ..Prepared::ready(Box::new(channel))
@@ -201,7 +202,7 @@ impl Transport for SysvMq {
             MsgQueue::attach(id)?,
             TO_PARENT,
             at.size,
-        )))
+        )?))
     }
     fn orphaned(&self, _tag: &str, token: &str) {
         if let Ok(id) = token.parse() {
@@ -213,7 +214,7 @@ impl Transport for SysvMq {
     fn fan_in(&self, at: &Rendezvous, _senders: u32) -> io::Result<super::FanIn> {
         let queue = create()?;
         let token = queue.id().to_string();
-        let gather = SysvChannel::new(queue, TO_CHILD, at.size);
+        let gather = SysvChannel::new(queue, TO_CHILD, at.size)?;
         Ok(super::FanIn {
             child_fds: Vec::new(),
             token,
