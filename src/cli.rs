@@ -84,7 +84,7 @@ pub struct CompareArgs {
     pub by: crate::compare::By,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct GalleryArgs {
     /// Result files, and folders to search for them (*.json, four levels deep)
     #[arg(required = true)]
@@ -104,7 +104,7 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct ReportArgs {
     /// The result file of a run
     pub result: PathBuf,

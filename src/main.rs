@@ -57,9 +57,13 @@ fn run(args: &RunArgs) -> i32 {
         // Files before words: what reaches the terminal must not decide
         // what reaches the disk. An interrupted run stops at once; its
         // partial results can still be reported later.
-        let report = result
-            .complete
-            .then(|| ipcbench::report::write(&result, &plan.out, &options::report_dir(&plan.out), None));
+        let report = result.complete.then(|| {
+            let (result, source) = (result.clone(), plan.out.clone());
+            abandonable(move || {
+                let dir = options::report_dir(&source);
+                ipcbench::report::write(&result, &source, &dir, None).map_err(Error::Runtime)
+            })
+        });
         say!("{}", export::markdown::report(&result));
         say!("results written to {}", plan.out.display());
         let reported = match report {
@@ -103,36 +107,13 @@ fn run(args: &RunArgs) -> i32 {
 }
 
 fn report(args: &ReportArgs) -> i32 {
-    let outcome = (|| -> Result<std::path::PathBuf, Error> {
-        // Ctrl-C then abandons the half-made report instead of leaving it,
-        // from the start: reading a large file takes a moment too.
-        ipcbench::sys::interrupt::install()
-            .map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
-        let out = args
-            .out
-            .clone()
-            .unwrap_or_else(|| options::report_dir(&args.result));
-        options::check_output_dir(&out)?;
-        let result = ipcbench::results::file::read(&args.result).map_err(Error::Usage)?;
-        let baseline = match &args.compare {
-            Some(p) => Some((
-                ipcbench::results::file::read(p).map_err(Error::Usage)?,
-                p.as_path(),
-            )),
-            None => None,
-        };
-        ipcbench::report::write(
-            &result,
-            &args.result,
-            &out,
-            baseline.as_ref().map(|(r, p)| (r, *p)),
-        )
-        .map_err(|e| match ipcbench::sys::interrupt::interrupted() {
-            true => Error::Interrupted,
-            false => Error::Runtime(e),
-        })
-    })();
-    match outcome {
+    // Ctrl-C then abandons the half-made report instead of leaving it,
+    // from the start: reading a large file takes a moment too.
+    if let Err(e) = ipcbench::sys::interrupt::install() {
+        return fail(&Error::Runtime(format!("installing signal handlers: {e}")));
+    }
+    let args = args.clone();
+    match abandonable(move || write_report(&args)) {
         Ok(index) => {
             say!("report written to {}", index.display());
             0
@@ -141,24 +122,53 @@ fn report(args: &ReportArgs) -> i32 {
     }
 }
 
+fn write_report(args: &ReportArgs) -> Result<std::path::PathBuf, Error> {
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| options::report_dir(&args.result));
+    options::check_output_dir(&out)?;
+    let read = |p: &std::path::Path| ipcbench::results::file::read(p).map_err(Error::Usage);
+    let result = read(&args.result)?;
+    let baseline = match &args.compare {
+        Some(p) => Some((read(p)?, p.as_path())),
+        None => None,
+    };
+    let compare = baseline.as_ref().map(|(r, p)| (r, *p));
+    ipcbench::report::write(&result, &args.result, &out, compare).map_err(Error::Runtime)
+}
+
+/// `work` on a thread of its own that Ctrl-C abandons within a second,
+/// whatever it is doing, leaving no half-made folder.
+fn abandonable<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let interrupted = ipcbench::sys::interrupt::interrupted;
+    match output::unless_interrupted(work) {
+        Ok(Err(_)) if interrupted() => Err(Error::Interrupted),
+        Ok(done) => done,
+        Err(output::Abandoned::Interrupted) => Err(Error::Interrupted),
+        Err(output::Abandoned::Lost) => Err(Error::Runtime(
+            "the thread doing the work could not start or failed".into(),
+        )),
+    }
+}
+
 /// The site from every readable file; each file left out is named on
 /// stderr with why, and only a gallery of none fails (exit 2).
 fn gallery(args: &GalleryArgs) -> i32 {
-    let outcome = (|| -> Result<std::path::PathBuf, Error> {
-        ipcbench::sys::interrupt::install()
-            .map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
+    if let Err(e) = ipcbench::sys::interrupt::install() {
+        return fail(&Error::Runtime(format!("installing signal handlers: {e}")));
+    }
+    let args = args.clone();
+    let outcome = abandonable(move || {
         options::check_output_dir(&args.out)?;
         let gallery = ipcbench::gallery::gather(&args.inputs).map_err(Error::Usage)?;
         for why in &gallery.refused {
             output::warn(&format!("left out: {why}"));
         }
-        ipcbench::gallery::write(&gallery, &args.out).map_err(|e| {
-            match ipcbench::sys::interrupt::interrupted() {
-                true => Error::Interrupted,
-                false => Error::Runtime(e),
-            }
-        })
-    })();
+        ipcbench::gallery::write(&gallery, &args.out).map_err(Error::Runtime)
+    });
     match outcome {
         Ok(index) => {
             say!("gallery written to {}", index.display());

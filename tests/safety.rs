@@ -645,23 +645,37 @@ fn ctrl_c_with_the_janitor_stopped_ends_within_a_second() {
     });
 }
 
-/// A result file of 17,000 rows: large, and accepted.
+/// A result file just under the 16 MiB a reader accepts, of rows that
+/// carry what makes a report slow: histograms to decode and timelines to
+/// draw, taken from a fresh run.
 fn large_result(sb: &Sandbox) -> PathBuf {
-    let sample = format!("{}/results/sample-run.json", env!("CARGO_MANIFEST_DIR"));
+    let seed = sb.dir.path().join("seed.json");
+    let seed_args = [
+        "run",
+        "-m",
+        "pipe,uds-stream",
+        "-s",
+        "64,4KiB",
+        "--pin",
+        "same",
+        "-n",
+        "300",
+    ];
+    let o = sb.run(&[&seed_args[..], &["--out", seed.to_str().unwrap()]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let mut doc: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(sample).unwrap()).unwrap();
-    let rows: Vec<serde_json::Value> = doc["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["size_bytes"].as_u64() > Some(0))
-        .cloned()
-        .collect();
+        serde_json::from_str(&std::fs::read_to_string(&seed).unwrap()).unwrap();
+    let rows = doc["rows"].as_array().unwrap().clone();
     let mut all = Vec::new();
-    for k in 0..45u64 {
+    let mut bytes = 0;
+    'fill: for k in 0u64.. {
         for r in &rows {
             let mut r = r.clone();
             r["size_bytes"] = (r["size_bytes"].as_u64().unwrap() + k).into();
+            bytes += r.to_string().len();
+            if bytes > 15 << 20 {
+                break 'fill;
+            }
             all.push(r);
         }
     }
@@ -671,34 +685,52 @@ fn large_result(sb: &Sandbox) -> PathBuf {
     file
 }
 
+/// The report of `file` into `out`, started.
+fn start_report(sb: &Sandbox, file: &Path, out: &Path) -> std::process::Child {
+    sb.command(&[
+        "report",
+        file.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ])
+    .stderr(std::process::Stdio::piped())
+    .stdout(std::process::Stdio::piped())
+    .spawn()
+    .unwrap()
+}
+
 #[test]
-fn ctrl_c_in_the_report_of_a_large_file_stops_within_a_second_with_130() {
+fn ctrl_c_at_any_moment_of_the_report_of_a_large_file_stops_at_once_with_130() {
+    // Issue 35: reading, decoding and the page itself went on for seconds
+    // after Ctrl-C; only the charts looked at the stop flag.
     let sb = Sandbox::new();
     let file = large_result(&sb);
+    let whole = sb.dir.path().join("whole-report");
+    let started = Instant::now();
+    let o = start_report(&sb, &file, &whole).wait_with_output().unwrap();
+    let took = started.elapsed();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let report = sb.dir.path().join("large-report");
-    let child = sb
-        .command(&[
-            "report",
-            file.to_str().unwrap(),
-            "--out",
-            report.to_str().unwrap(),
-        ])
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Past reading the file, into the charts.
-    std::thread::sleep(Duration::from_millis(400));
-    let (took, code, said) = interrupt(child);
-    assert!(took < Duration::from_secs(1), "took {took:?}: {said}");
-    assert_eq!(code, Some(130), "{said}");
-    assert!(!report.exists());
-    let hidden: Vec<_> = std::fs::read_dir(sb.dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".ipcbench"))
-        .collect();
-    assert!(hidden.is_empty(), "{hidden:?}");
+    // Every phase: reading, decoding, charts, the page, writing.
+    for fifth in 1..5 {
+        let child = start_report(&sb, &file, &report);
+        std::thread::sleep(took * fifth / 5);
+        let (stopped, code, said) = interrupt(child);
+        // Within a second, as promised, with room for a loaded machine: the
+        // waiting thread polls every 20 ms.
+        assert!(
+            stopped < Duration::from_millis(500),
+            "at {fifth}/5 of {took:?}: took {stopped:?}: {said}"
+        );
+        assert_eq!(code, Some(130), "{said}");
+        assert!(!report.exists(), "at {fifth}/5");
+        let hidden: Vec<_> = std::fs::read_dir(sb.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".ipcbench"))
+            .collect();
+        assert!(hidden.is_empty(), "at {fifth}/5: {hidden:?}");
+    }
 }
 
 /// `ulimit -v` of `mib` MiB, then the binary with `args`.

@@ -64,6 +64,35 @@ fn read_manifest(dir: &Path) -> Option<Vec<String>> {
         .then_some(m.files)
 }
 
+/// Every folder being built, so that work abandoned on Ctrl-C (whose
+/// drops never run) leaves none; once abandoned, no new one is made.
+static STAGING: std::sync::Mutex<Staging> = std::sync::Mutex::new(Staging {
+    folders: Vec::new(),
+    abandoned: false,
+});
+
+struct Staging {
+    folders: Vec<PathBuf>,
+    abandoned: bool,
+}
+
+/// Removes every folder still being built and refuses new ones: for the
+/// thread that gives up on work it cannot stop. A file the work writes
+/// afterwards has no folder to land in.
+pub fn abandon_building() {
+    let mut staging = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+    staging.abandoned = true;
+    for dir in staging.folders.drain(..) {
+        // A file may land between the listing and the removal: try again.
+        for _ in 0..10 {
+            match std::fs::remove_dir_all(&dir) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => continue,
+                _ => break,
+            }
+        }
+    }
+}
+
 /// A folder being made beside its destination, moved into place whole by
 /// [`Building::install`]; dropped unfinished, it leaves nothing.
 pub struct Building {
@@ -75,10 +104,16 @@ impl Building {
     /// A hidden folder beside `dest`, in which the files are made.
     pub fn beside(dest: &Path) -> Result<Building, String> {
         let parent = crate::results::file::parent_dir(dest);
+        let mut staging = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+        if staging.abandoned {
+            return Err("interrupted".into());
+        }
         let dir = tempfile::Builder::new()
             .prefix(".ipcbench-building-")
             .tempdir_in(parent)
             .map_err(|e| format!("cannot make a folder in '{}': {e}", parent.display()))?;
+        staging.folders.retain(|f| f.exists());
+        staging.folders.push(dir.path().to_path_buf());
         Ok(Building {
             dir,
             dest: dest.to_path_buf(),

@@ -8,6 +8,45 @@
 
 pub mod folder;
 
+/// Why work given to [`unless_interrupted`] did not finish.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Abandoned {
+    Interrupted,
+    /// The work's thread could not start, or panicked (its message was
+    /// printed).
+    Lost,
+}
+
+/// Runs `work` on a thread of its own, unless Ctrl-C comes first: then the
+/// work is abandoned where it stands, whatever it is doing (reading a large
+/// file, drawing a chart, writing one), its folders being built are
+/// removed, and the caller hears so within a poll's time, to exit.
+pub fn unless_interrupted<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Abandoned> {
+    use std::sync::mpsc::RecvTimeoutError;
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("abandonable".into())
+        .spawn(move || {
+            // Signals go to the waiting thread, which does the giving up.
+            crate::sys::interrupt::block_in_this_thread();
+            let _ = done.send(work());
+        })
+        .map_err(|_| Abandoned::Lost)?;
+    loop {
+        if crate::sys::interrupt::interrupted() {
+            folder::abandon_building();
+            return Err(Abandoned::Interrupted);
+        }
+        match result.recv_timeout(std::time::Duration::from_millis(20)) {
+            Ok(value) => return Ok(value),
+            Err(RecvTimeoutError::Timeout) => continue,
+            Err(RecvTimeoutError::Disconnected) => return Err(Abandoned::Lost),
+        }
+    }
+}
+
 use std::io::Write;
 
 /// Writes to stdout; a reader that went away or a full device is ignored.
