@@ -166,7 +166,7 @@ pub fn parse_injection(s: &str) -> Result<Injection, String> {
 pub fn check_output_path(path: &Path) -> Result<PathBuf, Error> {
     check_name(path, "path")?;
     let dir = crate::results::file::parent_dir(path);
-    if let Some(kind) = crate::results::file::not_a_regular_file(path) {
+    if let Some(kind) = crate::results::file::not_replaceable(path) {
         return Err(Error::Usage(format!(
             "invalid output path '{}': it is {kind}; expected a new file or a regular file to replace, such as results/run.json",
             path.display()

@@ -369,6 +369,53 @@ fn output_names_that_cannot_be_written_are_refused_before_any_work() {
 }
 
 #[test]
+fn a_symbolic_link_given_as_output_is_refused_and_stays_a_link() {
+    // Issue 35: a rename over a link made the user's link our file.
+    let sb = Sandbox::new();
+    let dir = sb.dir.path();
+    let link = |name: &str, to: &str| std::os::unix::fs::symlink(to, dir.join(name)).unwrap();
+    link("loop", "loop");
+    std::fs::write(dir.join("theirs.json"), "theirs").unwrap();
+    link("x.json", "theirs.json");
+    std::fs::create_dir(dir.join("their-folder")).unwrap();
+    link("linked-folder", "their-folder");
+    let runs: [&[&str]; 6] = [
+        &[
+            "run", "-m", "pipe", "--quick", "--pin", "same", "--out", "loop",
+        ],
+        &[
+            "run", "-m", "pipe", "--quick", "--pin", "same", "--out", "x.json",
+        ],
+        &["export", BASELINE, "--format", "bmf", "--out", "x.json"],
+        &["report", BASELINE, "--out", "linked-folder"],
+        &["gallery", BASELINE, "--out", "linked-folder"],
+        &["probe", "-m", "pipe", "--json", "x.json"],
+    ];
+    for args in runs {
+        let o = sb.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let said = stderr_lines(&o);
+        assert_eq!(said.len(), 1, "{args:?}: {said:?}");
+        assert!(said[0].contains("symbolic link"), "{args:?}: {said:?}");
+    }
+    for (name, to) in [
+        ("loop", "loop"),
+        ("x.json", "theirs.json"),
+        ("linked-folder", "their-folder"),
+    ] {
+        assert_eq!(std::fs::read_link(dir.join(name)).unwrap(), Path::new(to));
+    }
+    assert_eq!(
+        std::fs::read_to_string(dir.join("theirs.json")).unwrap(),
+        "theirs"
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.join("their-folder")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
 fn durations_past_a_day_and_useless_timeouts_are_refused() {
     let sb = Sandbox::new();
     let huge = "18446744073709551615s";

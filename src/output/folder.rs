@@ -22,6 +22,9 @@ struct Manifest {
 /// Why a folder may not receive ipcbench's files.
 pub fn check(dir: &Path) -> Result<(), String> {
     let shown = dir.display();
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return Err(format!("'{shown}' is a symbolic link, the user's: ipcbench never writes through or over a link; expected a new or empty folder, or one ipcbench wrote"));
+    }
     let entries = match std::fs::read_dir(dir) {
         Err(_) if std::fs::symlink_metadata(dir).is_err() => return Ok(()),
         Err(e) => return Err(format!("'{shown}' cannot be listed ({e}); expected a new or empty folder, or one ipcbench wrote")),

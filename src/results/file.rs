@@ -63,15 +63,18 @@ fn one_line_value(item: &str) -> bool {
 /// place, so a reader sees the old file or the whole new one. Only a new
 /// path or an existing regular file is ever replaced: a rename over a
 /// device, a FIFO or a socket would destroy it (`--out /dev/null` as root
-/// used to turn /dev/null into a plain file). The file gets the mode a
+/// used to turn /dev/null into a plain file), and a rename over a symbolic
+/// link would turn the user's link into our file. The file gets the mode a
 /// plain `creat(0666)` would, under the process's umask.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(kind) = not_a_regular_file(path) {
-        return Err(std::io::Error::new(
+    let refuse = || match not_replaceable(path) {
+        Some(kind) => Err(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             format!("it is {kind}, not a regular file; ipcbench writes only regular files"),
-        ));
-    }
+        )),
+        None => Ok(()),
+    };
+    refuse()?;
     let mut tmp = tempfile::NamedTempFile::new_in(parent_dir(path))?;
     tmp.write_all(bytes)?;
     let mode = 0o666 & !crate::sys::umask();
@@ -79,8 +82,20 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         tmp.path(),
         std::os::unix::fs::PermissionsExt::from_mode(mode),
     )?;
+    // Again at the rename: a link made while the bytes were written is
+    // the user's too.
+    refuse()?;
     tmp.persist(path)?;
     Ok(())
+}
+
+/// Why an existing path may not be replaced by a file of ours: a link
+/// (the user's, whatever it points to) or anything but a regular file.
+pub fn not_replaceable(path: &Path) -> Option<&'static str> {
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Some("a symbolic link"),
+        _ => not_a_regular_file(path),
+    }
 }
 
 /// The folder a path names its entry in (`.` for a bare name): where its
