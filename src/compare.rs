@@ -446,6 +446,12 @@ pub fn one_sided<'a>(
 
 /// Why two runs may not be comparable, if they come from different machines.
 pub fn machine_warning(baseline: &ResultFile, current: &ResultFile) -> Option<String> {
+    let identity = baseline.identity();
+    if identity == current.identity() {
+        return Some(format!(
+            "both files are the same run ({identity}): nothing can have changed"
+        ));
+    }
     let (a, b) = (&baseline.machine, &current.machine);
     let differs =
         a.cpu_model != b.cpu_model || a.kernel != b.kernel || a.cpus_online != b.cpus_online;
@@ -539,6 +545,7 @@ mod tests {
         };
         ResultFile {
             schema_version: SCHEMA_VERSION,
+            run_id: None,
             tool: Tool::current(),
             machine: Machine::default(),
             options: RunRecord {

@@ -495,6 +495,7 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool, Result<(), Error>), Error> 
         plan,
         machine,
         started_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        run_id: uuid::Uuid::new_v4().to_string(),
         trials: Vec::new(),
         reference_ns: Vec::new(),
         // Measured once (~4 ms), not at every rewrite of the result file.
@@ -541,6 +542,7 @@ struct Partial<'a> {
     plan: &'a Plan,
     machine: Machine,
     started_at: String,
+    run_id: String,
     trials: Vec<Vec<Row>>,
     reference_ns: Vec<f64>,
     timer_overhead_ns: f64,
@@ -558,6 +560,7 @@ impl Partial<'_> {
         let plan = self.plan;
         ResultFile {
             schema_version: SCHEMA_VERSION,
+            run_id: Some(self.run_id.clone()),
             tool: Tool::current(),
             machine: self.machine.clone(),
             options: plan.record(),

@@ -207,3 +207,62 @@ fn a_gallery_of_no_readable_file_is_one_line_and_exit_2() {
         "keep"
     );
 }
+
+#[test]
+fn two_runs_are_told_apart_by_their_identity_not_their_times_and_host() {
+    // Issue 35: a file with the same start, end and hostname as another,
+    // but another CPU and other rows, was dropped as "the same run".
+    let sb = Sandbox::new();
+    let first = fresh(&sb);
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&first).unwrap()).unwrap();
+    let id = doc["run_id"].as_str().expect("a run id").to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let dir = sb.dir.path();
+    let write = |name: &str, doc: &serde_json::Value| {
+        let p = dir.join(name);
+        std::fs::write(&p, doc.to_string()).unwrap();
+        p
+    };
+    // Another machine's run that started and ended in the same seconds.
+    let mut other = doc.clone();
+    other["run_id"] = "0b3f3c52-1d6c-4c7e-9a51-3d2c6f0e9a11".into();
+    other["machine"]["cpu_model"] = "Another CPU".into();
+    other["rows"].as_array_mut().unwrap().truncate(2);
+    let other = write("other.json", &other);
+    // A copy is the same run; two files from before ids differ by content.
+    let copy = write("copy.json", &doc);
+    let mut old_a = doc.clone();
+    old_a.as_object_mut().unwrap().remove("run_id");
+    let mut old_b = old_a.clone();
+    old_b["rows"].as_array_mut().unwrap().truncate(1);
+    let (old_a, old_b) = (write("old-a.json", &old_a), write("old-b.json", &old_b));
+    let out = dir.join("site");
+    let inputs = [&first, &other, &copy, &old_a, &old_b].map(PathBuf::as_path);
+    let o = gallery(&sb, &inputs, &out);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let said = stderr_lines(&o);
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("copy.json") && said[0].contains(&id),
+        "{said:?}"
+    );
+    for m in ["m1", "m2", "m3", "m4"] {
+        assert!(out.join(m).join("index.html").exists(), "{m}: {said:?}");
+    }
+    assert!(!out.join("m5").exists());
+    // compare knows a run compared with itself.
+    let o = sb.run(&["compare", first.to_str().unwrap(), copy.to_str().unwrap()]);
+    let warned = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        warned.contains(&format!("both files are the same run ({id})")),
+        "{warned}"
+    );
+    let o = sb.run(&["compare", first.to_str().unwrap(), other.to_str().unwrap()]);
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("same run"));
+}

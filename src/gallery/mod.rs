@@ -89,14 +89,14 @@ impl Gallery {
     /// Adds a run, unless it is one already there (a copy of the same
     /// file in another folder).
     fn add(&mut self, path: PathBuf, result: ResultFile) {
-        let same = |e: &&Entry| {
-            e.result.started_at == result.started_at
-                && e.result.finished_at == result.finished_at
-                && e.result.machine.hostname == result.machine.hostname
-        };
-        if let Some(first) = self.entries.iter().find(same) {
+        let identity = result.identity();
+        if let Some(first) = self
+            .entries
+            .iter()
+            .find(|e| e.result.identity() == identity)
+        {
             self.refused.push(format!(
-                "'{}' is the same run as '{}'; it is shown once",
+                "'{}' is the same run as '{}' (run {identity}); it is shown once",
                 path.display(),
                 first.path.display()
             ));

@@ -751,6 +751,10 @@ fn one() -> usize {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ResultFile {
     pub schema_version: u32,
+    /// Given when the run starts, random: two runs are told apart by it,
+    /// whatever their times and host. Files from before it: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
     pub tool: Tool,
     pub machine: Machine,
     pub options: RunRecord,
@@ -768,4 +772,19 @@ pub struct ResultFile {
     /// The property probes, when the run made them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<probe::ProbeFile>,
+}
+
+impl ResultFile {
+    /// What tells this run from any other: its run id, or for a file
+    /// written before ids, a digest of its content.
+    pub fn identity(&self) -> String {
+        use sha2::Digest;
+        if let Some(id) = &self.run_id {
+            return id.clone();
+        }
+        let content = serde_json::to_vec(self).unwrap_or_default();
+        let digest = sha2::Sha256::digest(&content);
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        format!("sha256:{hex}")
+    }
 }
