@@ -74,7 +74,7 @@ pub struct CompareArgs {
     pub baseline: PathBuf,
     pub current: PathBuf,
     /// Largest slowdown (of the cost normalised by the same run's reference) that is not a regression
-    #[arg(long, default_value = "10%", value_parser = crate::compare::parse_threshold)]
+    #[arg(long, default_value = "10%", value_parser = crate::compare::parse_threshold, allow_hyphen_values = true)]
     pub max_regression: f64,
     /// Do not fail when cases the baseline measured are absent or unsupported in the current run
     #[arg(long)]
@@ -122,7 +122,7 @@ pub struct DoctorArgs {
     #[arg(long)]
     pub json: bool,
     /// The CPUs a run would use (see `run --cpus`) [default: the first two allowed]
-    #[arg(long, value_parser = options::parse_cpus)]
+    #[arg(long, value_parser = options::parse_cpus, allow_hyphen_values = true)]
     pub cpus: Option<(usize, usize)>,
 }
 
@@ -143,7 +143,7 @@ pub struct RunArgs {
     pub mechanisms: String,
 
     /// Message sizes in bytes, header included [default: 64,1KiB,4KiB,64KiB,1MiB]
-    #[arg(short, long, value_delimiter = ',', value_parser = options::parse_size)]
+    #[arg(short, long, value_delimiter = ',', value_parser = options::parse_size, allow_hyphen_values = true)]
     pub sizes: Vec<usize>,
 
     /// Workloads to run
@@ -151,11 +151,11 @@ pub struct RunArgs {
     pub patterns: Vec<Pattern>,
 
     /// Offered rates of the `rate` pattern, messages per second (k and M allowed) [default: 10,100,1k,10k,30k,100k,300k,1M; a sparse rate's case lasts for 100 messages at least]
-    #[arg(long, value_delimiter = ',', value_parser = options::parse_rate)]
+    #[arg(long, value_delimiter = ',', value_parser = options::parse_rate, allow_hyphen_values = true)]
     pub rates: Vec<f64>,
 
     /// Sender processes of the `fan-in` pattern [default: 1,2,4,8]
-    #[arg(long, value_delimiter = ',', value_parser = options::parse_senders)]
+    #[arg(long, value_delimiter = ',', value_parser = options::parse_senders, allow_hyphen_values = true)]
     pub senders: Vec<u32>,
 
     /// How receivers wait for a message (latency, throughput and rate): block, spin, hybrid (spin, then block), epoll, io-uring
@@ -175,23 +175,23 @@ pub struct RunArgs {
     pub pairs: Option<Pairs>,
 
     /// The two CPUs to pin to: `same` uses A, `cross` A and B [default: the first two allowed; `ipcbench doctor` suggests a pair on different cores]
-    #[arg(long, value_parser = options::parse_cpus)]
+    #[arg(long, value_parser = options::parse_cpus, allow_hyphen_values = true)]
     pub cpus: Option<(usize, usize)>,
 
     /// Timed messages per case (round trips for latency) instead of --duration
-    #[arg(short = 'n', long, conflicts_with = "duration", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short = 'n', long, conflicts_with = "duration", value_parser = options::parse_iterations, allow_hyphen_values = true)]
     pub iterations: Option<u64>,
 
     /// Timed length of each case [default: 500ms]
-    #[arg(short, long, value_parser = options::parse_positive_duration)]
+    #[arg(short, long, value_parser = options::parse_positive_duration, allow_hyphen_values = true)]
     pub duration: Option<std::time::Duration>,
 
     /// Untimed warm-up before each case; at least one message is always warm-up [default: 100ms]
-    #[arg(long, value_parser = options::parse_duration)]
+    #[arg(long, value_parser = options::parse_duration, allow_hyphen_values = true)]
     pub warmup: Option<std::time::Duration>,
 
     /// Declare the peer hung, kill it and fail the case when no message moves for this long
-    #[arg(long, default_value = "30s", value_parser = options::parse_timeout)]
+    #[arg(long, default_value = "30s", value_parser = options::parse_timeout, allow_hyphen_values = true)]
     pub timeout: std::time::Duration,
 
     /// What the receiver checks: full (sequence and CRC32C of every payload) or seq (sequence only) [default: full]
@@ -203,11 +203,11 @@ pub struct RunArgs {
     pub quick: bool,
 
     /// Sweep over all cases this many times; each row keeps every sweep's figure, which `compare` uses to tell a change from noise
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100))]
+    #[arg(long, default_value_t = 1, value_parser = options::parse_repeat, allow_hyphen_values = true)]
     pub repeat: u32,
 
     /// Bind the shared memory of the shared-memory transports to this NUMA node (mbind, before the first touch); each row records the nodes its pages were found on
-    #[arg(long, value_name = "NODE")]
+    #[arg(long, value_name = "NODE", value_parser = options::parse_node, allow_hyphen_values = true)]
     pub memory_node: Option<usize>,
 
     /// Skip the property probes that a run (other than --quick) ends with

@@ -511,9 +511,10 @@ impl Change {
 
 /// `10%`, `10`, `0.5%`.
 pub fn parse_threshold(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .trim()
-        .trim_end_matches('%')
+    let t = s.trim();
+    let v: f64 = t
+        .strip_suffix('%')
+        .unwrap_or(t)
         .parse()
         .map_err(|_| "expected a percentage such as 10% or 25%".to_string())?;
     if !(0.0..=1000.0).contains(&v) {

@@ -128,6 +128,11 @@ fn write_report(args: &ReportArgs) -> Result<std::path::PathBuf, Error> {
         .clone()
         .unwrap_or_else(|| options::report_dir(&args.result));
     options::check_output_dir(&out)?;
+    let inputs: Vec<&std::path::Path> = std::iter::once(&args.result)
+        .chain(&args.compare)
+        .map(|p| p.as_path())
+        .collect();
+    options::check_apart(&out, &inputs)?;
     let read = |p: &std::path::Path| ipcbench::results::file::read(p).map_err(Error::Usage);
     let result = read(&args.result)?;
     let baseline = match &args.compare {
@@ -163,6 +168,8 @@ fn gallery(args: &GalleryArgs) -> i32 {
     let args = args.clone();
     let outcome = abandonable(move || {
         options::check_output_dir(&args.out)?;
+        let inputs: Vec<&std::path::Path> = args.inputs.iter().map(|p| p.as_path()).collect();
+        options::check_apart(&args.out, &inputs)?;
         let gallery = ipcbench::gallery::gather(&args.inputs).map_err(Error::Usage)?;
         for why in &gallery.refused {
             output::warn(&format!("left out: {why}"));

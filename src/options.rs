@@ -93,6 +93,46 @@ pub fn parse_rate(s: &str) -> Result<f64, String> {
     }
 }
 
+/// A whole number within `range`, or an error saying what is accepted
+/// (clap's message already names the value).
+fn whole_number(s: &str, range: std::ops::RangeInclusive<u64>, what: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ if *range.end() == u64::MAX => Err(format!(
+            "expected {what}: a whole number, {} or more",
+            range.start()
+        )),
+        _ => Err(format!(
+            "expected {what}: a whole number from {} to {}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
+/// `-n`: timed messages per case, at least one.
+pub fn parse_iterations(s: &str) -> Result<u64, String> {
+    whole_number(s, 1..=u64::MAX, "a number of timed messages")
+}
+
+/// `--repeat`: sweeps over every case, 1 to 100.
+pub fn parse_repeat(s: &str) -> Result<u32, String> {
+    whole_number(s, 1..=100, "a number of sweeps").map(|n| n as u32)
+}
+
+/// The highest NUMA node number Linux has (CONFIG_NODES_SHIFT of 10).
+const MAX_NODE: u64 = 1023;
+
+/// `--memory-node`: a NUMA node's number.
+pub fn parse_node(s: &str) -> Result<usize, String> {
+    whole_number(
+        s,
+        0..=MAX_NODE,
+        "a NUMA node's number (see `ipcbench doctor`)",
+    )
+    .map(|n| n as usize)
+}
+
 /// The most sender processes a fan-in case starts.
 pub const MAX_SENDERS: u32 = 64;
 
@@ -208,6 +248,33 @@ pub fn check_output_dir(path: &Path) -> Result<(), Error> {
     writable_dir(path, crate::results::file::parent_dir(path))?;
     crate::output::folder::check(path)
         .map_err(|e| Error::Usage(format!("invalid output folder '{}': {e}", path.display())))
+}
+
+/// Refuses an output folder that holds a file the command reads, or the
+/// folder the user stands in: ipcbench builds beside the folder and then
+/// replaces its own files in it, so neither can be inside.
+pub fn check_apart(out: &Path, inputs: &[&Path]) -> Result<(), Error> {
+    // A folder not made yet holds nothing.
+    let Ok(folder) = std::fs::canonicalize(out) else {
+        return Ok(());
+    };
+    let shown = out.display();
+    for input in inputs {
+        if std::fs::canonicalize(input).is_ok_and(|f| f.starts_with(&folder)) {
+            return Err(Error::Usage(format!(
+                "invalid output folder '{shown}': it holds '{}', which is read to make it, and its files are replaced; give another --out, or copy the file out first",
+                input.display()
+            )));
+        }
+    }
+    let here = std::env::current_dir().and_then(std::fs::canonicalize);
+    if here.is_ok_and(|h| h.starts_with(&folder)) {
+        return Err(Error::Usage(format!(
+            "invalid output folder '{shown}': it is the folder you are in ({}), which ipcbench would replace; name it from outside, e.g. --out ../NAME",
+            folder.display()
+        )));
+    }
+    Ok(())
 }
 
 /// A name the file system will take, found before the work rather than

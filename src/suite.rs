@@ -83,7 +83,7 @@ impl Plan {
         let out = options::check_output_path(&out)?;
         // Its report goes beside it (`run.json` → `run/`).
         options::check_output_dir(&options::report_dir(&out))?;
-        let peer_exe = std::env::current_exe()
+        let peer_exe = crate::sys::process::own_exe()
             .map_err(|e| Error::Runtime(format!("cannot find this program's own path: {e}")))?;
         let patterns = dedup(&args.patterns);
         let rates = match &args.rates[..] {
@@ -532,6 +532,15 @@ pub fn run(plan: &Plan) -> Result<(ResultFile, bool, Result<(), Error>), Error> 
             plan.out.display()
         ))
     });
+    if let Some(what) = crate::sys::process::own_file_changed() {
+        output::warn(&format!(
+            "{what}; every case ran the build that started the run ({} {}, git {}), through /proc/{}/exe",
+            result.tool.name,
+            result.tool.version,
+            result.tool.git_commit,
+            std::process::id()
+        ));
+    }
     let bad_rows = warn_about_bad_rows(&result);
     let clean = result.complete && bad_rows == 0;
     Ok((result, clean, saved))
@@ -655,7 +664,7 @@ fn warn_about_bad_rows(result: &ResultFile) -> usize {
 /// Settings for the probe experiments: short, verified, unpinned.
 pub fn probe_settings() -> Result<Settings, Error> {
     interrupt::install().map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
-    let peer_exe = std::env::current_exe()
+    let peer_exe = crate::sys::process::own_exe()
         .map_err(|e| Error::Runtime(format!("cannot find this program's own path: {e}")))?;
     Ok(Settings {
         length: harness::workload::Length::Iterations(1000),

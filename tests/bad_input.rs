@@ -41,6 +41,79 @@ fn bad_duration() {
 }
 
 #[test]
+fn negative_values_are_named_with_their_accepted_range() {
+    // Issue 35: each of these was taken for a flag ("unexpected argument
+    // '-6' found"), naming neither the value nor the range.
+    refused(&["-s", "-64"], "'-64'", "a number of bytes");
+    refused(&["-d", "-1s"], "'-1s'", "from 0 to 24h");
+    refused(&["--warmup", "-1s"], "'-1s'", "from 0 to 24h");
+    refused(&["--cpus", "-1,0"], "'-1,0'", "two different CPU numbers");
+    refused(&["--memory-node", "-1"], "'-1'", "from 0 to 1023");
+    refused(&["-n", "-3"], "'-3'", "1 or more");
+    refused(&["--repeat", "-1"], "'-1'", "from 1 to 100");
+    refused(&["--senders", "-2"], "'-2'", "from 1 to 64");
+    refused(&["--rates", "-5"], "'-5'", "from 1 to 10M");
+}
+
+#[test]
+fn a_malformed_or_negative_percentage_is_refused() {
+    let sb = Sandbox::new();
+    for (bad, accepts) in [("10%%", "such as 10%"), ("-5%", "between 0% and 1000%")] {
+        let o = sb.run(&["compare", BASELINE, BASELINE, "--max-regression", bad]);
+        let lines = stderr_lines(&o);
+        assert_eq!(o.status.code(), Some(2), "{bad}: {lines:?}");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].contains(&format!("'{bad}'")) && lines[0].contains(accepts),
+            "{lines:?}"
+        );
+    }
+}
+
+#[test]
+fn a_report_into_the_folder_it_is_read_from_or_stood_in_is_refused() {
+    // Issue 35: exit 1 and a message about ipcbench's own staging folder.
+    let sb = Sandbox::new();
+    let folder = sb.dir.path().join("earlier");
+    let o = sb.run(&["report", BASELINE, "--out", folder.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let before = std::fs::read(folder.join("index.html")).unwrap();
+    let attempts: [(&[&str], &str); 3] = [
+        (
+            &["report", "result.json", "--out", "."],
+            "it holds 'result.json'",
+        ),
+        (&["report", BASELINE, "--out", "."], "the folder you are in"),
+        (
+            &["gallery", "result.json", "--out", "."],
+            "it holds 'result.json'",
+        ),
+    ];
+    for (args, why) in attempts {
+        let o = sb.command(args).current_dir(&folder).output().unwrap();
+        let lines = stderr_lines(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {lines:?}");
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains(why), "{lines:?}");
+    }
+    let inside = folder.join("result.json");
+    let o = sb.run(&[
+        "report",
+        inside.to_str().unwrap(),
+        "--out",
+        folder.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert_eq!(std::fs::read(folder.join("index.html")).unwrap(), before);
+    let names: Vec<_> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".ipcbench-building"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}
+
+#[test]
 fn unknown_pin_mode() {
     refused(&["--pin", "diagonal"], "'diagonal'", "same, cross, none");
 }

@@ -416,6 +416,58 @@ fn a_symbolic_link_given_as_output_is_refused_and_stays_a_link() {
 }
 
 #[test]
+fn a_binary_replaced_during_the_run_keeps_every_case_on_the_build_that_started() {
+    // Issue 35: `cargo build` during a run deleted the binary, and every
+    // later case failed starting its peer (ENOENT); a different build
+    // would have been mixed into one result file.
+    let sb = Sandbox::new();
+    let copy = sb.dir.path().join("ipcbench-copy");
+    std::fs::copy(env!("CARGO_BIN_EXE_ipcbench"), &copy).unwrap();
+    let out = sb.out();
+    let mut child = std::process::Command::new(&copy)
+        .args([
+            "run",
+            "--no-probe",
+            "-m",
+            "pipe,uds-stream,node-json",
+            "-s",
+            "64",
+        ])
+        .args([
+            "-n",
+            "2000",
+            "--pin",
+            "same,cross",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .env("TMPDIR", sb.tmp())
+        .current_dir(sb.dir.path())
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut said = String::new();
+    use std::io::{BufRead, Read};
+    while !said.contains("[ 1/") {
+        assert!(stderr.read_line(&mut said).unwrap() > 0, "{said}");
+    }
+    // What a rebuild does: the old file goes, a new one takes its name.
+    std::fs::remove_file(&copy).unwrap();
+    script(sb.dir.path(), "ipcbench-copy", "exit 3");
+    stderr.read_to_string(&mut said).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{said}");
+    let r = sb.result();
+    assert_eq!(rows(&r).len(), 12);
+    for row in rows(&r) {
+        assert_eq!(row["status"], "ok", "{row}");
+    }
+    assert!(said.contains("was replaced by another file during the run; every case ran the build that started the run"), "{said}");
+    sb.assert_nothing_left();
+}
+
+#[test]
 fn durations_past_a_day_and_useless_timeouts_are_refused() {
     let sb = Sandbox::new();
     let huge = "18446744073709551615s";

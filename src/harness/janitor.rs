@@ -29,7 +29,7 @@ pub fn start() -> bool {
     if janitor.is_some() {
         return false;
     }
-    let Ok(exe) = std::env::current_exe() else {
+    let Ok(exe) = crate::sys::process::own_exe() else {
         return false;
     };
     let mut cmd = Command::new(exe);

@@ -229,7 +229,8 @@ pub fn wrap(
 /// program (asked for its version) behind separate-containers, with a veth
 /// pair. The doctor's check; the reason is the launcher's own words.
 pub fn try_here() -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
+    let exe =
+        crate::sys::process::own_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let folder = crate::sys::private_dir().map_err(|e| format!("a private folder: {e}"))?;
     let separation = Separation::Deployment(Isolation::SeparateContainers);
     let crossing = cross(separation, Reach::Port, folder.path())

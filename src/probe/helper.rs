@@ -430,7 +430,7 @@ pub fn run_behind(action: &Action, separation: Separation) -> std::io::Result<St
 }
 
 fn spawn(action: &Action, boundary: Option<&Boundary>) -> std::io::Result<std::process::Child> {
-    let exe = std::env::current_exe()?;
+    let exe = crate::sys::process::own_exe()?;
     let mut cmd = std::process::Command::new(&exe);
     let action = serde_json::to_string(action).expect("an action serialises");
     cmd.arg("__probe-peer").arg(action);

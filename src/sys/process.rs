@@ -125,3 +125,32 @@ impl std::fmt::Display for Failure {
         }
     }
 }
+
+/// This program as a path that stays valid while this process lives, even
+/// when its file is deleted or replaced (as `cargo build` does during a
+/// run): the kernel's link to the very binary that runs. Every process
+/// started from it runs the same build.
+pub fn own_exe() -> std::io::Result<std::path::PathBuf> {
+    let link = std::path::PathBuf::from(format!("/proc/{}/exe", std::process::id()));
+    match std::fs::metadata(&link) {
+        Ok(_) => Ok(link),
+        Err(_) => std::env::current_exe(),
+    }
+}
+
+/// What became of the file this program was started from, if it is no
+/// longer the binary that runs: deleted, or replaced by another file.
+pub fn own_file_changed() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let running = std::fs::metadata("/proc/self/exe").ok()?;
+    let link = std::fs::read_link("/proc/self/exe").ok()?;
+    let link = link.to_string_lossy();
+    let path = link.strip_suffix(" (deleted)").unwrap_or(&link);
+    match std::fs::metadata(path) {
+        Err(_) => Some(format!("'{path}' was deleted during the run")),
+        Ok(now) if (now.dev(), now.ino()) != (running.dev(), running.ino()) => Some(format!(
+            "'{path}' was replaced by another file during the run"
+        )),
+        Ok(_) => None,
+    }
+}
