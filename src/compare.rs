@@ -266,7 +266,7 @@ fn judged(c: &Row, sb: &Spread, sc: &Spread, threshold: f64) -> Change {
     Change {
         mechanism: c.transport_label().into_owned(),
         pattern: c.pattern,
-        placement: c.placement.to_string(),
+        placement: crate::results::case::placement_label(c),
         size_bytes: c.size_bytes,
         load: c.load_label(),
         baseline: sb.raw,
@@ -286,7 +286,7 @@ fn no_longer_sustained(b: &Row, c: &Row) -> Change {
     Change {
         mechanism: c.transport_label().into_owned(),
         pattern: c.pattern,
-        placement: c.placement.to_string(),
+        placement: crate::results::case::placement_label(c),
         size_bytes: c.size_bytes,
         load: c.load_label().map(|l| format!("{l}, no longer sustained")),
         baseline: b.headline().unwrap_or(f64::NAN),
@@ -312,7 +312,7 @@ fn collapses(baseline: &ResultFile, current: &ResultFile) -> Vec<Change> {
             Some(Change {
                 mechanism: c.transport_label().into_owned(),
                 pattern: c.pattern,
-                placement: c.placement.to_string(),
+                placement: crate::results::case::placement_label(c),
                 size_bytes: c.size_bytes,
                 load: c.load_label(),
                 baseline: b.headline().unwrap_or(f64::NAN),
@@ -393,14 +393,7 @@ pub struct OneSided {
 }
 
 fn case_name(r: &Row) -> String {
-    let size = crate::results::format::size_or_none(r.size_bytes);
-    let load = r.load_label().map_or(String::new(), |l| format!(" at {l}"));
-    format!(
-        "{} {} {} {size}{load}",
-        r.transport_label(),
-        r.pattern,
-        r.placement
-    )
+    crate::results::case::title(r)
 }
 
 /// Cases measured in `one` that `other` did not measure: `compare` cannot

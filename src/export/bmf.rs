@@ -9,30 +9,10 @@ use serde_json::{json, Map, Value};
 use crate::results::{ResultFile, Status};
 
 /// `pipe/latency/same/64B` (and `/spin` for a receiver that did not
-/// block): stable across runs, so Bencher can follow it.
+/// block): stable across runs, so Bencher can follow it; every axis of
+/// the case has its segment (`results::case`).
 pub fn benchmark_name(r: &crate::results::Row) -> String {
-    let size = if r.size_bytes == 0 {
-        "none".to_string()
-    } else {
-        format!("{}B", r.size_bytes)
-    };
-    let load = match (r.offered_per_s, r.senders) {
-        (Some(rate), _) => format!("/{rate}per-s"),
-        (_, Some(n)) => format!("/{n}senders"),
-        _ => String::new(),
-    };
-    let wait = match r.wait {
-        crate::results::Wait::Block => String::new(),
-        wait => format!("/{wait}"),
-    };
-    let isolation = match r.isolation {
-        crate::results::Isolation::None => String::new(),
-        isolation => format!("/{isolation}"),
-    };
-    format!(
-        "{}/{}/{}/{size}{load}{wait}{isolation}",
-        r.mechanism, r.pattern, r.placement
-    )
+    crate::results::case::benchmark_name(r)
 }
 
 fn metric(value: f64, trials: &[f64]) -> Value {

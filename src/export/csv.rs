@@ -6,8 +6,9 @@
 use super::markdown::{figures, status, HEADER};
 use crate::results::{Floors, ResultFile, Row};
 
-const RAW: [&str; 41] = [
-    "size_bytes",
+/// The raw figures behind the human columns; the case's own axes come
+/// first, from `results::case`.
+const RAW: [&str; 35] = [
     "status_raw",
     "rtt_min_ns",
     "rtt_p50_ns",
@@ -28,26 +29,21 @@ const RAW: [&str; 41] = [
     "duplicated",
     "reordered",
     "corrupted",
-    "cpus",
     "timed_by",
     "trials",
     "reason",
     "note",
-    "offered_per_s",
     "achieved_per_s",
     "sustained",
     "max_lag_ns",
     "end_lag_ns",
-    "senders",
     "one_way_p50_ns",
     "one_way_p99_ns",
     "one_way_max_ns",
     "torn",
-    "wait",
     "spin_budget_ns",
     "cpu_parent_busy",
     "cpu_child_busy",
-    "isolation",
 ];
 
 /// An absent figure is an empty field, never a zero.
@@ -61,7 +57,6 @@ fn raw(r: &Row, floors: Option<&Floors>) -> Vec<String> {
     let cpu = |f: fn(&crate::results::CpuPerMessage) -> f64| opt(r.cpu_ns_per_msg.as_ref().map(f));
     let join = |v: Vec<String>| v.join(" ");
     vec![
-        r.size_bytes.to_string(),
         format!("{:?}", r.status).to_lowercase(),
         rtt(|t| t.min),
         rtt(|t| t.p50),
@@ -82,26 +77,21 @@ fn raw(r: &Row, floors: Option<&Floors>) -> Vec<String> {
         r.errors.duplicated.to_string(),
         r.errors.reordered.to_string(),
         r.errors.corrupted.to_string(),
-        join(r.cpus.iter().map(|c| c.to_string()).collect()),
         r.timed_by.clone().unwrap_or_default(),
         join(r.trials.iter().map(|t| t.to_string()).collect()),
         r.reason.clone().unwrap_or_default(),
         r.note.clone().unwrap_or_default(),
-        opt(r.offered_per_s),
         opt(r.schedule.as_ref().map(|s| s.achieved_per_s)),
         opt(r.schedule.as_ref().map(|s| s.sustained)),
         opt(r.schedule.as_ref().map(|s| s.max_lag_ns)),
         opt(r.schedule.as_ref().map(|s| s.end_lag_ns)),
-        opt(r.senders),
         opt(r.one_way_ns.as_ref().map(|t| t.p50)),
         opt(r.one_way_ns.as_ref().map(|t| t.p99)),
         opt(r.one_way_ns.as_ref().map(|t| t.max)),
         r.errors.torn.to_string(),
-        r.wait.to_string(),
         opt(r.spin_budget_ns),
         opt(r.cpu_busy.as_ref().map(|c| c.parent)),
         opt(r.cpu_busy.as_ref().map(|c| c.child)),
-        r.isolation.to_string(),
     ]
 }
 
@@ -109,12 +99,14 @@ fn raw(r: &Row, floors: Option<&Floors>) -> Vec<String> {
 pub fn render(result: &ResultFile) -> Result<String, String> {
     let mut w = csv::Writer::from_writer(Vec::new());
     let fail = |e: csv::Error| format!("writing CSV: {e}");
-    w.write_record(HEADER.iter().chain(RAW.iter()))
+    let axes = crate::results::case::columns();
+    w.write_record(HEADER.iter().copied().chain(axes).chain(RAW))
         .map_err(fail)?;
     for r in &result.rows {
         let floors = result.floors.as_ref();
         let mut fields = figures(r, floors);
         fields.push(status(r, |reason| format!("({reason})")));
+        fields.extend(crate::results::case::cells(r));
         fields.extend(raw(r, floors));
         w.write_record(&fields).map_err(fail)?;
     }

@@ -47,7 +47,7 @@ pub fn figures(row: &Row, floors: Option<&Floors>) -> Vec<String> {
     vec![
         row.transport_label().into_owned(),
         row.pattern.to_string().to_string(),
-        row.placement.to_string(),
+        crate::results::case::placement_label(row),
         size_cell(row),
         row.copies.map_or_else(dash, |c| c.to_string()),
         load_cell(row),

@@ -89,14 +89,6 @@ pub fn headline(row: &Row) -> String {
     }
 }
 
-/// The placement, and for one pair of a sweep its two CPUs ("pair 0→1").
-fn placement_label(row: &Row) -> String {
-    match (row.placement, &row.cpus[..]) {
-        (crate::results::Placement::Pair, [a, b]) => format!("pair {a}→{b}"),
-        (placement, _) => placement.to_string(),
-    }
-}
-
 pub fn progress(done: usize, total: usize, row: &Row, eta: &Eta) {
     let width = total.to_string().len();
     let errors = if row.errors.total() > 0 {
@@ -108,7 +100,7 @@ pub fn progress(done: usize, total: usize, row: &Row, eta: &Eta) {
         "[{done:>width$}/{total}] {:<11} {:<10} {:<5} {:>7}{}  {}{errors}{}",
         row.transport_label(),
         row.pattern.to_string(),
-        placement_label(row),
+        crate::results::case::placement_label(row),
         crate::results::format::size_cell(row),
         row.load_label().map_or(String::new(), |l| format!(" {l}")),
         headline(row),

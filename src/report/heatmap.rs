@@ -45,7 +45,8 @@ fn grids<'a>(report: &'a Report<'a>) -> Vec<Grid<'a>> {
     });
     let mut grids: Vec<Grid> = Vec::new();
     for row in pairs {
-        let label = row.transport_label().into_owned();
+        // The shown rows' mechanism is already the label (`by_wait`).
+        let label = row.mechanism.clone();
         let i = match grids
             .iter()
             .position(|g| g.label == label && g.size == row.size_bytes)

@@ -114,10 +114,15 @@ impl Group {
     }
 }
 
-/// The run as the page shows it: a receiver that did not block makes a
-/// transport of its own, "pipe (spin)", with its own line and colour.
+/// The run as the page shows it: a transport qualified by an axis (a
+/// receiver that did not block, a boundary) is a transport of its own,
+/// "pipe (spin)", "tcp (separate-containers)", with its own line and colour.
 fn by_wait(result: &ResultFile) -> std::borrow::Cow<'_, ResultFile> {
-    if result.rows.iter().all(|r| r.wait.is_block()) {
+    if result
+        .rows
+        .iter()
+        .all(|r| r.transport_label() == r.mechanism)
+    {
         return std::borrow::Cow::Borrowed(result);
     }
     let mut shown = result.clone();

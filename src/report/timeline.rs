@@ -43,9 +43,10 @@ fn line(r: &Row) -> String {
     };
     format!(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{chart}</td>{steady}</tr>\n",
-        escape(&r.transport_label()),
+        // The shown rows' mechanism is already the label (`by_wait`).
+        escape(&r.mechanism),
         r.pattern,
-        r.placement,
+        crate::results::case::placement_label(r),
         escape(&size_cell(r)),
         escape(&load_cell(r)),
     )

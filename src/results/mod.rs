@@ -2,6 +2,7 @@
 //! other people's tools. Extend it freely; change a field's meaning only with
 //! a new `SCHEMA_VERSION`.
 
+pub mod case;
 pub mod distribution;
 pub mod file;
 pub mod format;
@@ -93,42 +94,7 @@ pub enum Length {
 /// cost of the fastest round trip; beyond it every transport is saturated.
 pub const MAX_RATE: f64 = 10e6;
 
-/// The identity of a case: every axis it was measured along. Rows, the
-/// validator and `compare` all tell cases apart by it, so a new axis (the
-/// receiver's wait, a placement class, isolation) is one field here and
-/// one line in `Row::key`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct CaseKey<'a> {
-    /// Borrowed from the row: comparing cases allocates nothing, however
-    /// many rows `compare` and the report set side by side.
-    pub mechanism: &'a str,
-    pub pattern: Pattern,
-    /// None in a key that sets placements side by side.
-    pub placement: Option<Placement>,
-    pub size_bytes: u64,
-    /// The offered rate's bits: an f64 compared exactly, as it was written.
-    pub offered_per_s: Option<u64>,
-    pub senders: Option<u32>,
-    pub wait: Wait,
-    /// A `pair` row's CPUs: the pairs of a sweep are different cases.
-    pub cpus: Option<(usize, usize)>,
-    pub isolation: Isolation,
-}
-
-impl CaseKey<'_> {
-    /// The same case whatever its placement.
-    pub fn but_placement(mut self) -> Self {
-        self.placement = None;
-        self.cpus = None;
-        self
-    }
-
-    /// The same case of any transport (what `compare`'s reference averages).
-    pub fn but_mechanism(mut self) -> Self {
-        self.mechanism = "";
-        self
-    }
-}
+pub use case::CaseKey;
 
 /// The longest length, warm-up or timeout anything accepts, from the
 /// command line or from a file: a day. Past it a figure would be an
@@ -603,34 +569,16 @@ impl Row {
 
     /// The case this row measured: what two runs are compared by, and
     /// what appears once in a result file.
+    /// What makes this row's case: every axis of `case::AXES`.
     pub fn key(&self) -> CaseKey<'_> {
-        CaseKey {
-            mechanism: &self.mechanism,
-            pattern: self.pattern,
-            placement: Some(self.placement),
-            size_bytes: self.size_bytes,
-            offered_per_s: self.offered_per_s.map(f64::to_bits),
-            senders: self.senders,
-            wait: self.wait,
-            cpus: match (self.placement, &self.cpus[..]) {
-                (Placement::Pair, &[a, b]) => Some((a, b)),
-                _ => None,
-            },
-            isolation: self.isolation,
-        }
+        CaseKey::of(self)
     }
 
-    /// The transport as people read it: its name, how its receiver waited
-    /// when that was not by blocking, and the boundary its peer was behind
-    /// ("pipe (spin)", "tcp (separate-containers)"), so that tables and
-    /// charts keep them apart.
+    /// The transport as people read it: its name, and what the axes that
+    /// qualify it say when unusual ("pipe (spin)", "tcp
+    /// (separate-containers)"), so that tables and charts keep them apart.
     pub fn transport_label(&self) -> std::borrow::Cow<'_, str> {
-        let wait = (!self.wait.is_block()).then(|| self.wait.to_string());
-        let isolation = (!self.isolation.is_none()).then(|| self.isolation.to_string());
-        match [wait, isolation].into_iter().flatten().collect::<Vec<_>>() {
-            how if how.is_empty() => std::borrow::Cow::Borrowed(&self.mechanism),
-            how => std::borrow::Cow::Owned(format!("{} ({})", self.mechanism, how.join(", "))),
-        }
+        case::label(self)
     }
 
     /// Whether `other` measured the same case, as when two runs are compared.
