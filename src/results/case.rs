@@ -39,8 +39,11 @@ pub struct Axis {
     /// stable across runs so that history tools can follow it.
     pub segment: fn(&Row) -> Option<String>,
     /// Its raw CSV column, when the human columns do not already say it.
-    pub column: Option<(&'static str, fn(&Row) -> String)>,
+    pub column: Option<Column>,
 }
+
+/// A raw CSV column: its name and a row's cell.
+pub type Column = (&'static str, fn(&Row) -> String);
 
 fn none(_: &Row) -> Option<String> {
     None
