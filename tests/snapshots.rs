@@ -6,7 +6,13 @@
 mod common;
 use common::*;
 
-const SAMPLES: [&str; 4] = ["sample-run", "sample-rate", "sample-fan-in", "baseline"];
+const SAMPLES: [&str; 5] = [
+    "sample-run",
+    "sample-rate",
+    "sample-fan-in",
+    "baseline",
+    "sample-axes",
+];
 
 fn sample(name: &str) -> String {
     format!("{}/results/{name}.json", env!("CARGO_MANIFEST_DIR"))
