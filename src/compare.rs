@@ -437,24 +437,21 @@ pub fn one_sided<'a>(
     ]
 }
 
-/// Why two runs may not be comparable, if they come from different machines.
+/// Why a comparison may mislead: two machines, or one run twice.
 pub fn machine_warning(baseline: &ResultFile, current: &ResultFile) -> Option<String> {
-    let identity = baseline.identity();
-    if identity == current.identity() {
-        return Some(format!(
-            "both files are the same run ({identity}): nothing can have changed"
-        ));
-    }
     let (a, b) = (&baseline.machine, &current.machine);
     let differs =
         a.cpu_model != b.cpu_model || a.kernel != b.kernel || a.cpus_online != b.cpus_online;
-    differs.then(|| {
-        format!(
+    if differs {
+        return Some(format!(
             "the two runs come from different machines (baseline: {}; current: {}): a change may be the machine's, not the code's",
             a.summary(),
             b.summary()
-        )
-    })
+        ));
+    }
+    let identity = baseline.identity();
+    (identity == current.identity())
+        .then(|| format!("both files are the same run ({identity}): nothing can have changed"))
 }
 
 /// The table of changes, Markdown, padded for terminals.

@@ -138,7 +138,10 @@ fn a_run_compared_with_itself_has_no_regression() {
         text.contains("0 regressed") && text.contains("unchanged"),
         "{text}"
     );
-    assert!(o.stderr.is_empty(), "no machine warning for one machine");
+    // One warning: the same run, not another machine.
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("both files are the same run"), "{err}");
 }
 
 #[test]
