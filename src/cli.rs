@@ -10,6 +10,62 @@ use crate::harness::peer::PeerArgs;
 use crate::options;
 use crate::results::{Isolation, Pattern, Placement, Wait};
 
+/// The command line's words for an enum of the result contract, which
+/// knows nothing of clap: its variants offered, each spelt by its own
+/// `name()` (serde's), with its help. A variant left out (`pair`) is not
+/// offered.
+macro_rules! offered {
+    ($t:ty { $($v:ident: $help:literal),* $(,)? }) => {
+        impl clap::ValueEnum for $t {
+            fn value_variants<'a>() -> &'a [Self] {
+                &[$(<$t>::$v),*]
+            }
+            fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+                let help = match self {
+                    $(<$t>::$v => $help,)*
+                    #[allow(unreachable_patterns)]
+                    _ => return None,
+                };
+                Some(clap::builder::PossibleValue::new(self.name()).help(help))
+            }
+        }
+    };
+}
+
+offered!(Verify {
+    Full: "Sequence numbers and a CRC32C of every payload",
+    Seq: "Sequence numbers only (raw-speed runs)",
+});
+offered!(Pattern {
+    Latency: "Ping-pong round trips",
+    Throughput: "One-way streaming",
+    Rate: "Open loop: messages sent at fixed times for each offered rate (--rates), echoed, timed from when each was due",
+    FanIn: "Several sender processes into one receiver (--senders): aggregate throughput and one-way latency",
+});
+offered!(Wait {
+    Block: "The mechanism's blocking call: the thread sleeps until woken",
+    Spin: "Non-blocking calls in a loop until a message is there: a whole CPU",
+    Hybrid: "Spins for a bounded time (the row's spin_budget_ns), then blocks",
+    Epoll: "epoll_wait, then a non-blocking receive, as an event loop does",
+    IoUring: "The receive is submitted to an io_uring and its completion awaited",
+});
+offered!(Isolation {
+    None: "Both processes in ipcbench's own namespaces",
+    SamePod: "Containers of one Kubernetes pod: own mount, PID and UTS namespaces; network, IPC and /dev/shm shared; one shared volume",
+    SeparateContainers: "Two containers: own mount, PID, UTS, IPC, network and cgroup namespaces, TCP over a veth pair; one shared volume",
+});
+offered!(Placement {
+    Same: "Both processes pinned to one CPU",
+    Cross: "Parent and peer pinned to two different CPUs",
+    None: "Left to the scheduler",
+    Smt: "Two hardware threads of one core",
+    Llc: "Two cores that share the last-level cache",
+    CrossLlc: "Two cores of one NUMA node on different last-level caches",
+    CrossNode: "Two CPUs on different NUMA nodes",
+    PCore: "Two performance cores of a hybrid processor",
+    ECore: "Two efficiency cores of a hybrid processor",
+});
+
 #[derive(Parser, Debug)]
 #[command(
     name = "ipcbench",
@@ -228,4 +284,33 @@ pub struct RunArgs {
 pub enum Pairs {
     /// Every ordered pair (a sample above 8 CPUs).
     All,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    /// Every value offered is spelt as serde writes it: one spelling.
+    fn spelt_as_serde_writes<T: ValueEnum + serde::Serialize>() {
+        for v in T::value_variants() {
+            let offered = v.to_possible_value().unwrap();
+            let written = serde_json::to_value(v).unwrap();
+            assert_eq!(written, offered.get_name(), "{written}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_and_the_result_file_spell_alike() {
+        spelt_as_serde_writes::<Verify>();
+        spelt_as_serde_writes::<Pattern>();
+        spelt_as_serde_writes::<Wait>();
+        spelt_as_serde_writes::<Isolation>();
+        spelt_as_serde_writes::<Placement>();
+        assert_eq!(
+            serde_json::to_value(Placement::Pair).unwrap(),
+            Placement::Pair.name()
+        );
+        assert!(Placement::Pair.to_possible_value().is_none());
+    }
 }

@@ -477,7 +477,7 @@ fn default_output() -> Result<PathBuf, Error> {
 /// disk loses at most the case in progress.
 pub fn run(plan: &Plan) -> Result<(ResultFile, bool, Result<(), Error>), Error> {
     interrupt::install().map_err(|e| Error::Runtime(format!("installing signal handlers: {e}")))?;
-    let mut machine = Machine::detect();
+    let mut machine = crate::topology::machine::detect();
     crate::tell!("machine: {}", machine.summary());
     machine.warnings = doctor_warnings(&plan.settings.cpus);
     for w in &machine.warnings {

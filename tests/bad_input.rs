@@ -48,7 +48,7 @@ fn negative_values_are_named_with_their_accepted_range() {
     refused(&["-d", "-1s"], "'-1s'", "from 0 to 24h");
     refused(&["--warmup", "-1s"], "'-1s'", "from 0 to 24h");
     refused(&["--cpus", "-1,0"], "'-1,0'", "two different CPU numbers");
-    refused(&["--memory-node", "-1"], "'-1'", "from 0 to 1023");
+    refused(&["--memory-node", "-1"], "'-1'", "a NUMA node's number");
     refused(&["-n", "-3"], "'-3'", "1 or more");
     refused(&["--repeat", "-1"], "'-1'", "from 1 to 100");
     refused(&["--senders", "-2"], "'-2'", "from 1 to 64");

@@ -415,7 +415,7 @@ pub fn io_uring() -> Finding {
 pub fn containers() -> Finding {
     let what =
         "run --isolation same-pod,separate-containers puts the peer behind containers' namespaces";
-    match crate::isolation::try_here() {
+    match crate::isolation::try_here(crate::harness::janitor::veth) {
         Ok(()) => Finding::new(
             "isolation",
             Level::Ok,

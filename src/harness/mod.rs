@@ -305,7 +305,7 @@ pub fn session<T>(
     let dir = private_dir()?;
     let separation = spec.case.separation;
     let reach = spec.case.transport.nature().reach;
-    let crossing = crate::isolation::cross(separation, reach, dir.path())
+    let crossing = crate::isolation::cross(separation, reach, dir.path(), janitor::veth)
         .map_err(failed("isolating the peer"))?;
     let host = crossing
         .as_ref()

@@ -163,17 +163,19 @@ pub struct Crossing {
 
 /// The boundary of `separation` for a case whose folder is `folder` and
 /// whose transport is reached by `reach`; None for no separation.
+/// A veth pair's name is told to `announce` before the pair is made.
 pub fn cross(
     separation: Separation,
     reach: Reach,
     folder: &Path,
+    announce: fn(&str),
 ) -> std::io::Result<Option<Crossing>> {
     if separation.is_none() {
         return Ok(None);
     }
     let (veth, peer_end, host) = match separation.networks_containers() && reach == Reach::Port {
         true => {
-            let (host_end, peer_end) = veth::HostEnd::make()?;
+            let (host_end, peer_end) = veth::HostEnd::make(announce)?;
             let host = host_end.address();
             (Some(host_end), Some(peer_end), host)
         }
@@ -228,12 +230,12 @@ pub fn wrap(
 /// Whether the widest deployment can be made here: the launcher puts this
 /// program (asked for its version) behind separate-containers, with a veth
 /// pair. The doctor's check; the reason is the launcher's own words.
-pub fn try_here() -> Result<(), String> {
+pub fn try_here(announce: fn(&str)) -> Result<(), String> {
     let exe =
         crate::sys::process::own_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let folder = crate::sys::private_dir().map_err(|e| format!("a private folder: {e}"))?;
     let separation = Separation::Deployment(Isolation::SeparateContainers);
-    let crossing = cross(separation, Reach::Port, folder.path())
+    let crossing = cross(separation, Reach::Port, folder.path(), announce)
         .map_err(|e| e.to_string())?
         .expect("a deployment has a boundary");
     let mut version = std::process::Command::new(&exe);

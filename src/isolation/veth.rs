@@ -40,8 +40,9 @@ fn block_address(block: u32, host: u32) -> Ipv4Addr {
 impl HostEnd {
     /// Makes the pair: names that hold our pid (the janitor's key, and
     /// nobody else's), a free /30 chosen from pid and count so that
-    /// parallel runs rarely try the same.
-    pub fn make() -> io::Result<(HostEnd, PeerEnd)> {
+    /// parallel runs rarely try the same. `announce` hears the name before
+    /// the pair exists (the janitor, which removes it should we be killed).
+    pub fn make(announce: fn(&str)) -> io::Result<(HostEnd, PeerEnd)> {
         let n = PAIRS.fetch_add(1, Ordering::Relaxed) % 1000;
         let pid = std::process::id();
         let (name, peer) = (format!("ipb{pid}-{n}h"), format!("ipb{pid}-{n}p"));
@@ -61,7 +62,7 @@ impl HostEnd {
             .ok_or_else(|| {
                 io::Error::other("no free /30 left in 169.254.128.0/17 for a veth pair")
             })?;
-        crate::harness::janitor::veth(&name);
+        announce(&name);
         netlink
             .create_veth(&name, &peer)
             .map_err(|e| refused(&format!("creating the veth pair {name}/{peer}"), e))?;

@@ -424,7 +424,12 @@ pub fn spawn_helper(action: &Action) -> std::io::Result<std::process::Child> {
 /// returns its line.
 pub fn run_behind(action: &Action, separation: Separation) -> std::io::Result<String> {
     let dir = private_dir()?;
-    let crossing = crate::isolation::cross(separation, Reach::Name, dir.path())?;
+    let crossing = crate::isolation::cross(
+        separation,
+        Reach::Name,
+        dir.path(),
+        crate::harness::janitor::veth,
+    )?;
     let child = spawn(action, crossing.as_ref().map(|c| &c.boundary))?;
     Ok(finish(child, Duration::from_secs(10)))
 }

@@ -28,7 +28,6 @@ use crate::harness::Settings;
 use crate::results::probe::{
     claimed, Capacity, Cell, Measured, Method, ProbeFile, ProbeRow, Property, SCHEMA_VERSION,
 };
-use crate::results::Machine;
 use crate::transport::{self, Nature, Object, Reach, Transport};
 
 /// What an experiment found, before the claim is set beside it.
@@ -199,7 +198,7 @@ pub fn run(settings: &Settings, only: &[&str]) -> Option<ProbeFile> {
     }
     (!crate::sys::interrupt::interrupted()).then(|| ProbeFile {
         schema_version: SCHEMA_VERSION,
-        machine: Machine::detect(),
+        machine: crate::topology::machine::detect(),
         rows,
     })
 }

@@ -75,13 +75,11 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         None => Ok(()),
     };
     refuse()?;
-    let mut tmp = tempfile::NamedTempFile::new_in(parent_dir(path))?;
+    // Made with 0666, which the kernel masks with the umask as creat does.
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(parent_dir(path))?;
     tmp.write_all(bytes)?;
-    let mode = 0o666 & !crate::sys::umask();
-    std::fs::set_permissions(
-        tmp.path(),
-        std::os::unix::fs::PermissionsExt::from_mode(mode),
-    )?;
     // Again at the rename: a link made while the bytes were written is
     // the user's too.
     refuse()?;

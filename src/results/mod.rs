@@ -24,7 +24,7 @@ pub const SCHEMA_VERSION: u32 = 2;
 pub const READS_SCHEMA_VERSIONS: std::ops::RangeInclusive<u32> = 1..=SCHEMA_VERSION;
 
 /// How much the receiver checks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verify {
     /// Sequence numbers and a CRC32C of every payload.
@@ -134,7 +134,7 @@ pub mod seconds {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Pattern {
     /// Ping-pong round trips.
@@ -150,9 +150,7 @@ pub enum Pattern {
 /// How a receiver waits for the next message: the second half of what a
 /// user chooses with a transport. Files from before it was recorded hold
 /// `block` rows (shm-ring's then spun first: see the README).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Wait {
     /// The mechanism's blocking call: the thread sleeps until woken.
@@ -182,24 +180,9 @@ impl Wait {
     }
 }
 
-impl std::fmt::Display for Wait {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let name = match self {
-            Wait::Block => "block",
-            Wait::Spin => "spin",
-            Wait::Hybrid => "hybrid",
-            Wait::Epoll => "epoll",
-            Wait::IoUring => "io-uring",
-        };
-        f.write_str(name)
-    }
-}
-
 /// What separates the peer from the harness: the namespaces a container
 /// runtime would give each side (the README defines each deployment).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Isolation {
     /// Both processes in ipcbench's own namespaces.
@@ -218,7 +201,7 @@ impl Isolation {
 }
 
 /// Where the two processes run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Placement {
     /// Both processes pinned to one CPU.
@@ -241,7 +224,6 @@ pub enum Placement {
     ECore,
     /// One pair of `run --pairs all`'s sweep over pairs of CPUs (the row's
     /// `cpus` say which; the same CPU twice is a pair too).
-    #[value(skip)]
     Pair,
 }
 
@@ -256,22 +238,40 @@ impl Placement {
     }
 }
 
-/// One spelling per enum: the name clap accepts on the command line, which
-/// is also the one serde writes.
-macro_rules! spelled_as_on_the_command_line {
-    ($($t:ty),*) => {$(
-        impl std::fmt::Display for $t {
-            fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                match clap::ValueEnum::to_possible_value(self) {
-                    Some(v) => f.write_str(v.get_name()),
-                    // A value not offered on the command line (`pair`).
-                    None => write!(f, "{}", format!("{self:?}").to_lowercase()),
+/// One spelling per enum: the name serde writes, which tables show and
+/// the command line accepts (`cli.rs`); a test holds them together.
+macro_rules! spelled {
+    ($t:ident { $($v:ident => $name:literal),* $(,)? }) => {
+        impl $t {
+            pub fn name(self) -> &'static str {
+                match self {
+                    $($t::$v => $name),*
                 }
             }
         }
-    )*};
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
 }
-spelled_as_on_the_command_line!(Pattern, Placement, Verify, Isolation);
+spelled!(Verify { Full => "full", Seq => "seq" });
+spelled!(Pattern { Latency => "latency", Throughput => "throughput", Rate => "rate", FanIn => "fan-in" });
+spelled!(Wait { Block => "block", Spin => "spin", Hybrid => "hybrid", Epoll => "epoll", IoUring => "io-uring" });
+spelled!(Isolation { None => "none", SamePod => "same-pod", SeparateContainers => "separate-containers" });
+spelled!(Placement {
+    Same => "same",
+    Cross => "cross",
+    None => "none",
+    Smt => "smt",
+    Llc => "llc",
+    CrossLlc => "cross-llc",
+    CrossNode => "cross-node",
+    PCore => "p-core",
+    ECore => "e-core",
+    Pair => "pair",
+});
 
 /// A measured limit: percentiles of its round trips, in ns.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -22,3 +22,14 @@ pub fn pin_to(cpus: &[usize]) -> nix::Result<()> {
     }
     sched_setaffinity(Pid::from_raw(0), &set)
 }
+
+/// A sysfs CPU list ("0-3,8") as numbers.
+pub fn cpu_list(text: &str) -> Vec<usize> {
+    text.split(',')
+        .filter_map(|part| match part.trim().split_once('-') {
+            Some((a, b)) => Some((a.parse().ok()?..=b.parse().ok()?).collect::<Vec<usize>>()),
+            None => part.trim().parse().ok().map(|c| vec![c]),
+        })
+        .flatten()
+        .collect()
+}

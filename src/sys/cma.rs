@@ -18,7 +18,7 @@ pub fn write_into(pid: Pid, local: &[IoSlice], remote: RemoteIoVec) -> io::Resul
         Ok(n) => Err(io::Error::other(format!(
             "process_vm_writev wrote {n} of {want} bytes into process {pid}"
         ))),
-        Err(Errno::EPERM) => Err(crate::transport::unsupported(refusal(pid))),
+        Err(Errno::EPERM) => Err(super::unsupported(refusal(pid))),
         Err(e) => Err(e.into()),
     }
 }

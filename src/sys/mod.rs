@@ -22,6 +22,12 @@ pub mod uring;
 
 use std::time::Duration;
 
+/// An error that makes the case `unsupported` (a kernel limit, a missing
+/// facility) rather than `failed`.
+pub fn unsupported(reason: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::Unsupported, reason)
+}
+
 /// An error with its errno's name first when it has one ("ENOENT: No
 /// such file or directory"): what evidence quotes.
 pub fn with_errno_name(e: &std::io::Error) -> String {

@@ -47,7 +47,7 @@ pub fn found() -> Vec<usize> {
 /// alone on a kernel without NUMA.
 pub fn nodes_with_memory() -> Vec<usize> {
     std::fs::read_to_string("/sys/devices/system/node/has_memory")
-        .map(|t| crate::topology::cpu_list(t.trim()))
+        .map(|t| super::affinity::cpu_list(t.trim()))
         .unwrap_or_else(|_| vec![0])
 }
 

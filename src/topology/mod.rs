@@ -12,6 +12,7 @@
 //! - `devices/system/node/online` and `nodeN/cpulist`;
 //! - `devices/cpu_core/cpus` and `devices/cpu_atom/cpus` (hybrid Intel).
 
+pub mod machine;
 mod pairs;
 
 pub use pairs::{CLASSES, EVERY_PAIR_UP_TO};
@@ -78,16 +79,7 @@ pub struct Topology {
     pub hybrid: bool,
 }
 
-/// A sysfs CPU list ("0-3,8") as numbers.
-pub fn cpu_list(text: &str) -> Vec<usize> {
-    text.split(',')
-        .filter_map(|part| match part.trim().split_once('-') {
-            Some((a, b)) => Some((a.parse().ok()?..=b.parse().ok()?).collect::<Vec<usize>>()),
-            None => part.trim().parse().ok().map(|c| vec![c]),
-        })
-        .flatten()
-        .collect()
-}
+pub use crate::sys::affinity::cpu_list;
 
 impl Topology {
     /// The running machine's, read once.

@@ -245,11 +245,7 @@ pub fn too_large(len: usize, limit: usize) -> io::Error {
     )
 }
 
-/// An error that makes the case `unsupported` (a kernel limit, a missing
-/// facility) rather than `failed`.
-pub fn unsupported(reason: String) -> io::Error {
-    io::Error::new(io::ErrorKind::Unsupported, reason)
-}
+pub use crate::sys::unsupported;
 
 /// The kernel object a channel is made of: what the probe experiments on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
