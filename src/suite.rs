@@ -67,15 +67,6 @@ impl Plan {
             ([], true) => QUICK_SIZES.to_vec(),
             (given, _) => given.to_vec(),
         };
-        let (duration, warmup) = if args.quick {
-            (Duration::from_millis(50), Duration::from_millis(10))
-        } else {
-            (Duration::from_millis(500), Duration::from_millis(100))
-        };
-        let length = match (args.iterations, args.duration) {
-            (Some(n), _) => harness::workload::Length::Iterations(n),
-            (None, d) => harness::workload::Length::Duration(d.unwrap_or(duration)),
-        };
         let out = match &args.out {
             Some(p) => p.clone(),
             None => default_output()?,
@@ -83,17 +74,7 @@ impl Plan {
         let out = options::check_output_path(&out)?;
         // Its report goes beside it (`run.json` → `run/`).
         options::check_output_dir(&options::report_dir(&out))?;
-        let peer_exe = crate::sys::process::own_exe()
-            .map_err(|e| Error::Runtime(format!("cannot find this program's own path: {e}")))?;
         let patterns = dedup(&args.patterns);
-        let rates = match &args.rates[..] {
-            [] => DEFAULT_RATES.to_vec(),
-            given => dedup(given),
-        };
-        let senders = match &args.senders[..] {
-            [] => DEFAULT_SENDERS.to_vec(),
-            given => dedup(given),
-        };
         let uses = |p: Pattern| patterns.contains(&p);
         Ok(Plan {
             mechanisms,
@@ -106,15 +87,15 @@ impl Plan {
                 Some(_) => cpu_pairs(&options::run_cpus(args.cpus))?,
                 None => Vec::new(),
             },
-            rates: if uses(Pattern::Rate) {
-                rates
-            } else {
-                Vec::new()
+            rates: match (uses(Pattern::Rate), &args.rates[..]) {
+                (false, _) => Vec::new(),
+                (true, []) => DEFAULT_RATES.to_vec(),
+                (true, given) => dedup(given),
             },
-            senders: if uses(Pattern::FanIn) {
-                senders
-            } else {
-                Vec::new()
+            senders: match (uses(Pattern::FanIn), &args.senders[..]) {
+                (false, _) => Vec::new(),
+                (true, []) => DEFAULT_SENDERS.to_vec(),
+                (true, given) => dedup(given),
             },
             open_loop_messages: match args.quick {
                 true => QUICK_OPEN_LOOP_MESSAGES,
@@ -129,16 +110,7 @@ impl Plan {
                 given => dedup(given),
             },
             patterns,
-            settings: Settings {
-                length,
-                warmup: args.warmup.unwrap_or(warmup),
-                verify: args.verify.unwrap_or(Verify::Full),
-                timeout: args.timeout,
-                peer_exe,
-                cpus: options::run_cpus(args.cpus),
-                inject: args.inject,
-                memory_node: args.memory_node,
-            },
+            settings: settings(args)?,
             out,
             probe: !args.no_probe && !args.quick,
             repeat: args.repeat as usize,
@@ -659,6 +631,31 @@ fn warn_about_bad_rows(result: &ResultFile) -> usize {
         ));
     }
     bad_rows.len()
+}
+
+/// How every case of a run is measured: its length, warm-up, checks,
+/// time-out, CPUs and the program its peers run.
+fn settings(args: &RunArgs) -> Result<Settings, Error> {
+    let (duration, warmup) = match args.quick {
+        true => (Duration::from_millis(50), Duration::from_millis(10)),
+        false => (Duration::from_millis(500), Duration::from_millis(100)),
+    };
+    let length = match (args.iterations, args.duration) {
+        (Some(n), _) => harness::workload::Length::Iterations(n),
+        (None, d) => harness::workload::Length::Duration(d.unwrap_or(duration)),
+    };
+    let peer_exe = crate::sys::process::own_exe()
+        .map_err(|e| Error::Runtime(format!("cannot find this program's own path: {e}")))?;
+    Ok(Settings {
+        length,
+        warmup: args.warmup.unwrap_or(warmup),
+        verify: args.verify.unwrap_or(Verify::Full),
+        timeout: args.timeout,
+        peer_exe,
+        cpus: options::run_cpus(args.cpus),
+        inject: args.inject,
+        memory_node: args.memory_node,
+    })
 }
 
 /// Settings for the probe experiments: short, verified, unpinned.

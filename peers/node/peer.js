@@ -48,7 +48,8 @@ function fromStart(start) {
   };
   if (c.length.iterations !== undefined) opts.iterations = String(c.length.iterations);
   else opts['duration-ms'] = String(c.length.duration * 1e3);
-  if (c.garbage_at !== undefined) opts['garbage-at'] = String(c.garbage_at);
+  // A test's fault, one at most: {"garbage-at": N} is Node's to commit.
+  if (c.fault && c.fault['garbage-at'] !== undefined) opts['garbage-at'] = String(c.fault['garbage-at']);
   if (start.child_cpu !== undefined) {
     opts['child-cpu'] = String(start.child_cpu);
     opts.pinner = start.pinner;

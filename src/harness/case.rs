@@ -30,31 +30,35 @@ pub struct CaseSpec {
     #[serde(deserialize_with = "crate::results::seconds::deserialize")]
     pub warmup_s: f64,
     pub role: PeerRole,
-    /// Test only: the peer spoils the echo of this timed message.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub garbage_at: Option<u64>,
     /// `rate`: messages per second offered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_per_s: Option<f64>,
     /// `fan-in`: how many processes send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub senders: Option<u32>,
-    /// Test only: the first fan-in sender kills itself after this many
-    /// timed messages.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sender_dies_at: Option<u64>,
-    /// Test only: the peer of a lending channel dies holding this data
-    /// message (counted from the first, warm-up included).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub dies_holding_at: Option<u64>,
-    /// Test only: the peer makes each message's cycle this many percent
-    /// longer (a slowdown `compare` must flag).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slower_percent: Option<u64>,
     /// `--memory-node`: the node the peer binds the shared mappings it
     /// makes to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_node: Option<usize>,
+    /// Test only: a fault the peer side commits; absent in every real run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<PeerFault>,
+}
+
+/// A fault a test asks the peer side to commit (`--inject`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PeerFault {
+    /// The peer spoils the echo of this timed message.
+    GarbageAt(u64),
+    /// The first fan-in sender kills itself after this many timed messages.
+    SenderDiesAt(u64),
+    /// The peer of a lending channel dies holding this data message
+    /// (counted from the first, warm-up included).
+    DiesHoldingAt(u64),
+    /// The peer makes each message's cycle this many percent longer (a
+    /// slowdown `compare` must flag).
+    SlowerPercent(u64),
 }
 
 impl CaseSpec {
@@ -85,14 +89,26 @@ impl CaseSpec {
                 Some(_) => PeerRole::SlowServe,
                 None => PeerRole::Serve,
             },
-            garbage_at: at(Fault::PeerGarbage),
             rate_per_s: None,
             senders: None,
-            sender_dies_at: at(Fault::SenderDies),
-            dies_holding_at: at(Fault::DiesHolding),
-            slower_percent: at(Fault::Slower),
             memory_node: settings.memory_node,
+            fault: None
+                .or(at(Fault::PeerGarbage).map(PeerFault::GarbageAt))
+                .or(at(Fault::SenderDies).map(PeerFault::SenderDiesAt))
+                .or(at(Fault::DiesHolding).map(PeerFault::DiesHoldingAt))
+                .or(at(Fault::Slower).map(PeerFault::SlowerPercent)),
         }
+    }
+
+    /// The message a fault of `kind` strikes at, if the case has one.
+    pub fn fault_at(&self, kind: fn(u64) -> PeerFault) -> Option<u64> {
+        let at = match self.fault? {
+            PeerFault::GarbageAt(n)
+            | PeerFault::SenderDiesAt(n)
+            | PeerFault::DiesHoldingAt(n)
+            | PeerFault::SlowerPercent(n) => n,
+        };
+        (self.fault == Some(kind(at))).then_some(at)
     }
 
     pub fn warmup(&self) -> Duration {

@@ -465,7 +465,10 @@ pub fn send(ch: &mut dyn Channel, case: &CaseSpec, sender: u32) -> io::Result<Pe
         Ok(())
     };
     // Test only, and kept out of the measured loop: a sender killed midway.
-    if let Some(at) = case.sender_dies_at.filter(|_| sender == 0) {
+    if let Some(at) = case
+        .fault_at(super::case::PeerFault::SenderDiesAt)
+        .filter(|_| sender == 0)
+    {
         while sent < at {
             send_one(&mut sent)?;
         }

@@ -298,15 +298,81 @@ pub fn session<T>(
     body: impl FnOnce(&mut Live) -> io::Result<T>,
 ) -> Result<T, CaseError> {
     let s = spec.case.settings;
-    let failed = |what: &str| {
-        let what = what.to_string();
-        move |e: io::Error| classify(&what, e)
-    };
     let dir = private_dir()?;
     let separation = spec.case.separation;
+    let setup = set_up(spec, &dir)?;
+    let at = setup.at(dir.path(), spec);
+    let name = spec.case.transport.name();
+    janitor::channel(name, &setup.tag, &setup.token);
+    let boundary = setup.crossing.as_ref().map(|c| &c.boundary);
+    let start = (peer_start(spec, &at, &setup.token), peer_cpu(spec));
+    let mut child = spawn_peer(
+        spec,
+        (&at, boundary),
+        &setup.child_fds,
+        start,
+        Stdio::null(),
+    )
+    .map_err(|e| classify("starting the peer process", e))?;
+    // The peer has its copies; ours would keep a pipe open after the peer died.
+    drop(setup.child_fds);
+    let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
+    let progress = Arc::new(AtomicU64::new(0));
+    let peer = Pid::from_raw(child.id() as i32);
+    let watchdog = Watchdog::start(control, peer, progress.clone(), s.timeout);
+    if let Some((parent_cpu, _)) = spec.cpus {
+        let _ = affinity::pin_to(&[parent_cpu]);
+    }
+    let live = Live {
+        channel: None,
+        progress: &progress,
+        watchdog: &watchdog,
+        peer,
+    };
+    let outcome = join_and_run(spec, setup.connect, live, &dir, body);
+    let (outcome, ended_alone) = stop_peer(&mut child, outcome, spec.case.spec.role, s.timeout);
+    // The body may have consumed the time-out event itself.
+    let stalled = watchdog.stalled();
+    let seen = watchdog.finish();
+    // The case is over: its abort must not fail what runs next outside a
+    // session (the probe's experiments in this process).
+    interrupt::reset_case();
+    let _ = affinity::pin_to(&s.cpus);
+    drop(dir);
+    drop(setup.crossing);
+    janitor::channel_closed(name, &setup.tag, &setup.token);
+    let done = progress.load(Ordering::Relaxed);
+    outcome
+        .map_err(|e| explain(e, ended_alone, stalled, &seen, done, s.timeout))
+        .map_err(|e| across(separation, name, e))
+}
+
+/// What a session makes before its peer starts: the boundary, the
+/// channel's names and the parent's half of it.
+struct Setup {
+    crossing: Option<crate::isolation::Crossing>,
+    host: std::net::Ipv4Addr,
+    tag: String,
+    token: String,
+    child_fds: Vec<OwnedFd>,
+    connect: Option<crate::transport::Connect>,
+}
+
+impl Setup {
+    fn at<'a>(&'a self, dir: &'a std::path::Path, spec: &SessionSpec) -> Rendezvous<'a> {
+        Rendezvous {
+            dir,
+            tag: &self.tag,
+            size: spec.case.spec.size,
+            host: self.host,
+        }
+    }
+}
+
+fn set_up(spec: &SessionSpec, dir: &tempfile::TempDir) -> Result<Setup, CaseError> {
     let reach = spec.case.transport.nature().reach;
-    let crossing = crate::isolation::cross(separation, reach, dir.path(), janitor::veth)
-        .map_err(failed("isolating the peer"))?;
+    let crossing = crate::isolation::cross(spec.case.separation, reach, dir.path(), janitor::veth)
+        .map_err(|e| classify("isolating the peer", e))?;
     let host = crossing
         .as_ref()
         .map_or(std::net::Ipv4Addr::LOCALHOST, |c| c.host);
@@ -317,70 +383,40 @@ pub fn session<T>(
             .then(|| spec.case.transport.prepare(at))
             .transpose()
     })?;
-    let at = Rendezvous {
-        dir: dir.path(),
-        tag: &tag,
-        size: spec.case.spec.size,
-        host,
-    };
     let (child_fds, token, connect) = match prepared {
         Some(p) => (p.child_fds, p.token, Some(p.connect)),
         None => (Vec::new(), String::new(), None),
     };
-    let name = spec.case.transport.name();
-    janitor::channel(name, &tag, &token);
-    let boundary = crossing.as_ref().map(|c| &c.boundary);
-    let mut child = spawn_peer(
-        spec,
-        (&at, boundary),
-        &child_fds,
-        (peer_start(spec, &at, &token), peer_cpu(spec)),
-        Stdio::null(),
-    )
-    .map_err(failed("starting the peer process"))?;
-    // The peer has its copies; ours would keep a pipe open after the peer died.
-    drop(child_fds);
-    let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
-    let progress = Arc::new(AtomicU64::new(0));
-    let peer = Pid::from_raw(child.id() as i32);
-    let watchdog = Watchdog::start(control, peer, progress.clone(), s.timeout);
-    if let Some((parent_cpu, _)) = spec.cpus {
-        let _ = affinity::pin_to(&[parent_cpu]);
+    Ok(Setup {
+        crossing,
+        host,
+        tag,
+        token,
+        child_fds,
+        connect,
+    })
+}
+
+/// The parent's end joined, the peer's handshake awaited, then `body`.
+fn join_and_run<T>(
+    spec: &SessionSpec,
+    connect: Option<crate::transport::Connect>,
+    mut live: Live,
+    dir: &tempfile::TempDir,
+    body: impl FnOnce(&mut Live) -> io::Result<T>,
+) -> io::Result<T> {
+    let mut channel = connect.map(|connect| connect()).transpose()?;
+    if let Some(c) = channel.as_mut().filter(|_| !spec.case.spec.wait.is_block()) {
+        c.wait_with(spec.case.spec.wait)?;
     }
-    let outcome = (|| -> io::Result<T> {
-        let mut channel = connect.map(|connect| connect()).transpose()?;
-        if let Some(c) = channel.as_mut().filter(|_| !spec.case.spec.wait.is_block()) {
-            c.wait_with(spec.case.spec.wait)?;
-        }
-        expect_ready(&watchdog)?;
-        let mut live = Live {
-            channel,
-            progress: &progress,
-            watchdog: &watchdog,
-            peer,
-        };
-        // Both ends hold the channel now: names can go before measuring.
-        if let Some(channel) = live.channel.as_mut() {
-            channel.peer_joined()?;
-        }
-        let _ = std::fs::remove_dir(dir.path());
-        body(&mut live)
-    })();
-    let (outcome, ended_alone) = stop_peer(&mut child, outcome, spec.case.spec.role, s.timeout);
-    // The body may have consumed the time-out event itself.
-    let stalled = watchdog.stalled();
-    let seen = watchdog.finish();
-    // The case is over: its abort must not fail what runs next outside a
-    // session (the probe's experiments in this process).
-    interrupt::reset_case();
-    let _ = affinity::pin_to(&s.cpus);
-    drop(dir);
-    drop(crossing);
-    janitor::channel_closed(name, &tag, &token);
-    let done = progress.load(Ordering::Relaxed);
-    outcome
-        .map_err(|e| explain(e, ended_alone, stalled, &seen, done, s.timeout))
-        .map_err(|e| across(separation, name, e))
+    expect_ready(live.watchdog)?;
+    live.channel = channel;
+    // Both ends hold the channel now: names can go before measuring.
+    if let Some(channel) = live.channel.as_mut() {
+        channel.peer_joined()?;
+    }
+    let _ = std::fs::remove_dir(dir.path());
+    body(&mut live)
 }
 
 /// A case that failed behind a boundary because the peer could not reach

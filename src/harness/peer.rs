@@ -5,7 +5,7 @@
 use std::io::{self, Write};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 
-use super::case::PeerStart;
+use super::case::{PeerFault, PeerStart};
 use super::workload::{self, PeerReport};
 use super::CHANNEL_FD_ENV;
 use crate::transport::{self, Inherited, Rendezvous};
@@ -95,9 +95,9 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
     };
     let faults = workload::PeerFaults {
         slow,
-        garbage_at: case.garbage_at,
-        dies_holding_at: case.dies_holding_at,
-        slower_percent: case.slower_percent,
+        garbage_at: case.fault_at(PeerFault::GarbageAt),
+        dies_holding_at: case.fault_at(PeerFault::DiesHoldingAt),
+        slower_percent: case.fault_at(PeerFault::SlowerPercent),
     };
     workload::serve(
         &mut *channel,

@@ -559,12 +559,8 @@ pub fn serve(
     buf.fill(0x5A);
     let mut verifier = verifier(verify, ch);
     let echo_all = pattern.is_latency();
-    let mut cpu0 = process_cpu_time();
-    let mut t0 = Instant::now();
-    let mut data_seen = 0u64;
+    let mut tally = Tally::new();
     let mut pacer = Pacer::new(faults);
-    // Set at SYNC: the timed part's first data message's count.
-    let mut seen_at_sync = None;
     loop {
         if crate::sys::interrupt::interrupted() {
             return Err(io::Error::new(
@@ -575,17 +571,17 @@ pub fn serve(
         // A peer that is to answer with garbage (a test's fault) answers
         // by copy, where the garbage is made.
         let lending = ch.lending().filter(|_| garbage_at == u64::MAX);
-        let timed = seen_at_sync.map(|s| data_seen - s);
+        let timed = tally.timed();
         let n = match lending {
             Some(lender) => {
-                if Some(data_seen) == faults.dies_holding_at {
+                if Some(tally.data_seen) == faults.dies_holding_at {
                     die_holding(lender)?;
                 }
                 match take_lent(lender, &mut buf, echo_all, &mut verifier)? {
                     Some(control) => control,
                     None => {
-                        data_seen += 1;
-                        pacer.pace(data_seen);
+                        tally.data_seen += 1;
+                        pacer.pace(tally.data_seen);
                         pacer.stretch();
                         continue;
                     }
@@ -594,56 +590,98 @@ pub fn serve(
             None => ch.recv(&mut buf)?.min(size),
         };
         let flags = parse(&buf[..n]).map_or(DATA, |h| h.flags);
-        if echo_all && flags == DATA && timed == Some(garbage_at) {
-            // Test-only: an echo of garbage, header and all.
-            let mut junk = buf[..n].to_vec();
-            junk.iter_mut()
-                .enumerate()
-                .for_each(|(i, b)| *b = (i as u8).wrapping_mul(37) ^ 0xA5);
-            ch.send(&junk)?;
-        } else if flags != DATA {
-            ch.send_control(&buf[..n])?;
-        } else if echo_all {
-            // A stretch after the echo would hide in the other side's
-            // wake-up; before it, it lengthens the round trip.
-            pacer.stretch();
-            ch.send(&buf[..n])?;
-        }
+        let garbage = echo_all && flags == DATA && timed == Some(garbage_at);
+        answer(ch, &buf[..n], (flags, echo_all, garbage), &mut pacer)?;
         match flags {
             SYNC => {
                 pacer.timed = true;
-                cpu0 = process_cpu_time();
-                t0 = Instant::now();
-                seen_at_sync = Some(data_seen);
+                tally.sync();
             }
-            END => {
-                let sent = parse(&buf[..n]).map_or(0, |h| h.seq);
-                let cpu_ns = process_cpu_time().saturating_sub(cpu0).as_nanos() as u64;
-                // In a latency case the parent checks the echoes (the whole
-                // round trip); the echoer stays off the timed path.
-                let received = data_seen - seen_at_sync.unwrap_or(0);
-                let errors = if echo_all {
-                    ErrorCounts::default()
-                } else {
-                    verifier.finish(sent)
-                };
-                return Ok(PeerReport {
-                    errors,
-                    received,
-                    cpu_ns,
-                    elapsed_ns: Some(t0.elapsed().as_nanos() as u64),
-                    ..PeerReport::default()
-                });
-            }
+            END => return Ok(tally.report(&buf[..n], echo_all, verifier)),
             _ => {
-                data_seen += 1;
-                pacer.pace(data_seen);
+                tally.data_seen += 1;
+                pacer.pace(tally.data_seen);
                 if !echo_all {
                     pacer.stretch();
                     verifier.check(&buf[..n], size);
                 }
             }
         }
+    }
+}
+
+/// What the peer has counted: data messages seen, and where the timed
+/// part began (at SYNC) in messages, CPU time and wall time.
+struct Tally {
+    data_seen: u64,
+    seen_at_sync: Option<u64>,
+    cpu0: Duration,
+    t0: Instant,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        Tally {
+            data_seen: 0,
+            seen_at_sync: None,
+            cpu0: process_cpu_time(),
+            t0: Instant::now(),
+        }
+    }
+
+    /// Timed data messages so far; None before SYNC.
+    fn timed(&self) -> Option<u64> {
+        self.seen_at_sync.map(|s| self.data_seen - s)
+    }
+
+    fn sync(&mut self) {
+        self.cpu0 = process_cpu_time();
+        self.t0 = Instant::now();
+        self.seen_at_sync = Some(self.data_seen);
+    }
+
+    /// The report at END. In a latency case the parent checks the echoes
+    /// (the whole round trip); the echoer stays off the timed path.
+    fn report(&self, end: &[u8], echo_all: bool, verifier: Verifier) -> PeerReport {
+        let sent = parse(end).map_or(0, |h| h.seq);
+        let cpu_ns = process_cpu_time().saturating_sub(self.cpu0).as_nanos() as u64;
+        let errors = match echo_all {
+            true => ErrorCounts::default(),
+            false => verifier.finish(sent),
+        };
+        PeerReport {
+            errors,
+            received: self.data_seen - self.seen_at_sync.unwrap_or(0),
+            cpu_ns,
+            elapsed_ns: Some(self.t0.elapsed().as_nanos() as u64),
+            ..PeerReport::default()
+        }
+    }
+}
+
+/// Answers one message as the pattern asks: a control message always, a
+/// data message when echoing (or, a test's fault, garbage in its place).
+fn answer(
+    ch: &mut dyn Channel,
+    msg: &[u8],
+    (flags, echo_all, garbage): (u32, bool, bool),
+    pacer: &mut Pacer,
+) -> io::Result<()> {
+    if garbage {
+        // Test-only: an echo of garbage, header and all.
+        let junk: Vec<u8> = (0..msg.len())
+            .map(|i| (i as u8).wrapping_mul(37) ^ 0xA5)
+            .collect();
+        ch.send(&junk)
+    } else if flags != DATA {
+        ch.send_control(msg)
+    } else if echo_all {
+        // A stretch after the echo would hide in the other side's
+        // wake-up; before it, it lengthens the round trip.
+        pacer.stretch();
+        ch.send(msg)
+    } else {
+        Ok(())
     }
 }
 

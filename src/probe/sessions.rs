@@ -199,7 +199,7 @@ fn dies_holding(t: &'static dyn Transport, settings: &Settings) -> Finding {
     }
     let size = size_for(t);
     let mut s = spec(t, PeerRole::Serve, settings);
-    s.case.spec.dies_holding_at = Some(0);
+    s.case.spec.fault = Some(crate::harness::case::PeerFault::DiesHoldingAt(0));
     let outcome = session(&s, |live| {
         live.watchdog.expect_peer_exit();
         let mut first = Message::new(size);

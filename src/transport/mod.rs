@@ -184,8 +184,11 @@ pub struct Prepared {
     pub token: String,
     /// Completes the parent's end once the peer is running. It may block
     /// until the peer has joined (and is interrupted if the peer dies).
-    pub connect: Box<dyn FnOnce() -> io::Result<Box<dyn Channel>>>,
+    pub connect: Connect,
 }
+
+/// Completes the parent's end of a channel once the peer runs.
+pub type Connect = Box<dyn FnOnce() -> io::Result<Box<dyn Channel>>>;
 
 impl Prepared {
     /// A channel whose parent end is ready now, with nothing to hand over.
