@@ -238,7 +238,7 @@ fn finish<T>(
         let count = ended.len();
         match ended.into_iter().nth(telling) {
             Some((i, st, stalled, seen)) => {
-                match super::explain(e, st, stalled, &seen, done, timeout) {
+                match super::explain((e, None), st, stalled, &seen, done, timeout) {
                     CaseError::Failed(why) => {
                         CaseError::Failed(format!("sender {i} of {count}: {why}"))
                     }
@@ -253,12 +253,10 @@ fn finish<T>(
 /// How well a sender's end explains a failed fan-in: lower is better.
 fn blame(status: &Option<std::process::ExitStatus>, stalled: bool, seen: &[Event]) -> u8 {
     use std::os::unix::process::ExitStatusExt;
-    let said = |m: &str| {
-        seen.iter()
-            .any(|e| matches!(e, Event::PeerError(s) if s.contains(m)))
-    };
     let spoke = seen.iter().any(|e| matches!(e, Event::PeerError(_)));
-    let lost_receiver = said("Broken pipe") || said("EPIPE") || said("Connection reset");
+    let lost_receiver = seen
+        .iter()
+        .any(|e| matches!(e, Event::PeerError(f) if f.lost_the_other_end()));
     match () {
         _ if status.is_some_and(|s| s.signal().is_some()) => 0,
         _ if stalled || seen.iter().any(|e| matches!(e, Event::TimedOut)) => 1,

@@ -28,6 +28,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 
 use crate::isolation::{Boundary, Separation};
+use crate::results::failure::{PeerFailure, Stage};
 use crate::results::{Pattern, Placement, Row, Wait};
 use crate::sys::{affinity, interrupt};
 use crate::transport::{Channel, Rendezvous, Transport};
@@ -342,9 +343,16 @@ pub fn session<T>(
     drop(setup.crossing);
     janitor::channel_closed(name, &setup.tag, &setup.token);
     let done = progress.load(Ordering::Relaxed);
-    outcome
-        .map_err(|e| explain(e, ended_alone, stalled, &seen, done, s.timeout))
-        .map_err(|e| across(separation, name, e))
+    outcome.map_err(|e| {
+        explain(
+            (e, Some((separation, name))),
+            ended_alone,
+            stalled,
+            &seen,
+            done,
+            s.timeout,
+        )
+    })
 }
 
 /// What a session makes before its peer starts: the boundary, the
@@ -419,23 +427,25 @@ fn join_and_run<T>(
     body(&mut live)
 }
 
-/// A case that failed behind a boundary because the peer could not reach
-/// the channel, or because the kernel would not make the boundary, is
-/// unsupported there, saying which; any other failure stays one.
-fn across(separation: Separation, mechanism: &str, e: CaseError) -> CaseError {
-    let CaseError::Failed(reason) = &e else {
-        return e;
-    };
-    let behind = separation.describe();
-    if let Some((_, why)) = reason.split_once(crate::isolation::BOUNDARY_REFUSED) {
-        return CaseError::Unsupported(format!("the kernel refused {behind}: {why}"));
-    }
-    match reason.split_once(peer::JOIN_FAILED) {
-        Some((_, why)) if !separation.is_none() => CaseError::Unsupported(format!(
-            "{mechanism}{}{behind}: the peer got {why}",
-            crate::isolation::DOES_NOT_CROSS
+/// What the peer said it failed at, as the row says it. Behind a
+/// boundary, a boundary the kernel would not make, or a channel the peer
+/// could not reach, makes the case unsupported there, saying which; any
+/// other failure stays one.
+fn from_peer(f: PeerFailure, after: &str, behind: Option<(Separation, &str)>) -> CaseError {
+    let apart = behind.filter(|(separation, _)| !separation.is_none());
+    match (f.stage, apart) {
+        (Stage::Boundary, Some((separation, _))) => CaseError::Unsupported(format!(
+            "the kernel refused {}: {}",
+            separation.describe(),
+            f.error
         )),
-        _ => e,
+        (Stage::Join, Some((separation, mechanism))) => CaseError::Unsupported(format!(
+            "{mechanism}{}{}: the peer got {}",
+            crate::isolation::DOES_NOT_CROSS,
+            separation.describe(),
+            f.error
+        )),
+        _ => CaseError::Failed(format!("peer failed {after}: {f}")),
     }
 }
 
@@ -471,10 +481,12 @@ fn stop_peer<T>(
     // does not (a wrapper that sleeps) is hung, like one that stops talking.
     let exited = crate::sys::process::reap_within(child, timeout);
     let outcome = match outcome {
-        Ok(_) if exited.is_none() && !interrupt::interrupted() => Err(io::Error::other(format!(
-            "{PEER_FAILED}it did not exit within {} (--timeout) of its last message: killed",
-            humantime::format_duration(timeout)
-        ))),
+        Ok(_) if exited.is_none() && !interrupt::interrupted() => {
+            Err(io::Error::other(PeerFailure::run(format!(
+                "it did not exit within {} (--timeout) of its last message: killed",
+                humantime::format_duration(timeout)
+            ))))
+        }
         other => other,
     };
     (outcome, ended_alone)
@@ -506,12 +518,11 @@ fn expect_report(w: &Watchdog) -> io::Result<PeerReport> {
     }
 }
 
-const PEER_FAILED: &str = "peer failed: ";
-
 fn unexpected(e: Option<Event>) -> io::Error {
     match e {
         None => io::Error::new(io::ErrorKind::Interrupted, "interrupted"),
-        Some(Event::PeerError(m)) => io::Error::other(format!("{PEER_FAILED}{m}")),
+        // Typed inside the io::Error, for `explain` to take out again.
+        Some(Event::PeerError(f)) => io::Error::other(f),
         Some(e) => io::Error::other(format!("peer: {e:?}")),
     }
 }
@@ -527,7 +538,7 @@ fn classify(what: &str, e: io::Error) -> CaseError {
 /// The most telling reason a case failed: the user's interrupt, a timeout,
 /// the peer's own words, how it died, and only then our side's error.
 fn explain(
-    e: io::Error,
+    (e, behind): (io::Error, Option<(Separation, &str)>),
     ended_alone: Option<ExitStatus>,
     stalled: bool,
     seen: &[Event],
@@ -553,12 +564,12 @@ fn explain(
     let peer_said = seen
         .iter()
         .find_map(|e| match e {
-            Event::PeerError(m) => Some(m.clone()),
+            Event::PeerError(f) => Some(f.clone()),
             _ => None,
         })
-        .or_else(|| e.to_string().strip_prefix(PEER_FAILED).map(str::to_string));
-    if let Some(m) = peer_said {
-        return CaseError::Failed(format!("peer failed {after}: {m}"));
+        .or_else(|| e.get_ref()?.downcast_ref::<PeerFailure>().cloned());
+    if let Some(f) = peer_said {
+        return from_peer(f, &after, behind);
     }
     match ended_alone {
         Some(st) if st.signal().is_some() => {

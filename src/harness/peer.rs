@@ -12,7 +12,16 @@ use crate::transport::{self, Inherited, Rendezvous};
 
 /// How a peer's error begins when it could not reach the channel at all:
 /// across a boundary, the sign that the mechanism does not cross it.
-pub const JOIN_FAILED: &str = "could not join the channel: ";
+use crate::results::failure::{PeerFailure, Stage};
+
+/// A failure at `stage`, keeping the errno for the harness to match on.
+fn failed(stage: Stage, what: &str) -> impl FnOnce(io::Error) -> PeerFailure + '_ {
+    move |e| PeerFailure {
+        stage,
+        errno: e.raw_os_error(),
+        error: format!("{what}{}", crate::sys::with_errno_name(&e)),
+    }
+}
 
 #[derive(clap::Args, Debug)]
 pub struct PeerArgs {
@@ -30,7 +39,7 @@ pub fn main(args: &PeerArgs) -> i32 {
             serde_json::to_string(&report).expect("report serialises"),
             0,
         ),
-        Err(e) => (serde_json::json!({ "error": e }).to_string(), 1),
+        Err(e) => (serde_json::to_string(&e).expect("a failure serialises"), 1),
     };
     if crate::sys::interrupt::interrupted() {
         // The harness died (our parent-death signal): remove what it made
@@ -46,11 +55,11 @@ pub fn main(args: &PeerArgs) -> i32 {
     code
 }
 
-fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
+fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, PeerFailure> {
     let (start, case) = (&args.start, &args.start.case);
     let transport = transport::by_name(&case.mechanism)
-        .ok_or_else(|| format!("unknown mechanism '{}'", case.mechanism))?;
-    let inherited = inherited_fds()?;
+        .ok_or_else(|| PeerFailure::run(format!("unknown mechanism '{}'", case.mechanism)))?;
+    let inherited = inherited_fds().map_err(PeerFailure::run)?;
     let at = Rendezvous {
         dir: &start.dir,
         tag: &start.tag,
@@ -68,19 +77,19 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
         Some(_) => transport.join_fan_in(&at, inherited),
         None => transport.join(&at, inherited),
     };
-    let named = |e: io::Error| format!("{JOIN_FAILED}{}", crate::sys::with_errno_name(&e));
-    let mut channel = joined.map_err(named)?;
+    let mut channel = joined.map_err(failed(Stage::Join, ""))?;
     if !case.wait.is_block() {
+        let waiting = format!("waiting as {}: ", case.wait);
         channel
             .wait_with(case.wait)
-            .map_err(|e| format!("waiting as {}: {e}", case.wait))?;
+            .map_err(failed(Stage::Run, &waiting))?;
     }
     writeln!(out, "ready")
         .and_then(|_| out.flush())
-        .map_err(|e| format!("control pipe: {e}"))?;
+        .map_err(failed(Stage::Run, "control pipe: "))?;
     if let Some(i) = start.sender {
-        return super::fan_in::send(&mut *channel, case, i)
-            .map_err(|e| format!("sending as fan-in sender {i}: {e}"));
+        let sending = format!("sending as fan-in sender {i}: ");
+        return super::fan_in::send(&mut *channel, case, i).map_err(failed(Stage::Run, &sending));
     }
     let slow = match case.role {
         super::PeerRole::Hold => {
@@ -88,7 +97,7 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
             while !crate::sys::interrupt::interrupted() {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
-            return Err("the harness is gone".into());
+            return Err(PeerFailure::run("the harness is gone"));
         }
         super::PeerRole::Serve => false,
         super::PeerRole::SlowServe => true,
@@ -105,7 +114,7 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, String> {
         (case.size, case.verify),
         faults,
     )
-    .map_err(|e| format!("serving {}: {e}", case.pattern))
+    .map_err(failed(Stage::Run, &format!("serving {}: ", case.pattern)))
 }
 
 fn inherited_fds() -> Result<Vec<OwnedFd>, String> {

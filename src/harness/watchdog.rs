@@ -16,6 +16,7 @@ use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::unistd::Pid;
 
 use super::workload::PeerReport;
+use crate::results::failure::PeerFailure;
 use crate::sys::interrupt;
 
 #[derive(Debug)]
@@ -23,7 +24,7 @@ pub enum Event {
     Ready,
     Report(PeerReport),
     /// The peer said what went wrong before exiting.
-    PeerError(String),
+    PeerError(PeerFailure),
     /// The control pipe closed before a report: the peer is gone.
     Closed,
     TimedOut,
@@ -35,11 +36,6 @@ pub struct Watchdog {
     exit_expected: Arc<AtomicBool>,
     stalled: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
-}
-
-#[derive(serde::Deserialize)]
-struct ErrorLine {
-    error: String,
 }
 
 impl Watchdog {
@@ -242,10 +238,12 @@ fn watch(
             } else if let Ok(r) = serde_json::from_str::<PeerReport>(line) {
                 reported = true;
                 Event::Report(r)
-            } else if let Ok(e) = serde_json::from_str::<ErrorLine>(line) {
-                Event::PeerError(e.error)
+            } else if let Ok(f) = serde_json::from_str::<PeerFailure>(line) {
+                Event::PeerError(f)
             } else {
-                Event::PeerError(format!("unexpected line from peer: {line}"))
+                Event::PeerError(PeerFailure::run(format!(
+                    "unexpected line from peer: {line}"
+                )))
             };
             let _ = tx.send(event);
         }

@@ -16,7 +16,8 @@ use std::path::{Path, PathBuf};
 
 use nix::sched::CloneFlags;
 
-use super::{Boundary, Namespace, BOUNDARY_REFUSED};
+use super::{Boundary, Namespace};
+use crate::results::failure::{PeerFailure, Stage};
 use crate::sys::namespaces as ns;
 
 /// Runs the launcher; returns only on failure (or with the status of the
@@ -30,9 +31,15 @@ pub fn main(boundary: &str, command: &[OsString]) -> i32 {
         Err(e) => e,
     };
     // The peer's control line: the harness reads it as the peer's error.
-    let line = serde_json::json!({ "error": format!("{BOUNDARY_REFUSED}{e}") });
-    let _ = writeln!(io::stdout(), "{line}");
+    refused(&e);
     1
+}
+
+/// The peer's control line: the harness reads it as the peer's failure,
+/// at the boundary's stage.
+fn refused(e: &io::Error) {
+    let line = serde_json::to_string(&PeerFailure::new(Stage::Boundary, e));
+    let _ = writeln!(io::stdout(), "{}", line.unwrap_or_default());
 }
 
 /// What the launcher holds before anything is hidden.
@@ -179,8 +186,7 @@ fn first_process(held: &Held, own_proc: bool) -> io::Result<i32> {
                 false => Ok(()),
             });
             let e = ready.err().unwrap_or_else(|| become_program(held));
-            let line = serde_json::json!({ "error": format!("{BOUNDARY_REFUSED}{e}") });
-            let _ = writeln!(io::stdout(), "{line}");
+            refused(&e);
             // SAFETY: ends the forked child without running destructors
             // that belong to the launcher.
             unsafe { libc::_exit(1) }

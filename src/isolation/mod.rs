@@ -196,10 +196,6 @@ pub fn cross(
     }))
 }
 
-/// What the launcher says when it could not make the peer's side: the
-/// kernel refused a namespace or a mount. Not the transport's doing.
-pub const BOUNDARY_REFUSED: &str = "could not make the peer's side of the boundary: ";
-
 /// How the reason of a case begins when its mechanism could not be reached
 /// from behind the boundary (after the mechanism's name).
 pub const DOES_NOT_CROSS: &str = " does not cross ";

@@ -4,6 +4,7 @@
 
 pub mod case;
 pub mod distribution;
+pub mod failure;
 pub mod file;
 pub mod format;
 pub mod machine;

@@ -1,0 +1,94 @@
+//! Why a peer process failed, as it says on its control pipe: a typed
+//! value (the stage it reached, the errno), so that the harness tells a
+//! boundary the kernel refused from a channel the peer could not reach by
+//! `match`, never by reading the words.
+
+use serde::{Deserialize, Serialize};
+
+/// How far the peer got.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stage {
+    /// The launcher could not make the peer's side of a boundary
+    /// (a namespace, a mount, the veth's end): the kernel refused.
+    Boundary,
+    /// The peer could not join the channel the harness made.
+    Join,
+    /// Anything after joining. What the Node peer's `{"error": ...}`
+    /// lines mean, which carry no stage.
+    #[default]
+    Run,
+}
+
+/// One failure line: `{"error": "...", "stage": "join", "errno": 2}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerFailure {
+    #[serde(default)]
+    pub stage: Stage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub errno: Option<i32>,
+    /// What happened, in the peer's words.
+    pub error: String,
+}
+
+impl PeerFailure {
+    pub fn new(stage: Stage, e: &std::io::Error) -> PeerFailure {
+        PeerFailure {
+            stage,
+            errno: e.raw_os_error(),
+            error: e.to_string(),
+        }
+    }
+
+    pub fn run(error: impl Into<String>) -> PeerFailure {
+        PeerFailure {
+            stage: Stage::Run,
+            errno: None,
+            error: error.into(),
+        }
+    }
+
+    /// Whether the peer lost the other end (EPIPE, ECONNRESET): what
+    /// follows a failure elsewhere, never its cause.
+    pub fn lost_the_other_end(&self) -> bool {
+        matches!(self.errno, Some(libc_epipe::EPIPE | libc_epipe::ECONNRESET))
+    }
+}
+
+/// The two errnos, as Linux numbers them (the contract depends on no
+/// system crate).
+mod libc_epipe {
+    pub const EPIPE: i32 = 32;
+    pub const ECONNRESET: i32 = 104;
+}
+
+impl std::fmt::Display for PeerFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self.stage {
+            Stage::Boundary => write!(f, "could not make the peer's side of the boundary: ")?,
+            Stage::Join => write!(f, "could not join the channel: ")?,
+            Stage::Run => {}
+        }
+        f.write_str(&self.error)
+    }
+}
+
+impl std::error::Error for PeerFailure {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_without_a_stage_is_a_run_failure_and_a_typed_one_keeps_its_errno() {
+        let node: PeerFailure = serde_json::from_str(r#"{"error":"boom"}"#).unwrap();
+        assert_eq!(node, PeerFailure::run("boom"));
+        let e = std::io::Error::from_raw_os_error(2);
+        let join = PeerFailure::new(Stage::Join, &e);
+        let line = serde_json::to_string(&join).unwrap();
+        assert_eq!(serde_json::from_str::<PeerFailure>(&line).unwrap(), join);
+        assert!(join.to_string().starts_with("could not join the channel: "));
+        let lost = PeerFailure::new(Stage::Run, &std::io::Error::from_raw_os_error(32));
+        assert!(lost.lost_the_other_end() && !join.lost_the_other_end());
+    }
+}
