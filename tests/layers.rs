@@ -6,10 +6,11 @@
 //! dev-dependency would: it is not part of what is built.
 
 const LAYERS: &[&[&str]] = &[
+    // The contract other people's tools read: plain data, which names
+    // nothing that measures.
+    &["results"],
     // The few system calls, wrapped once.
     &["sys"],
-    // The contract other people's tools read: plain data.
-    &["results"],
     // What the machine is, read where it is measured; what a person sees
     // and the folders written for them.
     &["topology", "timer", "output"],

@@ -155,7 +155,16 @@ fn remove(entry: &[String]) {
             }
         }
         ["folder", p] => {
-            let _ = std::fs::remove_dir_all(p);
+            // A helper that dies with the harness may still be adding a
+            // socket or a FIFO: a removal that meets one is tried again.
+            for _ in 0..50 {
+                match std::fs::remove_dir_all(p) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        std::thread::sleep(std::time::Duration::from_millis(20))
+                    }
+                    _ => break,
+                }
+            }
         }
         ["veth", name] => crate::isolation::remove_veth(name),
         ["channel", m, tag, token] => {
