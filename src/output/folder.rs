@@ -132,6 +132,12 @@ impl Building {
     /// each file replaced, and loses the files of its own that the new set
     /// lacks. Nothing else in it is touched (it is checked again here).
     pub fn install(self) -> Result<PathBuf, String> {
+        // Held while files move, so that Ctrl-C abandons the work before or
+        // after, never with the destination half old and half new.
+        let staging = STAGING.lock().unwrap_or_else(|e| e.into_inner());
+        if staging.abandoned {
+            return Err("interrupted".into());
+        }
         let files = self.names()?;
         let manifest = Manifest {
             made_by: "ipcbench".into(),
