@@ -104,6 +104,12 @@ fn pipe_uds_stream_and_tcp_cross_both_deployments_with_ok_rows() {
             reason.contains("does not cross separate-containers") && reason.contains("ENOENT"),
             "{reason}"
         );
+        // The kind is typed in the row, as the probe reads it: ENOENT is 2.
+        assert_eq!(
+            row["cause"],
+            serde_json::json!({"kind": "does-not-cross", "errno": 2}),
+            "{row}"
+        );
     }
     assert!(rows
         .iter()

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 
 use crate::isolation::{Boundary, Separation};
-use crate::results::failure::{PeerFailure, Stage};
+use crate::results::failure::{Cause, PeerFailure, Stage};
 use crate::results::{Pattern, Placement, Row, Wait};
 use crate::sys::{affinity, interrupt};
 use crate::transport::{Channel, Rendezvous, Transport};
@@ -148,13 +148,15 @@ impl<'a> Case<'a> {
 #[derive(Debug)]
 pub enum CaseError {
     Unsupported(String),
+    /// Unsupported for a cause the probe and readers tell apart by kind.
+    Refused(Cause, String),
     Failed(String),
 }
 
 impl std::fmt::Display for CaseError {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         match self {
-            CaseError::Unsupported(r) => write!(f, "unsupported: {r}"),
+            CaseError::Unsupported(r) | CaseError::Refused(_, r) => write!(f, "unsupported: {r}"),
             CaseError::Failed(r) => write!(f, "failed: {r}"),
         }
     }
@@ -434,17 +436,18 @@ fn join_and_run<T>(
 fn from_peer(f: PeerFailure, after: &str, behind: Option<(Separation, &str)>) -> CaseError {
     let apart = behind.filter(|(separation, _)| !separation.is_none());
     match (f.stage, apart) {
-        (Stage::Boundary, Some((separation, _))) => CaseError::Unsupported(format!(
-            "the kernel refused {}: {}",
-            separation.describe(),
-            f.error
-        )),
-        (Stage::Join, Some((separation, mechanism))) => CaseError::Unsupported(format!(
-            "{mechanism}{}{}: the peer got {}",
-            crate::isolation::DOES_NOT_CROSS,
-            separation.describe(),
-            f.error
-        )),
+        (Stage::Boundary, Some((separation, _))) => CaseError::Refused(
+            Cause::BoundaryRefused { errno: f.errno },
+            format!("the kernel refused {}: {}", separation.describe(), f.error),
+        ),
+        (Stage::Join, Some((separation, mechanism))) => CaseError::Refused(
+            Cause::DoesNotCross { errno: f.errno },
+            format!(
+                "{mechanism} does not cross {}: the peer got {}",
+                separation.describe(),
+                f.error
+            ),
+        ),
         _ => CaseError::Failed(format!("peer failed {after}: {f}")),
     }
 }

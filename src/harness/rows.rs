@@ -1,6 +1,7 @@
 //! The building of a case's row: whether the case can run here at all,
 //! then what its session measured, filled into the row its pattern has.
 
+use crate::results::failure::Cause;
 use crate::results::{CpuPerMessage, Pattern, Placement, Row, Status};
 use crate::transport::Transport;
 
@@ -18,8 +19,11 @@ pub fn run_case(case: &Case) -> Row {
     if let Err(reason) = case.transport.check_size(case.spec.size) {
         return row.with_status(Status::Unsupported, reason);
     }
-    if let Err(e) = memory_admits(case) {
-        return row.with_status(Status::Unsupported, e);
+    if let Err((bytes, e)) = memory_admits(case) {
+        return Row {
+            cause: Some(Cause::OutOfMemory { bytes }),
+            ..row.with_status(Status::Unsupported, e)
+        };
     }
     let cpus = match placement_cpus(case) {
         Ok(c) => c,
@@ -50,6 +54,10 @@ pub fn run_case(case: &Case) -> Row {
             row
         }
         Err(CaseError::Unsupported(r)) => row.with_status(Status::Unsupported, r),
+        Err(CaseError::Refused(cause, r)) => Row {
+            cause: Some(cause),
+            ..row.with_status(Status::Unsupported, r)
+        },
         Err(CaseError::Failed(r)) => row.with_status(Status::Failed, r),
     }
 }
@@ -128,7 +136,7 @@ const HARNESS_BUFFERS: usize = 3;
 /// transport allocates out of our sight (a failed allocation inside a
 /// crate aborts). Learned before the peer starts: a buffer the machine
 /// cannot give is a limit, like EMSGSIZE, not a crash.
-fn memory_admits(case: &Case) -> Result<(), String> {
+fn memory_admits(case: &Case) -> Result<(), (u64, String)> {
     let hidden = case.transport.hidden_buffers();
     let buffers = HARNESS_BUFFERS + hidden;
     let bytes = buffers.saturating_mul(case.spec.size);
@@ -140,10 +148,11 @@ fn memory_admits(case: &Case) -> Result<(), String> {
         ),
     };
     crate::sys::memory::headroom(bytes).map_err(|e| {
-        format!(
+        let why = format!(
             "{buffers} buffers of {} bytes per process{whose}: {e}",
             case.spec.size
-        )
+        );
+        (bytes as u64, why)
     })
 }
 

@@ -196,10 +196,6 @@ pub fn cross(
     }))
 }
 
-/// How the reason of a case begins when its mechanism could not be reached
-/// from behind the boundary (after the mechanism's name).
-pub const DOES_NOT_CROSS: &str = " does not cross ";
-
 /// `cmd` started behind `boundary`: the launcher (this binary), told the
 /// boundary, becomes `cmd`'s program with its arguments and environment.
 /// Standard streams and process settings are the caller's to add.

@@ -8,7 +8,8 @@
 //! case failed for another reason.
 
 use crate::harness::{run_case, Case, Settings};
-use crate::isolation::{Namespace, Separation, DOES_NOT_CROSS};
+use crate::isolation::{Namespace, Separation};
+use crate::results::failure::Cause;
 use crate::results::probe::Property;
 use crate::results::{Isolation, Pattern, Placement, Status};
 
@@ -83,7 +84,9 @@ fn crossing(s: &Subject, separation: Separation, settings: &Settings) -> Finding
             "messages crossed {behind}, but {} of them failed their check",
             row.errors.total()
         )),
-        Status::Unsupported if reason.contains(DOES_NOT_CROSS) => Finding::no(reason),
+        Status::Unsupported if matches!(row.cause, Some(Cause::DoesNotCross { .. })) => {
+            Finding::no(reason)
+        }
         _ => Finding::undecided(format!("the experiment did not end: {reason}")),
     }
 }

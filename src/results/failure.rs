@@ -75,6 +75,21 @@ impl std::fmt::Display for PeerFailure {
 
 impl std::error::Error for PeerFailure {}
 
+/// Why a case could not run here, when the probe or a reader must tell
+/// the kind apart: written in the row beside its reason, matched, never
+/// read from the words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Cause {
+    /// The mechanism could not be reached from behind a boundary: the
+    /// peer's join failed, with this errno.
+    DoesNotCross { errno: Option<i32> },
+    /// The kernel would not make the boundary (a namespace, a mount).
+    BoundaryRefused { errno: Option<i32> },
+    /// The case's buffers could not be had under this process's limits.
+    OutOfMemory { bytes: u64 },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

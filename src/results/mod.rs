@@ -449,6 +449,10 @@ pub struct Row {
     pub status: Status,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The kind of limit that made the row unsupported, where one is told
+    /// apart (`failure::Cause`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<failure::Cause>,
     /// How to read this row when it differs from the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -544,6 +548,7 @@ impl Row {
             size_bytes: size as u64,
             status: Status::Ok,
             reason: None,
+            cause: None,
             note: None,
             cpus: Vec::new(),
             timed_by: None,
