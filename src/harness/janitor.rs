@@ -110,6 +110,19 @@ pub fn channel_closed(mechanism: &str, tag: &str, token: &str) {
     tell(&["forget", "channel", mechanism, tag, token]);
 }
 
+/// A peer just started, leading its own process group: killed with it
+/// should the harness die and the peer miss its parent-death signal (one
+/// that arrives between fork and exec reaches the handler the child still
+/// shares with us, and is lost).
+pub fn peer(pid: u32, tag: &str) {
+    tell(&["peer", &pid.to_string(), tag]);
+}
+
+/// The peer is reaped: its pid may now be someone else's.
+pub fn peer_reaped(pid: u32, tag: &str) {
+    tell(&["forget", "peer", &pid.to_string(), tag]);
+}
+
 fn tell(fields: &[&str]) {
     if let Some((_, stdin)) = lock().as_mut() {
         // Tabs and newlines never occur in these names; one line an entry,
@@ -137,7 +150,9 @@ pub fn serve() -> i32 {
             None => {}
         }
     }
-    entries.iter().for_each(|e| remove(e));
+    // Peers first, so that none is left to hold or remake what follows.
+    let (peers, rest): (Vec<_>, Vec<_>) = entries.iter().partition(|e| e[0] == "peer");
+    peers.into_iter().chain(rest).for_each(|e| remove(e));
     0
 }
 
@@ -154,6 +169,7 @@ fn remove(entry: &[String]) {
                 crate::sys::sysv::remove_keyed(k);
             }
         }
+        ["peer", pid, tag] => kill_peer(pid, tag),
         ["folder", p] => {
             // A helper that dies with the harness may still be adding a
             // socket or a FIFO: a removal that meets one is tried again.
@@ -174,4 +190,19 @@ fn remove(entry: &[String]) {
         }
         _ => {}
     }
+}
+
+/// Kills a peer's process group, if `pid` is still that peer: its command
+/// line holds the case's unguessable tag, so a reused pid is left alone.
+fn kill_peer(pid: &str, tag: &str) {
+    let Ok(pid) = pid.parse::<i32>() else {
+        return;
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if tag.is_empty() || !cmdline.windows(tag.len()).any(|w| w == tag.as_bytes()) {
+        return;
+    }
+    use nix::sys::signal::{kill, Signal};
+    let _ = kill(nix::unistd::Pid::from_raw(-pid), Signal::SIGKILL);
+    let _ = kill(nix::unistd::Pid::from_raw(pid), Signal::SIGKILL);
 }

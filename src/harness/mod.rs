@@ -317,6 +317,7 @@ pub fn session<T>(
         Stdio::null(),
     )
     .map_err(|e| classify("starting the peer process", e))?;
+    janitor::peer(child.id(), &setup.tag);
     // The peer has its copies; ours would keep a pipe open after the peer died.
     drop(setup.child_fds);
     let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
@@ -334,6 +335,7 @@ pub fn session<T>(
     };
     let outcome = join_and_run(spec, setup.connect, live, &dir, body);
     let (outcome, ended_alone) = stop_peer(&mut child, outcome, spec.case.spec.role, s.timeout);
+    janitor::peer_reaped(child.id(), &setup.tag);
     // The body may have consumed the time-out event itself.
     let stalled = watchdog.stalled();
     let seen = watchdog.finish();
