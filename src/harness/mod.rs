@@ -638,8 +638,9 @@ fn spawn_peer(
         // (and anything it started) in order instead of racing it.
         .process_group(0);
     // SAFETY: the closure runs between fork and exec and only makes
-    // async-signal-safe system calls (fcntl, prctl, sched_setaffinity) on
-    // values prepared before the fork; it allocates nothing.
+    // async-signal-safe system calls (fcntl, signal, prctl,
+    // sched_setaffinity) on values prepared before the fork; it allocates
+    // nothing.
     unsafe {
         cmd.pre_exec(move || {
             for &fd in &raw {
@@ -648,7 +649,10 @@ fn spawn_peer(
                 }
             }
             // Told when we die, even by SIGKILL: it then removes what we
-            // could not and exits (see peer.rs).
+            // could not and exits (see peer.rs). Until exec the child still
+            // has our SIGTERM handler, which would swallow that signal: the
+            // default comes first, so one that lands now ends the child.
+            libc::signal(libc::SIGTERM, libc::SIG_DFL);
             nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGTERM)?;
             if let Some(c) = cpu {
                 affinity::pin_to(&[c])?;
