@@ -23,6 +23,9 @@ pub struct Entry {
     pub result: ResultFile,
     /// "m1", "m2"…: the column heads and the report folders.
     pub id: String,
+    /// `ResultFile::identity`, computed once: for a file without a run id
+    /// it is a digest of the whole content.
+    identity: String,
 }
 
 /// What the gallery was made from.
@@ -90,11 +93,7 @@ impl Gallery {
     /// file in another folder).
     fn add(&mut self, path: PathBuf, result: ResultFile) {
         let identity = result.identity();
-        if let Some(first) = self
-            .entries
-            .iter()
-            .find(|e| e.result.identity() == identity)
-        {
+        if let Some(first) = self.entries.iter().find(|e| e.identity == identity) {
             self.refused.push(format!(
                 "'{}' is the same run as '{}' (run {identity}); it is shown once",
                 path.display(),
@@ -103,7 +102,12 @@ impl Gallery {
             return;
         }
         let id = format!("m{}", self.entries.len() + 1);
-        self.entries.push(Entry { path, result, id });
+        self.entries.push(Entry {
+            path,
+            result,
+            id,
+            identity,
+        });
     }
 }
 

@@ -172,15 +172,9 @@ fn remove(entry: &[String]) {
         ["peer", pid, tag] => kill_peer(pid, tag),
         ["folder", p] => {
             // A helper that dies with the harness may still be adding a
-            // socket or a FIFO: a removal that meets one is tried again.
-            for _ in 0..50 {
-                match std::fs::remove_dir_all(p) {
-                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                        std::thread::sleep(std::time::Duration::from_millis(20))
-                    }
-                    _ => break,
-                }
-            }
+            // socket or a FIFO: up to a second for it to stop.
+            let pause = std::time::Duration::from_millis(20);
+            crate::sys::remove_tree(std::path::Path::new(p), 50, pause);
         }
         ["veth", name] => crate::isolation::remove_veth(name),
         ["channel", m, tag, token] => {

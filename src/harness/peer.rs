@@ -8,11 +8,8 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use super::case::{PeerFault, PeerStart};
 use super::workload::{self, PeerReport};
 use super::CHANNEL_FD_ENV;
-use crate::transport::{self, Inherited, Rendezvous};
-
-/// How a peer's error begins when it could not reach the channel at all:
-/// across a boundary, the sign that the mechanism does not cross it.
 use crate::results::failure::{PeerFailure, Stage};
+use crate::transport::{self, Inherited, Rendezvous};
 
 /// A failure at `stage`, keeping the errno for the harness to match on.
 fn failed(stage: Stage, what: &str) -> impl FnOnce(io::Error) -> PeerFailure + '_ {

@@ -86,13 +86,9 @@ pub fn abandon_building() {
     let mut staging = STAGING.lock().unwrap_or_else(|e| e.into_inner());
     staging.abandoned = true;
     for dir in staging.folders.drain(..) {
-        // A file may land between the listing and the removal: try again.
-        for _ in 0..10 {
-            match std::fs::remove_dir_all(&dir) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => continue,
-                _ => break,
-            }
-        }
+        // A file may land between the listing and the removal: try again
+        // at once, since Ctrl-C must end the command within a second.
+        crate::sys::remove_tree(&dir, 10, std::time::Duration::ZERO);
     }
 }
 

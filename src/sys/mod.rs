@@ -22,6 +22,18 @@ pub mod uring;
 
 use std::time::Duration;
 
+/// Removes a folder and everything in it, trying again (`attempts` times,
+/// `pause` apart) while another process still adds to it: a dying helper's
+/// socket, a file an abandoned thread was writing. Gone already is done.
+pub fn remove_tree(path: &std::path::Path, attempts: u32, pause: Duration) {
+    for _ in 0..attempts {
+        match std::fs::remove_dir_all(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => std::thread::sleep(pause),
+            _ => return,
+        }
+    }
+}
+
 /// An error that makes the case `unsupported` (a kernel limit, a missing
 /// facility) rather than `failed`.
 pub fn unsupported(reason: String) -> std::io::Error {
