@@ -1,13 +1,16 @@
 //! The ways a command fails: the user asked for something we cannot do
 //! (exit 2), something went wrong while doing it (exit 1), or the user
-//! stopped it (exit 130, as a shell reports Ctrl-C).
+//! stopped it (exit 130, as a shell reports Ctrl-C). The layers below say
+//! why in their own types; a command keeps only their words and the exit
+//! code they call for.
 
-use std::fmt;
-
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("{0}")]
     Usage(String),
+    #[error("{0}")]
     Runtime(String),
+    #[error("interrupted; nothing was written")]
     Interrupted,
 }
 
@@ -19,15 +22,14 @@ impl Error {
             Error::Interrupted => 130,
         }
     }
-}
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        match self {
-            Error::Usage(m) | Error::Runtime(m) => f.write_str(m),
-            Error::Interrupted => f.write_str("interrupted; nothing was written"),
-        }
+    /// Bad input, in the words of the error that found it.
+    pub fn usage(e: impl std::fmt::Display) -> Error {
+        Error::Usage(e.to_string())
+    }
+
+    /// A failure while doing the work, in the words of its error.
+    pub fn runtime(e: impl std::fmt::Display) -> Error {
+        Error::Runtime(e.to_string())
     }
 }
-
-impl std::error::Error for Error {}

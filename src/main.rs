@@ -61,7 +61,7 @@ fn run(args: &RunArgs) -> i32 {
             let (result, source) = (result.clone(), plan.out.clone());
             abandonable(move || {
                 let dir = options::report_dir(&source);
-                ipcbench::report::write(&result, &source, &dir, None).map_err(Error::Runtime)
+                ipcbench::report::write(&result, &source, &dir, None).map_err(Error::runtime)
             })
         });
         say!("{}", export::markdown::report(&result));
@@ -133,14 +133,14 @@ fn write_report(args: &ReportArgs) -> Result<std::path::PathBuf, Error> {
         .map(|p| p.as_path())
         .collect();
     options::check_apart(&out, &inputs)?;
-    let read = |p: &std::path::Path| ipcbench::results::file::read(p).map_err(Error::Usage);
+    let read = |p: &std::path::Path| ipcbench::results::file::read(p).map_err(Error::usage);
     let result = read(&args.result)?;
     let baseline = match &args.compare {
         Some(p) => Some((read(p)?, p.as_path())),
         None => None,
     };
     let compare = baseline.as_ref().map(|(r, p)| (r, *p));
-    ipcbench::report::write(&result, &args.result, &out, compare).map_err(Error::Runtime)
+    ipcbench::report::write(&result, &args.result, &out, compare).map_err(Error::runtime)
 }
 
 /// `work` on a thread of its own that Ctrl-C abandons within a second,
@@ -174,7 +174,7 @@ fn gallery(args: &GalleryArgs) -> i32 {
         for why in &gallery.refused {
             output::warn(&format!("left out: {why}"));
         }
-        ipcbench::gallery::write(&gallery, &args.out).map_err(Error::Runtime)
+        ipcbench::gallery::write(&gallery, &args.out).map_err(Error::runtime)
     });
     match outcome {
         Ok(index) => {
@@ -186,7 +186,7 @@ fn gallery(args: &GalleryArgs) -> i32 {
 }
 
 fn compare(args: &CompareArgs) -> i32 {
-    let read = |p: &std::path::Path| ipcbench::results::file::read(p).map_err(Error::Usage);
+    let read = |p: &std::path::Path| ipcbench::results::file::read(p).map_err(Error::usage);
     let (baseline, current) = match read(&args.baseline).and_then(|b| Ok((b, read(&args.current)?)))
     {
         Ok(pair) => pair,
@@ -239,12 +239,17 @@ fn export_result(args: &ExportArgs) -> i32 {
             }
             (None, false) => {}
         }
-        let result = ipcbench::results::file::read(&args.result).map_err(Error::Usage)?;
+        let result = ipcbench::results::file::read(&args.result).map_err(Error::usage)?;
         let write = |path: &std::path::Path, text: &str| {
             ipcbench::results::file::write_atomically(path, text.as_bytes())
                 .map_err(|e| Error::Runtime(format!("writing '{}': {e}", path.display())))
         };
-        match (exporter.export(&result).map_err(Error::Runtime)?, &args.out) {
+        match (
+            exporter
+                .export(&result)
+                .map_err(|e| Error::Runtime(format!("writing {:?}: {e}", args.format)))?,
+            &args.out,
+        ) {
             (export::Exported::Text(text), None) => output::out(&text),
             (export::Exported::Text(text), Some(path)) => write(path, &text)?,
             (export::Exported::Files(_), None) => {
@@ -254,11 +259,11 @@ fn export_result(args: &ExportArgs) -> i32 {
             }
             (export::Exported::Files(files), Some(dir)) => {
                 let building =
-                    ipcbench::output::folder::Building::beside(dir).map_err(Error::Runtime)?;
+                    ipcbench::output::folder::Building::beside(dir).map_err(Error::runtime)?;
                 for (name, text) in &files {
                     write(&building.path().join(name), text)?;
                 }
-                building.install().map_err(Error::Runtime)?;
+                building.install().map_err(Error::runtime)?;
                 let names: Vec<String> = files
                     .iter()
                     .map(|(n, _)| format!("{}/{n}", dir.display()))

@@ -604,7 +604,9 @@ fn sweep(partial: &mut Partial) {
 
 fn run_one(case: &Case) -> Row {
     match case.transport.availability() {
-        Err(reason) => case.row().with_status(Status::Unsupported, reason),
+        Err(reason) => case
+            .row()
+            .with_status(Status::Unsupported, reason.to_string()),
         Ok(()) => harness::run_case(case),
     }
 }

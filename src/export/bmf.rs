@@ -50,7 +50,7 @@ pub fn render(result: &ResultFile) -> Value {
 pub struct Bmf;
 
 impl super::Exporter for Bmf {
-    fn export(&self, result: &ResultFile) -> Result<super::Exported, String> {
+    fn export(&self, result: &ResultFile) -> std::io::Result<super::Exported> {
         Ok(super::Exported::Text(super::pretty(&render(result))))
     }
 }

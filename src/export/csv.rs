@@ -96,28 +96,26 @@ fn raw(r: &Row, floors: Option<&Floors>) -> Vec<String> {
 }
 
 /// One header line, then one line per row of the result file.
-pub fn render(result: &ResultFile) -> Result<String, String> {
+pub fn render(result: &ResultFile) -> std::io::Result<String> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    let fail = |e: csv::Error| format!("writing CSV: {e}");
     let axes = crate::results::case::columns();
-    w.write_record(HEADER.iter().copied().chain(axes).chain(RAW))
-        .map_err(fail)?;
+    w.write_record(HEADER.iter().copied().chain(axes).chain(RAW))?;
     for r in &result.rows {
         let floors = result.floors.as_ref();
         let mut fields = figures(r, floors);
         fields.push(status(r, |reason| format!("({reason})")));
         fields.extend(crate::results::case::cells(r));
         fields.extend(raw(r, floors));
-        w.write_record(&fields).map_err(fail)?;
+        w.write_record(&fields)?;
     }
-    let bytes = w.into_inner().map_err(|e| format!("writing CSV: {e}"))?;
-    String::from_utf8(bytes).map_err(|e| format!("writing CSV: {e}"))
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    String::from_utf8(bytes).map_err(std::io::Error::other)
 }
 
 pub struct Csv;
 
 impl super::Exporter for Csv {
-    fn export(&self, result: &ResultFile) -> Result<super::Exported, String> {
+    fn export(&self, result: &ResultFile) -> std::io::Result<super::Exported> {
         render(result).map(super::Exported::Text)
     }
 }

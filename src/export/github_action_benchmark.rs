@@ -56,7 +56,7 @@ pub fn render(result: &ResultFile) -> (Value, Value) {
 pub struct GithubActionBenchmark;
 
 impl super::Exporter for GithubActionBenchmark {
-    fn export(&self, result: &ResultFile) -> Result<super::Exported, String> {
+    fn export(&self, result: &ResultFile) -> std::io::Result<super::Exported> {
         let (smaller, bigger) = render(result);
         Ok(super::Exported::Files(vec![
             ("smaller-is-better.json", super::pretty(&smaller)),

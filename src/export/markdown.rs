@@ -287,7 +287,7 @@ pub fn probe_cell(c: &Cell) -> String {
 pub struct Markdown;
 
 impl super::Exporter for Markdown {
-    fn export(&self, result: &ResultFile) -> Result<super::Exported, String> {
+    fn export(&self, result: &ResultFile) -> std::io::Result<super::Exported> {
         Ok(super::Exported::Text(report(result)))
     }
 }

@@ -31,7 +31,7 @@ pub enum Exported {
 
 pub trait Exporter {
     /// The result file in this format.
-    fn export(&self, result: &ResultFile) -> Result<Exported, String>;
+    fn export(&self, result: &ResultFile) -> std::io::Result<Exported>;
     /// Whether it writes several files, and so needs a folder (`--out DIR`).
     fn writes_a_folder(&self) -> bool {
         false

@@ -9,6 +9,7 @@ mod page;
 
 use std::path::{Path, PathBuf};
 
+use crate::output::WriteError;
 use crate::results::ResultFile;
 
 /// The most files one gallery reads: far more machines than a page shows
@@ -57,7 +58,9 @@ pub fn gather(inputs: &[PathBuf]) -> Result<Gallery, String> {
     for path in files {
         match crate::results::file::read(&path) {
             Ok(result) => gallery.add(path, result),
-            Err(why) => gallery.refused.push(probe_file_named(&path).unwrap_or(why)),
+            Err(why) => gallery
+                .refused
+                .push(probe_file_named(&path).unwrap_or(why.to_string())),
         }
     }
     if gallery.entries.is_empty() {
@@ -146,17 +149,20 @@ fn search(dir: &Path, depth: usize, files: &mut Vec<PathBuf>) -> Result<(), Stri
 
 /// Writes the site into `out` (a new folder, or one ipcbench made): the
 /// page, and each machine's own report in a folder named by its id.
-pub fn write(gallery: &Gallery, out: &Path) -> Result<PathBuf, String> {
+pub fn write(gallery: &Gallery, out: &Path) -> Result<PathBuf, WriteError> {
     let building = crate::output::folder::Building::beside(out)?;
     for e in &gallery.entries {
         if crate::sys::interrupt::interrupted() {
-            return Err("interrupted; no gallery was written".into());
+            return Err(WriteError::Interrupted);
         }
-        crate::report::write(&e.result, &e.path, &building.path().join(&e.id), None)
-            .map_err(|why| format!("the report of '{}': {why}", e.path.display()))?;
+        crate::report::write(&e.result, &e.path, &building.path().join(&e.id), None).map_err(
+            |why| WriteError::ReportOf {
+                path: e.path.clone(),
+                source: Box::new(why),
+            },
+        )?;
     }
     let index = building.path().join("index.html");
-    std::fs::write(&index, page::page(gallery))
-        .map_err(|e| format!("writing '{}': {e}", index.display()))?;
+    std::fs::write(&index, page::page(gallery)).map_err(WriteError::io("write", &index))?;
     Ok(building.install()?.join("index.html"))
 }

@@ -22,7 +22,7 @@ use super::message::{Message, Verifier, DATA};
 use super::workload::stop_if_asked;
 use crate::results::{Length, Schedule};
 use crate::sys::interrupt;
-use crate::transport::{unsupported, Channel, RecvHalf, SendHalf};
+use crate::transport::{Channel, RecvHalf, SendHalf};
 
 pub struct OpenLoop {
     pub latencies: Latencies,
@@ -51,7 +51,7 @@ pub fn run(
     let rate = case.rate_per_s.unwrap_or(1.0);
     let interval = Duration::from_secs_f64(1.0 / rate);
     let numbered = ch.carries_payload();
-    let mut halves = ch.halves().map_err(unsupported)?;
+    let mut halves = ch.halves()?;
     let margin = wake_up_margin();
     let mut latencies = Latencies::new();
     let shared = Shared::default();

@@ -16,8 +16,11 @@ pub fn run_case(case: &Case) -> Row {
     if let Err(reason) = workload_supported(case) {
         return row.with_status(Status::Unsupported, reason);
     }
-    if let Err(reason) = case.transport.check_size(case.spec.size) {
-        return row.with_status(Status::Unsupported, reason);
+    if let Err(over) = case.transport.check_size(case.spec.size) {
+        return Row {
+            cause: Some(over.cause()),
+            ..row.with_status(Status::Unsupported, over.to_string())
+        };
     }
     if let Err((bytes, e)) = memory_admits(case) {
         return Row {
@@ -118,7 +121,7 @@ fn workload_supported(case: &Case) -> Result<(), String> {
     if let Some(why) = case.transport.wait_refused(wait) {
         return Err(format!("it cannot wait as {wait}: {why}"));
     }
-    crate::transport::wait::available(wait)?;
+    crate::transport::wait::available(wait).map_err(|e| e.to_string())?;
     match case.spec.pattern {
         Pattern::FanIn if case.spec.size < message::TIMED_BYTES => Err(format!(
             "a fan-in message carries its send time after the header: at least {} bytes",

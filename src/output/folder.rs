@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::failure::{Refused, WriteError};
+
 pub const MANIFEST: &str = ".ipcbench-manifest.json";
 
 #[derive(Serialize, Deserialize)]
@@ -20,14 +22,18 @@ struct Manifest {
 }
 
 /// Why a folder may not receive ipcbench's files.
-pub fn check(dir: &Path) -> Result<(), String> {
-    let shown = dir.display();
+pub fn check(dir: &Path) -> Result<(), Refused> {
     if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
-        return Err(format!("'{shown}' is a symbolic link, the user's: ipcbench never writes through or over a link; expected a new or empty folder, or one ipcbench wrote"));
+        return Err(Refused::Link(dir.to_path_buf()));
     }
     let entries = match std::fs::read_dir(dir) {
         Err(_) if std::fs::symlink_metadata(dir).is_err() => return Ok(()),
-        Err(e) => return Err(format!("'{shown}' cannot be listed ({e}); expected a new or empty folder, or one ipcbench wrote")),
+        Err(source) => {
+            return Err(Refused::Unlistable {
+                path: dir.to_path_buf(),
+                source,
+            })
+        }
         Ok(entries) => entries,
     };
     let mut names: Vec<String> = entries
@@ -49,10 +55,7 @@ pub fn check(dir: &Path) -> Result<(), String> {
             _ => false,
         };
         if !ours || !listed.contains(name) {
-            return Err(format!(
-                "'{}' is not a file ipcbench made there; expected a new or empty folder, or one ipcbench wrote (it lists its files in {MANIFEST})",
-                dir.join(name).display()
-            ));
+            return Err(Refused::NotOurs(dir.join(name)));
         }
     }
     Ok(())
@@ -101,16 +104,16 @@ pub struct Building {
 
 impl Building {
     /// A hidden folder beside `dest`, in which the files are made.
-    pub fn beside(dest: &Path) -> Result<Building, String> {
+    pub fn beside(dest: &Path) -> Result<Building, WriteError> {
         let parent = crate::results::file::parent_dir(dest);
         let mut staging = STAGING.lock().unwrap_or_else(|e| e.into_inner());
         if staging.abandoned {
-            return Err("interrupted".into());
+            return Err(WriteError::Interrupted);
         }
         let dir = tempfile::Builder::new()
             .prefix(".ipcbench-building-")
             .tempdir_in(parent)
-            .map_err(|e| format!("cannot make a folder in '{}': {e}", parent.display()))?;
+            .map_err(WriteError::io("make a folder in", parent))?;
         staging.folders.retain(|f| f.exists());
         staging.folders.push(dir.path().to_path_buf());
         Ok(Building {
@@ -127,12 +130,12 @@ impl Building {
     /// the whole folder renamed into place; an earlier one of ours gets
     /// each file replaced, and loses the files of its own that the new set
     /// lacks. Nothing else in it is touched (it is checked again here).
-    pub fn install(self) -> Result<PathBuf, String> {
+    pub fn install(self) -> Result<PathBuf, WriteError> {
         // Held while files move, so that Ctrl-C abandons the work before or
         // after, never with the destination half old and half new.
         let staging = STAGING.lock().unwrap_or_else(|e| e.into_inner());
         if staging.abandoned {
-            return Err("interrupted".into());
+            return Err(WriteError::Interrupted);
         }
         let files = self.names()?;
         let manifest = Manifest {
@@ -140,8 +143,8 @@ impl Building {
             files: files.clone(),
         };
         let text = serde_json::to_vec_pretty(&manifest).expect("a manifest serialises");
-        std::fs::write(self.path().join(MANIFEST), text)
-            .map_err(|e| format!("writing the manifest: {e}"))?;
+        let manifest = self.path().join(MANIFEST);
+        std::fs::write(&manifest, text).map_err(WriteError::io("write", manifest))?;
         check(&self.dest)?;
         let mode = 0o777 & !crate::sys::umask();
         let _ = std::fs::set_permissions(
@@ -152,9 +155,13 @@ impl Building {
             let built = self.dir.keep();
             return std::fs::rename(&built, &self.dest)
                 .map(|()| self.dest.clone())
-                .map_err(|e| {
+                .map_err(|source| {
                     let _ = std::fs::remove_dir_all(&built);
-                    format!("moving the folder into '{}': {e}", self.dest.display())
+                    WriteError::Io {
+                        doing: "move the folder into",
+                        path: self.dest.clone(),
+                        source,
+                    }
                 });
         }
         let earlier = read_manifest(&self.dest).unwrap_or_default();
@@ -166,7 +173,7 @@ impl Building {
                 remove_ours(&old);
             }
             std::fs::rename(self.path().join(name), &old)
-                .map_err(|e| format!("moving '{name}' into '{}': {e}", self.dest.display()))?;
+                .map_err(WriteError::io("move a file to", &old))?;
         }
         for stale in earlier.iter().filter(|f| !files.contains(f)) {
             remove_ours(&self.dest.join(stale));
@@ -174,9 +181,9 @@ impl Building {
         Ok(self.dest.clone())
     }
 
-    fn names(&self) -> Result<Vec<String>, String> {
+    fn names(&self) -> Result<Vec<String>, WriteError> {
         let mut names: Vec<String> = std::fs::read_dir(self.path())
-            .map_err(|e| format!("listing '{}': {e}", self.path().display()))?
+            .map_err(WriteError::io("list", self.path()))?
             .flatten()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n != MANIFEST)

@@ -6,7 +6,10 @@
 //! a full disk behind stdout or stderr loses the text, never the run, its
 //! result file or its report.
 
+pub mod failure;
 pub mod folder;
+
+pub use failure::WriteError;
 
 /// Why work given to [`unless_interrupted`] did not finish.
 #[derive(Debug, PartialEq, Eq)]

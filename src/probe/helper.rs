@@ -136,7 +136,7 @@ pub struct HelperArgs {
 }
 
 pub fn main(a: &HelperArgs) -> i32 {
-    let line = act(&a.action).unwrap_or_else(|e| e);
+    let line = act(&a.action).unwrap_or_else(errno);
     crate::say!("{line}");
     let _ = std::io::stdout().flush();
     0
@@ -151,7 +151,7 @@ fn outcome<T>(r: nix::Result<T>) -> String {
     r.map_or_else(errno, |_| "ok".into())
 }
 
-fn act(action: &Action) -> Result<String, String> {
+fn act(action: &Action) -> nix::Result<String> {
     match action {
         Action::OpenPath { path } => Ok(outcome(nix::fcntl::open(
             path.as_str(),
@@ -178,19 +178,17 @@ fn act(action: &Action) -> Result<String, String> {
         } => sysv_drain(*id, *count, *max_type),
         Action::ShmLeave { name } => shm_leave(name),
         Action::SysvShmLeave { key } => {
-            let seg = Segment::keyed(*key, SHM_LEN, true).map_err(errno)?;
+            let seg = Segment::keyed(*key, SHM_LEN, true)?;
             seg.into_map().write(0, STORED);
             Ok("ok".into())
         }
         Action::SemLeave { name } => {
-            NamedSemaphore::create(name, 0)
-                .and_then(|s| s.post())
-                .map_err(errno)?;
+            NamedSemaphore::create(name, 0).and_then(|s| s.post())?;
             Ok("ok".into())
         }
         Action::SysvSemLeave { key } => {
-            let set = SemSet::create_keyed(*key).map_err(errno)?;
-            set.post(0).map_err(errno)?;
+            let set = SemSet::create_keyed(*key)?;
+            set.post(0)?;
             Ok("ok".into())
         }
         Action::SemWait { name, priority } => sem_wait(name, *priority),
@@ -199,10 +197,9 @@ fn act(action: &Action) -> Result<String, String> {
     }
 }
 
-fn fifo_write(path: &str) -> Result<String, String> {
-    let fd = nix::fcntl::open(path, OFlag::O_WRONLY | OFlag::O_NONBLOCK, Mode::empty())
-        .map_err(errno)?;
-    nix::unistd::write(&fd, STORED).map_err(errno)?;
+fn fifo_write(path: &str) -> nix::Result<String> {
+    let fd = nix::fcntl::open(path, OFlag::O_WRONLY | OFlag::O_NONBLOCK, Mode::empty())?;
+    nix::unistd::write(&fd, STORED)?;
     Ok("ok".into())
 }
 
@@ -211,16 +208,15 @@ fn unix_socket(
     kind: UnixKind,
     path: &str,
     call: impl FnOnce(std::os::fd::RawFd, &UnixAddr) -> nix::Result<()>,
-) -> Result<String, String> {
+) -> nix::Result<String> {
     use std::os::fd::AsRawFd;
     let fd = socket(
         AddressFamily::Unix,
         kind.sock_type(),
         SockFlag::SOCK_CLOEXEC,
         None,
-    )
-    .map_err(errno)?;
-    let addr = UnixAddr::new(path).map_err(errno)?;
+    )?;
+    let addr = UnixAddr::new(path)?;
     Ok(outcome(call(fd.as_raw_fd(), &addr)))
 }
 
@@ -233,15 +229,14 @@ fn tcp_connect(port: u16) -> String {
     }
 }
 
-fn tcp_sendto(port: u16) -> Result<String, String> {
+fn tcp_sendto(port: u16) -> nix::Result<String> {
     use std::os::fd::AsRawFd;
     let fd = socket(
         AddressFamily::Inet,
         SockType::Stream,
         SockFlag::SOCK_CLOEXEC,
         None,
-    )
-    .map_err(errno)?;
+    )?;
     let addr = nix::sys::socket::SockaddrIn::new(127, 0, 0, 1, port);
     Ok(outcome(sendto(
         fd.as_raw_fd(),
@@ -251,42 +246,42 @@ fn tcp_sendto(port: u16) -> Result<String, String> {
     )))
 }
 
-fn mq_leave(name: &str) -> Result<String, String> {
+fn mq_leave(name: &str) -> nix::Result<String> {
     let attr = MqAttr::new(0, 4, 64, 0);
     let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_WRONLY;
-    let q = mq_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR, Some(&attr)).map_err(errno)?;
-    mq_send(&q, STORED, 0).map_err(errno)?;
+    let q = mq_open(name, flags, Mode::S_IRUSR | Mode::S_IWUSR, Some(&attr))?;
+    mq_send(&q, STORED, 0)?;
     Ok("ok".into())
 }
 
-fn mq_drain(name: &str, count: usize) -> Result<String, String> {
-    let q = mq_open(name, MQ_OFlag::O_RDONLY, Mode::empty(), None).map_err(errno)?;
+fn mq_drain(name: &str, count: usize) -> nix::Result<String> {
+    let q = mq_open(name, MQ_OFlag::O_RDONLY, Mode::empty(), None)?;
     let mut order = Vec::new();
     let mut buf = vec![0u8; 8192];
     for _ in 0..count {
         let mut prio = 0;
-        mq_receive(&q, &mut buf, &mut prio).map_err(errno)?;
+        mq_receive(&q, &mut buf, &mut prio)?;
         order.push(prio.to_string());
     }
     Ok(order.join(","))
 }
 
-fn sysv_mq_leave(key: i32) -> Result<String, String> {
-    let q = MsgQueue::create_keyed(key).map_err(errno)?;
+fn sysv_mq_leave(key: i32) -> nix::Result<String> {
+    let q = MsgQueue::create_keyed(key)?;
     let mut msg = 1i64.to_ne_bytes().to_vec();
     msg.extend_from_slice(STORED);
-    q.send(&msg).map_err(errno)?;
+    q.send(&msg)?;
     q.leave();
     Ok("ok".into())
 }
 
 /// Takes the lowest type first, up to `max_type`: msgrcv's own priority.
-fn sysv_drain(id: i32, count: usize, max_type: i64) -> Result<String, String> {
-    let q = MsgQueue::attach(id).map_err(errno)?;
+fn sysv_drain(id: i32, count: usize, max_type: i64) -> nix::Result<String> {
+    let q = MsgQueue::attach(id)?;
     let mut order = Vec::new();
     let mut buf = vec![0u8; 8 + 64];
     for _ in 0..count {
-        q.recv(&mut buf, -max_type).map_err(errno)?;
+        q.recv(&mut buf, -max_type)?;
         let mut kind = [0u8; 8];
         kind.copy_from_slice(&buf[..8]);
         order.push(i64::from_ne_bytes(kind).to_string());
@@ -294,28 +289,25 @@ fn sysv_drain(id: i32, count: usize, max_type: i64) -> Result<String, String> {
     Ok(order.join(","))
 }
 
-fn shm_leave(name: &str) -> Result<String, String> {
+fn shm_leave(name: &str) -> nix::Result<String> {
     let fd = nix::sys::mman::shm_open(
         name,
         OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
         Mode::S_IRUSR | Mode::S_IWUSR,
-    )
-    .map_err(errno)?;
-    nix::unistd::ftruncate(&fd, SHM_LEN as i64).map_err(errno)?;
-    Mapping::map_fd(&fd, SHM_LEN)
-        .map_err(errno)?
-        .write(0, STORED);
+    )?;
+    nix::unistd::ftruncate(&fd, SHM_LEN as i64)?;
+    Mapping::map_fd(&fd, SHM_LEN)?.write(0, STORED);
     Ok("ok".into())
 }
 
 /// The parent's side of `ShmRead`: a segment holding the stored message.
-pub fn leave_in_segment(name: &str) -> Result<(), String> {
+pub fn leave_in_segment(name: &str) -> nix::Result<()> {
     shm_leave(name).map(drop)
 }
 
-fn shm_read(name: &str) -> Result<String, String> {
-    let fd = nix::sys::mman::shm_open(name, OFlag::O_RDONLY, Mode::empty()).map_err(errno)?;
-    let map = Mapping::map_fd_read_only(&fd, SHM_LEN).map_err(errno)?;
+fn shm_read(name: &str) -> nix::Result<String> {
+    let fd = nix::sys::mman::shm_open(name, OFlag::O_RDONLY, Mode::empty())?;
+    let map = Mapping::map_fd_read_only(&fd, SHM_LEN)?;
     let mut found = vec![0u8; STORED.len()];
     map.read(0, &mut found);
     match found == STORED {
@@ -325,36 +317,36 @@ fn shm_read(name: &str) -> Result<String, String> {
 }
 
 /// A waiter at SCHED_FIFO `priority`, for the wake-order experiment.
-fn sem_wait(name: &str, priority: i32) -> Result<String, String> {
-    crate::sys::set_fifo_priority(priority).map_err(|e| format!("sched: {}", errno(e)))?;
-    let sem = NamedSemaphore::open(name).map_err(errno)?;
+fn sem_wait(name: &str, priority: i32) -> nix::Result<String> {
+    crate::sys::set_fifo_priority(priority)?;
+    let sem = NamedSemaphore::open(name)?;
     crate::say!("ready");
     let _ = std::io::stdout().flush();
-    sem.wait().map_err(errno)?;
+    sem.wait()?;
     Ok("woke".into())
 }
 
 /// Makes an object that has no name (a pipe, a socket pair, a memfd),
 /// writes a message into it, and exits, printing the path of its descriptor:
 /// the only way anyone could have reached it.
-fn inherited_leave(kind: Nameless) -> Result<String, String> {
+fn inherited_leave(kind: Nameless) -> nix::Result<String> {
     let (keep, other): (std::os::fd::OwnedFd, Option<std::os::fd::OwnedFd>) = match kind {
         Nameless::Pipe => {
-            let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(errno)?;
+            let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
             (r, Some(w))
         }
         Nameless::Memfd => (
-            nix::sys::memfd::memfd_create("left", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
-                .map_err(errno)?,
+            nix::sys::memfd::memfd_create("left", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)?,
             None,
         ),
         Nameless::Socketpair => {
-            let (a, b) = std::os::unix::net::UnixStream::pair().map_err(|e| e.to_string())?;
+            let (a, b) = std::os::unix::net::UnixStream::pair()
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(0)))?;
             (a.into(), Some(b.into()))
         }
     };
     let into = other.as_ref().unwrap_or(&keep);
-    nix::unistd::write(into, STORED).map_err(errno)?;
+    nix::unistd::write(into, STORED)?;
     use std::os::fd::AsRawFd;
     // Both descriptors stay open until the process exits.
     let path = format!("/proc/{}/fd/{}", std::process::id(), keep.as_raw_fd());
@@ -366,9 +358,9 @@ fn inherited_leave(kind: Nameless) -> Result<String, String> {
 /// checksum), stalling 1 ms every 64 reads like the other overload probes'
 /// receivers, until the writer's last sequence number shows up; counts the
 /// distinct ones seen and the torn reads (a half-written slot).
-fn shm_sample(name: &str, last: u64) -> Result<String, String> {
-    let fd = nix::sys::mman::shm_open(name, OFlag::O_RDWR, Mode::empty()).map_err(errno)?;
-    let map = Mapping::map_fd(&fd, SHM_LEN).map_err(errno)?;
+fn shm_sample(name: &str, last: u64) -> nix::Result<String> {
+    let fd = nix::sys::mman::shm_open(name, OFlag::O_RDWR, Mode::empty())?;
+    let map = Mapping::map_fd(&fd, SHM_LEN)?;
     crate::say!("ready");
     let _ = std::io::stdout().flush();
     let mut slot = [0u8; 24];

@@ -51,7 +51,7 @@ const PROPERTIES: [Property; 10] = [
 
 /// Runs the Node side and returns its observations.
 fn observe(mode: Serialization) -> Result<Value, String> {
-    let found = node::node()?;
+    let found = node::node().map_err(|e| e.to_string())?;
     let dir = super::helper::private_dir().map_err(|e| format!("private folder: {e}"))?;
     let script = dir.path().join("ipcbench-peer.js");
     std::fs::write(&script, node::PEER_SCRIPT).map_err(|e| format!("writing the script: {e}"))?;

@@ -6,6 +6,8 @@
 //! is hidden, and tells its series apart by colour *and* marker shape.
 
 use std::path::Path;
+
+use crate::output::WriteError;
 use std::sync::Once;
 
 use plotters::coord::cartesian::Cartesian2d;
@@ -206,11 +208,11 @@ impl<C, DB: DrawingBackend> Drawable<DB> for Marker<C> {
 }
 
 /// Writes `stem.png` and `stem.svg` in `dir`.
-pub fn write(chart: &Chart, dir: &Path, stem: &str) -> Result<(), String> {
+pub fn write(chart: &Chart, dir: &Path, stem: &str) -> Result<(), WriteError> {
     // Between charts is where a report notices Ctrl-C: each takes well
     // under a second, whatever the file holds.
     if crate::sys::interrupt::interrupted() {
-        return Err("interrupted".into());
+        return Err(WriteError::Interrupted);
     }
     register_font();
     let size = (WIDTH, height(chart));
@@ -218,15 +220,21 @@ pub fn write(chart: &Chart, dir: &Path, stem: &str) -> Result<(), String> {
     let svg = dir.join(format!("{stem}.svg"));
     {
         let root = BitMapBackend::new(&png, size).into_drawing_area();
-        draw(&root, chart).map_err(|e| format!("{}: {e}", png.display()))?;
-        root.present()
-            .map_err(|e| format!("{}: {e}", png.display()))?;
+        draw(&root, chart).map_err(drawing(&png))?;
+        root.present().map_err(drawing(&png))?;
     }
     let root = SVGBackend::new(&svg, size).into_drawing_area();
-    draw(&root, chart).map_err(|e| format!("{}: {e}", svg.display()))?;
-    root.present()
-        .map_err(|e| format!("{}: {e}", svg.display()))?;
+    draw(&root, chart).map_err(drawing(&svg))?;
+    root.present().map_err(drawing(&svg))?;
     Ok(())
+}
+
+/// Plotters' error, generic over its backend, as the words it has.
+fn drawing<E: std::fmt::Display>(path: &Path) -> impl FnOnce(E) -> WriteError + '_ {
+    move |e| WriteError::Draw {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    }
 }
 
 /// Bar and dot charts grow with their rows, so labels never overlap.

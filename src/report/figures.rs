@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+use crate::output::WriteError;
+
 use super::charts::{self, Axis, Bar, BarChart, Chart, DotChart, LineChart, Look, Series};
 use super::{at_smallest_size, placement_words, Figure, Group, Report};
 use crate::compare::Verdict;
@@ -28,15 +30,19 @@ pub(super) fn emit(
     out: &Path,
     stem: String,
     caption: String,
-) -> Result<Figure, String> {
+) -> Result<Figure, WriteError> {
     if crate::sys::interrupt::interrupted() {
-        return Err("interrupted; no report was written".to_string());
+        return Err(WriteError::Interrupted);
     }
     charts::write(&chart, out, &stem)?;
     Ok(Figure { stem, caption })
 }
 
-pub fn draw(report: &Report, out: &Path, baseline: Option<&ResultFile>) -> Result<Drawn, String> {
+pub fn draw(
+    report: &Report,
+    out: &Path,
+    baseline: Option<&ResultFile>,
+) -> Result<Drawn, WriteError> {
     let mut drawn = Drawn {
         pairs: super::heatmap::charts(report, out)?,
         summary: Vec::new(),
@@ -160,7 +166,7 @@ fn line_charts(
     placement: Placement,
     group: Group,
     out: &Path,
-) -> Result<Vec<Figure>, String> {
+) -> Result<Vec<Figure>, WriteError> {
     let rows = rows_of(report, placement, group);
     let at = Where {
         placement,
@@ -182,7 +188,7 @@ fn line_chart(
     pattern: Pattern,
     plot: &Plot,
     at: &Where,
-) -> Result<Option<Figure>, String> {
+) -> Result<Option<Figure>, WriteError> {
     let Some((size, x, y, lines)) = plotted(report, rows, pattern, &plot.against) else {
         return Ok(None);
     };
@@ -293,7 +299,11 @@ pub fn ranked_size(report: &Report, placement: Placement, pattern: Pattern) -> O
         .copied()
 }
 
-fn summary_bars(report: &Report, placement: Placement, out: &Path) -> Result<Vec<Figure>, String> {
+fn summary_bars(
+    report: &Report,
+    placement: Placement,
+    out: &Path,
+) -> Result<Vec<Figure>, WriteError> {
     let mut figures = Vec::new();
     for group in Group::ALL {
         let rows = rows_of(report, placement, group);
@@ -326,7 +336,7 @@ fn ranked_bars(
     pattern: Pattern,
     size: u64,
     at: &Where,
-) -> Result<Option<Figure>, String> {
+) -> Result<Option<Figure>, WriteError> {
     let Some(ranking) = &pattern.describe().ranking else {
         return Ok(None);
     };
@@ -378,7 +388,7 @@ fn summary_figure(
     kind: &str,
     at: &Where,
     caption: String,
-) -> Result<Option<Figure>, String> {
+) -> Result<Option<Figure>, WriteError> {
     if chart.bars.is_empty() {
         return Ok(None);
     }
@@ -392,7 +402,7 @@ fn ratio_chart(
     report: &Report,
     baseline: &ResultFile,
     out: &Path,
-) -> Result<Option<Figure>, String> {
+) -> Result<Option<Figure>, WriteError> {
     let changes = crate::compare::compare(
         baseline,
         report.measured,

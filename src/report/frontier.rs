@@ -6,6 +6,8 @@
 
 use std::path::Path;
 
+use crate::output::WriteError;
+
 use super::charts::{Axis, Chart, Look, Point, ScatterChart};
 use super::html::{capitalised, escape};
 use super::{at_smallest_size, placement_words, Figure, Report};
@@ -35,7 +37,11 @@ struct Scene<'a> {
 type Spot = (String, f64, f64, f64);
 
 /// The charts of one placement.
-pub fn charts(report: &Report, placement: Placement, out: &Path) -> Result<Vec<Figure>, String> {
+pub fn charts(
+    report: &Report,
+    placement: Placement,
+    out: &Path,
+) -> Result<Vec<Figure>, WriteError> {
     let mut figures = Vec::new();
     for scene in scenes(report, placement) {
         let spots = spots(&scene.rows);

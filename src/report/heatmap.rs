@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use crate::output::WriteError;
+
 use super::charts::{Chart, HeatMap};
 use super::figures::emit;
 use super::{Figure, Report};
@@ -73,7 +75,7 @@ fn grids<'a>(report: &'a Report<'a>) -> Vec<Grid<'a>> {
 }
 
 /// One chart per transport and size.
-pub fn charts(report: &Report, out: &Path) -> Result<Vec<Figure>, String> {
+pub fn charts(report: &Report, out: &Path) -> Result<Vec<Figure>, WriteError> {
     grids(report)
         .iter()
         .map(|g| {

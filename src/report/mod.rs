@@ -20,6 +20,8 @@ pub use charts::register_font;
 
 use std::path::Path;
 
+use crate::output::WriteError;
+
 use crate::results::probe::CLAIMED_TABLE_ROWS;
 use crate::results::{Family, Pattern, Placement, ResultFile, Row, Status};
 use charts::Look;
@@ -42,11 +44,11 @@ pub fn write(
     source: &Path,
     out: &Path,
     compare: Option<(&ResultFile, &Path)>,
-) -> Result<std::path::PathBuf, String> {
+) -> Result<std::path::PathBuf, WriteError> {
     let building = crate::output::folder::Building::beside(out)?;
     fill(result, source, building.path(), compare)?;
     if crate::sys::interrupt::interrupted() {
-        return Err("interrupted; no report was written".into());
+        return Err(WriteError::Interrupted);
     }
     Ok(building.install()?.join("index.html"))
 }
@@ -57,11 +59,11 @@ fn fill(
     source: &Path,
     out: &Path,
     compare: Option<(&ResultFile, &Path)>,
-) -> Result<(), String> {
+) -> Result<(), WriteError> {
     let copy = |from: &Path, name: &str| {
         std::fs::copy(from, out.join(name))
             .map(drop)
-            .map_err(|e| format!("copying '{}' into the report: {e}", from.display()))
+            .map_err(WriteError::io("copy into the report", from))
     };
     copy(source, "result.json")?;
     if let Some((_, path)) = compare {
@@ -72,7 +74,7 @@ fn fill(
     let drawn = figures::draw(&report, out, compare.map(|c| c.0))?;
     let page = html::page(&report, &drawn, compare.map(|c| c.0));
     let index = out.join("index.html");
-    std::fs::write(&index, page).map_err(|e| format!("writing '{}': {e}", index.display()))
+    std::fs::write(&index, page).map_err(WriteError::io("write", &index))
 }
 
 /// The groups a report shows apart, so that no chart holds more than nine

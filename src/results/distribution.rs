@@ -47,25 +47,51 @@ pub fn encode(h: &Histogram<u64>) -> String {
 const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
 const V2_COOKIE: u32 = 0x1c84_9313;
 
+/// Why an encoded histogram was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadHistogram {
+    #[error("its histogram is {0} bytes long; an encoded histogram is at most {MAX_ENCODED}")]
+    TooLong(usize),
+    #[error("its histogram is not base64: {0}")]
+    NotBase64(String),
+    #[error("its histogram is not HdrHistogram's V2 compressed encoding (cookie 0x1c849314)")]
+    NotV2,
+    #[error("its histogram is cut short: the length in its header is past its end")]
+    CutShort,
+    #[error("its histogram does not inflate: {0}")]
+    DoesNotInflate(String),
+    #[error("its histogram inflates past {MAX_INFLATED} bytes; a latency histogram is smaller")]
+    InflatesTooFar,
+    #[error("its histogram's inner cookie is not V2's (0x1c849313)")]
+    InnerCookie,
+    #[error("its histogram's header is cut short")]
+    HeaderCutShort,
+    #[error("its histogram says its counts take {payload} bytes; {present} follow the header")]
+    CountsPastEnd { payload: usize, present: usize },
+    #[error("its histogram has {digits} significant digits up to {highest} ns; ipcbench's have at most {SIGNIFICANT_DIGITS} up to {HIGHEST_NS} ns")]
+    Bounds { digits: u32, highest: u64 },
+    #[error("its histogram does not decode: {0}")]
+    DoesNotDecode(String),
+    #[error("trials' histograms do not add: {0}")]
+    DoNotAdd(String),
+}
+
 /// Reads an encoded histogram, refusing one that is not HdrHistogram's V2
 /// compressed encoding or whose bounds no latency needs. The crate's own
 /// deserializer trusts the lengths in the header (it would reserve 4 GiB
 /// for a forged one), so the header is checked here first.
-pub fn decode(text: &str) -> Result<Histogram<u64>, String> {
+pub fn decode(text: &str) -> Result<Histogram<u64>, BadHistogram> {
     if text.len() > MAX_ENCODED {
-        return Err(format!(
-            "its histogram is {} bytes long; an encoded histogram is at most {MAX_ENCODED}",
-            text.len()
-        ));
+        return Err(BadHistogram::TooLong(text.len()));
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(text)
-        .map_err(|e| format!("its histogram is not base64: {e}"))?;
+        .map_err(|e| BadHistogram::NotBase64(e.to_string()))?;
     let inflated = inflate(&bytes)?;
     check_header(&inflated)?;
     Deserializer::new()
         .deserialize(&mut &inflated[..])
-        .map_err(|e| format!("its histogram does not decode: {e:?}"))
+        .map_err(|e| BadHistogram::DoesNotDecode(format!("{e:?}")))
 }
 
 fn word(bytes: &[u8], at: usize) -> Option<u32> {
@@ -73,49 +99,39 @@ fn word(bytes: &[u8], at: usize) -> Option<u32> {
 }
 
 /// The uncompressed V2 encoding inside the compressed one, bounded.
-fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
-    const NOT_V2: &str =
-        "its histogram is not HdrHistogram's V2 compressed encoding (cookie 0x1c849314)";
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, BadHistogram> {
     if word(bytes, 0) != Some(V2_COMPRESSED_COOKIE) {
-        return Err(NOT_V2.into());
+        return Err(BadHistogram::NotV2);
     }
-    let length = word(bytes, 4).ok_or(NOT_V2)? as usize;
-    let deflated = bytes
-        .get(8..8 + length)
-        .ok_or("its histogram is cut short: the length in its header is past its end")?;
+    let length = word(bytes, 4).ok_or(BadHistogram::NotV2)? as usize;
+    let deflated = bytes.get(8..8 + length).ok_or(BadHistogram::CutShort)?;
     let mut inflated = Vec::new();
     flate2::read::ZlibDecoder::new(deflated)
         .take(MAX_INFLATED + 1)
         .read_to_end(&mut inflated)
-        .map_err(|e| format!("its histogram does not inflate: {e}"))?;
+        .map_err(|e| BadHistogram::DoesNotInflate(e.to_string()))?;
     if inflated.len() as u64 > MAX_INFLATED {
-        return Err(format!(
-            "its histogram inflates past {MAX_INFLATED} bytes; a latency histogram is smaller"
-        ));
+        return Err(BadHistogram::InflatesTooFar);
     }
     Ok(inflated)
 }
 
 /// Cookie, payload length within the bytes, and bounds no wider than
 /// [`new_histogram`]'s.
-fn check_header(v2: &[u8]) -> Result<(), String> {
-    let cut = "its histogram's header is cut short";
+fn check_header(v2: &[u8]) -> Result<(), BadHistogram> {
+    let cut = BadHistogram::HeaderCutShort;
     if word(v2, 0) != Some(V2_COOKIE) {
-        return Err("its histogram's inner cookie is not V2's (0x1c849313)".into());
+        return Err(BadHistogram::InnerCookie);
     }
-    let payload = word(v2, 4).ok_or(cut)? as usize;
-    if payload > v2.len().saturating_sub(40) {
-        return Err(format!(
-            "its histogram says its counts take {payload} bytes; {} follow the header",
-            v2.len().saturating_sub(40)
-        ));
+    let payload = word(v2, 4).ok_or(cut.clone())? as usize;
+    let present = v2.len().saturating_sub(40);
+    if payload > present {
+        return Err(BadHistogram::CountsPastEnd { payload, present });
     }
-    let digits = word(v2, 12).ok_or(cut)?;
+    let digits = word(v2, 12).ok_or(cut.clone())?;
     let highest = u64::from_be_bytes(v2.get(24..32).ok_or(cut)?.try_into().expect("8 bytes"));
     if digits > u32::from(SIGNIFICANT_DIGITS) || highest > HIGHEST_NS.next_power_of_two() {
-        return Err(format!(
-            "its histogram has {digits} significant digits up to {highest} ns; ipcbench's have at most {SIGNIFICANT_DIGITS} up to {HIGHEST_NS} ns"
-        ));
+        return Err(BadHistogram::Bounds { digits, highest });
     }
     Ok(())
 }
@@ -159,21 +175,21 @@ impl Row {
     }
 
     /// The row's histogram, decoded, if it carries one.
-    pub fn decoded_histogram(&self) -> Option<Result<Histogram<u64>, String>> {
+    pub fn decoded_histogram(&self) -> Option<Result<Histogram<u64>, BadHistogram>> {
         self.histogram.as_deref().map(decode)
     }
 }
 
 /// The histograms of several trials of one case, added: the distribution
 /// of every timed message, which percentiles averaged could not give.
-pub fn merged(rows: &[Row]) -> Result<Option<Histogram<u64>>, String> {
+pub fn merged(rows: &[Row]) -> Result<Option<Histogram<u64>>, BadHistogram> {
     let mut total: Option<Histogram<u64>> = None;
     for h in rows.iter().filter_map(Row::decoded_histogram) {
         let h = h?;
         match &mut total {
             Some(t) => t
                 .add(&h)
-                .map_err(|e| format!("trials' histograms do not add: {e:?}"))?,
+                .map_err(|e| BadHistogram::DoNotAdd(format!("{e:?}")))?,
             None => total = Some(h),
         }
     }
@@ -271,8 +287,11 @@ mod tests {
     #[test]
     fn forged_or_damaged_histograms_are_refused_with_why() {
         let good = encode(&histogram(&[1000]));
-        assert!(decode("not base64!").unwrap_err().contains("not base64"));
-        assert!(decode("AAAA").unwrap_err().contains("V2 compressed"));
+        assert!(matches!(
+            decode("not base64!"),
+            Err(BadHistogram::NotBase64(_))
+        ));
+        assert_eq!(decode("AAAA").unwrap_err(), BadHistogram::NotV2);
         let cut = &good[..good.len() / 2];
         assert!(decode(cut).is_err());
         // A header that claims 4 GiB of payload is refused before any
@@ -282,11 +301,14 @@ mod tests {
             .unwrap();
         bytes[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
         let forged = base64::engine::general_purpose::STANDARD.encode(&bytes);
-        assert!(decode(&forged).unwrap_err().contains("cut short"));
+        assert_eq!(decode(&forged).unwrap_err(), BadHistogram::CutShort);
         let wide = Histogram::<u64>::new_with_bounds(1, u64::MAX / 2, 5).unwrap();
-        assert!(decode(&encode(&wide))
-            .unwrap_err()
-            .contains("significant digits"));
+        let refused = decode(&encode(&wide)).unwrap_err();
+        assert!(matches!(refused, BadHistogram::Bounds { digits: 5, .. }));
+        assert!(
+            refused.to_string().contains("significant digits"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -78,7 +78,7 @@ impl std::error::Error for PeerFailure {}
 /// Why a case could not run here, when the probe or a reader must tell
 /// the kind apart: written in the row beside its reason, matched, never
 /// read from the words.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
 pub enum Cause {
     /// The mechanism could not be reached from behind a boundary: the
@@ -88,6 +88,36 @@ pub enum Cause {
     BoundaryRefused { errno: Option<i32> },
     /// The case's buffers could not be had under this process's limits.
     OutOfMemory { bytes: u64 },
+    /// A kernel setting caps what the case needs (`kernel.msgmax`, a
+    /// socket's send buffer, free bytes of /dev/shm).
+    OverLimit {
+        limit: String,
+        value: u64,
+        needed: u64,
+    },
+}
+
+/// A kernel setting that a case's message or buffer exceeds: which one,
+/// its value, what the case needs, and how to raise it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a {needed}-byte {what} exceeds {limit} = {value} bytes ({remedy})")]
+pub struct OverLimit {
+    /// What needs the bytes: "message", "ring segment".
+    pub what: &'static str,
+    pub needed: u64,
+    pub limit: String,
+    pub value: u64,
+    pub remedy: String,
+}
+
+impl OverLimit {
+    pub fn cause(&self) -> Cause {
+        Cause::OverLimit {
+            limit: self.limit.clone(),
+            value: self.value,
+            needed: self.needed,
+        }
+    }
 }
 
 #[cfg(test)]

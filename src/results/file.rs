@@ -3,7 +3,7 @@
 //! none, never half of one), and only over a regular file.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::results::ResultFile;
 
@@ -131,51 +131,88 @@ pub fn not_a_regular_file(path: &Path) -> Option<&'static str> {
 /// and `--repeat 20` of every case a little more (trials add 8 bytes each).
 pub const MAX_RESULT_BYTES: u64 = 16 << 20;
 
+/// Why a result file was not read: each names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("'{}' is {kind}; a result file must be a regular file", path.display())]
+    NotARegularFile { path: PathBuf, kind: &'static str },
+    #[error("cannot read result file '{}': {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("'{}' is over {} MiB; result files are smaller than that", path.display(), MAX_RESULT_BYTES >> 20)]
+    TooLarge { path: PathBuf },
+    #[error("'{}' is not a JSON result file: {source}", path.display())]
+    NotJson {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("'{}' has schema_version {}; this ipcbench reads schema_version {} to {}", path.display(),
+        found.map_or("missing".to_string(), |v| v.to_string()),
+        crate::results::READS_SCHEMA_VERSIONS.start(), crate::results::READS_SCHEMA_VERSIONS.end())]
+    SchemaVersion { path: PathBuf, found: Option<u64> },
+    /// `at` is the path of the field at fault (`floors.cache_line_rtt_ns.p50`).
+    #[error("'{}' does not match the result schema at {at}: {error}", path.display())]
+    Schema {
+        path: PathBuf,
+        at: String,
+        error: String,
+    },
+    #[error("'{}': {invalid}", path.display())]
+    Invalid {
+        path: PathBuf,
+        invalid: super::validate::Invalid,
+    },
+}
+
 /// Reads, parses and validates a result file. Only a regular file is
 /// opened (a FIFO would block, a device never end), and at most
 /// [`MAX_RESULT_BYTES`] of it are read.
-pub fn read(path: &Path) -> Result<ResultFile, String> {
+pub fn read(path: &Path) -> Result<ResultFile, ReadError> {
     use std::io::Read;
-    let shown = path.display();
+    let path_buf = || path.to_path_buf();
     if let Some(kind) = not_a_regular_file(path) {
-        return Err(format!(
-            "'{shown}' is {kind}; a result file must be a regular file"
-        ));
+        return Err(ReadError::NotARegularFile {
+            path: path_buf(),
+            kind,
+        });
     }
-    let file =
-        std::fs::File::open(path).map_err(|e| format!("cannot read result file '{shown}': {e}"))?;
+    let unreadable = |source| ReadError::Unreadable {
+        path: path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(unreadable)?;
     let mut bytes = Vec::new();
     file.take(MAX_RESULT_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| format!("cannot read result file '{shown}': {e}"))?;
+        .map_err(unreadable)?;
     if bytes.len() as u64 > MAX_RESULT_BYTES {
-        return Err(format!(
-            "'{shown}' is over {} MiB; result files are smaller than that",
-            MAX_RESULT_BYTES >> 20
-        ));
+        return Err(ReadError::TooLarge { path: path_buf() });
     }
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("'{shown}' is not a JSON result file: {e}"))?;
-    let version = value.get("schema_version").and_then(|v| v.as_u64());
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|source| ReadError::NotJson {
+            path: path_buf(),
+            source,
+        })?;
+    let found = value.get("schema_version").and_then(|v| v.as_u64());
     let readable = crate::results::READS_SCHEMA_VERSIONS;
-    if !version.is_some_and(|v| readable.contains(&(v as u32)) && v <= u32::MAX as u64) {
-        return Err(format!(
-            "'{shown}' has schema_version {}; this ipcbench reads schema_version {} to {}",
-            version.map_or("missing".to_string(), |v| v.to_string()),
-            readable.start(),
-            readable.end()
-        ));
+    if !found.is_some_and(|v| v <= u32::MAX as u64 && readable.contains(&(v as u32))) {
+        return Err(ReadError::SchemaVersion {
+            path: path_buf(),
+            found,
+        });
     }
-    // The path of the field at fault (`floors.cache_line_rtt_ns.p50`), so
-    // that a refusal names it.
-    let result: ResultFile = serde_path_to_error::deserialize(value).map_err(|e| {
-        format!(
-            "'{shown}' does not match the result schema at {}: {}",
-            e.path(),
-            e.inner()
-        )
+    let result: ResultFile =
+        serde_path_to_error::deserialize(value).map_err(|e| ReadError::Schema {
+            path: path_buf(),
+            at: e.path().to_string(),
+            error: e.inner().to_string(),
+        })?;
+    crate::results::validate::validate(&result).map_err(|invalid| ReadError::Invalid {
+        path: path_buf(),
+        invalid,
     })?;
-    crate::results::validate::validate(&result).map_err(|e| format!("'{shown}': {e}"))?;
     Ok(result)
 }
 

@@ -192,7 +192,7 @@ impl<S: Semaphores> Channel for BoundedBuffer<S> {
         self.directions().1.take(buf)
     }
 
-    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+    fn halves(&mut self) -> io::Result<super::Halves<'_>> {
         let (mut out, mut inc) = self.directions();
         Ok(super::Halves::new(
             move |m| out.put(m),

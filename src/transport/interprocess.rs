@@ -28,7 +28,7 @@ impl Channel for Local {
     fn recv_any(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.0.read(buf)
     }
-    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+    fn halves(&mut self) -> io::Result<super::Halves<'_>> {
         // The crate reads and writes through a shared reference as well.
         let stream = &self.0;
         Ok(super::Halves::new(

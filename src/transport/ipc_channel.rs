@@ -37,7 +37,7 @@ impl Channel for Bytes {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         receive(&self.rx, buf)
     }
-    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+    fn halves(&mut self) -> io::Result<super::Halves<'_>> {
         let (tx, rx) = (&mut self.tx, &mut self.rx);
         Ok(super::Halves::new(
             move |m| tx.send(m),

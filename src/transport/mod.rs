@@ -32,6 +32,7 @@ mod uds_stream;
 mod vmsplice;
 pub mod wait;
 
+use crate::results::failure::OverLimit;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{OwnedFd, RawFd};
@@ -80,8 +81,10 @@ pub trait Channel: Send {
     /// The channel as two halves that two threads use at once: how the
     /// open-loop workload sends on its schedule while echoes come back.
     /// Data messages only; control messages go through the whole channel.
-    fn halves(&mut self) -> Result<Halves<'_>, String> {
-        Err("its channel cannot send on one thread while it receives on another".into())
+    fn halves(&mut self) -> io::Result<Halves<'_>> {
+        Err(unsupported(
+            "its channel cannot send on one thread while it receives on another".into(),
+        ))
     }
     /// Makes its receives wait as `wait`, which its transport declared it
     /// can (`Transport::wait_refused`). Called once, before any message.
@@ -355,7 +358,7 @@ pub trait Transport: Sync {
     /// What it is and how it is reached, for the probe.
     fn nature(&self) -> Nature;
     /// Whether this host can run the transport at all, and why not.
-    fn availability(&self) -> Result<(), String> {
+    fn availability(&self) -> io::Result<()> {
         Ok(())
     }
     /// How many message-sized buffers the transport's own code allocates
@@ -367,7 +370,7 @@ pub trait Transport: Sync {
     }
     /// Whether a message of `size` bytes can be carried, and the kernel's
     /// reason if not (the limit that stops it, and how to raise it).
-    fn check_size(&self, _size: usize) -> Result<(), String> {
+    fn check_size(&self, _size: usize) -> Result<(), OverLimit> {
         Ok(())
     }
     /// False for mechanisms that only signal (a semaphore): their rows have

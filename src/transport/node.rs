@@ -62,13 +62,39 @@ pub struct Found {
     pub version: (u32, u32, u32),
 }
 
+/// Why Node cannot serve as a peer here.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum NodeUnavailable {
+    #[error("Node.js not found ({path}: {error}); install Node.js >= 12.16 or set IPCBENCH_NODE")]
+    NotFound { path: String, error: String },
+    #[error("`{path} -p process.version` {failure} (this process's memory limits: {limits})")]
+    WontStart {
+        path: String,
+        failure: String,
+        limits: String,
+    },
+    #[error("{path} -p process.version printed '{printed}', not a Node.js version")]
+    NotNode { path: String, printed: String },
+    #[error("Node.js v{}.{}.{} at {path} predates serialization 'advanced' (needs >= 12.16.0)", version.0, version.1, version.2)]
+    TooOld {
+        path: String,
+        version: (u32, u32, u32),
+    },
+}
+
+impl From<NodeUnavailable> for io::Error {
+    fn from(e: NodeUnavailable) -> io::Error {
+        io::Error::new(io::ErrorKind::Unsupported, e)
+    }
+}
+
 /// `IPCBENCH_NODE` if set, else `node` on PATH.
-pub fn node() -> Result<&'static Found, String> {
-    static FOUND: OnceLock<Result<Found, String>> = OnceLock::new();
+pub fn node() -> Result<&'static Found, NodeUnavailable> {
+    static FOUND: OnceLock<Result<Found, NodeUnavailable>> = OnceLock::new();
     FOUND.get_or_init(find).as_ref().map_err(Clone::clone)
 }
 
-fn find() -> Result<Found, String> {
+fn find() -> Result<Found, NodeUnavailable> {
     let path = std::env::var_os("IPCBENCH_NODE")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("node"));
@@ -78,23 +104,24 @@ fn find() -> Result<Found, String> {
     // (ulimit -v) `node --version` answers while any script dies.
     let mut cmd = Command::new(&path);
     cmd.args(["-p", "process.version"]);
+    let shown = path.display().to_string();
     let out = output_within(&mut cmd, VERSION_WITHIN).map_err(|e| match e {
-        Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => format!(
-            "Node.js not found ({}: {e}); install Node.js >= 12.16 or set IPCBENCH_NODE",
-            path.display()
-        ),
-        e => format!(
-            "`{} -p process.version` {e} (this process's memory limits: {})",
-            path.display(),
-            crate::sys::memory::limits()
-        ),
+        Failure::Spawn(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            NodeUnavailable::NotFound {
+                path: shown.clone(),
+                error: e.to_string(),
+            }
+        }
+        e => NodeUnavailable::WontStart {
+            path: shown.clone(),
+            failure: e.to_string(),
+            limits: crate::sys::memory::limits(),
+        },
     })?;
-    let text = String::from_utf8_lossy(&out).trim().to_string();
-    let version = parse_version(&text).ok_or_else(|| {
-        format!(
-            "{} --version printed '{text}', not a Node.js version",
-            path.display()
-        )
+    let printed = String::from_utf8_lossy(&out).trim().to_string();
+    let version = parse_version(&printed).ok_or(NodeUnavailable::NotNode {
+        path: shown,
+        printed: printed.clone(),
     })?;
     Ok(Found { path, version })
 }
@@ -160,14 +187,14 @@ impl Transport for Node {
             )
         }
     }
-    fn availability(&self) -> Result<(), String> {
+    fn availability(&self) -> io::Result<()> {
         let found = node()?;
-        let (a, b, c) = found.version;
         if self.serialization == Serialization::Advanced && found.version < ADVANCED_SINCE {
-            return Err(format!(
-                "Node.js v{a}.{b}.{c} at {} predates serialization 'advanced' (needs >= 12.16.0)",
-                found.path.display()
-            ));
+            return Err(NodeUnavailable::TooOld {
+                path: found.path.display().to_string(),
+                version: found.version,
+            }
+            .into());
         }
         Ok(())
     }
@@ -184,7 +211,7 @@ impl Transport for Node {
         self.node_to_node.then_some("node")
     }
     fn peer_program(&self, at: &Rendezvous, fds: &[RawFd]) -> io::Result<Option<PeerProgram>> {
-        self.availability().map_err(super::unsupported)?;
+        self.availability()?;
         let script = at.dir.join("ipcbench-peer.js");
         std::fs::write(&script, PEER_SCRIPT)?;
         let mode = self.serialization.mode();
@@ -201,7 +228,7 @@ impl Transport for Node {
             mode.into(),
         ];
         Ok(Some(PeerProgram {
-            program: node().map_err(super::unsupported)?.path.clone(),
+            program: node()?.path.clone(),
             args,
             env,
             files: vec![script],
@@ -409,7 +436,7 @@ impl Channel for Framed {
     fn recv(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         recv_frame(&self.fd, self.codec, &mut self.pending, buf)
     }
-    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+    fn halves(&mut self) -> io::Result<super::Halves<'_>> {
         let (fd, codec) = (&self.fd, self.codec);
         let (wire, pending) = (&mut self.wire, &mut self.pending);
         Ok(super::Halves::new(

@@ -1,6 +1,7 @@
 //! A channel over one message-preserving socket (datagram or seqpacket):
 //! one send, one message; one receive, one message.
 
+use crate::results::failure::OverLimit;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -39,7 +40,7 @@ impl Channel for Packets {
         self.waiter = Waiter::on_fd(wait, self.fd.as_fd())?;
         set_nonblocking(self.fd.as_fd(), self.waiter.needs_nonblocking())
     }
-    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+    fn halves(&mut self) -> io::Result<super::Halves<'_>> {
         // One socket, sent on and received from at once: the kernel keeps
         // the two directions apart.
         let (fd, waiter) = (&self.fd, &mut self.waiter);
@@ -78,24 +79,25 @@ pub fn recv_packet(fd: &OwnedFd, buf: &mut [u8], waiter: &mut Waiter) -> io::Res
 
 /// Asks the kernel whether one message of `size` bytes fits a fresh socket
 /// pair of this type, and says which limit stops it if not.
-pub fn check_fits(kind: SockType, size: usize) -> Result<(), String> {
-    let (a, _b) = socketpair(
-        AddressFamily::Unix,
-        kind,
-        None,
-        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
-    )
-    .map_err(|e| format!("socketpair: {e}"))?;
-    let msg = crate::sys::memory::zeroed(size).map_err(|e| e.to_string())?;
+/// Any other failure (no socket, no memory for the message) is left to the
+/// case itself, which meets it again and reports it as what it is.
+pub fn check_fits(kind: SockType, size: usize) -> Result<(), OverLimit> {
+    let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+    let Ok((a, _b)) = socketpair(AddressFamily::Unix, kind, None, flags) else {
+        return Ok(());
+    };
+    let Ok(msg) = crate::sys::memory::zeroed(size) else {
+        return Ok(());
+    };
     match send(a.as_raw_fd(), &msg, MsgFlags::empty()) {
-        Ok(_) => Ok(()),
-        Err(nix::errno::Errno::EMSGSIZE) => {
-            let sndbuf =
-                nix::sys::socket::getsockopt(&a, nix::sys::socket::sockopt::SndBuf).unwrap_or(0);
-            Err(format!(
-                "the kernel refuses a {size}-byte message: EMSGSIZE; a Unix {kind:?} message must fit the socket send buffer, SO_SNDBUF = {sndbuf} bytes (net.core.wmem_default; up to net.core.wmem_max with setsockopt)"
-            ))
-        }
-        Err(e) => Err(format!("sending a {size}-byte message: {e}")),
+        Err(nix::errno::Errno::EMSGSIZE) => Err(OverLimit {
+            what: "message",
+            needed: size as u64,
+            limit: "SO_SNDBUF".into(),
+            value: nix::sys::socket::getsockopt(&a, nix::sys::socket::sockopt::SndBuf)
+                .map_or(0, |b| b as u64),
+            remedy: format!("the kernel refuses it with EMSGSIZE: a Unix {kind:?} message must fit the socket send buffer, net.core.wmem_default; up to net.core.wmem_max with setsockopt"),
+        }),
+        _ => Ok(()),
     }
 }

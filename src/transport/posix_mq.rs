@@ -2,6 +2,7 @@
 //! opened by name by the peer, unlinked once both hold them. All messages go
 //! at one priority (0).
 
+use crate::results::failure::OverLimit;
 use std::io;
 
 use nix::errno::Errno;
@@ -75,7 +76,7 @@ impl Channel for MqChannel {
         };
         Ok(())
     }
-    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+    fn halves(&mut self) -> io::Result<super::Halves<'_>> {
         let (tx, rx, waiter) = (&self.tx, &self.rx, &mut self.waiter);
         Ok(super::Halves::new(
             move |m| tx.send(m),
@@ -161,12 +162,15 @@ impl Transport for PosixMq {
     fn nature(&self) -> super::Nature {
         super::Nature::kernel(super::Object::PosixQueue, super::Reach::Name)
     }
-    fn check_size(&self, size: usize) -> Result<(), String> {
+    fn check_size(&self, size: usize) -> Result<(), OverLimit> {
         match sysctl("fs.mqueue.msgsize_max") {
-            Some(max) if size as u64 > max => Err(format!(
-                "a {size}-byte message exceeds fs.mqueue.msgsize_max = {max} bytes (raise it as root: sysctl fs.mqueue.msgsize_max={size}; RLIMIT_MSGQUEUE must also hold two queues of {} such messages)",
-                depth()
-            )),
+            Some(max) if size as u64 > max => Err(OverLimit {
+                what: "message",
+                needed: size as u64,
+                limit: "fs.mqueue.msgsize_max".into(),
+                value: max,
+                remedy: format!("raise it as root: sysctl fs.mqueue.msgsize_max={size}; RLIMIT_MSGQUEUE must also hold two queues of {} such messages", depth()),
+            }),
             _ => Ok(()),
         }
     }

@@ -136,7 +136,7 @@ impl Channel for ParentEnd {
         self.names.take();
         Ok(())
     }
-    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+    fn halves(&mut self) -> io::Result<super::Halves<'_>> {
         // Posts one way, posts back: two semaphores, no shared state but
         // the count of posts the next control message reports.
         let (ping, pong, posts) = (&self.ping, &self.pong, &mut self.posts);

@@ -2,6 +2,7 @@
 //! a bounded buffer, synchronised by four named POSIX semaphores (sem_open).
 //! All five names are unlinked once the peer has opened them.
 
+use crate::results::failure::OverLimit;
 use std::io;
 
 use nix::fcntl::OFlag;
@@ -62,12 +63,16 @@ impl Transport for ShmPosixSem {
             ..super::Nature::kernel(super::Object::Ring, super::Reach::Name)
         }
     }
-    fn check_size(&self, size: usize) -> Result<(), String> {
+    fn check_size(&self, size: usize) -> Result<(), OverLimit> {
+        let needed = region_len(size) as u64;
         match dev_shm_free() {
-            Some(free) if region_len(size) as u64 > free => Err(format!(
-                "the ring needs {} bytes of /dev/shm, which has {free} free",
-                region_len(size)
-            )),
+            Some(free) if needed > free => Err(OverLimit {
+                what: "ring segment",
+                needed,
+                limit: "the free space of /dev/shm".into(),
+                value: free,
+                remedy: "free some, or remount /dev/shm larger".into(),
+            }),
             _ => Ok(()),
         }
     }

@@ -233,7 +233,7 @@ impl Channel for RingChannel {
         Ok(())
     }
 
-    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+    fn halves(&mut self) -> io::Result<super::Halves<'_>> {
         // Each ring has one producer and one consumer: the two threads use
         // different rings.
         let (m, out, inc, waiter) = (&self.map, &self.out, &self.inc, &mut self.waiter);

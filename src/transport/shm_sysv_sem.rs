@@ -4,6 +4,7 @@
 //! lets the peer attach by id), so it cannot outlive the two processes; the
 //! semaphore set is removed when the case ends.
 
+use crate::results::failure::OverLimit;
 use std::io;
 
 use super::bounded_buffer::{region_len, BoundedBuffer, Semaphores, INITIAL};
@@ -54,13 +55,16 @@ impl Transport for ShmSysvSem {
             ..super::Nature::kernel(super::Object::Ring, super::Reach::Key)
         }
     }
-    fn check_size(&self, size: usize) -> Result<(), String> {
+    fn check_size(&self, size: usize) -> Result<(), OverLimit> {
+        let needed = region_len(size) as u64;
         match sysctl("kernel.shmmax") {
-            Some(max) if region_len(size) as u64 > max => Err(format!(
-                "the ring needs a {}-byte segment, over kernel.shmmax = {max} (raise it as root: sysctl kernel.shmmax={})",
-                region_len(size),
-                region_len(size)
-            )),
+            Some(max) if needed > max => Err(OverLimit {
+                what: "ring segment",
+                needed,
+                limit: "kernel.shmmax".into(),
+                value: max,
+                remedy: format!("raise it as root: sysctl kernel.shmmax={needed}"),
+            }),
             _ => Ok(()),
         }
     }

@@ -84,7 +84,7 @@ impl Channel for FdStream {
         set_nonblocking(self.rx.as_fd(), self.waiter.needs_nonblocking())
     }
 
-    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+    fn halves(&mut self) -> io::Result<super::Halves<'_>> {
         let (tx, rx, waiter) = (&self.tx, &self.rx, &mut self.waiter);
         Ok(super::Halves::new(
             move |m| write_all(tx, m),

@@ -3,6 +3,7 @@
 //! A System V queue vanishes at once when removed, so the parent removes it
 //! at the end of the case (a harness killed by SIGKILL cannot).
 
+use crate::results::failure::OverLimit;
 use std::io;
 
 use super::wait::{nonblocking, Waiter};
@@ -71,7 +72,7 @@ impl Window {
 }
 
 impl Channel for SysvChannel {
-    fn halves(&mut self) -> Result<super::Halves<'_>, String> {
+    fn halves(&mut self) -> io::Result<super::Halves<'_>> {
         let size = self.scratch.len() - 8;
         let window = std::sync::Arc::new(Window {
             in_flight: std::sync::Mutex::new(0),
@@ -80,7 +81,7 @@ impl Channel for SysvChannel {
         });
         let (queue, send_type, recv_type) = (&self.queue, self.send_type, self.recv_type);
         let waiter = &mut self.waiter;
-        let zeroed = || crate::sys::memory::zeroed(8 + size).map_err(|e| e.to_string());
+        let zeroed = || crate::sys::memory::zeroed(8 + size);
         let (mut out, mut back) = (zeroed()?, zeroed()?);
         let left = window.clone();
         Ok(super::Halves::new(
@@ -171,15 +172,24 @@ impl Transport for SysvMq {
     fn nature(&self) -> super::Nature {
         super::Nature::kernel(super::Object::SysvQueue, super::Reach::Key)
     }
-    fn check_size(&self, size: usize) -> Result<(), String> {
-        let max = sysctl("kernel.msgmax");
-        let queue = sysctl("kernel.msgmnb");
-        match (max, queue) {
-            (Some(max), _) if size as u64 > max => Err(format!(
-                "a {size}-byte message exceeds kernel.msgmax = {max} bytes (raise it as root: sysctl kernel.msgmax={size}, and kernel.msgmnb to at least that)"
+    fn check_size(&self, size: usize) -> Result<(), OverLimit> {
+        let over = |limit: &str, value: u64, remedy: String| OverLimit {
+            what: "message",
+            needed: size as u64,
+            limit: limit.into(),
+            value,
+            remedy,
+        };
+        match (sysctl("kernel.msgmax"), sysctl("kernel.msgmnb")) {
+            (Some(max), _) if size as u64 > max => Err(over(
+                "kernel.msgmax",
+                max,
+                format!("raise it as root: sysctl kernel.msgmax={size}, and kernel.msgmnb to at least that"),
             )),
-            (_, Some(q)) if size as u64 > q => Err(format!(
-                "a {size}-byte message exceeds the queue's capacity kernel.msgmnb = {q} bytes (raise it as root: sysctl kernel.msgmnb={size})"
+            (_, Some(q)) if size as u64 > q => Err(over(
+                "kernel.msgmnb",
+                q,
+                format!("the queue's capacity; raise it as root: sysctl kernel.msgmnb={size}"),
             )),
             _ => Ok(()),
         }

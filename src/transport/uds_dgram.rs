@@ -2,6 +2,7 @@
 //! other's. The peer announces itself with a one-byte datagram, which tells
 //! the parent that the peer's path exists.
 
+use crate::results::failure::OverLimit;
 use std::io;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixDatagram;
@@ -34,7 +35,7 @@ impl Transport for UdsDgram {
     fn nature(&self) -> super::Nature {
         super::Nature::kernel(super::Object::UnixDatagram, super::Reach::Path)
     }
-    fn check_size(&self, size: usize) -> Result<(), String> {
+    fn check_size(&self, size: usize) -> Result<(), OverLimit> {
         super::packets::check_fits(nix::sys::socket::SockType::Datagram, size)
     }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {

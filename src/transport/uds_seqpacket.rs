@@ -1,6 +1,7 @@
 //! Unix domain SOCK_SEQPACKET: connection-oriented like a stream, but
 //! message boundaries are kept like datagrams.
 
+use crate::results::failure::OverLimit;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -41,7 +42,7 @@ impl Transport for UdsSeqpacket {
     fn nature(&self) -> super::Nature {
         super::Nature::kernel(super::Object::UnixSeqpacket, super::Reach::Path)
     }
-    fn check_size(&self, size: usize) -> Result<(), String> {
+    fn check_size(&self, size: usize) -> Result<(), OverLimit> {
         check_fits(SockType::SeqPacket, size)
     }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {

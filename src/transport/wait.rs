@@ -211,9 +211,9 @@ pub fn set_nonblocking(fd: BorrowedFd, on: bool) -> io::Result<()> {
 
 /// Whether this machine lets a receiver wait as `wait` at all: io_uring
 /// may be disabled by the kernel or a sysctl.
-pub fn available(wait: Wait) -> Result<(), String> {
+pub fn available(wait: Wait) -> io::Result<()> {
     match wait {
-        Wait::IoUring => Ring::new().map(drop).map_err(|e| e.to_string()),
+        Wait::IoUring => Ring::new().map(drop),
         _ => Ok(()),
     }
 }
