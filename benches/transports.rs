@@ -22,7 +22,7 @@ use criterion::{criterion_group, BenchmarkId, Criterion, Throughput};
 
 use ipcbench::harness::watchdog::Event;
 use ipcbench::harness::workload::{Exchange, Length};
-use ipcbench::harness::{session, PeerRole, SessionSpec, Settings};
+use ipcbench::harness::{session, Case, PeerRole, Settings};
 use ipcbench::results::Pattern;
 use ipcbench::transport::{self, Transport};
 
@@ -99,9 +99,9 @@ fn bench(c: &mut Criterion, t: &'static dyn Transport, workload: Workload) {
             (Workload::Stream, [a, b, ..]) => Some((*a, *b)),
             _ => None,
         };
-        let spec = SessionSpec {
+        let spec = Case {
             cpus,
-            ..SessionSpec::new(t, pattern, size, PeerRole::Serve, &settings)
+            ..Case::session(t, pattern, size, PeerRole::Serve, &settings)
         };
         let label = if t.carries_payload() {
             size.to_string()

@@ -110,7 +110,7 @@ pub fn topology() -> Finding {
             return Finding::new(
                 "topology",
                 Level::Info,
-                e,
+                e.to_string(),
                 "the placement classes of --pin cannot be resolved: their rows say unsupported",
             )
         }

@@ -27,6 +27,38 @@ const WAKE_PING: usize = 64;
 const WAKE_PONG: usize = 128;
 const STOP: usize = 192;
 
+/// Why a limit was not measured; the result file's notes carry its words.
+#[derive(Debug, thiserror::Error)]
+enum Unmeasured {
+    #[error("{call}: {errno}")]
+    Call {
+        call: &'static str,
+        errno: nix::errno::Errno,
+    },
+    #[error("pinning to CPU {cpu}: {error}")]
+    Pinning {
+        cpu: usize,
+        error: nix::errno::Errno,
+    },
+    #[error("the measuring child (pid {child}) did not exit within {} s of being told to stop: killed", within.as_secs())]
+    ChildStuck {
+        child: nix::unistd::Pid,
+        within: Duration,
+    },
+    #[error("no answer to round trip {0} within a second")]
+    NoAnswer(u32),
+    #[error("no round trip was timed")]
+    NothingTimed,
+    #[error("allocating {0} bytes: out of memory")]
+    NoMemory(usize),
+    #[error("interrupted")]
+    Interrupted,
+}
+
+fn call(call: &'static str) -> impl FnOnce(nix::errno::Errno) -> Unmeasured {
+    move |errno| Unmeasured::Call { call, errno }
+}
+
 /// How a handover is made: by spinning on the line, or by sleeping on a
 /// futex until woken.
 #[derive(Clone, Copy)]
@@ -44,7 +76,7 @@ pub fn measure(cpus: (usize, usize), sizes: &[u64]) -> Floors {
         ..Floors::default()
     };
     let mut notes = Vec::new();
-    let note = |what: &str, e: String| format!("{what} not measured: {e}");
+    let note = |what: &str, e: Unmeasured| format!("{what} not measured: {e}");
     let cross = cpus.0 != cpus.1;
     if cross {
         match round_trips(cpus, Handover::Spin, 20_000) {
@@ -82,18 +114,18 @@ pub fn measure(cpus: (usize, usize), sizes: &[u64]) -> Floors {
 }
 
 /// Round trips between this process on `a` and a forked child on `b`.
-fn round_trips((a, b): (usize, usize), how: Handover, count: usize) -> Result<Floor, String> {
+fn round_trips((a, b): (usize, usize), how: Handover, count: usize) -> Result<Floor, Unmeasured> {
     let fd = nix::sys::memfd::memfd_create(c"ipcbench-floor", nix::sys::memfd::MFdFlags::empty())
-        .map_err(|e| format!("memfd_create: {e}"))?;
-    nix::unistd::ftruncate(&fd, 4096).map_err(|e| format!("ftruncate: {e}"))?;
-    let page = Mapping::map_fd(&fd, 4096).map_err(|e| format!("mmap: {e}"))?;
+        .map_err(call("memfd_create"))?;
+    nix::unistd::ftruncate(&fd, 4096).map_err(call("ftruncate"))?;
+    let page = Mapping::map_fd(&fd, 4096).map_err(call("mmap"))?;
     let restore = affinity::allowed_cpus();
-    affinity::pin_to(&[a]).map_err(|e| format!("pinning to CPU {a}: {e}"))?;
+    affinity::pin_to(&[a]).map_err(|error| Unmeasured::Pinning { cpu: a, error })?;
     // SAFETY: the child only pins itself, runs `echo` (atomics and futex
     // system calls on the shared page, no allocation, no lock) and leaves
     // with _exit, so nothing another thread held at the fork is touched.
     let child = match unsafe { fork() } {
-        Err(e) => return Err(format!("fork: {e}")),
+        Err(e) => return Err(call("fork")(e)),
         Ok(ForkResult::Child) => {
             let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
             let _ = affinity::pin_to(&[b]);
@@ -137,7 +169,7 @@ const CHILD_EXIT_WITHIN: Duration = Duration::from_secs(2);
 
 /// Reaps the forked `child`; one that has not exited within `limit` (or
 /// soon after Ctrl-C) is killed and reaped, and that is the error.
-fn reap_within(child: nix::unistd::Pid, limit: Duration) -> Result<(), String> {
+fn reap_within(child: nix::unistd::Pid, limit: Duration) -> Result<(), Unmeasured> {
     use nix::sys::wait::{WaitPidFlag, WaitStatus};
     let exited = crate::sys::process::exits_within(limit, || {
         !matches!(
@@ -150,10 +182,10 @@ fn reap_within(child: nix::unistd::Pid, limit: Duration) -> Result<(), String> {
     }
     let _ = nix::sys::signal::kill(child, nix::sys::signal::Signal::SIGKILL);
     let _ = waitpid(child, None);
-    Err(format!(
-        "the measuring child (pid {child}) did not exit within {} s of being told to stop: killed",
-        limit.as_secs()
-    ))
+    Err(Unmeasured::ChildStuck {
+        child,
+        within: limit,
+    })
 }
 
 /// The child's side: answer every ping with the same number.
@@ -193,7 +225,7 @@ const BATCHES: usize = 5;
 /// The parent's side: `count` timed round trips in batches, after a tenth
 /// as many untimed ones; gives up when the child stops answering for a
 /// second.
-fn drive(page: &Mapping, how: Handover, count: usize) -> Result<Floor, String> {
+fn drive(page: &Mapping, how: Handover, count: usize) -> Result<Floor, Unmeasured> {
     let word = |offset| page.atomic_u32(offset);
     let (ping, pong) = match how {
         Handover::Spin => (word(PING), word(PONG)),
@@ -219,10 +251,10 @@ fn drive(page: &Mapping, how: Handover, count: usize) -> Result<Floor, String> {
             // handover; a sleeper wakes at least every 100 ms to look.
             if matches!(how, Handover::Sleep) || spins.is_multiple_of(4096) {
                 if crate::sys::interrupt::interrupted() {
-                    return Err("interrupted".into());
+                    return Err(Unmeasured::Interrupted);
                 }
                 if start.elapsed() > Duration::from_secs(1) {
-                    return Err(format!("no answer to round trip {i} within a second"));
+                    return Err(Unmeasured::NoAnswer(i));
                 }
             }
             match how {
@@ -244,7 +276,7 @@ fn drive(page: &Mapping, how: Handover, count: usize) -> Result<Floor, String> {
             times.clear();
         }
     }
-    best.ok_or_else(|| "no round trip was timed".to_string())
+    best.ok_or(Unmeasured::NothingTimed)
 }
 
 fn percentiles(times: &mut [u64]) -> Floor {
@@ -269,7 +301,7 @@ enum Work {
 /// Bytes copied (or checksummed) per second, `size` at a time, on one core,
 /// over about 20 ms after a warm-up. Fails when the buffers cannot be had
 /// (`ulimit -v`) or the user stops the run.
-fn mib_per_s(cpu: usize, size: usize, work: Work) -> Result<f64, String> {
+fn mib_per_s(cpu: usize, size: usize, work: Work) -> Result<f64, Unmeasured> {
     let src = buffer(size, 0x5a)?;
     let mut dst = buffer(size, 0)?;
     let restore = affinity::allowed_cpus();
@@ -295,16 +327,16 @@ fn mib_per_s(cpu: usize, size: usize, work: Work) -> Result<f64, String> {
     let (copies, took) = copy_for(Duration::from_millis(20));
     let _ = affinity::pin_to(&restore);
     if crate::sys::interrupt::interrupted() {
-        return Err("interrupted".into());
+        return Err(Unmeasured::Interrupted);
     }
     Ok((copies * size as u64) as f64 / took.as_secs_f64() / (1u64 << 20) as f64)
 }
 
 /// `size` bytes of `fill`, or why they could not be allocated.
-fn buffer(size: usize, fill: u8) -> Result<Vec<u8>, String> {
+fn buffer(size: usize, fill: u8) -> Result<Vec<u8>, Unmeasured> {
     let mut v = Vec::new();
     v.try_reserve_exact(size)
-        .map_err(|e| format!("allocating {size} bytes: {e}"))?;
+        .map_err(|_| Unmeasured::NoMemory(size))?;
     v.resize(size, fill);
     Ok(v)
 }
@@ -375,6 +407,9 @@ mod tests {
     #[test]
     fn a_buffer_that_cannot_be_had_is_an_error_not_an_abort() {
         let e = buffer(usize::MAX / 2, 0).unwrap_err();
-        assert!(e.contains("allocating"), "{e}");
+        assert!(
+            matches!(e, Unmeasured::NoMemory(n) if n == usize::MAX / 2),
+            "{e}"
+        );
     }
 }

@@ -36,7 +36,8 @@ use super::latencies::Latencies;
 use super::message::{parse, sent_at, zeroed, ErrorCounts, Message, Verifier, DATA, END, WARM};
 use super::watchdog::{Event, Watchdog};
 use super::workload::{stop_if_asked, PeerReport, Timed};
-use super::{Case, CaseError, SessionSpec};
+use super::{Case, CaseError};
+use crate::results::failure::Failure;
 use crate::results::Placement;
 use crate::sys::{affinity, interrupt};
 use crate::timer::monotonic_ns;
@@ -103,9 +104,9 @@ fn with_senders(
         .map_err(|e| super::classify("making the start pipe", e.into()))?;
     let mut fired = Some(fired);
     let progress = Arc::new(AtomicU64::new(0));
-    let spec = SessionSpec {
-        case: case.clone(),
+    let spec = Case {
         cpus,
+        ..case.clone()
     };
     let placed = SenderCpus::new(case.placement, cpus, &case.settings.cpus);
     let (senders, spawned) =
@@ -116,7 +117,10 @@ fn with_senders(
     }
     // A sender that could not start is the first cause: what the others
     // then say (their start pipe closed) follows from it.
-    let first_cause = spawned.as_ref().err().map(|e| e.to_string());
+    let first_cause = spawned
+        .as_ref()
+        .err()
+        .map(|e| Failure::parent("starting the senders", e));
     let outcome = spawned.and_then(|()| {
         let mut gather = receive()?;
         for sender in &senders {
@@ -153,18 +157,18 @@ fn with_senders(
 /// Starts every sender, reading `gun` as its standard input. Stops at
 /// the first that cannot start.
 fn spawn_senders(
-    spec: &SessionSpec,
+    spec: &Case,
     at: &Rendezvous,
     (fds, token): (&[OwnedFd], &str),
     gun: OwnedFd,
     cpus: &SenderCpus,
     progress: &Arc<AtomicU64>,
 ) -> (Vec<Sender>, io::Result<()>) {
-    let n = spec.case.spec.senders.unwrap_or(1);
+    let n = spec.spec.senders.unwrap_or(1);
     let mut senders = Vec::new();
     for i in 0..n {
         let start = PeerStart {
-            case: spec.case.spec.clone(),
+            case: spec.spec.clone(),
             dir: at.dir.to_path_buf(),
             tag: at.tag.to_string(),
             token: token.to_string(),
@@ -185,7 +189,7 @@ fn spawn_senders(
             Ok(mut child) => {
                 let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
                 let pid = Pid::from_raw(child.id() as i32);
-                let timeout = spec.case.settings.timeout;
+                let timeout = spec.settings.timeout;
                 let watchdog = Watchdog::start(control, pid, progress.clone(), timeout);
                 senders.push(Sender { child, watchdog });
             }
@@ -239,9 +243,11 @@ fn finish<T>(
         match ended.into_iter().nth(telling) {
             Some((i, st, stalled, seen)) => {
                 match super::explain((e, None), st, stalled, &seen, done, timeout) {
-                    CaseError::Failed(why) => {
-                        CaseError::Failed(format!("sender {i} of {count}: {why}"))
-                    }
+                    CaseError::Failed(why) => CaseError::Failed(Failure::Sender {
+                        sender: i,
+                        senders: count,
+                        failure: Box::new(why),
+                    }),
                     other => other,
                 }
             }

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use nix::unistd::Pid;
 
 use crate::isolation::{Boundary, Separation};
-use crate::results::failure::{Cause, PeerFailure, Stage};
+use crate::results::failure::{Cause, Failure, PeerFailure, Stage};
 use crate::results::{Pattern, Placement, Row, Wait};
 use crate::sys::{affinity, interrupt};
 use crate::transport::{Channel, Rendezvous, Transport};
@@ -68,6 +68,9 @@ pub struct Case<'a> {
     pub pair: Option<(usize, usize)>,
     /// The namespaces the peer is started behind.
     pub separation: Separation,
+    /// The CPUs its two processes run on, once the placement is resolved
+    /// (none before, and when unpinned).
+    pub cpus: Option<(usize, usize)>,
     pub spec: CaseSpec,
     pub settings: &'a Settings,
 }
@@ -93,9 +96,24 @@ impl<'a> Case<'a> {
             placement,
             pair: None,
             separation: Separation::NONE,
+            cpus: None,
             spec: CaseSpec::new(transport, pattern, wire, settings),
             settings,
         }
+    }
+
+    /// An unpinned case of `transport` in `role`, with the settings'
+    /// length, warm-up and verification (the probe's sessions).
+    pub fn session(
+        transport: &'static dyn Transport,
+        pattern: Pattern,
+        size: usize,
+        role: PeerRole,
+        settings: &'a Settings,
+    ) -> Case<'a> {
+        let mut case = Case::new(transport, pattern, size, Placement::None, settings);
+        case.spec.role = role;
+        case
     }
 
     /// What the case should take, for the estimate of the time left: its
@@ -145,19 +163,24 @@ impl<'a> Case<'a> {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum CaseError {
-    Unsupported(String),
-    /// Unsupported for a cause the probe and readers tell apart by kind.
-    Refused(Cause, String),
-    Failed(String),
+    /// The case cannot run here: the kernel's or the transport's reason,
+    /// and its kind where the probe and readers tell kinds apart.
+    #[error("unsupported: {reason}")]
+    Unsupported {
+        reason: String,
+        cause: Option<Cause>,
+    },
+    #[error("failed: {0}")]
+    Failed(Failure),
 }
 
-impl std::fmt::Display for CaseError {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        match self {
-            CaseError::Unsupported(r) | CaseError::Refused(_, r) => write!(f, "unsupported: {r}"),
-            CaseError::Failed(r) => write!(f, "failed: {r}"),
+impl CaseError {
+    pub fn unsupported(reason: impl Into<String>) -> CaseError {
+        CaseError::Unsupported {
+            reason: reason.into(),
+            cause: None,
         }
     }
 }
@@ -168,20 +191,20 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Timed, PeerRepo
     if case.spec.pattern == Pattern::FanIn {
         return fan_in::execute(case, cpus);
     }
-    let spec = SessionSpec {
-        case: case.clone(),
+    let spec = Case {
         cpus,
+        ..case.clone()
     };
     runner::Runner::of(case.transport).run(&spec)
 }
 
 /// Runs the spec's workload against a peer serving it, and returns what
 /// both sides measured: the parent's figures and the peer's report.
-pub fn measure(spec: &SessionSpec) -> Result<(Timed, PeerReport), CaseError> {
+pub fn measure(spec: &Case) -> Result<(Timed, PeerReport), CaseError> {
     session(spec, |live| {
-        let inject = spec.case.settings.inject;
+        let inject = spec.settings.inject;
         let progress = live.progress;
-        let measured = workload::drive(live.channel()?, &spec.case.spec, inject, progress)?;
+        let measured = workload::drive(live.channel()?, &spec.spec, inject, progress)?;
         Ok((measured, expect_report(live.watchdog)?))
     })
 }
@@ -196,29 +219,6 @@ pub enum PeerRole {
     SlowServe,
     /// Hold the channel and never read, until killed.
     Hold,
-}
-
-/// A case resolved to the CPUs its two processes run on: what a session
-/// runs. The case itself is the one definition of what is measured.
-pub struct SessionSpec<'a> {
-    pub case: Case<'a>,
-    pub cpus: Option<(usize, usize)>,
-}
-
-impl SessionSpec<'_> {
-    /// An unpinned session of `transport` in `role`, with the settings'
-    /// length, warm-up and verification (the probe's).
-    pub fn new<'a>(
-        transport: &'static dyn Transport,
-        pattern: Pattern,
-        size: usize,
-        role: PeerRole,
-        settings: &'a Settings,
-    ) -> SessionSpec<'a> {
-        let mut case = Case::new(transport, pattern, size, Placement::None, settings);
-        case.spec.role = role;
-        SessionSpec { case, cpus: None }
-    }
 }
 
 /// The parent's side of a live session, for the body to work with.
@@ -244,7 +244,7 @@ impl Live<'_> {
 /// janitor. Clears a previous case's abort.
 fn private_dir() -> Result<tempfile::TempDir, CaseError> {
     if interrupt::interrupted() {
-        return Err(CaseError::Failed("interrupted by the user".into()));
+        return Err(CaseError::Failed(Failure::Interrupted { messages: 0 }));
     }
     interrupt::reset_case();
     let dir =
@@ -276,10 +276,14 @@ fn with_fresh_names<P>(
             Err(e) => return Err(classify("setting up the channel", e)),
         }
     }
-    Err(CaseError::Failed(format!(
-        "setting up the channel: names already taken by another process (File exists), three times: {}",
-        taken.join(", ")
-    )))
+    Err(CaseError::Failed(Failure::Parent {
+        doing: "setting up the channel".into(),
+        errno: Some(libc::EEXIST),
+        error: format!(
+            "names already taken by another process (File exists), three times: {}",
+            taken.join(", ")
+        ),
+    }))
 }
 
 /// The prefix of a case's global names: the pid (the janitor's key), the
@@ -297,15 +301,15 @@ fn fresh_tag() -> String {
 /// runs `body`, then stops and reaps the peer and removes every object the
 /// channel made, whatever happened.
 pub fn session<T>(
-    spec: &SessionSpec,
+    spec: &Case,
     body: impl FnOnce(&mut Live) -> io::Result<T>,
 ) -> Result<T, CaseError> {
-    let s = spec.case.settings;
+    let s = spec.settings;
     let dir = private_dir()?;
-    let separation = spec.case.separation;
+    let separation = spec.separation;
     let setup = set_up(spec, &dir)?;
     let at = setup.at(dir.path(), spec);
-    let name = spec.case.transport.name();
+    let name = spec.transport.name();
     janitor::channel(name, &setup.tag, &setup.token);
     let boundary = setup.crossing.as_ref().map(|c| &c.boundary);
     let start = (peer_start(spec, &at, &setup.token), peer_cpu(spec));
@@ -334,7 +338,7 @@ pub fn session<T>(
         peer,
     };
     let outcome = join_and_run(spec, setup.connect, live, &dir, body);
-    let (outcome, ended_alone) = stop_peer(&mut child, outcome, spec.case.spec.role, s.timeout);
+    let (outcome, ended_alone) = stop_peer(&mut child, outcome, spec.spec.role, s.timeout);
     janitor::peer_reaped(child.id(), &setup.tag);
     // The body may have consumed the time-out event itself.
     let stalled = watchdog.stalled();
@@ -371,28 +375,28 @@ struct Setup {
 }
 
 impl Setup {
-    fn at<'a>(&'a self, dir: &'a std::path::Path, spec: &SessionSpec) -> Rendezvous<'a> {
+    fn at<'a>(&'a self, dir: &'a std::path::Path, spec: &Case) -> Rendezvous<'a> {
         Rendezvous {
             dir,
             tag: &self.tag,
-            size: spec.case.spec.size,
+            size: spec.spec.size,
             host: self.host,
         }
     }
 }
 
-fn set_up(spec: &SessionSpec, dir: &tempfile::TempDir) -> Result<Setup, CaseError> {
-    let reach = spec.case.transport.nature().reach;
-    let crossing = crate::isolation::cross(spec.case.separation, reach, dir.path(), janitor::veth)
+fn set_up(spec: &Case, dir: &tempfile::TempDir) -> Result<Setup, CaseError> {
+    let reach = spec.transport.nature().reach;
+    let crossing = crate::isolation::cross(spec.separation, reach, dir.path(), janitor::veth)
         .map_err(|e| classify("isolating the peer", e))?;
     let host = crossing
         .as_ref()
         .map_or(std::net::Ipv4Addr::LOCALHOST, |c| c.host);
     // A peer that drives both ends itself needs no channel of ours.
-    let holds_channel = runner::Runner::of(spec.case.transport).holds_channel();
-    let (tag, prepared) = with_fresh_names(dir.path(), (spec.case.spec.size, host), |at| {
+    let holds_channel = runner::Runner::of(spec.transport).holds_channel();
+    let (tag, prepared) = with_fresh_names(dir.path(), (spec.spec.size, host), |at| {
         holds_channel
-            .then(|| spec.case.transport.prepare(at))
+            .then(|| spec.transport.prepare(at))
             .transpose()
     })?;
     let (child_fds, token, connect) = match prepared {
@@ -411,15 +415,15 @@ fn set_up(spec: &SessionSpec, dir: &tempfile::TempDir) -> Result<Setup, CaseErro
 
 /// The parent's end joined, the peer's handshake awaited, then `body`.
 fn join_and_run<T>(
-    spec: &SessionSpec,
+    spec: &Case,
     connect: Option<crate::transport::Connect>,
     mut live: Live,
     dir: &tempfile::TempDir,
     body: impl FnOnce(&mut Live) -> io::Result<T>,
 ) -> io::Result<T> {
     let mut channel = connect.map(|connect| connect()).transpose()?;
-    if let Some(c) = channel.as_mut().filter(|_| !spec.case.spec.wait.is_block()) {
-        c.wait_with(spec.case.spec.wait)?;
+    if let Some(c) = channel.as_mut().filter(|_| !spec.spec.wait.is_block()) {
+        c.wait_with(spec.spec.wait)?;
     }
     expect_ready(live.watchdog)?;
     live.channel = channel;
@@ -435,22 +439,22 @@ fn join_and_run<T>(
 /// boundary, a boundary the kernel would not make, or a channel the peer
 /// could not reach, makes the case unsupported there, saying which; any
 /// other failure stays one.
-fn from_peer(f: PeerFailure, after: &str, behind: Option<(Separation, &str)>) -> CaseError {
+fn from_peer(f: PeerFailure, messages: u64, behind: Option<(Separation, &str)>) -> CaseError {
     let apart = behind.filter(|(separation, _)| !separation.is_none());
     match (f.stage, apart) {
-        (Stage::Boundary, Some((separation, _))) => CaseError::Refused(
-            Cause::BoundaryRefused { errno: f.errno },
-            format!("the kernel refused {}: {}", separation.describe(), f.error),
-        ),
-        (Stage::Join, Some((separation, mechanism))) => CaseError::Refused(
-            Cause::DoesNotCross { errno: f.errno },
-            format!(
+        (Stage::Boundary, Some((separation, _))) => CaseError::Unsupported {
+            reason: format!("the kernel refused {}: {}", separation.describe(), f.error),
+            cause: Some(Cause::BoundaryRefused { errno: f.errno }),
+        },
+        (Stage::Join, Some((separation, mechanism))) => CaseError::Unsupported {
+            reason: format!(
                 "{mechanism} does not cross {}: the peer got {}",
                 separation.describe(),
                 f.error
             ),
-        ),
-        _ => CaseError::Failed(format!("peer failed {after}: {f}")),
+            cause: Some(Cause::DoesNotCross { errno: f.errno }),
+        },
+        _ => CaseError::Failed(Failure::PeerFailed { messages, peer: f }),
     }
 }
 
@@ -534,9 +538,9 @@ fn unexpected(e: Option<Event>) -> io::Error {
 
 fn classify(what: &str, e: io::Error) -> CaseError {
     match e.raw_os_error() {
-        Some(libc::EMSGSIZE) => CaseError::Unsupported(format!("{what}: {e}")),
-        _ if e.kind() == io::ErrorKind::Unsupported => CaseError::Unsupported(e.to_string()),
-        _ => CaseError::Failed(format!("{what}: {e}")),
+        Some(libc::EMSGSIZE) => CaseError::unsupported(format!("{what}: {e}")),
+        _ if e.kind() == io::ErrorKind::Unsupported => CaseError::unsupported(e.to_string()),
+        _ => CaseError::Failed(Failure::parent(what, &e)),
     }
 }
 
@@ -551,20 +555,21 @@ fn explain(
     timeout: Duration,
 ) -> CaseError {
     use std::os::unix::process::ExitStatusExt;
+    let messages = progress;
     let after = format!("after {progress} messages");
     if interrupt::interrupted() {
-        return CaseError::Failed(format!("interrupted by the user {after}"));
+        return CaseError::Failed(Failure::Interrupted { messages });
     }
     // Our own shortage explains whatever the peer then saw, and is a
     // limit of the machine, not a fault.
     if e.kind() == io::ErrorKind::OutOfMemory {
-        return CaseError::Unsupported(format!("parent side {after}: {e}"));
+        return CaseError::unsupported(format!("parent side {after}: {e}"));
     }
     if stalled || seen.iter().any(|e| matches!(e, Event::TimedOut)) {
-        return CaseError::Failed(format!(
-            "peer did not answer for {} (--timeout); killed {after}",
-            humantime::format_duration(timeout)
-        ));
+        return CaseError::Failed(Failure::Hung {
+            timeout_ms: timeout.as_millis() as u64,
+            messages,
+        });
     }
     let peer_said = seen
         .iter()
@@ -574,33 +579,36 @@ fn explain(
         })
         .or_else(|| e.get_ref()?.downcast_ref::<PeerFailure>().cloned());
     if let Some(f) = peer_said {
-        return from_peer(f, &after, behind);
+        return from_peer(f, messages, behind);
     }
     match ended_alone {
         Some(st) if st.signal().is_some() => {
-            let sig = st.signal().unwrap_or(0);
-            let name = nix::sys::signal::Signal::try_from(sig).map_or("?", |s| s.as_str());
-            CaseError::Failed(format!("peer killed by signal {sig} ({name}) {after}"))
+            let signal = st.signal().unwrap_or(0);
+            let name = nix::sys::signal::Signal::try_from(signal).map_or("?", |s| s.as_str());
+            CaseError::Failed(Failure::PeerKilled {
+                signal,
+                name: name.to_string(),
+                messages,
+            })
         }
-        Some(st) => CaseError::Failed(format!(
-            "peer exited with status {} {after} (parent side: {e})",
-            st.code().unwrap_or(-1)
-        )),
+        Some(st) => CaseError::Failed(Failure::PeerExited {
+            code: st.code().unwrap_or(-1),
+            messages,
+            parent: e.to_string(),
+        }),
         None => classify(&format!("parent side {after}"), e),
     }
 }
 
 /// The peer's CPU: a peer that times itself is the parent of its own pair.
-fn peer_cpu(spec: &SessionSpec) -> Option<usize> {
-    runner::Runner::of(spec.case.transport)
-        .peer_cpus(spec.cpus)
-        .0
+fn peer_cpu(spec: &Case) -> Option<usize> {
+    runner::Runner::of(spec.transport).peer_cpus(spec.cpus).0
 }
 
 /// Starts one peer process with `fds` inherited, told `start`, pinned to
 /// `cpu`, reading `stdin`.
 fn spawn_peer(
-    spec: &SessionSpec,
+    spec: &Case,
     (at, boundary): (&Rendezvous, Option<&Boundary>),
     fds: &[OwnedFd],
     (start, cpu): (PeerStart, Option<usize>),
@@ -612,8 +620,8 @@ fn spawn_peer(
         .map(|f| f.to_string())
         .collect::<Vec<_>>()
         .join(",");
-    let peer_exe = &spec.case.settings.peer_exe;
-    let (mut cmd, files) = match spec.case.transport.peer_program(at, &raw)? {
+    let peer_exe = &spec.settings.peer_exe;
+    let (mut cmd, files) = match spec.transport.peer_program(at, &raw)? {
         Some(p) => {
             let mut cmd = Command::new(p.program);
             cmd.args(p.args).envs(p.env);
@@ -665,17 +673,15 @@ fn spawn_peer(
 
 /// What the peer is started with: the case, where to meet, and for a
 /// peer that times itself, where its own child goes.
-fn peer_start(spec: &SessionSpec, at: &Rendezvous, token: &str) -> PeerStart {
-    let child_cpu = runner::Runner::of(spec.case.transport)
-        .peer_cpus(spec.cpus)
-        .1;
+fn peer_start(spec: &Case, at: &Rendezvous, token: &str) -> PeerStart {
+    let child_cpu = runner::Runner::of(spec.transport).peer_cpus(spec.cpus).1;
     PeerStart {
-        case: spec.case.spec.clone(),
+        case: spec.spec.clone(),
         dir: at.dir.to_path_buf(),
         tag: at.tag.to_string(),
         token: token.to_string(),
         child_cpu,
-        pinner: child_cpu.map(|_| spec.case.settings.peer_exe.clone()),
+        pinner: child_cpu.map(|_| spec.settings.peer_exe.clone()),
         sender: None,
     }
 }

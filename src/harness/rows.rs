@@ -2,7 +2,7 @@
 //! then what its session measured, filled into the row its pattern has.
 
 use crate::results::failure::Cause;
-use crate::results::{CpuPerMessage, Pattern, Placement, Row, Status};
+use crate::results::{CpuPerMessage, Pattern, Placement, Row, Status, Wait};
 use crate::transport::Transport;
 
 use super::runner::Runner;
@@ -14,7 +14,7 @@ use super::{execute, fan_in, message, Case, CaseError};
 pub fn run_case(case: &Case) -> Row {
     let row = case.row();
     if let Err(reason) = workload_supported(case) {
-        return row.with_status(Status::Unsupported, reason);
+        return row.with_status(Status::Unsupported, reason.to_string());
     }
     if let Err(over) = case.transport.check_size(case.spec.size) {
         return Row {
@@ -30,7 +30,7 @@ pub fn run_case(case: &Case) -> Row {
     }
     let cpus = match placement_cpus(case) {
         Ok(c) => c,
-        Err(reason) => return row.with_status(Status::Unsupported, reason),
+        Err(reason) => return row.with_status(Status::Unsupported, reason.to_string()),
     };
     if let Some(why) = unplaceable(case) {
         return row.with_status(Status::Unsupported, why);
@@ -56,12 +56,14 @@ pub fn run_case(case: &Case) -> Row {
             }
             row
         }
-        Err(CaseError::Unsupported(r)) => row.with_status(Status::Unsupported, r),
-        Err(CaseError::Refused(cause, r)) => Row {
-            cause: Some(cause),
-            ..row.with_status(Status::Unsupported, r)
+        Err(CaseError::Unsupported { reason, cause }) => Row {
+            cause,
+            ..row.with_status(Status::Unsupported, reason)
         },
-        Err(CaseError::Failed(r)) => row.with_status(Status::Failed, r),
+        Err(CaseError::Failed(failure)) => Row {
+            failure: Some(failure.clone()),
+            ..row.with_status(Status::Failed, failure.to_string())
+        },
     }
 }
 
@@ -106,27 +108,45 @@ pub fn refusal(transport: &dyn Transport, pattern: Pattern) -> Option<String> {
     }
 }
 
+/// Why a transport cannot run a case's workload here.
+#[derive(Debug, thiserror::Error)]
+enum Unworkable {
+    /// The pattern is not one its channel or its runner can do.
+    #[error("{0}")]
+    Pattern(String),
+    #[error(
+        "its peer program drives both ends, so both would be behind {0}: nothing would cross it"
+    )]
+    BothEndsBehind(String),
+    #[error("it cannot wait as {wait}: {why}")]
+    Wait { wait: Wait, why: &'static str },
+    /// The machine refuses the way of waiting (io_uring disabled).
+    #[error("{0}")]
+    WaitUnavailable(std::io::Error),
+    #[error(
+        "a fan-in message carries its send time after the header: at least {} bytes",
+        message::TIMED_BYTES
+    )]
+    TooSmallForFanIn,
+}
+
 /// Whether the transport can run the case's workload at all.
-fn workload_supported(case: &Case) -> Result<(), String> {
+fn workload_supported(case: &Case) -> Result<(), Unworkable> {
     if let Some(why) = refusal(case.transport, case.spec.pattern) {
-        return Err(why);
+        return Err(Unworkable::Pattern(why));
     }
     if !case.separation.is_none() && !Runner::of(case.transport).holds_channel() {
-        return Err(format!(
-            "its peer program drives both ends, so both would be behind {}: nothing would cross it",
-            case.separation.describe()
-        ));
+        return Err(Unworkable::BothEndsBehind(case.separation.describe()));
     }
     let wait = case.spec.wait;
     if let Some(why) = case.transport.wait_refused(wait) {
-        return Err(format!("it cannot wait as {wait}: {why}"));
+        return Err(Unworkable::Wait { wait, why });
     }
-    crate::transport::wait::available(wait).map_err(|e| e.to_string())?;
+    crate::transport::wait::available(wait).map_err(Unworkable::WaitUnavailable)?;
     match case.spec.pattern {
-        Pattern::FanIn if case.spec.size < message::TIMED_BYTES => Err(format!(
-            "a fan-in message carries its send time after the header: at least {} bytes",
-            message::TIMED_BYTES
-        )),
+        Pattern::FanIn if case.spec.size < message::TIMED_BYTES => {
+            Err(Unworkable::TooSmallForFanIn)
+        }
         _ => Ok(()),
     }
 }
@@ -160,27 +180,37 @@ fn memory_admits(case: &Case) -> Result<(), (u64, String)> {
 }
 
 /// (parent CPU, peer CPU) for a placement, or why it cannot be had here.
-fn placement_cpus(case: &Case) -> Result<Option<(usize, usize)>, String> {
+fn placement_cpus(case: &Case) -> Result<Option<(usize, usize)>, Unplaceable> {
     let (placement, allowed) = (case.placement, &case.settings.cpus[..]);
     if placement == Placement::Pair {
-        return case
-            .pair
-            .map(Some)
-            .ok_or("a pair placement without its CPUs".into());
+        return case.pair.map(Some).ok_or(Unplaceable::PairWithoutCpus);
     }
     if placement.is_class() {
         let topology = crate::topology::Topology::this_machine()?;
-        return topology.pair(placement, allowed).map(Some);
+        return Ok(Some(topology.pair(placement, allowed)?));
     }
     match (placement, allowed) {
         (Placement::None, _) => Ok(None),
-        (_, []) => Err("cannot read this process's CPU affinity".into()),
+        (_, []) => Err(Unplaceable::NoAffinity),
         (Placement::Same, [c, ..]) => Ok(Some((*c, *c))),
         (_, [p, c, ..]) => Ok(Some((*p, *c))),
-        (_, [only]) => Err(format!(
-            "cross placement needs two CPUs; this process may only use CPU {only}"
-        )),
+        (_, [only]) => Err(Unplaceable::OneCpu(*only)),
     }
+}
+
+/// Why a case's processes cannot be placed as asked.
+#[derive(Debug, thiserror::Error)]
+enum Unplaceable {
+    #[error(transparent)]
+    Topology(#[from] crate::topology::Unreadable),
+    #[error(transparent)]
+    NoPair(#[from] crate::topology::NoPair),
+    #[error("a pair placement without its CPUs")]
+    PairWithoutCpus,
+    #[error("cannot read this process's CPU affinity")]
+    NoAffinity,
+    #[error("cross placement needs two CPUs; this process may only use CPU {0}")]
+    OneCpu(usize),
 }
 
 fn fill(row: &mut Row, case: &Case, m: &Timed, peer: &PeerReport) {

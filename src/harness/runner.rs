@@ -11,7 +11,7 @@ use crate::results::Pattern;
 use crate::transport::Transport;
 
 use super::workload::{PeerReport, Timed};
-use super::{expect_report, measure, session, CaseError, SessionSpec};
+use super::{expect_report, measure, session, Case, CaseError};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Runner {
@@ -71,13 +71,13 @@ impl Runner {
 
     /// Runs a ping-pong or streaming session and returns what was timed
     /// and the peer's report.
-    pub fn run(self, spec: &SessionSpec) -> Result<(Timed, PeerReport), CaseError> {
+    pub fn run(self, spec: &Case) -> Result<(Timed, PeerReport), CaseError> {
         match self {
             Runner::Harness => measure(spec),
             Runner::SelfTimed { .. } => session(spec, |live| {
                 let r = expect_report(live.watchdog)?;
                 match &r.timed_by_peer {
-                    Some(t) => Ok((t.measured(spec.case.spec.pattern == Pattern::Latency), r)),
+                    Some(t) => Ok((t.measured(spec.spec.pattern == Pattern::Latency), r)),
                     None => Err(io::Error::other("the peer program reported no timings")),
                 }
             }),

@@ -4,6 +4,7 @@
 //! show is what the harness measures through.
 
 use super::Finding;
+use super::Stuck;
 use crate::harness::janitor;
 use crate::results::probe::Measured;
 use crate::transport::{open_pair, Channel, Transport};
@@ -120,30 +121,31 @@ const BIG: usize = 4 << 20;
 
 /// Sends `n` bytes and receives them back whole, one after the other (for
 /// sizes every buffer holds).
-fn fits(a: &mut dyn Channel, b: &mut dyn Channel, n: usize) -> Result<(), String> {
-    a.send(&vec![7u8; n]).map_err(|e| e.to_string())?;
+fn fits(a: &mut dyn Channel, b: &mut dyn Channel, n: usize) -> Result<(), Stuck> {
+    a.send(&vec![7u8; n])?;
     intact(b, n)
 }
 
-fn intact(b: &mut dyn Channel, n: usize) -> Result<(), String> {
+fn intact(b: &mut dyn Channel, n: usize) -> Result<(), Stuck> {
     let mut buf = vec![0u8; n];
     match b.recv(&mut buf) {
         Ok(got) if got == n && buf.iter().all(|&x| x == 7) => Ok(()),
-        Ok(got) => Err(format!("sent {n} bytes, received {got}")),
-        Err(e) => Err(format!("receive: {e}")),
+        Ok(got) => Err(Stuck::Saw(format!("sent {n} bytes, received {got}"))),
+        Err(e) => Err(Stuck::Saw(format!("receive: {e}"))),
     }
 }
 
 /// One BIG message, received on another thread as it is sent. The sending
 /// end is dropped after the send, so a failed send ends the receive too.
-fn whole(mut a: Box<dyn Channel>, mut b: Box<dyn Channel>) -> Result<(), String> {
+fn whole(mut a: Box<dyn Channel>, mut b: Box<dyn Channel>) -> Result<(), Stuck> {
     let receiver = std::thread::spawn(move || intact(&mut *b, BIG));
-    let sent = a.send(&vec![7u8; BIG]).map_err(|e| e.to_string());
+    let sent = a.send(&vec![7u8; BIG]);
     drop(a);
     let got = receiver
         .join()
-        .unwrap_or_else(|_| Err("the receiving thread panicked".into()));
-    sent.and(got)
+        .unwrap_or_else(|_| Err(Stuck::Saw("the receiving thread panicked".into())));
+    sent?;
+    got
 }
 
 /// Whether the channel's receiver can wait in epoll: its receiving end is

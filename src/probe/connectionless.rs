@@ -12,6 +12,7 @@
 //! creates the object itself and leaves before anyone opens it), which
 //! proves both parts at once when the message is found.
 
+use super::{call, Stuck};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
@@ -60,7 +61,7 @@ fn both_parts(kept: &Finding) -> Finding {
 
 /// What the experiment makes of `object`, named as the report says it, or
 /// why the object is not one that is reached by inheritance.
-fn nameless(object: Object) -> Result<(&'static str, Nameless), String> {
+fn nameless(object: Object) -> Result<(&'static str, Nameless), Stuck> {
     match object {
         Object::Pipe => Ok(("pipe", Nameless::Pipe)),
         Object::Ring => Ok(("memfd", Nameless::Memfd)),
@@ -73,19 +74,21 @@ fn nameless(object: Object) -> Result<(&'static str, Nameless), String> {
         | Object::SysvQueue
         | Object::PosixSemaphore
         | Object::PosixSharedMemory
-        | Object::NodeChannel(_) => Err(format!("{object:?} is not reached by inheritance")),
+        | Object::NodeChannel(_) => Err(Stuck::Saw(format!(
+            "{object:?} is not reached by inheritance"
+        ))),
     }
 }
 
 /// An object of this kind for the experiment, held by this process.
-fn inherited_object(made: Nameless, object: Object) -> Result<OwnedFd, String> {
+fn inherited_object(made: Nameless, object: Object) -> Result<OwnedFd, Stuck> {
     match made {
         Nameless::Pipe => nix::unistd::pipe2(OFlag::O_CLOEXEC)
             .map(|(r, _w)| r)
-            .map_err(|e| format!("pipe2: {e}")),
+            .map_err(call("pipe2")),
         Nameless::Memfd => {
             nix::sys::memfd::memfd_create("probe", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
-                .map_err(|e| format!("memfd_create: {e}"))
+                .map_err(call("memfd_create"))
         }
         Nameless::Socketpair => super::semantics::fresh_sockets(object).map(|(a, _b)| a),
     }
@@ -98,7 +101,7 @@ fn inherited_object(made: Nameless, object: Object) -> Result<OwnedFd, String> {
 fn inherited(object: Object) -> (Finding, Finding) {
     let (kind, made) = match nameless(object) {
         Ok(made) => made,
-        Err(why) => return (Finding::undecided(why.clone()), Finding::undecided(why)),
+        Err(why) => return (Finding::undecided(why.to_string()), Finding::undecided(why)),
     };
     let present = match inherited_object(made, object) {
         Ok(fd) => {
@@ -169,7 +172,7 @@ fn sockets_by_path(object: Object, dir: &Path) -> (Finding, Finding) {
         Ok(nix::sys::socket::SockType::Datagram) => ("datagram", UnixKind::Datagram),
         Ok(nix::sys::socket::SockType::SeqPacket) => ("seqpacket", UnixKind::SeqPacket),
         Ok(_) => ("stream", UnixKind::Stream),
-        Err(e) => return (Finding::undecided(e.clone()), Finding::undecided(e)),
+        Err(e) => return (Finding::undecided(e.to_string()), Finding::undecided(e)),
     };
     let send = |path: &Path| Action::SendTo {
         kind: unix,
@@ -211,7 +214,7 @@ fn sockets_by_path(object: Object, dir: &Path) -> (Finding, Finding) {
     (present, absent)
 }
 
-fn bind(object: Object, path: &Path) -> Result<OwnedFd, String> {
+fn bind(object: Object, path: &Path) -> Result<OwnedFd, Stuck> {
     use nix::sys::socket::{
         bind, listen, socket, AddressFamily, Backlog, SockFlag, SockType, UnixAddr,
     };
@@ -221,12 +224,11 @@ fn bind(object: Object, path: &Path) -> Result<OwnedFd, String> {
         kind,
         SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK,
         None,
-    )
-    .map_err(|e| e.to_string())?;
-    let addr = UnixAddr::new(path).map_err(|e| e.to_string())?;
-    bind(fd.as_raw_fd(), &addr).map_err(|e| e.to_string())?;
+    )?;
+    let addr = UnixAddr::new(path)?;
+    bind(fd.as_raw_fd(), &addr)?;
     if kind != SockType::Datagram {
-        listen(&fd, Backlog::new(1).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        listen(&fd, Backlog::new(1)?)?;
     }
     Ok(fd)
 }

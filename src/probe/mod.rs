@@ -30,6 +30,49 @@ use crate::results::probe::{
 };
 use crate::transport::{self, Nature, Object, Reach, Transport};
 
+/// Why an experiment could not decide: a call that failed (which one, and
+/// its errno), or what it met instead of an answer. Its words become the
+/// `undecided` cell's evidence; a verdict matches on the variant.
+#[derive(Debug, thiserror::Error)]
+pub enum Stuck {
+    #[error("{call}: {errno}")]
+    Call {
+        call: &'static str,
+        errno: nix::errno::Errno,
+    },
+    #[error(transparent)]
+    Errno(#[from] nix::errno::Errno),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// A descriptor sent with SCM_RIGHTS did not come with its byte.
+    #[error("the byte arrived without a descriptor")]
+    NoDescriptor,
+    #[error("{0}")]
+    Saw(String),
+}
+
+/// The failure of the call `name`, for `map_err`.
+pub fn call(name: &'static str) -> impl FnOnce(nix::errno::Errno) -> Stuck {
+    move |errno| Stuck::Call { call: name, errno }
+}
+
+/// An I/O error of the call `name`, kept as its errno where it has one.
+pub fn io_call(name: &'static str) -> impl FnOnce(std::io::Error) -> Stuck {
+    move |e| match e.raw_os_error() {
+        Some(n) => Stuck::Call {
+            call: name,
+            errno: nix::errno::Errno::from_raw(n),
+        },
+        None => Stuck::Io(e),
+    }
+}
+
+impl From<Stuck> for String {
+    fn from(s: Stuck) -> String {
+        s.to_string()
+    }
+}
+
 /// What an experiment found, before the claim is set beside it.
 pub struct Finding {
     pub measured: Measured,

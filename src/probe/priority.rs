@@ -7,6 +7,7 @@
 //! processes of different SCHED_FIFO priority, the low one waiting first:
 //! which does one post wake?
 
+use super::Stuck;
 use std::io::{BufRead, BufReader};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
@@ -181,21 +182,21 @@ fn sysv_mq() -> Finding {
 
 /// Starts a waiter at a SCHED_FIFO priority and returns it once it has
 /// blocked in sem_wait.
-fn waiter(sem: &str, prio: i32) -> Result<std::process::Child, String> {
+fn waiter(sem: &str, prio: i32) -> Result<std::process::Child, Stuck> {
     let mut child = spawn_helper(&Action::SemWait {
         name: sem.to_string(),
         priority: prio,
-    })
-    .map_err(|e| e.to_string())?;
+    })?;
     let mut line = String::new();
-    let out = child.stdout.as_mut().ok_or("no stdout")?;
-    BufReader::new(out)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+    let out = child
+        .stdout
+        .as_mut()
+        .ok_or(Stuck::Saw("no stdout".into()))?;
+    BufReader::new(out).read_line(&mut line)?;
     if line.trim() != "ready" {
         let _ = child.kill();
         let _ = child.wait();
-        return Err(line.trim().to_string());
+        return Err(Stuck::Saw(line.trim().to_string()));
     }
     // "ready" is printed just before sem_wait; wait until the kernel shows it
     // sleeping, so the order in which the two waiters queued is known.

@@ -4,6 +4,7 @@
 //! this process; for a row with a protocol on top, on the transport's own
 //! channel (`channel.rs`).
 
+use super::{call, Stuck};
 use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
@@ -47,27 +48,26 @@ pub fn probe(s: &Subject) -> Vec<(Property, Finding)> {
 }
 
 /// Both ends of a fresh pipe, or of a fresh FIFO for `Object::Fifo`.
-pub fn fresh_pipe(object: Object) -> Result<(OwnedFd, OwnedFd), String> {
+pub fn fresh_pipe(object: Object) -> Result<(OwnedFd, OwnedFd), Stuck> {
     if object != Object::Fifo {
-        return nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe2: {e}"));
+        return nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(call("pipe2"));
     }
-    let dir = super::helper::private_dir().map_err(|e| e.to_string())?;
+    let dir = super::helper::private_dir()?;
     let path = dir.path().join("probe.fifo");
-    nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR)
-        .map_err(|e| format!("mkfifo: {e}"))?;
+    nix::unistd::mkfifo(&path, Mode::S_IRUSR | Mode::S_IWUSR).map_err(call("mkfifo"))?;
     let open = |flags| nix::fcntl::open(&path, flags | OFlag::O_CLOEXEC, Mode::empty());
-    let r = open(OFlag::O_RDONLY | OFlag::O_NONBLOCK).map_err(|e| format!("open: {e}"))?;
-    let w = open(OFlag::O_WRONLY).map_err(|e| format!("open: {e}"))?;
+    let r = open(OFlag::O_RDONLY | OFlag::O_NONBLOCK).map_err(call("open"))?;
+    let w = open(OFlag::O_WRONLY).map_err(call("open"))?;
     Ok((r, w))
 }
 
 /// A connected pair of the object's socket type (a TCP connection over
 /// loopback for `TcpLoopback`).
-pub fn fresh_sockets(object: Object) -> Result<(OwnedFd, OwnedFd), String> {
+pub fn fresh_sockets(object: Object) -> Result<(OwnedFd, OwnedFd), Stuck> {
     if object == Object::TcpLoopback {
         return tcp_pair()
             .map(|(a, b)| (a.into(), b.into()))
-            .map_err(|e| format!("TCP pair: {e}"));
+            .map_err(super::io_call("a TCP pair"));
     }
     socketpair(
         AddressFamily::Unix,
@@ -75,12 +75,12 @@ pub fn fresh_sockets(object: Object) -> Result<(OwnedFd, OwnedFd), String> {
         None,
         SockFlag::SOCK_CLOEXEC,
     )
-    .map_err(|e| format!("socketpair: {e}"))
+    .map_err(call("socketpair"))
 }
 
 /// The Unix socket type of a kind of object; every kind is named, so a new
 /// one is never taken for a stream socket by default.
-pub fn socket_type(object: Object) -> Result<SockType, String> {
+pub fn socket_type(object: Object) -> Result<SockType, Stuck> {
     match object {
         Object::UnixStream => Ok(SockType::Stream),
         Object::UnixDatagram => Ok(SockType::Datagram),
@@ -93,13 +93,13 @@ pub fn socket_type(object: Object) -> Result<SockType, String> {
         | Object::PosixSemaphore
         | Object::PosixSharedMemory
         | Object::Ring
-        | Object::NodeChannel(_) => Err(format!("{object:?} is not a Unix socket")),
+        | Object::NodeChannel(_) => Err(Stuck::Saw(format!("{object:?} is not a Unix socket"))),
     }
 }
 
 /// Sends 100 then 200 bytes, then reads once with a 4 KiB buffer.
 fn boundaries(object: Object) -> Finding {
-    let first = |n: Result<usize, String>| {
+    let first = |n: Result<usize, Stuck>| {
         match n {
         Ok(100) => Finding::yes("sent 100 then 200 bytes; one read with a 4 KiB buffer returned 100: each message is delivered whole and alone"),
         Ok(300) => Finding::no("sent 100 then 200 bytes; one read with a 4 KiB buffer returned 300: the two messages ran together"),
@@ -109,35 +109,35 @@ fn boundaries(object: Object) -> Finding {
     };
     let mut buf = [0u8; 4096];
     match object {
-        Object::Pipe | Object::Fifo => first((|| {
+        Object::Pipe | Object::Fifo => first((|| -> Result<usize, Stuck> {
             let (r, w) = fresh_pipe(object)?;
             for n in [100, 200] {
-                nix::unistd::write(&w, &vec![1u8; n]).map_err(|e| e.to_string())?;
+                nix::unistd::write(&w, &vec![1u8; n])?;
             }
-            nix::unistd::read(&r, &mut buf).map_err(|e| e.to_string())
+            Ok(nix::unistd::read(&r, &mut buf)?)
         })()),
-        Object::UnixStream | Object::TcpLoopback | Object::UnixDatagram | Object::UnixSeqpacket => first((|| {
+        Object::UnixStream | Object::TcpLoopback | Object::UnixDatagram | Object::UnixSeqpacket => first((|| -> Result<usize, Stuck> {
             let (a, b) = fresh_sockets(object)?;
             for n in [100, 200] {
-                send(a.as_raw_fd(), &vec![1u8; n], MsgFlags::empty()).map_err(|e| e.to_string())?;
+                send(a.as_raw_fd(), &vec![1u8; n], MsgFlags::empty())?;
             }
             // Both sends are in before the read (TCP delivers on loopback at once).
             std::thread::sleep(std::time::Duration::from_millis(20));
-            recv(b.as_raw_fd(), &mut buf, MsgFlags::empty()).map_err(|e| e.to_string())
+            Ok(recv(b.as_raw_fd(), &mut buf, MsgFlags::empty())?)
         })()),
         Object::PosixQueue => first(with_mq(4096, |q| {
             mq_send(q, &[1; 100], 0).and_then(|_| mq_send(q, &[1; 200], 0))?;
             mq_receive(q, &mut buf, &mut 0)
         })),
-        Object::SysvQueue => first((|| {
-            let q = MsgQueue::create().map_err(|e| e.to_string())?;
+        Object::SysvQueue => first((|| -> Result<usize, Stuck> {
+            let q = MsgQueue::create()?;
             for n in [100, 200] {
                 let mut msg = 1i64.to_ne_bytes().to_vec();
                 msg.extend(std::iter::repeat_n(1u8, n));
-                q.send(&msg).map_err(|e| e.to_string())?;
+                q.send(&msg)?;
             }
             let mut rbuf = vec![0u8; 8 + 4096];
-            q.recv(&mut rbuf, 0).map_err(|e| e.to_string())
+            Ok(q.recv(&mut rbuf, 0)?)
         })()),
         Object::PosixSharedMemory => Finding::fact(Measured::no(), "a segment has no receive call: a reader copies bytes at offsets it chooses, and nothing in the segment marks where one message ends"),
         Object::PosixSemaphore => Finding::fact(Measured::not_applicable(), "a semaphore carries no data, so there is nothing to delimit"),
@@ -147,10 +147,7 @@ fn boundaries(object: Object) -> Finding {
 }
 
 /// A POSIX queue of one message of `size`, for the experiment in `f`.
-fn with_mq<T>(
-    size: i64,
-    f: impl FnOnce(&nix::mqueue::MqdT) -> nix::Result<T>,
-) -> Result<T, String> {
+fn with_mq<T>(size: i64, f: impl FnOnce(&nix::mqueue::MqdT) -> nix::Result<T>) -> Result<T, Stuck> {
     let name = format!("/{}", unique("mq"));
     let attr = MqAttr::new(0, 4, size, 0);
     let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_RDWR | MQ_OFlag::O_NONBLOCK;
@@ -161,8 +158,8 @@ fn with_mq<T>(
         Some(&attr),
     );
     let _ = mq_unlink(name.as_str());
-    let q = q.map_err(|e| format!("mq_open with {size}-byte messages: {e}"))?;
-    let out = f(&q).map_err(|e| e.to_string());
+    let q = q.map_err(call("mq_open"))?;
+    let out = f(&q).map_err(Stuck::from);
     let _ = mq_close(q);
     out
 }
@@ -208,7 +205,9 @@ fn max_message(object: Object) -> Finding {
                 return Finding::undecided("mq_open refused even 1-byte messages");
             }
             let n = largest(1, CEILING, fits);
-            let refused = with_mq(n as i64 + 1, |_| Ok(())).err().unwrap_or_default();
+            let refused = with_mq(n as i64 + 1, |_| Ok(()))
+                .err()
+                .map_or(String::new(), |e| format!("with {}-byte messages, {e}", n + 1));
             Finding::new(Measured::Number(n as u64), format!("binary search over mq_open's message size: {n} bytes accepted; {refused} (fs.mqueue.msgsize_max = {}; above it, EINVAL without CAP_SYS_RESOURCE)", sysctl("fs.mqueue.msgsize_max").map_or("?".into(), |v| v.to_string())))
         }
         Object::SysvQueue => {
@@ -237,7 +236,7 @@ fn max_message(object: Object) -> Finding {
 
 /// A byte stream has no message: a large non-blocking write is taken in part.
 fn stream_write(object: Object) -> Finding {
-    let taken = (|| -> Result<usize, String> {
+    let taken = (|| -> Result<usize, Stuck> {
         let (_keep, fd) = match object {
             Object::Pipe | Object::Fifo => fresh_pipe(object)?,
             Object::UnixStream | Object::TcpLoopback => fresh_sockets(object)?,
@@ -248,11 +247,12 @@ fn stream_write(object: Object) -> Finding {
             | Object::PosixSemaphore
             | Object::PosixSharedMemory
             | Object::Ring
-            | Object::NodeChannel(_) => return Err(format!("{object:?} is not a byte stream")),
+            | Object::NodeChannel(_) => {
+                return Err(Stuck::Saw(format!("{object:?} is not a byte stream")))
+            }
         };
-        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
-            .map_err(|e| e.to_string())?;
-        nix::unistd::write(&fd, &vec![0u8; 1 << 20]).map_err(|e| e.to_string())
+        nix::fcntl::fcntl(&fd, nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK))?;
+        Ok(nix::unistd::write(&fd, &vec![0u8; 1 << 20])?)
     })();
     match taken {
         Ok(n) if n < 1 << 20 => Finding::no(format!("a byte stream has no message size: a non-blocking 1 MiB write took {n} bytes (what the buffer had room for) and leaves the rest to the caller; blocking writes of any size complete in pieces")),
@@ -363,8 +363,8 @@ fn fd_passing(object: Object) -> Finding {
             };
             match fresh_sockets(object).and_then(|(a, b)| pass_fd_over(a, b)) {
                 Ok(()) => Finding::yes(format!("sent a pipe's write end with SCM_RIGHTS over {what}; the received descriptor wrote into the pipe, and the bytes came out of it")),
-                Err(e) if e.starts_with("sendmsg: E") => Finding::no(format!("sendmsg with SCM_RIGHTS over {what}: {e}; descriptors travel only over Unix sockets")),
-                Err(e) if e == NO_DESCRIPTOR => Finding::no(format!("sendmsg with SCM_RIGHTS over {what} succeeded and its byte arrived, but no descriptor came with it: the kernel dropped it without an error")),
+                Err(e @ Stuck::Call { call: "sendmsg", .. }) => Finding::no(format!("sendmsg with SCM_RIGHTS over {what}: {e}; descriptors travel only over Unix sockets")),
+                Err(Stuck::NoDescriptor) => Finding::no(format!("sendmsg with SCM_RIGHTS over {what} succeeded and its byte arrived, but no descriptor came with it: the kernel dropped it without an error")),
                 Err(e) => Finding::undecided(e),
             }
         }
@@ -393,24 +393,21 @@ fn tcp_pair() -> std::io::Result<(std::net::TcpStream, std::net::TcpStream)> {
     Ok((a, b))
 }
 
-const NO_DESCRIPTOR: &str = "the byte arrived without a descriptor";
-
 /// Sends a pipe's write end from `a` with SCM_RIGHTS, receives on `b`, and
 /// checks that the descriptor that arrived writes into the pipe.
-fn pass_fd_over(a: OwnedFd, b: OwnedFd) -> Result<(), String> {
-    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| e.to_string())?;
-    send_fd(a.as_fd(), b"x", w.as_fd()).map_err(|e| format!("sendmsg: {e}"))?;
+fn pass_fd_over(a: OwnedFd, b: OwnedFd) -> Result<(), Stuck> {
+    let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC)?;
+    send_fd(a.as_fd(), b"x", w.as_fd()).map_err(call("sendmsg"))?;
     drop(w);
     let mut byte = [0u8; 1];
-    let (_, received) =
-        recv_fd(b.as_fd(), &mut byte, false).map_err(|e| format!("recvmsg: {e}"))?;
-    let received = received.ok_or(NO_DESCRIPTOR)?;
-    nix::unistd::write(&received, b"via").map_err(|e| e.to_string())?;
+    let (_, received) = recv_fd(b.as_fd(), &mut byte, false).map_err(call("recvmsg"))?;
+    let received = received.ok_or(Stuck::NoDescriptor)?;
+    nix::unistd::write(&received, b"via")?;
     let mut out = [0u8; 3];
-    nix::unistd::read(&r, &mut out).map_err(|e| e.to_string())?;
+    nix::unistd::read(&r, &mut out)?;
     if &out == b"via" {
         Ok(())
     } else {
-        Err("the bytes did not come through".into())
+        Err(Stuck::Saw("the bytes did not come through".into()))
     }
 }

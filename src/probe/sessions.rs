@@ -12,6 +12,7 @@
 //! the stall timeout while the receiver was alive; a peer that died or
 //! failed to start makes the cell `undecided`, never a verdict.
 
+use super::{call, Stuck};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -24,7 +25,7 @@ use super::helper::{finish, spawn_helper, unique, Action, SHM_LEN};
 use super::{Finding, Subject};
 use crate::harness::message::{Message, HEADER_BYTES};
 use crate::harness::workload::Length;
-use crate::harness::{session, CaseError, PeerRole, SessionSpec, Settings};
+use crate::harness::{session, Case, CaseError, PeerRole, Settings};
 use crate::results::probe::{Capacity, Measured, Property};
 use crate::results::Pattern;
 use crate::sys::interrupt;
@@ -102,8 +103,8 @@ fn error_name(e: &std::io::Error) -> String {
         .unwrap_or_else(|| e.to_string())
 }
 
-fn spec<'a>(t: &'static dyn Transport, role: PeerRole, settings: &'a Settings) -> SessionSpec<'a> {
-    SessionSpec::new(t, Pattern::Throughput, size_for(t), role, settings)
+fn spec<'a>(t: &'static dyn Transport, role: PeerRole, settings: &'a Settings) -> Case<'a> {
+    Case::session(t, Pattern::Throughput, size_for(t), role, settings)
 }
 
 fn flow_control(t: &'static dyn Transport, settings: &Settings) -> (Finding, Finding) {
@@ -199,7 +200,7 @@ fn dies_holding(t: &'static dyn Transport, settings: &Settings) -> Finding {
     }
     let size = size_for(t);
     let mut s = spec(t, PeerRole::Serve, settings);
-    s.case.spec.fault = Some(crate::harness::case::PeerFault::DiesHoldingAt(0));
+    s.spec.fault = Some(crate::harness::case::PeerFault::DiesHoldingAt(0));
     let outcome = session(&s, |live| {
         live.watchdog.expect_peer_exit();
         let mut first = Message::new(size);
@@ -239,7 +240,7 @@ fn reliable(t: &'static dyn Transport, settings: &Settings) -> Finding {
         ..settings.clone()
     };
     let mut s = spec(t, PeerRole::SlowServe, &settings);
-    s.case.spec.size = size;
+    s.spec.size = size;
     let outcome = crate::harness::measure(&s);
     match outcome {
         Ok((m, r)) => {
@@ -271,25 +272,24 @@ fn reliable(t: &'static dyn Transport, settings: &Settings) -> Finding {
 fn unconnected_sender(cell: &mut Finding) {
     use nix::sys::socket::{sendto, socket, AddressFamily, MsgFlags, SockFlag, SockType, UnixAddr};
     use std::os::fd::AsRawFd;
-    let outcome = (|| -> Result<(u64, String), String> {
-        let dir = super::helper::private_dir().map_err(|e| e.to_string())?;
+    let outcome = (|| -> Result<(u64, String), Stuck> {
+        let dir = super::helper::private_dir()?;
         let path = dir.path().join("receiver.sock");
-        let _receiver = std::os::unix::net::UnixDatagram::bind(&path).map_err(|e| e.to_string())?;
+        let _receiver = std::os::unix::net::UnixDatagram::bind(&path)?;
         let sender = socket(
             AddressFamily::Unix,
             SockType::Datagram,
             SockFlag::SOCK_CLOEXEC,
             None,
-        )
-        .map_err(|e| e.to_string())?;
-        let addr = UnixAddr::new(&path).map_err(|e| e.to_string())?;
+        )?;
+        let addr = UnixAddr::new(&path)?;
         let msg = vec![0u8; PROBE_SIZE];
         for n in 0..CAP {
             if let Err(e) = sendto(sender.as_raw_fd(), &msg, &addr, MsgFlags::MSG_DONTWAIT) {
                 return Ok((n, format!("{e:?}")));
             }
         }
-        Err(format!("{CAP} datagrams accepted"))
+        Err(Stuck::Saw(format!("{CAP} datagrams accepted")))
     })();
     let qlen =
         crate::sys::limits::sysctl("net.unix.max_dgram_qlen").map_or("?".into(), |v| v.to_string());
@@ -315,26 +315,29 @@ fn bare_shm() -> Vec<(Property, Finding)> {
     /// that the reader samples throughout.
     const PACE: Duration = Duration::from_micros(2);
     let name = format!("/{}", unique("shm"));
-    let outcome = (|| -> Result<(u64, u64, u64), String> {
+    let outcome = (|| -> Result<(u64, u64, u64), Stuck> {
         let fd = shm_open(
             name.as_str(),
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR,
             Mode::S_IRUSR | Mode::S_IWUSR,
         )
-        .map_err(|e| format!("shm_open: {e}"))?;
-        nix::unistd::ftruncate(&fd, SHM_LEN as i64).map_err(|e| e.to_string())?;
-        let map = Mapping::map_fd(&fd, SHM_LEN).map_err(|e| e.to_string())?;
+        .map_err(call("shm_open"))?;
+        nix::unistd::ftruncate(&fd, SHM_LEN as i64)?;
+        let map = Mapping::map_fd(&fd, SHM_LEN)?;
         map.touch();
         let mut sampler = spawn_helper(&Action::ShmSample {
             name: name.clone(),
             last: WRITES,
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         let mut line = String::new();
         use std::io::BufRead;
-        std::io::BufReader::new(sampler.stdout.as_mut().ok_or("no stdout")?)
-            .read_line(&mut line)
-            .map_err(|e| e.to_string())?;
+        std::io::BufReader::new(
+            sampler
+                .stdout
+                .as_mut()
+                .ok_or(Stuck::Saw("no stdout".into()))?,
+        )
+        .read_line(&mut line)?;
         let start = Instant::now();
         for seq in 1..=WRITES {
             let next = Instant::now() + PACE;
@@ -357,7 +360,7 @@ fn bare_shm() -> Vec<(Property, Finding)> {
         let mut it = seen.split_whitespace().map(|v| v.parse::<u64>());
         match (it.next(), it.next()) {
             (Some(Ok(s)), Some(Ok(t))) => Ok((s, t, writing)),
-            _ => Err(format!("the reading process said: {seen}")),
+            _ => Err(Stuck::Saw(format!("the reading process said: {seen}"))),
         }
     })();
     let _ = shm_unlink(name.as_str());
@@ -382,7 +385,7 @@ fn bare_shm() -> Vec<(Property, Finding)> {
         ],
         Err(e) => [Property::FlowControl, Property::BufferCapacityBytes, Property::Reliable, Property::PeerDeathDetected]
             .into_iter()
-            .map(|p| (p, Finding::undecided(e.clone())))
+            .map(|p| (p, Finding::undecided(e.to_string())))
             .collect(),
     }
 }

@@ -75,6 +75,57 @@ impl std::fmt::Display for PeerFailure {
 
 impl std::error::Error for PeerFailure {}
 
+/// Why a case that ran failed, as its row records it beside its reason
+/// (which is this, displayed).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum Failure {
+    #[error("interrupted by the user after {messages} messages")]
+    Interrupted { messages: u64 },
+    #[error("peer did not answer for {} (--timeout); killed after {messages} messages", humantime::format_duration(std::time::Duration::from_millis(*timeout_ms)))]
+    Hung { timeout_ms: u64, messages: u64 },
+    #[error("peer failed after {messages} messages: {peer}")]
+    PeerFailed { messages: u64, peer: PeerFailure },
+    #[error("peer killed by signal {signal} ({name}) after {messages} messages")]
+    PeerKilled {
+        signal: i32,
+        name: String,
+        messages: u64,
+    },
+    #[error("peer exited with status {code} after {messages} messages (parent side: {parent})")]
+    PeerExited {
+        code: i32,
+        messages: u64,
+        parent: String,
+    },
+    /// The harness's own side, and what it was doing.
+    #[error("{doing}: {error}")]
+    Parent {
+        doing: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        errno: Option<i32>,
+        error: String,
+    },
+    /// One of a fan-in's senders, the one that explains the failure.
+    #[error("sender {sender} of {senders}: {failure}")]
+    Sender {
+        sender: usize,
+        senders: usize,
+        failure: Box<Failure>,
+    },
+}
+
+impl Failure {
+    /// Our side's `error` while `doing` something.
+    pub fn parent(doing: impl Into<String>, error: &std::io::Error) -> Failure {
+        Failure::Parent {
+            doing: doing.into(),
+            errno: error.raw_os_error(),
+            error: error.to_string(),
+        }
+    }
+}
+
 /// Why a case could not run here, when the probe or a reader must tell
 /// the kind apart: written in the row beside its reason, matched, never
 /// read from the words.

@@ -453,6 +453,9 @@ pub struct Row {
     /// apart (`failure::Cause`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<failure::Cause>,
+    /// Why a `failed` row failed, typed (files from before lack it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<failure::Failure>,
     /// How to read this row when it differs from the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -549,6 +552,7 @@ impl Row {
             status: Status::Ok,
             reason: None,
             cause: None,
+            failure: None,
             note: None,
             cpus: Vec::new(),
             timed_by: None,

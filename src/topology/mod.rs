@@ -15,7 +15,7 @@
 pub mod machine;
 mod pairs;
 
-pub use pairs::{CLASSES, EVERY_PAIR_UP_TO};
+pub use pairs::{NoPair, CLASSES, EVERY_PAIR_UP_TO};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -81,19 +81,28 @@ pub struct Topology {
 
 pub use crate::sys::affinity::cpu_list;
 
+/// Why sysfs (or a capture of it) gave no topology.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unreadable {
+    #[error("devices/system/cpu/online is missing: no CPU topology in sysfs")]
+    NoOnlineCpus,
+    #[error("{0} is missing or not a number")]
+    NotANumber(String),
+}
+
 impl Topology {
     /// The running machine's, read once.
-    pub fn this_machine() -> Result<&'static Topology, String> {
-        static READ: std::sync::OnceLock<Result<Topology, String>> = std::sync::OnceLock::new();
+    pub fn this_machine() -> Result<&'static Topology, Unreadable> {
+        static READ: std::sync::OnceLock<Result<Topology, Unreadable>> = std::sync::OnceLock::new();
         READ.get_or_init(|| Topology::read(&Source::Sysfs(Path::new("/sys").into())))
             .as_ref()
             .map_err(Clone::clone)
     }
 
-    pub fn read(source: &Source) -> Result<Topology, String> {
+    pub fn read(source: &Source) -> Result<Topology, Unreadable> {
         let online = source
             .read("devices/system/cpu/online")
-            .ok_or("devices/system/cpu/online is missing: no CPU topology in sysfs")?;
+            .ok_or(Unreadable::NoOnlineCpus)?;
         let online = cpu_list(&online);
         let mut nodes = nodes(source);
         if nodes.is_empty() {
@@ -104,7 +113,7 @@ impl Topology {
         let cpus = online
             .into_iter()
             .map(|id| read_cpu(source, id, &nodes, &kinds))
-            .collect::<Result<Vec<Cpu>, String>>()?;
+            .collect::<Result<Vec<Cpu>, Unreadable>>()?;
         Ok(Topology {
             cpus,
             nodes,
@@ -154,14 +163,14 @@ fn read_cpu(
     id: usize,
     nodes: &[(usize, Vec<usize>)],
     kinds: &HashMap<usize, Kind>,
-) -> Result<Cpu, String> {
+) -> Result<Cpu, Unreadable> {
     let at = |rest: &str| format!("devices/system/cpu/cpu{id}/{rest}");
-    let number = |rest: &str| -> Result<usize, String> {
+    let number = |rest: &str| -> Result<usize, Unreadable> {
         let path = at(rest);
         source
             .read(&path)
             .and_then(|v| v.parse().ok())
-            .ok_or(format!("{path} is missing or not a number"))
+            .ok_or(Unreadable::NotANumber(path))
     };
     let siblings = source
         .read(&at("topology/thread_siblings_list"))

@@ -48,13 +48,16 @@ impl Topology {
     /// The first pair (lowest CPU numbers) of `allowed` CPUs in `class`,
     /// or why there is none: what the machine lacks, or what the affinity
     /// mask leaves out.
-    pub fn pair(&self, class: Placement, allowed: &[usize]) -> Result<(usize, usize), String> {
+    pub fn pair(&self, class: Placement, allowed: &[usize]) -> Result<(usize, usize), NoPair> {
         let mut sorted = allowed.to_vec();
         sorted.sort_unstable();
         self.first_pair(class, &sorted)
             .ok_or_else(|| match self.lacks(class) {
-                Some(why) => why,
-                None => format!("no two of the allowed CPUs {sorted:?} form a {class} pair"),
+                Some(why) => NoPair::MachineLacks(why),
+                None => NoPair::MaskLeavesOut {
+                    class,
+                    allowed: sorted,
+                },
             })
     }
 
@@ -97,6 +100,19 @@ impl Topology {
             _ => format!("fewer than two {class} cores on different cores"),
         })
     }
+}
+
+/// Why a placement class has no pair here.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NoPair {
+    /// The machine has none, whatever the mask: what it lacks.
+    #[error("{0}")]
+    MachineLacks(String),
+    #[error("no two of the allowed CPUs {allowed:?} form a {class} pair")]
+    MaskLeavesOut {
+        class: Placement,
+        allowed: Vec<usize>,
+    },
 }
 
 /// How two CPUs stand to each other.
