@@ -93,6 +93,9 @@ fn a_peer_killed_mid_case_fails_that_case_and_the_run_goes_on() {
         assert_eq!(row["status"], "failed", "{row}");
         let why = row["reason"].as_str().unwrap();
         assert!(why.contains("signal 9") && why.contains("after"), "{row}");
+        // The same failure, typed: a reader matches on it, not on words.
+        assert_eq!(row["failure"]["kind"], "peer-killed", "{row}");
+        assert_eq!(row["failure"]["signal"], 9, "{row}");
     }
     assert_eq!(rows[cases - 1]["status"], "ok", "{}", rows[cases - 1]);
     for pid in killed {

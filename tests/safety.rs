@@ -944,6 +944,13 @@ fn under_ulimit_v_every_transport_s_large_case_is_unsupported_naming_the_limit()
             assert_eq!(row["cause"]["kind"], "out-of-memory", "{row}");
             assert!(row["cause"]["bytes"].as_u64() >= Some(3 << 26), "{row}");
         }
+        // A kernel setting's cap names the setting, its value and the need.
+        if !memory {
+            assert_eq!(row["cause"]["kind"], "over-limit", "{row}");
+            assert!(row["cause"]["needed"].as_u64() >= Some(64 << 20), "{row}");
+            let limit = row["cause"]["limit"].as_str().unwrap_or("");
+            assert!(why.contains(limit) && !limit.is_empty(), "{row}");
+        }
     }
     assert!(
         rows(&r).iter().all(|row| row["status"] != "failed"),
@@ -1242,6 +1249,9 @@ fn a_sender_that_cannot_start_is_the_reason_named() {
         "{why}: {}",
         text(&o)
     );
+    let failure = &rows(&r)[0]["failure"];
+    assert_eq!(failure["kind"], "parent", "{failure}");
+    assert_eq!(failure["errno"], 24, "EMFILE, typed: {failure}");
     assert!(sb.processes().is_empty());
 }
 

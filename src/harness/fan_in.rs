@@ -117,11 +117,8 @@ fn with_senders(
     }
     // A sender that could not start is the first cause: what the others
     // then say (their start pipe closed) follows from it.
-    let first_cause = spawned
-        .as_ref()
-        .err()
-        .map(|e| Failure::parent("starting the senders", e));
-    let outcome = spawned.and_then(|()| {
+    let first_cause = spawned.as_ref().err().cloned();
+    let outcome = spawned.map_err(io::Error::other).and_then(|()| {
         let mut gather = receive()?;
         for sender in &senders {
             super::expect_ready(&sender.watchdog)?;
@@ -163,7 +160,7 @@ fn spawn_senders(
     gun: OwnedFd,
     cpus: &SenderCpus,
     progress: &Arc<AtomicU64>,
-) -> (Vec<Sender>, io::Result<()>) {
+) -> (Vec<Sender>, Result<(), Failure>) {
     let n = spec.spec.senders.unwrap_or(1);
     let mut senders = Vec::new();
     for i in 0..n {
@@ -194,10 +191,8 @@ fn spawn_senders(
                 senders.push(Sender { child, watchdog });
             }
             Err(e) => {
-                return (
-                    senders,
-                    Err(io::Error::other(format!("starting sender {i} of {n}: {e}"))),
-                )
+                let doing = format!("starting sender {i} of {n}");
+                return (senders, Err(Failure::parent(doing, &e)));
             }
         }
     }
