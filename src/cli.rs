@@ -41,6 +41,7 @@ offered!(Pattern {
     Throughput: "One-way streaming",
     Rate: "Open loop: messages sent at fixed times for each offered rate (--rates), echoed, timed from when each was due",
     FanIn: "Several sender processes into one receiver (--senders): aggregate throughput and one-way latency",
+    FanOut: "One publisher, several subscriber processes (--subscribers): every message to every one; time to all, delivery, throughput",
 });
 offered!(Wait {
     Block: "The mechanism's blocking call: the thread sleeps until woken",
@@ -214,7 +215,11 @@ pub struct RunArgs {
     #[arg(long, value_delimiter = ',', value_parser = options::parse_senders, allow_hyphen_values = true)]
     pub senders: Vec<u32>,
 
-    /// How receivers wait for a message (latency, throughput and rate): block, spin, hybrid (spin, then block), epoll, io-uring
+    /// Subscriber processes of the `fan-out` pattern, 1 to 1024 and within RLIMIT_NPROC [default: 1,2,4,8]
+    #[arg(long, value_delimiter = ',', value_parser = options::parse_subscribers, allow_hyphen_values = true)]
+    pub subscribers: Vec<u32>,
+
+    /// How receivers wait for a message (latency, throughput, rate and fan-out): block, spin, hybrid (spin, then block), epoll, io-uring
     #[arg(long, value_delimiter = ',', value_enum)]
     pub waits: Vec<Wait>,
 

@@ -551,6 +551,7 @@ mod tests {
                 repeat: pipe.len(),
                 rates: vec![],
                 senders: vec![],
+                subscribers: vec![],
                 waits: vec![],
                 isolations: vec![],
                 memory_node: None,

@@ -140,6 +140,23 @@ pub fn parse_senders(s: &str) -> Result<u32, String> {
     }
 }
 
+/// The most subscriber processes a fan-out case starts: beyond it the
+/// figures measure the scheduler, and a typo (10000) would fork-bomb.
+pub const MAX_SUBSCRIBERS: u32 = 1024;
+
+/// A number of fan-out subscribers, from 1 to 1024, and fewer than this
+/// user may still start (RLIMIT_NPROC, less the processes it runs).
+pub fn parse_subscribers(s: &str) -> Result<u32, String> {
+    let what = "a number of subscriber processes";
+    let n = whole_number(s, 1..=u64::from(MAX_SUBSCRIBERS), what)? as u32;
+    match crate::sys::limits::processes_left() {
+        Some(left) if u64::from(n) >= left => Err(format!(
+            "{n} subscribers would pass RLIMIT_NPROC (ulimit -u): this user may start {left} more processes; expected {what} below that"
+        )),
+        _ => Ok(n),
+    }
+}
+
 /// `all`, or transport names separated by commas.
 pub fn parse_mechanisms(list: &str) -> Result<Vec<&'static str>, String> {
     if list.trim() == "all" {

@@ -29,9 +29,17 @@ const OPEN_LOOP_MESSAGES: u64 = 100;
 const QUICK_OPEN_LOOP_MESSAGES: u64 = 20;
 /// One sender (the baseline) to four times these machines' CPUs.
 const DEFAULT_SENDERS: [u32; 4] = [1, 2, 4, 8];
+/// One subscriber (the baseline) to four times these machines' CPUs.
+const DEFAULT_SUBSCRIBERS: [u32; 4] = [1, 2, 4, 8];
 
-/// A case's load: its offered rate and its senders, where it has them.
-type LoadOf = (Option<f64>, Option<u32>);
+/// A case's load, where its pattern has one: an offered rate, a number of
+/// senders or of subscribers.
+#[derive(Clone, Copy, Default)]
+struct LoadOf {
+    rate: Option<f64>,
+    senders: Option<u32>,
+    subscribers: Option<u32>,
+}
 
 /// A run's validated plan.
 pub struct Plan {
@@ -45,6 +53,8 @@ pub struct Plan {
     pub rates: Vec<f64>,
     /// Sender counts of the `fan-in` pattern.
     pub senders: Vec<u32>,
+    /// Subscriber counts of the `fan-out` pattern.
+    pub subscribers: Vec<u32>,
     /// How receivers wait, in the patterns that have that axis.
     pub waits: Vec<Wait>,
     /// What separates the peers, in the patterns that have that axis.
@@ -97,6 +107,11 @@ impl Plan {
                 (true, []) => DEFAULT_SENDERS.to_vec(),
                 (true, given) => dedup(given),
             },
+            subscribers: match (uses(Pattern::FanOut), &args.subscribers[..]) {
+                (false, _) => Vec::new(),
+                (true, []) => DEFAULT_SUBSCRIBERS.to_vec(),
+                (true, given) => dedup(given),
+            },
             open_loop_messages: match args.quick {
                 true => QUICK_OPEN_LOOP_MESSAGES,
                 false => OPEN_LOOP_MESSAGES,
@@ -131,6 +146,7 @@ impl Plan {
             repeat: self.repeat,
             rates: self.rates.clone(),
             senders: self.senders.clone(),
+            subscribers: self.subscribers.clone(),
             waits: self.waits.clone(),
             isolations: self.isolations.clone(),
             memory_node: self.settings.memory_node,
@@ -153,9 +169,10 @@ impl Plan {
                         for (pl, pair) in self.placed() {
                             let mut case = Case::new(t, p, s, pl, &self.settings);
                             case.pair = pair;
-                            case.spec.length = self.stretched(load.0);
-                            case.spec.rate_per_s = load.0;
-                            case.spec.senders = load.1;
+                            case.spec.length = self.stretched(load.rate);
+                            case.spec.rate_per_s = load.rate;
+                            case.spec.senders = load.senders;
+                            case.spec.subscribers = load.subscribers;
                             case.spec.wait = wait;
                             case.separation = crate::isolation::Separation::Deployment(isolation);
                             v.push(case);
@@ -217,12 +234,27 @@ impl Plan {
         }
     }
 
-    /// The pattern's extra dimension: (offered rate, senders) per case.
+    /// The pattern's extra dimension, one load per case.
     fn loads(&self, pattern: Pattern) -> Vec<LoadOf> {
+        let each = |v: &[u32], f: fn(u32) -> LoadOf| v.iter().map(|&n| f(n)).collect();
         match pattern.describe().load {
-            Load::OfferedRate => self.rates.iter().map(|&r| (Some(r), None)).collect(),
-            Load::Senders => self.senders.iter().map(|&n| (None, Some(n))).collect(),
-            Load::None => vec![(None, None)],
+            Load::OfferedRate => self
+                .rates
+                .iter()
+                .map(|&r| LoadOf {
+                    rate: Some(r),
+                    ..LoadOf::default()
+                })
+                .collect(),
+            Load::Senders => each(&self.senders, |n| LoadOf {
+                senders: Some(n),
+                ..LoadOf::default()
+            }),
+            Load::Subscribers => each(&self.subscribers, |n| LoadOf {
+                subscribers: Some(n),
+                ..LoadOf::default()
+            }),
+            Load::None => vec![LoadOf::default()],
         }
     }
 }
@@ -323,6 +355,7 @@ fn refuse_idle_flags(args: &RunArgs, mechanisms: &[&'static str]) -> Result<(), 
         .any(|t| t.carries_payload());
     let idle = [
         (!args.senders.is_empty() && !chose(Pattern::FanIn), "--senders counts the senders of the fan-in pattern; add --patterns fan-in"),
+        (!args.subscribers.is_empty() && !chose(Pattern::FanOut), "--subscribers counts the subscribers of the fan-out pattern; add --patterns fan-out"),
         (!args.rates.is_empty() && !chose(Pattern::Rate), "--rates sets the offered rates of the rate pattern; add --patterns rate"),
         (!args.sizes.is_empty() && !carries_payload, "--sizes has no effect: every chosen transport carries no payload (a semaphore moves a signal); add one that does, such as pipe"),
         (args.verify == Some(Verify::Seq) && !carries_payload, "--verify seq has no effect: every chosen transport carries no payload, so there is no checksum to skip"),

@@ -29,14 +29,17 @@ impl Notes {
 /// headline against its physical limit when the run measured them.
 pub fn figures(row: &Row, floors: Option<&Floors>) -> Vec<String> {
     let dash = || "–".to_string();
-    // Fan-in rows have one-way figures in the same columns, marked so.
-    let (p50, p99, p999) = match (&row.rtt_ns, &row.one_way_ns) {
-        (Some(r), _) => (ns(r.p50 as f64), ns(r.p99 as f64), ns(r.p999 as f64)),
-        (None, Some(r)) => {
-            let one_way = |v: u64| format!("{} 1-way", ns(v as f64));
-            (one_way(r.p50), one_way(r.p99), one_way(r.p999))
-        }
-        (None, None) => (dash(), dash(), dash()),
+    // Fan-in rows have one-way figures in the same columns, and fan-out
+    // rows the time until every subscriber answered, marked so.
+    let marked = |r: &crate::results::Rtt, mark: &str| {
+        let cell = |v: u64| format!("{}{mark}", ns(v as f64));
+        (cell(r.p50), cell(r.p99), cell(r.p999))
+    };
+    let (p50, p99, p999) = match (&row.rtt_ns, &row.completion_ns, &row.one_way_ns) {
+        (Some(r), _, _) => marked(r, ""),
+        (None, Some(r), _) => marked(r, " to all"),
+        (None, None, Some(r)) => marked(r, " 1-way"),
+        (None, None, None) => (dash(), dash(), dash()),
     };
     let msgs = row.msgs_per_s.map_or_else(dash, rate);
     let mib = row.mib_per_s.map_or_else(dash, |b| format!("{b:.1}"));

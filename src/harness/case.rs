@@ -36,6 +36,9 @@ pub struct CaseSpec {
     /// `fan-in`: how many processes send.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub senders: Option<u32>,
+    /// `fan-out`: how many processes every message reaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribers: Option<u32>,
     /// `--memory-node`: the node the peer binds the shared mappings it
     /// makes to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -91,6 +94,7 @@ impl CaseSpec {
             },
             rate_per_s: None,
             senders: None,
+            subscribers: None,
             memory_node: settings.memory_node,
             fault: None
                 .or(at(Fault::PeerGarbage).map(PeerFault::GarbageAt))
@@ -131,9 +135,10 @@ pub struct PeerStart {
     pub child_cpu: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pinner: Option<PathBuf>,
-    /// `fan-in`: which sender this peer is (0-based).
+    /// Which of a fan-in's senders or a fan-out's subscribers this peer
+    /// is (0-based).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sender: Option<u32>,
+    pub member: Option<u32>,
 }
 
 impl PeerStart {

@@ -24,22 +24,19 @@
 
 use std::io::{self, Read};
 use std::os::fd::OwnedFd;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nix::unistd::Pid;
-
 use super::case::{CaseSpec, PeerStart};
+use super::crowd::{finish, Member, Placed};
 use super::latencies::Latencies;
 use super::message::{parse, sent_at, zeroed, ErrorCounts, Message, Verifier, DATA, END, WARM};
-use super::watchdog::{Event, Watchdog};
 use super::workload::{stop_if_asked, PeerReport, Timed};
 use super::{Case, CaseError};
 use crate::results::failure::Failure;
-use crate::results::Placement;
-use crate::sys::{affinity, interrupt};
+use crate::sys::affinity;
 use crate::timer::monotonic_ns;
 use crate::transport::{Channel, FanIn, Gather, Rendezvous};
 
@@ -48,12 +45,6 @@ const SENDER_SHIFT: u32 = 48;
 
 fn first_seq(sender: u32) -> u64 {
     (sender as u64) << SENDER_SHIFT
-}
-
-/// One sender process and what watches it.
-struct Sender {
-    child: Child,
-    watchdog: Watchdog,
 }
 
 /// Runs a fan-in case: starts the senders, receives, and stops, reaps and
@@ -108,7 +99,7 @@ fn with_senders(
         cpus,
         ..case.clone()
     };
-    let placed = SenderCpus::new(case.placement, cpus, &case.settings.cpus);
+    let placed = Placed::new(case.placement, cpus, &case.settings.cpus);
     let (senders, spawned) =
         spawn_senders(&spec, at, (&child_fds, &token), gun, &placed, &progress);
     drop(child_fds);
@@ -121,7 +112,7 @@ fn with_senders(
     let outcome = spawned.map_err(io::Error::other).and_then(|()| {
         let mut gather = receive()?;
         for sender in &senders {
-            super::expect_ready(&sender.watchdog)?;
+            super::expect_ready(&sender.0.watchdog)?;
         }
         gather.senders_joined()?;
         // Every sender has opened what it needed: paths can go.
@@ -136,14 +127,14 @@ fn with_senders(
         }
         let reports = senders
             .iter()
-            .map(|p| super::expect_report(&p.watchdog))
+            .map(|p| super::expect_report(&p.0.watchdog))
             .collect::<io::Result<Vec<_>>>()?;
         Ok(got.timed(&reports, shared_stream))
     });
     drop(fired);
     let done = progress.load(Ordering::Relaxed);
     match (
-        finish(senders, outcome, done, case.settings.timeout),
+        finish(senders, outcome, (done, case.settings.timeout), "sender"),
         first_cause,
     ) {
         (Err(_), Some(cause)) => Err(CaseError::Failed(cause)),
@@ -158,9 +149,9 @@ fn spawn_senders(
     at: &Rendezvous,
     (fds, token): (&[OwnedFd], &str),
     gun: OwnedFd,
-    cpus: &SenderCpus,
+    cpus: &Placed,
     progress: &Arc<AtomicU64>,
-) -> (Vec<Sender>, Result<(), Failure>) {
+) -> (Vec<(Member, String)>, Result<(), Failure>) {
     let n = spec.spec.senders.unwrap_or(1);
     let mut senders = Vec::new();
     for i in 0..n {
@@ -171,25 +162,14 @@ fn spawn_senders(
             token: token.to_string(),
             child_cpu: None,
             pinner: None,
-            sender: Some(i),
+            member: Some(i),
         };
-        let spawned = gun.try_clone().and_then(|stdin| {
-            super::spawn_peer(
-                spec,
-                (at, None),
-                fds,
-                (start, cpus.of(i)),
-                Stdio::from(stdin),
-            )
+        let started = gun.try_clone().and_then(|stdin| {
+            let placed = (start, cpus.of(i));
+            Member::start(spec, (at, fds), placed, Stdio::from(stdin), progress)
         });
-        match spawned {
-            Ok(mut child) => {
-                let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();
-                let pid = Pid::from_raw(child.id() as i32);
-                let timeout = spec.settings.timeout;
-                let watchdog = Watchdog::start(control, pid, progress.clone(), timeout);
-                senders.push(Sender { child, watchdog });
-            }
+        match started {
+            Ok(member) => senders.push((member, at.tag.to_string())),
             Err(e) => {
                 let doing = format!("starting sender {i} of {n}");
                 return (senders, Err(Failure::parent(doing, &e)));
@@ -197,125 +177,6 @@ fn spawn_senders(
         }
     }
     (senders, Ok(()))
-}
-
-/// Stops and reaps every sender; on failure, names the sender that
-/// explains it best.
-fn finish<T>(
-    senders: Vec<Sender>,
-    outcome: io::Result<T>,
-    done: u64,
-    timeout: Duration,
-) -> Result<T, CaseError> {
-    let failed = outcome.is_err();
-    let mut ended = Vec::new();
-    for (i, mut sender) in senders.into_iter().enumerate() {
-        let status = if failed && !interrupt::interrupted() {
-            super::exit_within(&mut sender.child, Duration::from_millis(200))
-        } else {
-            None
-        };
-        if failed && status.is_none() {
-            crate::sys::kill_group(sender.child.id());
-        }
-        // Bounded, as every wait for another process: a sender that has
-        // sent everything and does not exit is killed.
-        let _ = crate::sys::process::reap_within(&mut sender.child, timeout);
-        let stalled = sender.watchdog.stalled();
-        let seen = sender.watchdog.finish();
-        ended.push((i, status, stalled, seen));
-    }
-    outcome.map_err(|e| {
-        // The sender that explains the failure: the first to die by a
-        // signal, else to stall, else to fail by itself; one that only
-        // lost its receiver (EPIPE) is a consequence, never the story.
-        let telling = ended
-            .iter()
-            .enumerate()
-            .min_by_key(|(i, (_, st, stalled, seen))| (blame(st, *stalled, seen), *i))
-            .map_or(0, |(i, _)| i);
-        let count = ended.len();
-        match ended.into_iter().nth(telling) {
-            Some((i, st, stalled, seen)) => {
-                match super::explain((e, None), st, stalled, &seen, done, timeout) {
-                    CaseError::Failed(why) => CaseError::Failed(Failure::Sender {
-                        sender: i,
-                        senders: count,
-                        failure: Box::new(why),
-                    }),
-                    other => other,
-                }
-            }
-            None => super::classify("starting the senders", e),
-        }
-    })
-}
-
-/// How well a sender's end explains a failed fan-in: lower is better.
-fn blame(status: &Option<std::process::ExitStatus>, stalled: bool, seen: &[Event]) -> u8 {
-    use std::os::unix::process::ExitStatusExt;
-    let spoke = seen.iter().any(|e| matches!(e, Event::PeerError(_)));
-    let lost_receiver = seen
-        .iter()
-        .any(|e| matches!(e, Event::PeerError(f) if f.lost_the_other_end()));
-    match () {
-        _ if status.is_some_and(|s| s.signal().is_some()) => 0,
-        _ if stalled || seen.iter().any(|e| matches!(e, Event::TimedOut)) => 1,
-        _ if spoke && !lost_receiver => 2,
-        _ if status.is_some_and(|s| !s.success()) && !lost_receiver => 3,
-        _ if lost_receiver => 4,
-        _ => 5,
-    }
-}
-
-/// Which CPU each sender runs on.
-struct SenderCpus(Vec<usize>);
-
-impl SenderCpus {
-    fn new(placement: Placement, cpus: Option<(usize, usize)>, allowed: &[usize]) -> SenderCpus {
-        match (placement, cpus) {
-            (Placement::Same, Some((receiver, _))) => SenderCpus(vec![receiver]),
-            // A class's pair places the receiver and the first sender; the
-            // others take the remaining CPUs, as under `cross`.
-            (_, Some((receiver, first))) => SenderCpus(
-                std::iter::once(first)
-                    .chain(
-                        allowed
-                            .iter()
-                            .copied()
-                            .filter(|&c| c != receiver && c != first),
-                    )
-                    .collect(),
-            ),
-            _ => SenderCpus(Vec::new()),
-        }
-    }
-
-    fn of(&self, sender: u32) -> Option<usize> {
-        (!self.0.is_empty()).then(|| self.0[sender as usize % self.0.len()])
-    }
-}
-
-/// Says so when the senders outnumber the CPUs they run on: they then take
-/// turns, and the figures measure the scheduler as much as the transport.
-pub fn crowding(case: &Case, cpus: Option<(usize, usize)>) -> Option<String> {
-    let n = case.spec.senders? as usize;
-    let placed = SenderCpus::new(case.placement, cpus, &case.settings.cpus).0;
-    let (shared, on) = match placed.len() {
-        0 => (case.settings.cpus.len(), "the CPUs the scheduler picks"),
-        _ => (placed.len(), "their CPUs"),
-    };
-    (n > shared).then(|| {
-        format!(
-            "{n} senders take turns on {on} ({shared} CPU{}{}): more senders than CPUs",
-            if shared == 1 { "" } else { "s" },
-            if placed.is_empty() {
-                String::new()
-            } else {
-                format!(" {placed:?}")
-            }
-        )
-    })
 }
 
 /// What the receiver saw.
@@ -434,6 +295,7 @@ impl Gathered {
             warmup_messages: self.warm,
             errors,
             schedule: None,
+            fan_out: None,
         };
         (timed, all)
     }

@@ -4,7 +4,9 @@
 //! happened.
 
 pub mod case;
+mod crowd;
 pub mod fan_in;
+pub mod fan_out;
 pub mod janitor;
 mod latencies;
 pub mod message;
@@ -142,11 +144,12 @@ impl<'a> Case<'a> {
             family: self.transport.family(),
             offered_per_s: self.spec.rate_per_s,
             senders: self.spec.senders,
+            subscribers: self.spec.subscribers,
             wait: self.spec.wait,
             copies: self
                 .transport
                 .carries_payload()
-                .then(|| self.transport.copies().count),
+                .then(|| u32::from(self.transport.copies().count)),
             isolation: match self.separation {
                 Separation::Deployment(isolation) => isolation,
                 Separation::Only(_) => crate::results::Isolation::None,
@@ -188,8 +191,10 @@ impl CaseError {
 static CASE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Timed, PeerReport), CaseError> {
-    if case.spec.pattern == Pattern::FanIn {
-        return fan_in::execute(case, cpus);
+    match case.spec.pattern {
+        Pattern::FanIn => return fan_in::execute(case, cpus),
+        Pattern::FanOut => return fan_out::execute(case, cpus),
+        _ => {}
     }
     let spec = Case {
         cpus,
@@ -682,6 +687,6 @@ fn peer_start(spec: &Case, at: &Rendezvous, token: &str) -> PeerStart {
         token: token.to_string(),
         child_cpu,
         pinner: child_cpu.map(|_| spec.settings.peer_exe.clone()),
-        sender: None,
+        member: None,
     }
 }

@@ -9,6 +9,7 @@ use super::case::{PeerFault, PeerStart};
 use super::workload::{self, PeerReport};
 use super::CHANNEL_FD_ENV;
 use crate::results::failure::{PeerFailure, Stage};
+use crate::results::Pattern;
 use crate::transport::{self, Inherited, Rendezvous};
 
 /// A failure at `stage`, keeping the errno for the harness to match on.
@@ -67,12 +68,14 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, PeerFailur
     let inherited = Inherited {
         fds: inherited,
         token: start.token.clone(),
-        sender: start.sender.unwrap_or(0),
+        member: start.member.unwrap_or(0),
     };
     crate::sys::numa::place_new_mappings(case.memory_node);
-    let joined = match start.sender {
-        Some(_) => transport.join_fan_in(&at, inherited),
-        None => transport.join(&at, inherited),
+    let broadcast = transport.broadcast_refused().is_none();
+    let joined = match (start.member, case.pattern) {
+        (Some(_), Pattern::FanIn) => transport.join_fan_in(&at, inherited),
+        (Some(_), Pattern::FanOut) if broadcast => transport.join_broadcast(&at, inherited),
+        _ => transport.join(&at, inherited),
     };
     let mut channel = joined.map_err(failed(Stage::Join, ""))?;
     if !case.wait.is_block() {
@@ -84,9 +87,18 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, PeerFailur
     writeln!(out, "ready")
         .and_then(|_| out.flush())
         .map_err(failed(Stage::Run, "control pipe: "))?;
-    if let Some(i) = start.sender {
-        let sending = format!("sending as fan-in sender {i}: ");
-        return super::fan_in::send(&mut *channel, case, i).map_err(failed(Stage::Run, &sending));
+    match (start.member, case.pattern) {
+        (Some(i), Pattern::FanIn) => {
+            let sending = format!("sending as fan-in sender {i}: ");
+            return super::fan_in::send(&mut *channel, case, i)
+                .map_err(failed(Stage::Run, &sending));
+        }
+        (Some(i), Pattern::FanOut) => {
+            let receiving = format!("receiving as subscriber {i}: ");
+            return super::fan_out::subscribe(&mut *channel, case)
+                .map_err(failed(Stage::Run, &receiving));
+        }
+        _ => {}
     }
     let slow = match case.role {
         super::PeerRole::Hold => {

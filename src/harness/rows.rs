@@ -7,7 +7,7 @@ use crate::transport::Transport;
 
 use super::runner::Runner;
 use super::workload::{PeerReport, Timed};
-use super::{execute, fan_in, message, Case, CaseError};
+use super::{execute, message, Case, CaseError};
 
 /// Runs one case to a result row; never panics on what the peer or the
 /// kernel does, and leaves no process or IPC object behind.
@@ -51,7 +51,7 @@ pub fn run_case(case: &Case) -> Row {
                 row.note = Some(join_note(row.note.take(), memory_found(asked, &found)));
                 row.memory_nodes = Some(found);
             }
-            if let Some(crowded) = fan_in::crowding(case, cpus) {
+            if let Some(crowded) = super::crowd::crowding(case, cpus) {
                 row.note = Some(join_note(row.note.take(), crowded));
             }
             row
@@ -97,6 +97,9 @@ fn memory_found(asked: usize, found: &[usize]) -> String {
 /// Why a lending transport runs no open loop.
 const LENT_OPEN_LOOP: &str = "its messages are lent, and the open loop sends and receives on two threads at once, which ipcbench's loan API does not split in halves";
 
+/// Why a lending transport runs no fan-out.
+const LENT_FAN_OUT: &str = "its messages are lent, and fan-out's subscribers receive and answer by copy, which would not measure the path that lends";
+
 /// Why `transport` cannot run `pattern` at all, if it cannot.
 pub fn refusal(transport: &dyn Transport, pattern: Pattern) -> Option<String> {
     let runner = Runner::of(transport);
@@ -104,6 +107,8 @@ pub fn refusal(transport: &dyn Transport, pattern: Pattern) -> Option<String> {
         (Some(why), _) => Some(why),
         (None, Pattern::FanIn) => transport.fan_in_refused().map(str::to_string),
         (None, Pattern::Rate) if transport.nature().lends => Some(LENT_OPEN_LOOP.into()),
+        (None, Pattern::FanOut) if transport.nature().lends => Some(LENT_FAN_OUT.into()),
+        (None, Pattern::FanOut) => transport.fan_out_refused().map(str::to_string),
         (None, _) => None,
     }
 }
@@ -242,6 +247,9 @@ fn fill(row: &mut Row, case: &Case, m: &Timed, peer: &PeerReport) {
     row.drift = m.timeline.as_ref().and_then(|t| t.drift());
     if matches!(case.spec.pattern, Pattern::FanIn | Pattern::Throughput) {
         fill_rates(row, case, m);
+    }
+    if let Some(fanned) = &m.fan_out {
+        fanned.fill(row, m, peer);
     }
 }
 

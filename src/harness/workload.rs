@@ -94,6 +94,14 @@ pub struct PeerReport {
     /// What ran the peer when it is not ipcbench ("node v20.20.2").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub runtime: Option<String>,
+    /// A fan-out subscriber's delivery latencies over the timed rounds, as
+    /// (ns, count) in the histogram's own buckets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deliveries_ns: Vec<(u64, u64)>,
+    /// A fan-out subscriber's first and last data message while streaming
+    /// (CLOCK_MONOTONIC ns, one clock for every process).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_window_ns: Option<(u64, u64)>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -138,6 +146,7 @@ impl PeerTimed {
             warmup_messages: self.warmup_messages,
             errors: self.errors,
             schedule: None,
+            fan_out: None,
         }
     }
 }
@@ -154,6 +163,8 @@ pub struct Timed {
     pub errors: ErrorCounts,
     /// `rate`: how the sender kept to its schedule.
     pub schedule: Option<Schedule>,
+    /// `fan-out`: what the subscribers' reports add.
+    pub fan_out: Option<super::fan_out::FannedOut>,
 }
 
 /// Parent side. `progress` counts data messages done so far: the watchdog
@@ -251,6 +262,7 @@ impl Ends {
             warmup_messages: 0,
             errors: self.replies.finish(seq),
             schedule: Some(timed.schedule),
+            fan_out: None,
         })
     }
 
@@ -313,6 +325,7 @@ impl Ends {
             warmup_messages: 0,
             errors,
             schedule: None,
+            fan_out: None,
         })
     }
 }

@@ -150,9 +150,16 @@ fn value_axis(label: String, unit: Unit) -> Axis {
 fn load_axis(load: Load) -> Axis {
     match load {
         Load::OfferedRate => count_axis("offered messages/s (log)"),
-        Load::Senders => Axis {
-            label: "senders".into(),
-            ticks: [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0].to_vec(),
+        Load::Senders | Load::Subscribers => Axis {
+            label: match load {
+                Load::Senders => "senders",
+                _ => "subscribers",
+            }
+            .into(),
+            ticks: [
+                1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0,
+            ]
+            .to_vec(),
             format: |v| format!("{v:.0}"),
         },
         Load::None => count_axis(""),

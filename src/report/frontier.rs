@@ -152,8 +152,8 @@ fn loads<'a>(
                     .collect(),
             })
             .collect(),
-        // Many senders share the receiver: no one way of waiting to cost.
-        Load::Senders => Vec::new(),
+        // Many processes share the work: no one way of waiting to cost.
+        Load::Senders | Load::Subscribers => Vec::new(),
     }
 }
 

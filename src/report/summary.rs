@@ -4,7 +4,7 @@
 use super::figures::ranked_size;
 use super::html::escape;
 use super::{at_smallest_size, Group, Report};
-use crate::results::format::bytes;
+use crate::results::format::{bytes, ns};
 use crate::results::format::{multiple_text, rate_text};
 use crate::results::format::{value_at, Place};
 use crate::results::pattern::{Better, Load, Metric, RankedAt, Ranking};
@@ -224,6 +224,7 @@ pub fn load_sentences(report: &Report, placement: Placement) -> Vec<String> {
             match pattern.describe().load {
                 Load::OfferedRate => saturation(size, &at),
                 Load::Senders => scaling(size, &at),
+                Load::Subscribers => broadcast(size, &at),
                 Load::None => None,
             }
         })
@@ -259,6 +260,50 @@ fn saturation(size: u64, at: &[&Row]) -> Option<String> {
         bytes(size),
         words.join(", ")
     ))
+}
+
+/// How long each transport took to reach every subscriber at the most
+/// subscribers, against itself at the fewest, and how many sends that took.
+fn broadcast(size: u64, at: &[&Row]) -> Option<String> {
+    let counts = at.iter().filter_map(|r| r.subscribers);
+    let (fewest, most) = (counts.clone().min()?, counts.max()?);
+    let p50 = |r: &Row| r.completion_ns.as_ref().map(|t| t.p50 as f64);
+    let at_count = |label: &str, n: u32| {
+        at.iter()
+            .find(|r| r.transport_label() == label && r.subscribers == Some(n))
+            .copied()
+    };
+    let mut seen: Vec<String> = Vec::new();
+    let mut words: Vec<(f64, String)> = Vec::new();
+    for r in at.iter().filter(|r| r.subscribers == Some(most)) {
+        let label = r.transport_label().into_owned();
+        if seen.contains(&label) {
+            continue;
+        }
+        seen.push(label.clone());
+        let Some(t) = p50(r) else { continue };
+        let sends = match r.sends_per_message {
+            Some(1) | None => "one write".to_string(),
+            Some(n) => format!("×{n}"),
+        };
+        let against = at_count(&label, fewest)
+            .and_then(p50)
+            .filter(|_| most != fewest)
+            .map_or(String::new(), |a| format!(", {:.1}× {fewest}", t / a));
+        words.push((
+            t,
+            format!("{} ({sends}) {}{against}", escape(&label), ns(t)),
+        ));
+    }
+    words.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let words: Vec<String> = words.into_iter().map(|w| w.1).collect();
+    (!words.is_empty()).then(|| {
+        format!(
+            "Fan-out, {}, to {most} subscribers, time until every one has answered (p50): {}",
+            bytes(size),
+            words.join(", ")
+        )
+    })
 }
 
 /// How each transport's rate changed from the fewest senders to the most.

@@ -94,7 +94,7 @@ pub fn under_load(report: &Report) -> String {
         return String::new();
     }
     let placements = &report.placements;
-    let mut s = String::from("<h2 id=\"load\">Under load</h2>\n<p><b>rate</b>: an open loop; messages leave when due at the offered rate and are echoed, and the latency runs from when each was due, so a stall counts against every message it delayed (no coordinated omission). <b>fan-in</b>: several sender processes into one receiver; throughput is the receiver's total, latency one way, from each sender's CLOCK_MONOTONIC stamp. Hover a figure for how it was reached.</p>\n<p><input class=\"filter\" type=\"search\" placeholder=\"filter, e.g. fan-in pipe\" data-table=\"load-table\" data-count=\"load-count\" aria-label=\"filter the loaded cases\"> <span id=\"load-count\"></span></p>\n<div class=\"scroll\"><table id=\"load-table\" class=\"sortable results\"><thead><tr><th colspan=\"4\"></th>");
+    let mut s = String::from("<h2 id=\"load\">Under load</h2>\n<p><b>rate</b>: an open loop; messages leave when due at the offered rate and are echoed, and the latency runs from when each was due, so a stall counts against every message it delayed (no coordinated omission). <b>fan-in</b>: several sender processes into one receiver; throughput is the receiver's total, latency one way, from each sender's CLOCK_MONOTONIC stamp. <b>fan-out</b>: one publisher, several subscriber processes, every message to every one; latency until the last subscriber has answered, throughput the messages/s delivered to all. Hover a figure for how it was reached.</p>\n<p><input class=\"filter\" type=\"search\" placeholder=\"filter, e.g. fan-in pipe\" data-table=\"load-table\" data-count=\"load-count\" aria-label=\"filter the loaded cases\"> <span id=\"load-count\"></span></p>\n<div class=\"scroll\"><table id=\"load-table\" class=\"sortable results\"><thead><tr><th colspan=\"4\"></th>");
     let (over, under) = placement_heads(placements, &["p50", "p99", "msg/s"]);
     s += &format!("{over}</tr>\n<tr><th>transport</th><th>pattern</th><th>size</th><th>load</th>{under}</tr></thead>\n<tbody>\n");
     let mut seen: Vec<&Row> = Vec::new();
@@ -118,7 +118,8 @@ fn load_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> String 
     let load = first.load_label().unwrap_or_default();
     let order = first
         .offered_per_s
-        .unwrap_or(first.senders.unwrap_or(0) as f64);
+        .or(first.senders.or(first.subscribers).map(f64::from))
+        .unwrap_or(0.0);
     let mut s = format!(
         "<tr><td>{}</td><td>{}</td><td data-v=\"{}\">{}</td><td data-v=\"{order}\">{}</td>",
         swatch(report, &first.mechanism),
@@ -129,7 +130,9 @@ fn load_row(report: &Report, rows: &[&Row], placements: &[Placement]) -> String 
     );
     for &p in placements {
         let row = rows.iter().find(|r| r.placement == p);
-        let latency = |r: &Row| r.rtt_ns.clone().or_else(|| r.one_way_ns.clone());
+        let latency = |r: &Row| {
+            (r.rtt_ns.clone().or_else(|| r.completion_ns.clone())).or_else(|| r.one_way_ns.clone())
+        };
         s += &figure(row, |r| latency(r).map(|t| t.p50 as f64), ns, None);
         s += &figure(row, |r| latency(r).map(|t| t.p99 as f64), ns, None);
         s += &figure(

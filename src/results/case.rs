@@ -58,7 +58,7 @@ fn pair(r: &Row) -> Option<(usize, usize)> {
 }
 
 /// Every axis, in the order names are written.
-pub const AXES: [Axis; 9] = [
+pub const AXES: [Axis; 10] = [
     Axis {
         name: "mechanism",
         flag: "--mechanisms",
@@ -140,6 +140,23 @@ pub const AXES: [Axis; 9] = [
         segment: |r| r.senders.map(|n| format!("{n}senders")),
         column: Some(("senders", |r| {
             r.senders.map_or(String::new(), |n| n.to_string())
+        })),
+    },
+    Axis {
+        name: "subscribers",
+        flag: "--subscribers",
+        value: |r| {
+            r.subscribers
+                .map_or(Value::Absent, |n| Value::Number(n.into()))
+        },
+        qualifier: none,
+        words: |r| match r.subscribers? {
+            1 => Some("to 1 subscriber".into()),
+            n => Some(format!("to {n} subscribers")),
+        },
+        segment: |r| r.subscribers.map(|n| format!("{n}subscribers")),
+        column: Some(("subscribers", |r| {
+            r.subscribers.map_or(String::new(), |n| n.to_string())
         })),
     },
     Axis {

@@ -106,11 +106,13 @@ pub enum Failure {
         errno: Option<i32>,
         error: String,
     },
-    /// One of a fan-in's senders, the one that explains the failure.
-    #[error("sender {sender} of {senders}: {failure}")]
-    Sender {
-        sender: usize,
-        senders: usize,
+    /// One of the case's several peer processes (a fan-in's senders, a
+    /// fan-out's subscribers): the one that explains the failure.
+    #[error("{role} {index} of {count}: {failure}")]
+    Member {
+        role: String,
+        index: usize,
+        count: usize,
         failure: Box<Failure>,
     },
 }

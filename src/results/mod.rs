@@ -146,6 +146,8 @@ pub enum Pattern {
     Rate,
     /// Several sender processes into one receiver (--senders): aggregate throughput and one-way latency
     FanIn,
+    /// One publisher, several subscriber processes (--subscribers): every message reaches every one
+    FanOut,
 }
 
 /// How a receiver waits for the next message: the second half of what a
@@ -258,7 +260,7 @@ macro_rules! spelled {
     };
 }
 spelled!(Verify { Full => "full", Seq => "seq" });
-spelled!(Pattern { Latency => "latency", Throughput => "throughput", Rate => "rate", FanIn => "fan-in" });
+spelled!(Pattern { Latency => "latency", Throughput => "throughput", Rate => "rate", FanIn => "fan-in", FanOut => "fan-out" });
 spelled!(Wait { Block => "block", Spin => "spin", Hybrid => "hybrid", Epoll => "epoll", IoUring => "io-uring" });
 spelled!(Isolation { None => "none", SamePod => "same-pod", SeparateContainers => "separate-containers" });
 spelled!(Placement {
@@ -440,7 +442,7 @@ pub struct Row {
     /// How many times the transport copies a message's payload, as it
     /// declares (none for a bare signal, and in files from before).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub copies: Option<u8>,
+    pub copies: Option<u32>,
     /// `--memory-node`: the NUMA nodes its shared memory's pages were
     /// found on after the first touch (move_pages).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -505,6 +507,25 @@ pub struct Row {
     /// one clock for every process of the machine) to its receipt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub one_way_ns: Option<Rtt>,
+    /// `fan-out`: the number of subscriber processes (part of the case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subscribers: Option<u32>,
+    /// `fan-out`: sends per message to reach every subscriber: 1 for a
+    /// native broadcast, one per subscriber for unicast.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sends_per_message: Option<u32>,
+    /// `fan-out`: from a message's publication to the last subscriber's
+    /// answer (the broadcast's completion).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completion_ns: Option<Rtt>,
+    /// `fan-out`: deliveries per second while streaming (messages per
+    /// second times subscribers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliveries_per_s: Option<f64>,
+    /// `fan-out`: each subscriber's own rate while streaming, messages/s,
+    /// from its first message to its last: how much the slowest lags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscriber_msgs_per_s: Vec<f64>,
     /// The whole distribution behind `rtt_ns` (or `one_way_ns`), every
     /// trial's messages added: HdrHistogram's V2 compressed encoding in
     /// base64 (`distribution.rs`). Absent in files from before it was.
@@ -571,6 +592,11 @@ impl Row {
             schedule: None,
             senders: None,
             one_way_ns: None,
+            subscribers: None,
+            sends_per_message: None,
+            completion_ns: None,
+            deliveries_per_s: None,
+            subscriber_msgs_per_s: Vec::new(),
             histogram: None,
             timeline: None,
             drift: None,
@@ -608,12 +634,17 @@ impl Row {
         (self.pattern.describe().headline().read)(self)
     }
 
-    /// The case's extra dimension, as tables name it: "10k/s offered", "4 senders".
+    /// The case's extra dimension, as tables name it: "10k/s offered",
+    /// "4 senders", "8 subscribers".
     pub fn load_label(&self) -> Option<String> {
-        match (self.offered_per_s, self.senders) {
-            (Some(r), _) => Some(format!("{}/s offered", format::rate_text(r))),
-            (_, Some(1)) => Some("1 sender".to_string()),
-            (_, Some(n)) => Some(format!("{n} senders")),
+        let counted = |n: u32, what: &str| match n {
+            1 => format!("1 {what}"),
+            n => format!("{n} {what}s"),
+        };
+        match (self.offered_per_s, self.senders, self.subscribers) {
+            (Some(r), _, _) => Some(format!("{}/s offered", format::rate_text(r))),
+            (_, Some(n), _) => Some(counted(n, "sender")),
+            (_, _, Some(n)) => Some(counted(n, "subscriber")),
             _ => None,
         }
     }
@@ -675,6 +706,9 @@ pub struct RunRecord {
     /// Sender counts of the `fan-in` pattern.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub senders: Vec<u32>,
+    /// Subscriber counts of the `fan-out` pattern.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscribers: Vec<u32>,
     /// How receivers waited; files from before it was recorded: block.
     #[serde(default = "block_only", skip_serializing_if = "is_block_only")]
     pub waits: Vec<Wait>,

@@ -83,6 +83,8 @@ pub enum Load {
     OfferedRate,
     /// `senders`: how many processes send.
     Senders,
+    /// `subscribers`: how many processes every message reaches.
+    Subscribers,
 }
 
 impl Load {
@@ -92,6 +94,7 @@ impl Load {
             Load::None => None,
             Load::OfferedRate => r.offered_per_s,
             Load::Senders => r.senders.map(f64::from),
+            Load::Subscribers => r.subscribers.map(f64::from),
         }
     }
 }
@@ -192,11 +195,12 @@ impl Description {
 }
 
 impl Pattern {
-    pub const ALL: [Pattern; 4] = [
+    pub const ALL: [Pattern; 5] = [
         Pattern::Latency,
         Pattern::Throughput,
         Pattern::Rate,
         Pattern::FanIn,
+        Pattern::FanOut,
     ];
 
     pub fn describe(self) -> &'static Description {
@@ -205,6 +209,7 @@ impl Pattern {
             Pattern::Throughput => &THROUGHPUT,
             Pattern::Rate => &RATE,
             Pattern::FanIn => &FAN_IN,
+            Pattern::FanOut => &FAN_OUT,
         }
     }
 
@@ -530,6 +535,137 @@ static FAN_IN: Description = Description {
             against: Against::Load(&ONE_WAY_P50),
             title: "Fan-in, one-way median, {size}: {group}",
             caption: concat!("Fan-in, {size} messages, {group}, {where}: the one-way median", turns!()),
+        },
+    ],
+    ranking: None,
+};
+
+fn completion(r: &Row) -> Option<&Rtt> {
+    r.completion_ns.as_ref()
+}
+
+const COMPLETION_P50: Metric = Metric {
+    name: "completion-p50",
+    label: "to all, p50",
+    field: "completion_ns.p50",
+    unit: Unit::Ns,
+    better: Better::Lower,
+    read: |r| completion(r).map(|t| t.p50 as f64),
+    required: true,
+    in_bmf: true,
+    in_gab: true,
+};
+
+const COMPLETION_P99: Metric = Metric {
+    name: "completion-p99",
+    label: "to all, p99",
+    field: "completion_ns.p99",
+    read: |r| completion(r).map(|t| t.p99 as f64),
+    in_gab: false,
+    ..COMPLETION_P50
+};
+
+const DELIVERY_P50: Metric = Metric {
+    name: "delivery-p50",
+    label: "delivery p50",
+    ..ONE_WAY_P50
+};
+
+const DELIVERIES_PER_S: Metric = Metric {
+    name: "deliveries",
+    label: "deliveries/s",
+    field: "deliveries_per_s",
+    read: |r| r.deliveries_per_s,
+    in_gab: false,
+    ..MESSAGES_PER_S
+};
+
+/// What a fan-out chart's caption says after what it plots.
+macro_rules! subscribers {
+    () => { " against the number of subscriber processes. A native broadcast writes each message once; the others send it to each subscriber (the row's sends per message). Subscribers beyond the CPUs they run on take turns." };
+}
+
+/// The slowest subscriber's rate as a share of the fastest's, in words.
+fn lag(r: &Row) -> String {
+    let rates = &r.subscriber_msgs_per_s;
+    let (slow, fast) = rates
+        .iter()
+        .fold((f64::MAX, 0.0f64), |(s, f), &v| (s.min(v), f.max(v)));
+    match rates.len() {
+        0 | 1 => String::new(),
+        _ => format!(
+            "  slowest subscriber {:.0} % of the fastest",
+            100.0 * slow / fast.max(1e-9)
+        ),
+    }
+}
+
+static FAN_OUT: Description = Description {
+    metrics: &[
+        COMPLETION_P50,
+        COMPLETION_P99,
+        DELIVERY_P50,
+        MESSAGES_PER_S,
+        DELIVERIES_PER_S,
+    ],
+    distributions: &[
+        Distribution {
+            name: "completion_ns",
+            read: completion,
+            write: |r, d| r.completion_ns = Some(d),
+            curve: false,
+            required: true,
+        },
+        Distribution {
+            name: "one_way_ns",
+            read: one_way,
+            write: |r, d| r.one_way_ns = Some(d),
+            curve: false,
+            required: false,
+        },
+    ],
+    headline_is_median: true,
+    load: Load::Subscribers,
+    waits: true,
+    isolates: false,
+    details: |r| {
+        format!(
+            "{}\n{} sends per message\n{} messages",
+            placed(r),
+            r.sends_per_message.unwrap_or(1),
+            r.messages
+        )
+    },
+    line: |r| {
+        format!(
+            "to all p50 {}  p99 {}  delivery p50 {}  {}{}",
+            completion(r).map_or("-".to_string(), |t| ns(t.p50 as f64)),
+            completion(r).map_or("-".to_string(), |t| ns(t.p99 as f64)),
+            one_way(r).map_or("-".to_string(), |t| ns(t.p50 as f64)),
+            rate(r.msgs_per_s.unwrap_or(0.0)),
+            lag(r)
+        )
+    },
+    legend: Some("fan-out: one publisher, N subscriber processes; every message reaches every subscriber. \"to all\" runs from a message's publication to the last subscriber's answer (the broadcast's completion); delivery is one-way, from the publisher's CLOCK_MONOTONIC stamp to each subscriber's receipt. Throughput is messages/s delivered to all while streaming. A native broadcast (shm-broadcast) writes each message once; every other transport sends it once per subscriber, and its copies count each send."),
+    bound: Bound::Unbounded,
+    plots: &[
+        Plot {
+            key: "fan-out-completion-p50",
+            against: Against::Load(&COMPLETION_P50),
+            title: "Fan-out, to all subscribers, median, {size}: {group}",
+            caption: concat!("Fan-out, {size} messages, {group}, {where}: the median time until every subscriber has answered", subscribers!()),
+        },
+        Plot {
+            key: "fan-out-completion-p99",
+            against: Against::Load(&COMPLETION_P99),
+            title: "Fan-out, to all subscribers, 99th percentile, {size}: {group}",
+            caption: concat!("Fan-out, {size} messages, {group}, {where}: the 99th percentile of the time until every subscriber has answered", subscribers!()),
+        },
+        Plot {
+            key: "fan-out-deliveries",
+            against: Against::Load(&DELIVERIES_PER_S),
+            title: "Fan-out, deliveries/s, {size}: {group}",
+            caption: concat!("Fan-out, {size} messages, {group}, {where}: deliveries per second while streaming (messages/s × subscribers)", subscribers!()),
         },
     ],
     ranking: None,

@@ -187,13 +187,19 @@ fn pattern_figures(row: &Row) -> Result<(), Invalid> {
             ))?;
             within("offered_per_s", offered, (1.0, crate::results::MAX_RATE))
         }
-        Load::Senders => match row.senders {
-            Some(n) if n > 0 => Ok(()),
-            other => Err(Invalid::Contradiction(format!(
-                "a {} row needs senders ≥ 1; got {other:?}",
-                row.pattern
-            ))),
-        },
+        Load::Senders => at_least_one("senders", row.senders, row),
+        Load::Subscribers => at_least_one("subscribers", row.subscribers, row),
+    }
+}
+
+/// A count of processes a row of its pattern needs: one or more.
+fn at_least_one(what: &str, count: Option<u32>, row: &Row) -> Result<(), Invalid> {
+    match count {
+        Some(n) if n > 0 => Ok(()),
+        other => Err(Invalid::Contradiction(format!(
+            "a {} row needs {what} ≥ 1; got {other:?}",
+            row.pattern
+        ))),
     }
 }
 

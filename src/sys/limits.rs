@@ -24,6 +24,42 @@ pub fn address_space() -> Option<u64> {
         .filter(|&soft| soft != libc::RLIM_INFINITY)
 }
 
+/// How many more processes (threads count too) this user may start under
+/// RLIMIT_NPROC (`ulimit -u`), or None when nothing limits it: unlimited,
+/// or root, whom the kernel does not hold to it.
+pub fn processes_left() -> Option<u64> {
+    let (soft, _) = getrlimit(Resource::RLIMIT_NPROC).ok()?;
+    let uid = nix::unistd::getuid();
+    if soft == libc::RLIM_INFINITY || uid.is_root() {
+        return None;
+    }
+    Some(soft.saturating_sub(tasks_of(uid.as_raw())))
+}
+
+/// The threads of every process whose real user is `uid`, as
+/// /proc/PID/status tells them: what the kernel counts against RLIMIT_NPROC.
+fn tasks_of(uid: u32) -> u64 {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    let field = |status: &str, name: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(name))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+        })
+        .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
+        .filter(|s| field(s, "Uid:") == Some(u64::from(uid)))
+        .map(|s| field(&s, "Threads:").unwrap_or(1))
+        .sum()
+}
+
 /// The per-user byte budget for POSIX message queues (soft, hard).
 pub fn rlimit_msgqueue() -> Option<(u64, u64)> {
     getrlimit(Resource::RLIMIT_MSGQUEUE).ok()

@@ -5,6 +5,7 @@
 
 mod admission;
 mod bounded_buffer;
+pub mod broadcast;
 mod cma;
 mod eventfd_shm;
 mod fifo;
@@ -18,6 +19,7 @@ mod packets;
 mod pipe;
 mod posix_mq;
 mod semaphore;
+mod shm_broadcast;
 mod shm_loan;
 mod shm_posix_sem;
 mod shm_ring;
@@ -40,6 +42,7 @@ use std::path::{Path, PathBuf};
 
 use crate::results::Wait;
 
+pub use broadcast::{Broadcast, Publisher, Unicast};
 pub use gather::{FanIn, Gather, SendOnly};
 pub use lending::Lending;
 pub use stream::FdStream;
@@ -208,8 +211,9 @@ impl Prepared {
 pub struct Inherited {
     pub fds: Vec<OwnedFd>,
     pub token: String,
-    /// Which fan-in sender this is (0-based; 0 outside fan-in).
-    pub sender: u32,
+    /// Which fan-in sender or fan-out subscriber this is (0-based; 0
+    /// outside those).
+    pub member: u32,
 }
 
 /// Removes named objects when dropped, unless removed earlier: a case that
@@ -434,7 +438,42 @@ pub trait Transport: Sync {
     fn join_fan_in(&self, _at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         Err(io::Error::other(format!("{} has no fan-in", self.name())))
     }
+    /// Why the mechanism cannot fan out at all (to several subscriber
+    /// processes, natively or by one send per subscriber), if it cannot.
+    fn fan_out_refused(&self) -> Option<&'static str> {
+        (!self.carries_payload())
+            .then_some("it moves a signal, not a message: a subscriber would have nothing to check")
+    }
+    /// Why the mechanism has no native broadcast (one write that every
+    /// subscriber reads), or None when `broadcast` makes one. Without one,
+    /// fan-out sends each message once per subscriber, each over a channel
+    /// of its own.
+    fn broadcast_refused(&self) -> Option<&'static str> {
+        Some(ONE_READER)
+    }
+    /// Parent side of a native broadcast to `subscribers` processes.
+    fn broadcast(&self, _at: &Rendezvous, _subscribers: u32) -> io::Result<Broadcast> {
+        Err(unsupported(
+            self.broadcast_refused().unwrap_or(ONE_READER).to_string(),
+        ))
+    }
+    /// A subscriber's side of what `broadcast` made (`inherited.member`
+    /// says which): `recv` takes the next message, `send` answers.
+    fn join_broadcast(
+        &self,
+        _at: &Rendezvous,
+        _inherited: Inherited,
+    ) -> io::Result<Box<dyn Channel>> {
+        Err(io::Error::other(format!(
+            "{} has no broadcast",
+            self.name()
+        )))
+    }
 }
+
+/// Why most mechanisms have no native broadcast.
+const ONE_READER: &str =
+    "each message is taken by one reader: a second subscriber needs a send of its own";
 
 /// The one descriptor a fan-in sender inherits.
 fn only_fd(inherited: Inherited, what: &str) -> io::Result<OwnedFd> {
@@ -463,6 +502,7 @@ pub fn all() -> &'static [&'static dyn Transport] {
         &eventfd_shm::EventfdShm,
         &shm_ring::ShmRing,
         &shm_loan::ShmLoan,
+        &shm_broadcast::ShmBroadcast,
         &memfd_pass::MemfdPass,
         &vmsplice::Vmsplice,
         &cma::Cma,
@@ -519,7 +559,7 @@ pub fn open_pair(
     let inherited = Inherited {
         fds: prepared.child_fds,
         token: prepared.token,
-        sender: 0,
+        member: 0,
     };
     std::thread::scope(|s| {
         let peer = s.spawn(|| t.join(&at, inherited));

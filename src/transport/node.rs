@@ -247,6 +247,9 @@ impl Transport for Node {
     fn fan_in_refused(&self) -> Option<&'static str> {
         Some("Node's fork() channel joins one parent and one child; there is no third end for another sender")
     }
+    fn fan_out_refused(&self) -> Option<&'static str> {
+        Some("ipcbench's Node peer program serves one channel as an echoer or a receiver; it has no subscriber's part to answer a publisher")
+    }
     fn join(&self, _at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         if self.node_to_node {
             return Err(not_held());

@@ -56,11 +56,11 @@ use crate::sys::mapping::Mapping;
 
 pub struct ShmRing;
 
-const LINE: usize = 64;
+pub(super) const LINE: usize = 64;
 const HEADER: usize = 4 * LINE;
 
 /// Slots per ring: many small ones, few large ones (4 MiB per ring at most).
-fn slots(size: usize) -> usize {
+pub(super) fn slots(size: usize) -> usize {
     // A power of two, so a slot's place is a mask, not a division, on the
     // path every message takes.
     let fit = ((4 << 20) / stride(size)).clamp(2, 64);
@@ -70,11 +70,11 @@ fn slots(size: usize) -> usize {
 /// Bytes before each slot's payload: its sequence word (the number of the
 /// message in it, plus one: 0 is a slot never written), then the length
 /// that was sent.
-const SEQ_BYTES: usize = 8;
-const LENGTH_BYTES: usize = 8;
-const SLOT_HEADER: usize = SEQ_BYTES + LENGTH_BYTES;
+pub(super) const SEQ_BYTES: usize = 8;
+pub(super) const LENGTH_BYTES: usize = 8;
+pub(super) const SLOT_HEADER: usize = SEQ_BYTES + LENGTH_BYTES;
 
-fn stride(size: usize) -> usize {
+pub(super) fn stride(size: usize) -> usize {
     (SLOT_HEADER + size).div_ceil(LINE) * LINE
 }
 
@@ -151,7 +151,7 @@ impl Ring {
 /// Waits until `ready()` holds, as `waiter` says: spins, sleeps on `seq`
 /// with `asleep` raised (see the module comment for why no wake-up is
 /// lost), or spins and then sleeps.
-fn wait_until(
+pub(super) fn wait_until(
     ready: impl Fn() -> bool,
     seq: &AtomicU32,
     asleep: &AtomicU32,
@@ -187,7 +187,7 @@ fn sleep_until(ready: &impl Fn() -> bool, seq: &AtomicU32, asleep: &AtomicU32) -
 /// published its index with a SeqCst swap: that locked instruction orders
 /// the store before this load (the waker's half of the handshake), for
 /// less than a store and a separate fence.
-fn wake_if_asleep(seq: &AtomicU32, asleep: &AtomicU32) {
+pub(super) fn wake_if_asleep(seq: &AtomicU32, asleep: &AtomicU32) {
     if asleep.load(Ordering::SeqCst) == 1 {
         seq.fetch_add(1, Ordering::SeqCst);
         futex::wake(seq, 1);
@@ -435,7 +435,7 @@ impl Transport for ShmRing {
             .token
             .parse()
             .map_err(|_| io::Error::other("shm-ring fan-in expects the sender count"))?;
-        let sender = inherited.sender;
+        let sender = inherited.member;
         let memory = super::only_fd(inherited, "shm-ring")?;
         let map = Mapping::map_fd(&memory, fan_in_len(at.size, senders))?;
         Ok(Box::new(RingSender {
