@@ -1162,7 +1162,7 @@ for n in range(40):
 
 /// The fan-in sender `n` of the run `pid`, once it runs.
 fn sender(pid: u32, n: u32) -> Option<u32> {
-    let marker = format!("\"sender\":{n}");
+    let marker = format!("\"member\":{n}");
     children(pid).into_iter().map(|c| c.0).find(|c| {
         String::from_utf8_lossy(&std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default())
             .contains(&marker)

@@ -6,12 +6,13 @@
 mod common;
 use common::*;
 
-const SAMPLES: [&str; 5] = [
+const SAMPLES: [&str; 6] = [
     "sample-run",
     "sample-rate",
     "sample-fan-in",
     "baseline",
     "sample-axes",
+    "sample-fan-out",
 ];
 
 fn sample(name: &str) -> String {

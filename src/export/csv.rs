@@ -8,7 +8,7 @@ use crate::results::{Floors, ResultFile, Row};
 
 /// The raw figures behind the human columns; the case's own axes come
 /// first, from `results::case`.
-const RAW: [&str; 35] = [
+const RAW: [&str; 41] = [
     "status_raw",
     "rtt_min_ns",
     "rtt_p50_ns",
@@ -44,6 +44,12 @@ const RAW: [&str; 35] = [
     "spin_budget_ns",
     "cpu_parent_busy",
     "cpu_child_busy",
+    "completion_p50_ns",
+    "completion_p99_ns",
+    "completion_max_ns",
+    "deliveries_per_s",
+    "sends_per_message",
+    "subscriber_msgs_per_s",
 ];
 
 /// An absent figure is an empty field, never a zero.
@@ -92,6 +98,17 @@ fn raw(r: &Row, floors: Option<&Floors>) -> Vec<String> {
         opt(r.spin_budget_ns),
         opt(r.cpu_busy.as_ref().map(|c| c.parent)),
         opt(r.cpu_busy.as_ref().map(|c| c.child)),
+        opt(r.completion_ns.as_ref().map(|t| t.p50)),
+        opt(r.completion_ns.as_ref().map(|t| t.p99)),
+        opt(r.completion_ns.as_ref().map(|t| t.max)),
+        opt(r.deliveries_per_s),
+        opt(r.sends_per_message),
+        join(
+            r.subscriber_msgs_per_s
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+        ),
     ]
 }
 

@@ -319,8 +319,9 @@ fn publish(p: &mut dyn Publisher, case: &CaseSpec, progress: &AtomicU64) -> io::
 }
 
 /// The timed rounds: each message published, then every answer awaited.
-/// The clock starts once the message is built and stops at the last
-/// answer; the answers are checked after that.
+/// The clock is the one the message is stamped with, so the time to all
+/// and each delivery start at the same instant; the answers are checked
+/// once it has stopped.
 fn rounds(
     p: &mut dyn Publisher,
     case: &CaseSpec,
@@ -330,15 +331,16 @@ fn rounds(
 ) -> io::Result<(Latencies, u64, Duration)> {
     let mut completions = Latencies::new();
     let start = Instant::now();
+    let start_ns = monotonic_ns();
     let mut done = 0u64;
     while !case.length.over(done, start) {
         stop_if_asked()?;
-        out.stamp_sent(DATA, *seq, monotonic_ns());
-        let t0 = Instant::now();
+        let sent = monotonic_ns();
+        out.stamp_sent(DATA, *seq, sent);
         p.publish(&out.buf)?;
         answers.receive(p)?;
-        let took = t0.elapsed().as_nanos() as u64;
-        completions.record(took, || t0.duration_since(start).as_nanos() as u64);
+        let took = monotonic_ns().saturating_sub(sent);
+        completions.record(took, || sent.saturating_sub(start_ns));
         answers.check(*seq);
         *seq += 1;
         done += 1;

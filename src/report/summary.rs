@@ -268,15 +268,16 @@ fn broadcast(size: u64, at: &[&Row]) -> Option<String> {
     let counts = at.iter().filter_map(|r| r.subscribers);
     let (fewest, most) = (counts.clone().min()?, counts.max()?);
     let p50 = |r: &Row| r.completion_ns.as_ref().map(|t| t.p50 as f64);
+    // The report has put each way of waiting in the name already.
     let at_count = |label: &str, n: u32| {
         at.iter()
-            .find(|r| r.transport_label() == label && r.subscribers == Some(n))
+            .find(|r| r.mechanism == label && r.subscribers == Some(n))
             .copied()
     };
     let mut seen: Vec<String> = Vec::new();
     let mut words: Vec<(f64, String)> = Vec::new();
     for r in at.iter().filter(|r| r.subscribers == Some(most)) {
-        let label = r.transport_label().into_owned();
+        let label = r.mechanism.clone();
         if seen.contains(&label) {
             continue;
         }
@@ -284,16 +285,14 @@ fn broadcast(size: u64, at: &[&Row]) -> Option<String> {
         let Some(t) = p50(r) else { continue };
         let sends = match r.sends_per_message {
             Some(1) | None => "one write".to_string(),
-            Some(n) => format!("×{n}"),
+            Some(n) => format!("{n} sends"),
         };
         let against = at_count(&label, fewest)
             .and_then(p50)
             .filter(|_| most != fewest)
-            .map_or(String::new(), |a| format!(", {:.1}× {fewest}", t / a));
-        words.push((
-            t,
-            format!("{} ({sends}) {}{against}", escape(&label), ns(t)),
-        ));
+            .map_or(String::new(), |a| format!(" ({:.1}× to {fewest})", t / a));
+        let said = format!("{}, {sends}: {}{against}", escape(&label), ns(t));
+        words.push((t, said));
     }
     words.sort_by(|a, b| a.0.total_cmp(&b.0));
     let words: Vec<String> = words.into_iter().map(|w| w.1).collect();
@@ -301,7 +300,7 @@ fn broadcast(size: u64, at: &[&Row]) -> Option<String> {
         format!(
             "Fan-out, {}, to {most} subscribers, time until every one has answered (p50): {}",
             bytes(size),
-            words.join(", ")
+            words.join("; ")
         )
     })
 }

@@ -1,0 +1,308 @@
+//! Fan-out: one publisher, several subscriber processes. Every message
+//! reaches every subscriber, natively (shm-broadcast) or by one send per
+//! subscriber; every delivery is checked; a subscriber that dies or is
+//! interrupted leaves nothing behind.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use serde_json::Value;
+
+const MECHANISMS: &str = "shm-broadcast,pipe,uds-stream,uds-dgram,posix-mq";
+
+/// The pid of the subscriber told it is number `n`.
+fn subscriber(pid: u32, n: u32) -> Option<u32> {
+    let marker = format!("\"member\":{n}");
+    children(pid).into_iter().map(|c| c.0).find(|c| {
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default())
+            .contains(&marker)
+    })
+}
+
+fn fan_out_rows(r: &Value) -> Vec<&Value> {
+    rows(r)
+        .iter()
+        .filter(|r| r["pattern"] == "fan-out")
+        .collect()
+}
+
+/// The facts a fan-out row must hold whatever the machine: each delivery
+/// comes before the last answer, the rate to all times the subscribers is
+/// the deliveries' rate, one rate per subscriber, and the sends and copies
+/// the way of fanning out implies.
+fn assert_consistent(row: &Value) {
+    let n = row["subscribers"].as_u64().unwrap();
+    let completion = row["completion_ns"]["p50"].as_u64().unwrap();
+    let delivery = row["one_way_ns"]["p50"].as_u64().unwrap();
+    assert!(delivery > 0 && delivery <= completion, "{row}");
+    let (all, deliveries) = (
+        row["msgs_per_s"].as_f64().unwrap(),
+        row["deliveries_per_s"].as_f64().unwrap(),
+    );
+    assert!(
+        (deliveries - all * n as f64).abs() <= 1e-6 * deliveries,
+        "{row}"
+    );
+    assert_eq!(
+        row["subscriber_msgs_per_s"].as_array().unwrap().len() as u64,
+        n,
+        "{row}"
+    );
+    let native = row["mechanism"] == "shm-broadcast";
+    let sends = row["sends_per_message"].as_u64().unwrap();
+    assert_eq!(sends, if native { 1 } else { n }, "{row}");
+    let copies = row["copies"].as_u64().unwrap();
+    assert_eq!(copies, if native { 1 + n } else { 2 * n }, "{row}");
+    let said = row["note"]
+        .as_str()
+        .unwrap_or("")
+        .contains("sends per message");
+    assert_eq!(said, sends > 1, "{row}");
+}
+
+#[test]
+fn every_subscriber_gets_every_message_natively_or_by_one_send_each() {
+    let watch = IpcWatch::start();
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let r = sb.run_ok(&[
+        "run",
+        "-m",
+        MECHANISMS,
+        "--patterns",
+        "fan-out",
+        "--subscribers",
+        "1,2,4",
+        "--waits",
+        "block,spin",
+        "-s",
+        "64,4KiB",
+        "--pin",
+        "cross",
+        "-n",
+        "300",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rows = fan_out_rows(&r);
+    assert_eq!(
+        rows.len(),
+        5 * 3 * 2 * 2,
+        "mechanisms × subscribers × waits × sizes"
+    );
+    for row in &rows {
+        assert_eq!(row["status"], "ok", "{row}");
+        assert_eq!(errors(row), (0, 0, 0, 0), "{row}");
+        assert_consistent(row);
+        // 300 rounds and 300 streamed messages, each to every subscriber.
+        assert_eq!(row["messages"], 600, "{row}");
+    }
+    assert!(sb.processes().is_empty());
+    sb.assert_nothing_left();
+    watch.assert_nothing_new();
+}
+
+#[test]
+fn the_subscribers_are_an_axis_of_the_case_in_every_name() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    sb.run_ok(&[
+        "run",
+        "-m",
+        "shm-broadcast,pipe",
+        "--patterns",
+        "fan-out",
+        "--subscribers",
+        "1,2",
+        "-s",
+        "64",
+        "--pin",
+        "same",
+        "-n",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let o = sb.run(&["export", out.to_str().unwrap(), "--format", "bmf"]);
+    let bmf: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let names: Vec<&String> = bmf.as_object().unwrap().keys().collect();
+    assert_eq!(names.len(), 4, "{names:?}");
+    assert!(
+        names.iter().any(|n| n.ends_with("/2subscribers")),
+        "{names:?}"
+    );
+    let o = sb.run(&["export", out.to_str().unwrap(), "--format", "csv"]);
+    let csv = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        csv.lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .any(|c| c == "subscribers"),
+        "{csv}"
+    );
+}
+
+/// A subscriber killed while the publisher streams to it fails that row,
+/// naming the subscriber, and the run goes on to the next case with
+/// nothing left behind: no process, no segment, no queue.
+#[test]
+fn a_subscriber_killed_mid_case_fails_its_row_alone() {
+    for mechanism in ["shm-broadcast", "posix-mq"] {
+        let watch = IpcWatch::start();
+        let sb = Sandbox::new();
+        let out = sb.out();
+        let run = sb.spawn(&[
+            "run",
+            "-m",
+            mechanism,
+            "--patterns",
+            "fan-out",
+            "--subscribers",
+            "4,1",
+            "-s",
+            "64",
+            "--pin",
+            "same",
+            "--duration",
+            "3s",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        let mut victim = None;
+        wait_until("subscriber 2", Duration::from_secs(20), || {
+            victim = subscriber(run.id(), 2);
+            victim.is_some()
+        });
+        std::thread::sleep(some_moment(
+            Duration::from_millis(300),
+            Duration::from_millis(1500),
+        ));
+        kill(Pid::from_raw(victim.unwrap() as i32), Signal::SIGKILL).unwrap();
+        let o = run.wait_with_output().unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let r = sb.result();
+        let rows = fan_out_rows(&r);
+        assert_eq!(rows[0]["status"], "failed", "{}", rows[0]);
+        let failure = &rows[0]["failure"];
+        assert_eq!(failure["kind"], "member", "{failure}");
+        assert_eq!(failure["role"], "subscriber", "{failure}");
+        assert_eq!(failure["index"], 2, "the one killed: {failure}");
+        assert_eq!(failure["failure"]["kind"], "peer-killed", "{failure}");
+        assert_eq!(rows[1]["status"], "ok", "the next case runs: {}", rows[1]);
+        assert!(sb.processes().is_empty());
+        sb.assert_nothing_left();
+        watch.assert_nothing_new();
+    }
+}
+
+#[test]
+fn ctrl_c_in_a_fan_out_stops_within_a_second_and_leaves_nothing() {
+    let watch = IpcWatch::start();
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let run = sb.spawn(&[
+        "run",
+        "-m",
+        "shm-broadcast",
+        "--patterns",
+        "fan-out",
+        "--subscribers",
+        "8",
+        "--waits",
+        "spin",
+        "-s",
+        "64",
+        "--pin",
+        "cross",
+        "--duration",
+        "20s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    wait_until("eight subscribers", Duration::from_secs(20), || {
+        children(run.id()).len() >= 8
+    });
+    std::thread::sleep(some_moment(
+        Duration::from_millis(200),
+        Duration::from_millis(1500),
+    ));
+    let sent = Instant::now();
+    kill(Pid::from_raw(run.id() as i32), Signal::SIGINT).unwrap();
+    let o = run.wait_with_output().unwrap();
+    let took = sent.elapsed();
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(sb.processes().is_empty());
+    sb.assert_nothing_left();
+    watch.assert_nothing_new();
+}
+
+#[test]
+fn bad_subscriber_counts_and_idle_flags_are_refused_in_one_line() {
+    let sb = Sandbox::new();
+    let cases: [(&[&str], &str); 4] = [
+        (&["--patterns", "fan-out", "--subscribers", "0"], "'0'"),
+        (
+            &["--patterns", "fan-out", "--subscribers", "1025"],
+            "1 to 1024",
+        ),
+        (&["--patterns", "fan-out", "--subscribers", "-3"], "'-3'"),
+        (&["--subscribers", "4"], "add --patterns fan-out"),
+    ];
+    for (args, says) in cases {
+        let mut all = vec!["run", "-m", "pipe"];
+        all.extend_from_slice(args);
+        let o = sb.run(&all);
+        let said = stderr_lines(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {said:?}");
+        assert_eq!(said.len(), 1, "{args:?}: {said:?}");
+        assert!(said[0].contains(says), "{args:?}: {said:?}");
+    }
+}
+
+/// A transport that cannot fan out says why in its row, and the run goes on.
+#[test]
+fn a_transport_that_cannot_fan_out_says_why() {
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let r = sb.run_ok(&[
+        "run",
+        "-m",
+        "semaphore,shm-loan,shm-ring",
+        "--patterns",
+        "fan-out",
+        "--subscribers",
+        "2",
+        "--pin",
+        "same",
+        "-n",
+        "50",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let rows = fan_out_rows(&r);
+    let by = |m: &str| rows.iter().find(|r| r["mechanism"] == m).unwrap();
+    assert_eq!(by("semaphore")["status"], "unsupported");
+    assert!(by("semaphore")["reason"]
+        .as_str()
+        .unwrap()
+        .contains("signal"));
+    assert_eq!(by("shm-loan")["status"], "unsupported");
+    assert!(by("shm-loan")["reason"].as_str().unwrap().contains("lent"));
+    assert_eq!(by("shm-ring")["status"], "ok", "{}", by("shm-ring"));
+}
