@@ -42,6 +42,7 @@ offered!(Pattern {
     Rate: "Open loop: messages sent at fixed times for each offered rate (--rates), echoed, timed from when each was due",
     FanIn: "Several sender processes into one receiver (--senders): aggregate throughput and one-way latency",
     FanOut: "One publisher, several subscriber processes (--subscribers): every message to every one; time to all, delivery, throughput",
+    Groups: "hackbench's groups, as perf bench sched messaging (--groups, --group-size, --loops): senders each write to every receiver of their group",
 });
 offered!(Wait {
     Block: "The mechanism's blocking call: the thread sleeps until woken",
@@ -218,6 +219,18 @@ pub struct RunArgs {
     /// Subscriber processes of the `fan-out` pattern, 1 to 1024 and within RLIMIT_NPROC [default: 1,2,4,8]
     #[arg(long, value_delimiter = ',', value_parser = options::parse_subscribers, allow_hyphen_values = true)]
     pub subscribers: Vec<u32>,
+
+    /// Groups of the `groups` pattern, 1 to 64 [default: 1,2,4]
+    #[arg(long, value_delimiter = ',', value_parser = options::parse_groups, allow_hyphen_values = true)]
+    pub groups: Vec<u32>,
+
+    /// Senders per group of the `groups` pattern, and as many receivers, 1 to 64 [default: 20, as perf's]
+    #[arg(long, value_parser = options::parse_group_size, allow_hyphen_values = true)]
+    pub group_size: Option<u32>,
+
+    /// Messages each sender of the `groups` pattern writes to each receiver of its group [default: 100, as perf's]
+    #[arg(long, value_parser = options::parse_loops, allow_hyphen_values = true)]
+    pub loops: Option<u64>,
 
     /// How receivers wait for a message (latency, throughput, rate and fan-out): block, spin, hybrid (spin, then block), epoll, io-uring
     #[arg(long, value_delimiter = ',', value_enum)]

@@ -37,19 +37,25 @@ pub fn render() -> String {
     s
 }
 
-/// Which transports run the open loop and fan-in, and why not.
+/// Which transports run the open loop, fan-in and fan-out, and why not.
 fn loaded_workloads() -> String {
-    let mut s = String::from("The loaded workloads (run --patterns rate,fan-in):\n");
+    let mut s = String::from("The loaded workloads (run --patterns rate,fan-in,fan-out):\n");
     let can = |t: &dyn transport::Transport, p: Pattern| match harness::refusal(t, p) {
         None => "yes".to_string(),
         Some(why) => format!("no: {why}"),
     };
+    let fans_out = |t: &dyn transport::Transport| match harness::refusal(t, Pattern::FanOut) {
+        None if t.broadcast_refused().is_none() => "yes, a native broadcast".to_string(),
+        None => "yes, a send per subscriber".to_string(),
+        Some(why) => format!("no: {why}"),
+    };
     for &t in transport::all() {
         s += &format!(
-            "  {:<18} rate {}; fan-in {}\n",
+            "  {:<18} rate {}; fan-in {}; fan-out {}\n",
             t.name(),
             can(t, Pattern::Rate),
-            can(t, Pattern::FanIn)
+            can(t, Pattern::FanIn),
+            fans_out(t)
         );
     }
     s + "\n"

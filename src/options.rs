@@ -157,6 +157,22 @@ pub fn parse_subscribers(s: &str) -> Result<u32, String> {
     }
 }
 
+/// `--groups`: groups of hackbench's shape, 1 to 64 (each of
+/// `--group-size` senders and as many receivers).
+pub fn parse_groups(s: &str) -> Result<u32, String> {
+    whole_number(s, 1..=64, "a number of groups").map(|n| n as u32)
+}
+
+/// `--group-size`: senders per group (and receivers), 1 to 64.
+pub fn parse_group_size(s: &str) -> Result<u32, String> {
+    whole_number(s, 1..=64, "a number of senders per group").map(|n| n as u32)
+}
+
+/// `--loops`: messages each sender writes to each receiver, 1 to 10M.
+pub fn parse_loops(s: &str) -> Result<u64, String> {
+    whole_number(s, 1..=10_000_000, "a number of loops")
+}
+
 /// `all`, or transport names separated by commas.
 pub fn parse_mechanisms(list: &str) -> Result<Vec<&'static str>, String> {
     if list.trim() == "all" {

@@ -31,6 +31,12 @@ const QUICK_OPEN_LOOP_MESSAGES: u64 = 20;
 const DEFAULT_SENDERS: [u32; 4] = [1, 2, 4, 8];
 /// One subscriber (the baseline) to four times these machines' CPUs.
 const DEFAULT_SUBSCRIBERS: [u32; 4] = [1, 2, 4, 8];
+/// hackbench's defaults, as perf bench sched messaging has them: 20
+/// senders and 20 receivers per group, 100 loops, 100-byte messages.
+const DEFAULT_GROUPS: [u32; 3] = [1, 2, 4];
+const DEFAULT_GROUP_SIZE: u32 = 20;
+const DEFAULT_LOOPS: u64 = 100;
+const GROUPS_SIZE: usize = 100;
 
 /// A case's load, where its pattern has one: an offered rate, a number of
 /// senders or of subscribers.
@@ -39,6 +45,7 @@ struct LoadOf {
     rate: Option<f64>,
     senders: Option<u32>,
     subscribers: Option<u32>,
+    groups: Option<(u32, u32, u64)>,
 }
 
 /// A run's validated plan.
@@ -55,6 +62,13 @@ pub struct Plan {
     pub senders: Vec<u32>,
     /// Subscriber counts of the `fan-out` pattern.
     pub subscribers: Vec<u32>,
+    /// The `groups` pattern's group counts, senders per group and loops.
+    pub groups: Vec<u32>,
+    pub group_size: u32,
+    pub loops: u64,
+    /// The `groups` pattern's message sizes: 100 B, as perf's, unless
+    /// `--sizes` says.
+    pub group_sizes: Vec<usize>,
     /// How receivers wait, in the patterns that have that axis.
     pub waits: Vec<Wait>,
     /// What separates the peers, in the patterns that have that axis.
@@ -86,6 +100,9 @@ impl Plan {
         options::check_output_dir(&options::report_dir(&out))?;
         let patterns = dedup(&args.patterns);
         let uses = |p: Pattern| patterns.contains(&p);
+        if uses(Pattern::Groups) {
+            check_members(args)?;
+        }
         Ok(Plan {
             mechanisms,
             sizes: dedup(&sizes),
@@ -111,6 +128,17 @@ impl Plan {
                 (false, _) => Vec::new(),
                 (true, []) => DEFAULT_SUBSCRIBERS.to_vec(),
                 (true, given) => dedup(given),
+            },
+            groups: match (uses(Pattern::Groups), &args.groups[..]) {
+                (false, _) => Vec::new(),
+                (true, []) => DEFAULT_GROUPS.to_vec(),
+                (true, given) => dedup(given),
+            },
+            group_size: args.group_size.unwrap_or(DEFAULT_GROUP_SIZE),
+            loops: args.loops.unwrap_or(DEFAULT_LOOPS),
+            group_sizes: match &args.sizes[..] {
+                [] => vec![GROUPS_SIZE],
+                given => dedup(given),
             },
             open_loop_messages: match args.quick {
                 true => QUICK_OPEN_LOOP_MESSAGES,
@@ -147,6 +175,9 @@ impl Plan {
             rates: self.rates.clone(),
             senders: self.senders.clone(),
             subscribers: self.subscribers.clone(),
+            groups: self.groups.clone(),
+            group_size: (!self.groups.is_empty()).then_some(self.group_size),
+            loops: (!self.groups.is_empty()).then_some(self.loops),
             waits: self.waits.clone(),
             isolations: self.isolations.clone(),
             memory_node: self.settings.memory_node,
@@ -157,13 +188,13 @@ impl Plan {
     fn cases(&self) -> Vec<Case<'_>> {
         let mut v = Vec::new();
         for t in self.mechanisms.iter().filter_map(|m| transport::by_name(m)) {
-            // A signal-only transport has one case per pattern and placement.
-            let sizes = if t.carries_payload() {
-                &self.sizes[..]
-            } else {
-                &[0]
-            };
             for &p in &self.patterns {
+                // A signal-only transport has one case per pattern and placement.
+                let sizes = match (t.carries_payload(), p) {
+                    (false, _) => &[0][..],
+                    (true, Pattern::Groups) => &self.group_sizes[..],
+                    (true, _) => &self.sizes[..],
+                };
                 for &s in sizes {
                     for (load, wait, isolation) in self.variants(p) {
                         for (pl, pair) in self.placed() {
@@ -173,6 +204,7 @@ impl Plan {
                             case.spec.rate_per_s = load.rate;
                             case.spec.senders = load.senders;
                             case.spec.subscribers = load.subscribers;
+                            case.spec.groups = load.groups;
                             case.spec.wait = wait;
                             case.separation = crate::isolation::Separation::Deployment(isolation);
                             v.push(case);
@@ -254,6 +286,14 @@ impl Plan {
                 subscribers: Some(n),
                 ..LoadOf::default()
             }),
+            Load::Groups => self
+                .groups
+                .iter()
+                .map(|&g| LoadOf {
+                    groups: Some((g, self.group_size, self.loops)),
+                    ..LoadOf::default()
+                })
+                .collect(),
             Load::None => vec![LoadOf::default()],
         }
     }
@@ -344,6 +384,33 @@ fn combine(trials: Vec<Vec<Row>>) -> Vec<Row> {
         .collect()
 }
 
+/// The most processes one groups case starts, however many CPUs: beyond
+/// it a typo would fork-bomb the machine.
+const MAX_MEMBERS: u64 = 1024;
+
+/// Refuses a groups shape whose largest case would start more processes
+/// than ipcbench allows, or than RLIMIT_NPROC leaves this user.
+fn check_members(args: &RunArgs) -> Result<(), Error> {
+    let groups = args
+        .groups
+        .iter()
+        .copied()
+        .max()
+        .unwrap_or(DEFAULT_GROUPS[2]);
+    let size = args.group_size.unwrap_or(DEFAULT_GROUP_SIZE);
+    let members = 2 * u64::from(groups) * u64::from(size);
+    let left = crate::sys::limits::processes_left();
+    match (members > MAX_MEMBERS, left) {
+        (true, _) => Err(Error::Usage(format!(
+            "--groups {groups} --group-size {size} starts 2 × {groups} × {size} = {members} processes in one case; expected at most {MAX_MEMBERS}"
+        ))),
+        (false, Some(left)) if members >= left => Err(Error::Usage(format!(
+            "--groups {groups} --group-size {size} starts {members} processes, and RLIMIT_NPROC (ulimit -u) lets this user start {left} more; expected fewer"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// A flag that would change nothing in this run is refused, with what
 /// would make it count: silently ignoring it would let a user believe it
 /// was applied.
@@ -356,6 +423,9 @@ fn refuse_idle_flags(args: &RunArgs, mechanisms: &[&'static str]) -> Result<(), 
     let idle = [
         (!args.senders.is_empty() && !chose(Pattern::FanIn), "--senders counts the senders of the fan-in pattern; add --patterns fan-in"),
         (!args.subscribers.is_empty() && !chose(Pattern::FanOut), "--subscribers counts the subscribers of the fan-out pattern; add --patterns fan-out"),
+        (!args.groups.is_empty() && !chose(Pattern::Groups), "--groups counts the groups of the groups pattern; add --patterns groups"),
+        (args.group_size.is_some() && !chose(Pattern::Groups), "--group-size sets the groups pattern's senders per group; add --patterns groups"),
+        (args.loops.is_some() && !chose(Pattern::Groups), "--loops sets the groups pattern's messages per sender and receiver; add --patterns groups"),
         (!args.rates.is_empty() && !chose(Pattern::Rate), "--rates sets the offered rates of the rate pattern; add --patterns rate"),
         (!args.sizes.is_empty() && !carries_payload, "--sizes has no effect: every chosen transport carries no payload (a semaphore moves a signal); add one that does, such as pipe"),
         (args.verify == Some(Verify::Seq) && !carries_payload, "--verify seq has no effect: every chosen transport carries no payload, so there is no checksum to skip"),

@@ -306,3 +306,81 @@ fn a_transport_that_cannot_fan_out_says_why() {
     assert!(by("shm-loan")["reason"].as_str().unwrap().contains("lent"));
     assert_eq!(by("shm-ring")["status"], "ok", "{}", by("shm-ring"));
 }
+
+/// The probe's column decides by experiment: two readers wait, one message
+/// is sent. A broadcast reaches both; a pipe and a queue give it to one.
+#[test]
+fn the_probe_finds_one_send_reaching_many_only_in_a_broadcast() {
+    let sb = Sandbox::new();
+    let out = sb.dir.path().join("probe.json");
+    let o = sb.run(&[
+        "probe",
+        "-m",
+        "shm-broadcast,pipe,posix-mq",
+        "--json",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    for (mechanism, want, sign) in [
+        ("shm-broadcast", "Y", "both of two waiting readers got it"),
+        ("pipe", "N", "read()"),
+        ("posix-mq", "N", "mq_receive()"),
+    ] {
+        let cell = probe_cell(&file, mechanism, "one_send_reaches_many");
+        assert_eq!(cell["measured"], want, "{mechanism}: {cell}");
+        assert_eq!(cell["method"], "experiment", "{mechanism}: {cell}");
+        assert!(
+            cell["evidence"].as_str().unwrap().contains(sign),
+            "{mechanism}: {cell}"
+        );
+    }
+    sb.assert_nothing_left();
+}
+
+/// More subscribers than the user may still start (RLIMIT_NPROC) is
+/// refused before anything runs. The kernel does not hold root to it, so
+/// the binary runs as nobody with a limit of 16.
+#[test]
+fn more_subscribers_than_rlimit_nproc_allows_are_refused() {
+    if !nix::unistd::geteuid().is_root() {
+        assert!(std::env::var_os("CI").is_none(), "CI runs as root");
+        eprintln!("skipped: needs root to run the binary as another user");
+        return;
+    }
+    let sb = Sandbox::new();
+    let mut cmd = sb.command(&[
+        "run",
+        "-m",
+        "pipe",
+        "--patterns",
+        "fan-out",
+        "--subscribers",
+        "64",
+    ]);
+    // SAFETY: setrlimit, setgroups, setgid and setuid are async-signal-safe
+    // and touch no state shared with the parent.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            use nix::sys::resource::{setrlimit, Resource};
+            setrlimit(Resource::RLIMIT_NPROC, 16, 16)?;
+            nix::unistd::setgroups(&[])?;
+            nix::unistd::setgid(nix::unistd::Gid::from_raw(65534))?;
+            nix::unistd::setuid(nix::unistd::Uid::from_raw(65534))?;
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    let said = stderr_lines(&o);
+    assert_eq!(o.status.code(), Some(2), "{said:?}");
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("RLIMIT_NPROC") && said[0].contains("'64'"),
+        "{said:?}"
+    );
+}

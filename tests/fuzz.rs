@@ -308,6 +308,9 @@ fn figures_at_the_edge_report_quickly_and_huge_error_counts_are_errors() {
 fn a_figure_that_is_not_its_trials_median_is_refused() {
     let mut doc = sample("baseline");
     let row = &mut doc["rows"][0];
+    // Without its histogram, a row's figure is checked against its trials
+    // (with one, against the histogram: the test below).
+    row.as_object_mut().unwrap().remove("histogram");
     let p50 = row["rtt_ns"]["p50"].as_u64().unwrap();
     for k in ["p50", "p90", "p99", "p999", "max"] {
         row["rtt_ns"][k] = Value::from(p50 * 2000);
@@ -315,5 +318,23 @@ fn a_figure_that_is_not_its_trials_median_is_refused() {
     every_reader_ends_with(
         serde_json::to_string(&doc).unwrap().as_bytes(),
         Some("median of its trials"),
+    );
+}
+
+#[test]
+fn a_figure_that_is_not_its_histogram_s_is_refused() {
+    let mut doc = sample("baseline");
+    let row = &mut doc["rows"][0];
+    assert!(
+        row.get("histogram").is_some(),
+        "the baseline's rows carry histograms"
+    );
+    let p50 = row["rtt_ns"]["p50"].as_u64().unwrap();
+    for k in ["p50", "p90", "p99", "p999", "max"] {
+        row["rtt_ns"][k] = Value::from(p50 * 2000);
+    }
+    every_reader_ends_with(
+        serde_json::to_string(&doc).unwrap().as_bytes(),
+        Some("the figures are read from the histogram"),
     );
 }

@@ -6,13 +6,14 @@
 mod common;
 use common::*;
 
-const SAMPLES: [&str; 6] = [
+const SAMPLES: [&str; 7] = [
     "sample-run",
     "sample-rate",
     "sample-fan-in",
     "baseline",
     "sample-axes",
     "sample-fan-out",
+    "sample-groups",
 ];
 
 fn sample(name: &str) -> String {

@@ -39,7 +39,11 @@ pub fn figures(row: &Row, floors: Option<&Floors>) -> Vec<String> {
         (Some(r), _, _) => marked(r, ""),
         (None, Some(r), _) => marked(r, " to all"),
         (None, None, Some(r)) => marked(r, " 1-way"),
-        (None, None, None) => (dash(), dash(), dash()),
+        (None, None, None) => match row.total_ns {
+            // A groups row's one time: perf's total, in the first column.
+            Some(t) => (format!("{} total", ns(t as f64)), dash(), dash()),
+            None => (dash(), dash(), dash()),
+        },
     };
     let msgs = row.msgs_per_s.map_or_else(dash, rate);
     let mib = row.mib_per_s.map_or_else(dash, |b| format!("{b:.1}"));

@@ -39,6 +39,10 @@ pub struct CaseSpec {
     /// `fan-out`: how many processes every message reaches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subscribers: Option<u32>,
+    /// `groups`: how many groups, their senders (and receivers) each, and
+    /// each sender's loops.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<(u32, u32, u64)>,
     /// `--memory-node`: the node the peer binds the shared mappings it
     /// makes to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -95,6 +99,7 @@ impl CaseSpec {
             rate_per_s: None,
             senders: None,
             subscribers: None,
+            groups: None,
             memory_node: settings.memory_node,
             fault: None
                 .or(at(Fault::PeerGarbage).map(PeerFault::GarbageAt))

@@ -144,9 +144,10 @@ impl Placed {
 /// take turns, and the figures measure the scheduler as much as the
 /// transport.
 pub fn crowding(case: &Case, cpus: Option<(usize, usize)>) -> Option<String> {
-    let (n, role) = match (case.spec.senders, case.spec.subscribers) {
-        (Some(n), _) => (n as usize, "senders"),
-        (_, Some(n)) => (n as usize, "subscribers"),
+    let (n, role) = match (case.spec.senders, case.spec.subscribers, case.spec.groups) {
+        (Some(n), _, _) => (n as usize, "senders"),
+        (_, Some(n), _) => (n as usize, "subscribers"),
+        (_, _, Some((g, s, _))) => (2 * g as usize * s as usize, "members"),
         _ => return None,
     };
     let placed = Placed::new(case.placement, cpus, &case.settings.cpus).0;

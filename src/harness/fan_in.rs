@@ -231,6 +231,11 @@ fn receive_all(
             END => {
                 ended[sender] = true;
                 cpu_end = Some(cpu_time());
+                // The wall time ends where the CPU time does: with every
+                // message but one torn, first and last would be one.
+                if first.is_some() {
+                    last = now;
+                }
             }
             _ => {
                 let intact = verifiers[sender].check(msg, size).is_some();
@@ -281,6 +286,9 @@ impl Gathered {
         let all = PeerReport {
             cpu_ns: reports.iter().map(|r| r.cpu_ns).sum(),
             sent: reports.iter().map(|r| r.sent).sum(),
+            // The senders' CPU over the longest sender's window: up to one
+            // CPU per sender.
+            elapsed_ns: reports.iter().filter_map(|r| r.elapsed_ns).max(),
             ..PeerReport::default()
         };
         let measured = !self.latencies.is_empty();
@@ -296,6 +304,7 @@ impl Gathered {
             errors,
             schedule: None,
             fan_out: None,
+            beside: None,
         };
         (timed, all)
     }
@@ -345,6 +354,7 @@ pub fn send(ch: &mut dyn Channel, case: &CaseSpec, sender: u32) -> io::Result<Pe
         cpu_ns: crate::sys::process_cpu_time()
             .saturating_sub(cpu0)
             .as_nanos() as u64,
+        elapsed_ns: Some(start.elapsed().as_nanos() as u64),
         ..PeerReport::default()
     })
 }

@@ -459,6 +459,7 @@ impl Published {
             errors,
             schedule: None,
             fan_out: Some(fanned),
+            beside: None,
         };
         (timed, all)
     }

@@ -7,6 +7,7 @@ pub mod case;
 mod crowd;
 pub mod fan_in;
 pub mod fan_out;
+pub mod groups;
 pub mod janitor;
 mod latencies;
 pub mod message;
@@ -145,6 +146,9 @@ impl<'a> Case<'a> {
             offered_per_s: self.spec.rate_per_s,
             senders: self.spec.senders,
             subscribers: self.spec.subscribers,
+            groups: self.spec.groups.map(|g| g.0),
+            group_size: self.spec.groups.map(|g| g.1),
+            loops: self.spec.groups.map(|g| g.2),
             wait: self.spec.wait,
             copies: self
                 .transport
@@ -194,6 +198,7 @@ fn execute(case: &Case, cpus: Option<(usize, usize)>) -> Result<(Timed, PeerRepo
     match case.spec.pattern {
         Pattern::FanIn => return fan_in::execute(case, cpus),
         Pattern::FanOut => return fan_out::execute(case, cpus),
+        Pattern::Groups => return groups::execute(case, cpus),
         _ => {}
     }
     let spec = Case {

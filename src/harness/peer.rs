@@ -70,6 +70,12 @@ fn serve(args: &PeerArgs, out: &mut impl Write) -> Result<PeerReport, PeerFailur
         token: start.token.clone(),
         member: start.member.unwrap_or(0),
     };
+    if case.pattern == Pattern::Groups {
+        let member = (start.member.unwrap_or(0), start.token == "packets");
+        let ready = || writeln!(out, "ready").and_then(|_| out.flush());
+        return super::groups::member(case, member, inherited.fds, ready)
+            .map_err(failed(Stage::Run, "as a member of the groups: "));
+    }
     crate::sys::numa::place_new_mappings(case.memory_node);
     let broadcast = transport.broadcast_refused().is_none();
     let joined = match (start.member, case.pattern) {

@@ -109,6 +109,7 @@ pub fn refusal(transport: &dyn Transport, pattern: Pattern) -> Option<String> {
         (None, Pattern::Rate) if transport.nature().lends => Some(LENT_OPEN_LOOP.into()),
         (None, Pattern::FanOut) if transport.nature().lends => Some(LENT_FAN_OUT.into()),
         (None, Pattern::FanOut) => transport.fan_out_refused().map(str::to_string),
+        (None, Pattern::Groups) => transport.groups_refused().map(str::to_string),
         (None, _) => None,
     }
 }
@@ -250,6 +251,9 @@ fn fill(row: &mut Row, case: &Case, m: &Timed, peer: &PeerReport) {
     }
     if let Some(fanned) = &m.fan_out {
         fanned.fill(row, m, peer);
+    }
+    if case.spec.pattern == Pattern::Groups {
+        super::groups::fill(row, m, peer);
     }
 }
 

@@ -32,7 +32,7 @@ impl Runner {
     /// Why this runner cannot run `pattern`, if it cannot.
     pub fn refuses(self, pattern: Pattern) -> Option<String> {
         match (self, pattern) {
-            (Runner::SelfTimed { by }, Pattern::Rate | Pattern::FanIn) => Some(format!(
+            (Runner::SelfTimed { by }, Pattern::Rate | Pattern::FanIn | Pattern::FanOut | Pattern::Groups) => Some(format!(
                 "timed by {by} itself on both ends, and its driver runs ping-pong and streaming only"
             )),
             _ => None,

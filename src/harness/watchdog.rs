@@ -96,13 +96,15 @@ impl Watchdog {
     }
 
     /// Waits for an event the case needs (`Ready` or the report), giving up
-    /// when the run is interrupted.
+    /// when the run is interrupted or the case aborted: in a case of several
+    /// peers, another's watchdog may have seen its peer die while this one's
+    /// still waits.
     pub fn next(&self) -> Option<Event> {
         loop {
             match self.events.recv_timeout(Duration::from_millis(50)) {
                 Ok(e) => return Some(e),
                 Err(mpsc::RecvTimeoutError::Disconnected) => return None,
-                Err(mpsc::RecvTimeoutError::Timeout) if interrupt::interrupted() => return None,
+                Err(mpsc::RecvTimeoutError::Timeout) if interrupt::aborted() => return None,
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
         }

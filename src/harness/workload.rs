@@ -84,7 +84,8 @@ pub struct PeerReport {
     /// CPU time of the peer process during the timed part.
     pub cpu_ns: u64,
     /// Wall time of that part as the peer saw it (SYNC to END), so its
-    /// share of a CPU is over its own window; absent from a fan-in sender.
+    /// share of a CPU is over its own window (a fan-in sender's, from its
+    /// first timed message to END).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_ns: Option<u64>,
     /// What a peer program that drove both ends timed itself (Node on both
@@ -147,6 +148,7 @@ impl PeerTimed {
             errors: self.errors,
             schedule: None,
             fan_out: None,
+            beside: None,
         }
     }
 }
@@ -165,6 +167,8 @@ pub struct Timed {
     pub schedule: Option<Schedule>,
     /// `fan-out`: what the subscribers' reports add.
     pub fan_out: Option<super::fan_out::FannedOut>,
+    /// `groups`: perf's own figure on the same shape, or why there is none.
+    pub beside: Option<super::groups::Beside>,
 }
 
 /// Parent side. `progress` counts data messages done so far: the watchdog
@@ -263,6 +267,7 @@ impl Ends {
             errors: self.replies.finish(seq),
             schedule: Some(timed.schedule),
             fan_out: None,
+            beside: None,
         })
     }
 
@@ -326,6 +331,7 @@ impl Ends {
             errors,
             schedule: None,
             fan_out: None,
+            beside: None,
         })
     }
 }

@@ -464,6 +464,48 @@ pub fn finish(mut child: std::process::Child, limit: Duration) -> String {
         .to_string()
 }
 
+/// A private System V queue for an experiment, known to the janitor as
+/// long as it lives: IPC_PRIVATE leaves no name to find, and a probe
+/// killed with SIGKILL must not leave it behind.
+pub struct PrivateQueue {
+    /// Taken out only by `drop`.
+    queue: Option<MsgQueue>,
+    tag: String,
+    token: String,
+}
+
+impl PrivateQueue {
+    pub fn create() -> nix::Result<PrivateQueue> {
+        let queue = MsgQueue::create()?;
+        let (tag, token) = (unique("sysv"), queue.id().to_string());
+        // sysv-mq's own removal of an orphaned queue, by its id.
+        crate::harness::janitor::channel("sysv-mq", &tag, &token);
+        Ok(PrivateQueue {
+            queue: Some(queue),
+            tag,
+            token,
+        })
+    }
+}
+
+impl std::ops::Deref for PrivateQueue {
+    type Target = MsgQueue;
+    fn deref(&self) -> &MsgQueue {
+        self.queue
+            .as_ref()
+            .expect("the queue lives until the guard is dropped")
+    }
+}
+
+impl Drop for PrivateQueue {
+    fn drop(&mut self) {
+        // The queue goes first (its own drop removes it), then the janitor
+        // forgets the id, which may now be someone else's.
+        drop(self.queue.take());
+        crate::harness::janitor::channel_closed("sysv-mq", &self.tag, &self.token);
+    }
+}
+
 /// A name no other probe or run uses; the janitor removes `/name` should
 /// the probe die before it does.
 pub fn unique(kind: &str) -> String {

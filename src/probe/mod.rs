@@ -18,6 +18,7 @@ mod namespaces;
 mod node;
 mod pollable;
 mod priority;
+mod reaches_many;
 mod semantics;
 mod sessions;
 
@@ -276,6 +277,7 @@ fn probe_subject(s: &Subject, settings: &Settings) -> BTreeMap<String, Cell> {
         found.insert(Property::WritesMixAtBytes, interleave::probe(s, settings));
         found.insert(Property::Pollable, pollable::probe(s));
         found.insert(Property::FixedOnceSent, fixed_once_sent(s));
+        found.insert(Property::OneSendReachesMany, reaches_many::probe(s));
         found.extend(namespaces::probe(s, settings));
     }
     if !s.nature.lends {

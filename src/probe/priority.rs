@@ -23,7 +23,6 @@ use crate::results::probe::Measured;
 use crate::sys::mapping::Mapping;
 use crate::sys::posix_sem::NamedSemaphore;
 use crate::sys::process_state;
-use crate::sys::sysv::MsgQueue;
 use crate::transport::Object;
 
 pub fn probe(s: &Subject) -> Finding {
@@ -158,7 +157,7 @@ fn posix_mq() -> Finding {
 }
 
 fn sysv_mq() -> Finding {
-    let queue = match MsgQueue::create() {
+    let queue = match super::helper::PrivateQueue::create() {
         Ok(q) => q,
         Err(e) => return Finding::undecided(format!("msgget: {e}")),
     };

@@ -23,7 +23,6 @@ use crate::sys::fd_passing::{recv_fd, send_fd};
 use crate::sys::limits::{dev_shm_free, dev_shm_size, sysctl};
 use crate::sys::mapping::Mapping;
 use crate::sys::posix_sem::NamedSemaphore;
-use crate::sys::sysv::MsgQueue;
 use crate::transport::Object;
 
 pub fn probe(s: &Subject) -> Vec<(Property, Finding)> {
@@ -130,7 +129,7 @@ fn boundaries(object: Object) -> Finding {
             mq_receive(q, &mut buf, &mut 0)
         })),
         Object::SysvQueue => first((|| -> Result<usize, Stuck> {
-            let q = MsgQueue::create()?;
+            let q = super::helper::PrivateQueue::create()?;
             for n in [100, 200] {
                 let mut msg = 1i64.to_ne_bytes().to_vec();
                 msg.extend(std::iter::repeat_n(1u8, n));
@@ -211,7 +210,7 @@ fn max_message(object: Object) -> Finding {
             Finding::new(Measured::Number(n as u64), format!("binary search over mq_open's message size: {n} bytes accepted; {refused} (fs.mqueue.msgsize_max = {}; above it, EINVAL without CAP_SYS_RESOURCE)", sysctl("fs.mqueue.msgsize_max").map_or("?".into(), |v| v.to_string())))
         }
         Object::SysvQueue => {
-            let Ok(q) = MsgQueue::create() else {
+            let Ok(q) = super::helper::PrivateQueue::create() else {
                 return Finding::undecided("msgget failed");
             };
             let attempt = |n: usize| {
@@ -314,7 +313,7 @@ fn bidirectional(object: Object) -> Finding {
 /// One System V queue, types as directions: type 1 one way, 2 the other.
 fn sysv_both_ways() -> Finding {
     let outcome = (|| -> nix::Result<(usize, usize)> {
-        let q = MsgQueue::create()?;
+        let q = super::helper::PrivateQueue::create()?;
         for (kind, text) in [(1i64, b"there"), (2i64, b"back!")] {
             let mut msg = kind.to_ne_bytes().to_vec();
             msg.extend_from_slice(text);

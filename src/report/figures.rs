@@ -150,10 +150,11 @@ fn value_axis(label: String, unit: Unit) -> Axis {
 fn load_axis(load: Load) -> Axis {
     match load {
         Load::OfferedRate => count_axis("offered messages/s (log)"),
-        Load::Senders | Load::Subscribers => Axis {
+        Load::Senders | Load::Subscribers | Load::Groups => Axis {
             label: match load {
                 Load::Senders => "senders",
-                _ => "subscribers",
+                Load::Subscribers => "subscribers",
+                _ => "groups",
             }
             .into(),
             ticks: [

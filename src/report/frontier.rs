@@ -153,7 +153,7 @@ fn loads<'a>(
             })
             .collect(),
         // Many processes share the work: no one way of waiting to cost.
-        Load::Senders | Load::Subscribers => Vec::new(),
+        Load::Senders | Load::Subscribers | Load::Groups => Vec::new(),
     }
 }
 

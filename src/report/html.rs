@@ -86,6 +86,7 @@ pub fn page(report: &Report, drawn: &Drawn, baseline: Option<&ResultFile>) -> St
         s += &super::tables::results(report);
     }
     s += &super::tables::under_load(report);
+    s += &super::tables::beside_perf(report);
     s += &super::heatmap::tables(report, &drawn.pairs);
     s += &super::timeline::section(report);
     s += &not_ok(&result.rows);

@@ -225,6 +225,7 @@ pub fn load_sentences(report: &Report, placement: Placement) -> Vec<String> {
                 Load::OfferedRate => saturation(size, &at),
                 Load::Senders => scaling(size, &at),
                 Load::Subscribers => broadcast(size, &at),
+                Load::Groups => None,
                 Load::None => None,
             }
         })

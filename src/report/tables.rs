@@ -380,3 +380,39 @@ fn one_sided(current: &ResultFile, baseline: &ResultFile) -> String {
     }
     s
 }
+
+/// The groups cases beside `perf bench sched messaging` on the same shape,
+/// where the run could run it (each row's note says the command, or why
+/// there is no figure).
+pub fn beside_perf(report: &Report) -> String {
+    let rows: Vec<&Row> = report
+        .result
+        .rows
+        .iter()
+        .filter(|r| r.pattern == Pattern::Groups && r.status == Status::Ok)
+        .collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("<h3 id=\"beside-perf\">Groups beside perf bench sched messaging</h3>\n<p>Both count from the start signal to the last process reaped. perf ran right after each case, on the same groups and loops, unpinned, where it ran here and the case has its shape (20 senders and receivers per group, 100-byte messages, a pipe or a Unix stream socket pair); otherwise its column says why not.</p>\n<div class=\"scroll\"><table class=\"results\"><thead><tr><th>transport</th><th>shape</th><th>placement</th><th>ipcbench total</th><th>perf total</th><th>ipcbench / perf</th></tr></thead>\n<tbody>\n");
+    for r in rows {
+        let ours = r.total_ns.map_or("–".to_string(), |t| ns(t as f64));
+        let (theirs, ratio) = match (r.total_ns, r.perf_total_ns) {
+            (Some(a), Some(b)) => (ns(b as f64), format!("{:.2}", a as f64 / b.max(1) as f64)),
+            _ => {
+                let why = r.note.as_deref().unwrap_or("not this shape or channel");
+                (
+                    format!("<span title=\"{}\">–</span>", escape(why)),
+                    "–".to_string(),
+                )
+            }
+        };
+        s += &format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{ours}</td><td>{theirs}</td><td>{ratio}</td></tr>\n",
+            escape(&r.mechanism),
+            escape(&r.load_label().unwrap_or_default()),
+            r.placement
+        );
+    }
+    s + "</tbody></table></div>\n"
+}

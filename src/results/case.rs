@@ -58,7 +58,7 @@ fn pair(r: &Row) -> Option<(usize, usize)> {
 }
 
 /// Every axis, in the order names are written.
-pub const AXES: [Axis; 10] = [
+pub const AXES: [Axis; 13] = [
     Axis {
         name: "mechanism",
         flag: "--mechanisms",
@@ -157,6 +157,48 @@ pub const AXES: [Axis; 10] = [
         segment: |r| r.subscribers.map(|n| format!("{n}subscribers")),
         column: Some(("subscribers", |r| {
             r.subscribers.map_or(String::new(), |n| n.to_string())
+        })),
+    },
+    Axis {
+        name: "groups",
+        flag: "--groups",
+        value: |r| r.groups.map_or(Value::Absent, |n| Value::Number(n.into())),
+        qualifier: none,
+        words: |r| match r.groups? {
+            1 => Some("in 1 group".into()),
+            n => Some(format!("in {n} groups")),
+        },
+        segment: |r| r.groups.map(|n| format!("{n}groups")),
+        column: Some(("groups", |r| {
+            r.groups.map_or(String::new(), |n| n.to_string())
+        })),
+    },
+    Axis {
+        name: "group size",
+        flag: "--group-size",
+        value: |r| {
+            r.group_size
+                .map_or(Value::Absent, |n| Value::Number(n.into()))
+        },
+        qualifier: none,
+        words: |r| {
+            r.group_size
+                .map(|n| format!("of {n} senders and {n} receivers"))
+        },
+        segment: |r| r.group_size.map(|n| format!("{n}per-group")),
+        column: Some(("group_size", |r| {
+            r.group_size.map_or(String::new(), |n| n.to_string())
+        })),
+    },
+    Axis {
+        name: "loops",
+        flag: "--loops",
+        value: |r| r.loops.map_or(Value::Absent, Value::Number),
+        qualifier: none,
+        words: |r| r.loops.map(|n| format!("{n} loops")),
+        segment: |r| r.loops.map(|n| format!("{n}loops")),
+        column: Some(("loops", |r| {
+            r.loops.map_or(String::new(), |n| n.to_string())
         })),
     },
     Axis {

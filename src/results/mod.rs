@@ -148,6 +148,8 @@ pub enum Pattern {
     FanIn,
     /// One publisher, several subscriber processes (--subscribers): every message reaches every one
     FanOut,
+    /// hackbench's groups (perf bench sched messaging): senders each write to every receiver of their group
+    Groups,
 }
 
 /// How a receiver waits for the next message: the second half of what a
@@ -260,7 +262,7 @@ macro_rules! spelled {
     };
 }
 spelled!(Verify { Full => "full", Seq => "seq" });
-spelled!(Pattern { Latency => "latency", Throughput => "throughput", Rate => "rate", FanIn => "fan-in", FanOut => "fan-out" });
+spelled!(Pattern { Latency => "latency", Throughput => "throughput", Rate => "rate", FanIn => "fan-in", FanOut => "fan-out", Groups => "groups" });
 spelled!(Wait { Block => "block", Spin => "spin", Hybrid => "hybrid", Epoll => "epoll", IoUring => "io-uring" });
 spelled!(Isolation { None => "none", SamePod => "same-pod", SeparateContainers => "separate-containers" });
 spelled!(Placement {
@@ -526,6 +528,25 @@ pub struct Row {
     /// from its first message to its last: how much the slowest lags.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscriber_msgs_per_s: Vec<f64>,
+    /// `groups`: how many groups (part of the case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<u32>,
+    /// `groups`: senders per group, and as many receivers (part of the case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_size: Option<u32>,
+    /// `groups`: messages each sender writes to each receiver of its group
+    /// (part of the case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loops: Option<u64>,
+    /// `groups`: from the start signal to the last process reaped, as
+    /// `perf bench sched messaging` counts its "Total time".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total_ns: Option<u64>,
+    /// `groups`: `perf bench sched messaging`'s own "Total time" on the
+    /// same shape, run right after the case, where perf runs here (the
+    /// row's note says the command, or why there is none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub perf_total_ns: Option<u64>,
     /// The whole distribution behind `rtt_ns` (or `one_way_ns`), every
     /// trial's messages added: HdrHistogram's V2 compressed encoding in
     /// base64 (`distribution.rs`). Absent in files from before it was.
@@ -597,6 +618,11 @@ impl Row {
             completion_ns: None,
             deliveries_per_s: None,
             subscriber_msgs_per_s: Vec::new(),
+            groups: None,
+            group_size: None,
+            loops: None,
+            total_ns: None,
+            perf_total_ns: None,
             histogram: None,
             timeline: None,
             drift: None,
@@ -641,6 +667,12 @@ impl Row {
             1 => format!("1 {what}"),
             n => format!("{n} {what}s"),
         };
+        if let (Some(g), Some(size), Some(loops)) = (self.groups, self.group_size, self.loops) {
+            return Some(format!(
+                "{} of {size}+{size}, {loops} loops",
+                counted(g, "group")
+            ));
+        }
         match (self.offered_per_s, self.senders, self.subscribers) {
             (Some(r), _, _) => Some(format!("{}/s offered", format::rate_text(r))),
             (_, Some(n), _) => Some(counted(n, "sender")),
@@ -709,6 +741,14 @@ pub struct RunRecord {
     /// Subscriber counts of the `fan-out` pattern.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub subscribers: Vec<u32>,
+    /// Group counts of the `groups` pattern, its senders (and receivers)
+    /// per group, and each sender's loops.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_size: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loops: Option<u64>,
     /// How receivers waited; files from before it was recorded: block.
     #[serde(default = "block_only", skip_serializing_if = "is_block_only")]
     pub waits: Vec<Wait>,

@@ -85,6 +85,8 @@ pub enum Load {
     Senders,
     /// `subscribers`: how many processes every message reaches.
     Subscribers,
+    /// `groups`: how many groups of senders and receivers.
+    Groups,
 }
 
 impl Load {
@@ -95,6 +97,7 @@ impl Load {
             Load::OfferedRate => r.offered_per_s,
             Load::Senders => r.senders.map(f64::from),
             Load::Subscribers => r.subscribers.map(f64::from),
+            Load::Groups => r.groups.map(f64::from),
         }
     }
 }
@@ -195,12 +198,13 @@ impl Description {
 }
 
 impl Pattern {
-    pub const ALL: [Pattern; 5] = [
+    pub const ALL: [Pattern; 6] = [
         Pattern::Latency,
         Pattern::Throughput,
         Pattern::Rate,
         Pattern::FanIn,
         Pattern::FanOut,
+        Pattern::Groups,
     ];
 
     pub fn describe(self) -> &'static Description {
@@ -210,6 +214,7 @@ impl Pattern {
             Pattern::Rate => &RATE,
             Pattern::FanIn => &FAN_IN,
             Pattern::FanOut => &FAN_OUT,
+            Pattern::Groups => &GROUPS,
         }
     }
 
@@ -666,6 +671,58 @@ static FAN_OUT: Description = Description {
             against: Against::Load(&DELIVERIES_PER_S),
             title: "Fan-out, deliveries/s, {size}: {group}",
             caption: concat!("Fan-out, {size} messages, {group}, {where}: deliveries per second while streaming (messages/s × subscribers)", subscribers!()),
+        },
+    ],
+    ranking: None,
+};
+
+const TOTAL: Metric = Metric {
+    name: "total-time",
+    label: "total time",
+    field: "total_ns",
+    unit: Unit::Ns,
+    better: Better::Lower,
+    read: |r| r.total_ns.map(|t| t as f64),
+    required: true,
+    in_bmf: true,
+    in_gab: true,
+};
+
+/// What a groups chart's caption says after what it plots.
+macro_rules! groups {
+    () => { " against the number of groups, each of its senders and as many receivers, every sender writing its loops to every receiver of its group: perf bench sched messaging's shape. Processes beyond the CPUs take turns." };
+}
+
+static GROUPS: Description = Description {
+    metrics: &[TOTAL, MESSAGES_PER_S],
+    distributions: &[],
+    headline_is_median: false,
+    load: Load::Groups,
+    // Every member blocks in its read or write, as hackbench's do.
+    waits: false,
+    isolates: false,
+    details: |r| format!("{}\n{} messages", placed(r), r.messages),
+    line: |r| {
+        format!(
+            "total {}  {}",
+            r.total_ns.map_or("-".to_string(), |t| ns(t as f64)),
+            rate(r.msgs_per_s.unwrap_or(0.0))
+        )
+    },
+    legend: Some("groups: hackbench's load (perf bench sched messaging). G groups, each of S sender and S receiver processes; every sender writes its loops of messages to every receiver of its group, which checks each. Total time runs, as perf's does, from the start signal to the last process reaped; messages/s is the messages over the time from the start signal to the last receipt."),
+    bound: Bound::Unbounded,
+    plots: &[
+        Plot {
+            key: "groups-total",
+            against: Against::Load(&TOTAL),
+            title: "Groups, total time, {size}: {group}",
+            caption: concat!("Groups, {size} messages, {group}, {where}: the total time", groups!()),
+        },
+        Plot {
+            key: "groups-msgs",
+            against: Against::Load(&MESSAGES_PER_S),
+            title: "Groups, messages/s, {size}: {group}",
+            caption: concat!("Groups, {size} messages, {group}, {where}: messages/s received in all", groups!()),
         },
     ],
     ranking: None,

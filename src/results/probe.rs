@@ -36,6 +36,9 @@ pub enum Property {
     /// A receiver that dies holding a lent message makes the sender's
     /// next sends fail, rather than leaving it short of memory, untold.
     ToldWhenReaderDiesHolding,
+    /// One send is read by every reader waiting on the channel (a
+    /// broadcast), not by one of them.
+    OneSendReachesMany,
     /// A peer in a new namespace of that kind reaches the channel the way
     /// the mechanism is reached (its name, path, address or descriptor).
     CrossesIpcNamespace,
@@ -49,7 +52,7 @@ pub enum Property {
     CrossesSeparateContainers,
 }
 
-pub const PROPERTIES: [Property; 15] = [
+pub const PROPERTIES: [Property; 16] = [
     Property::Connectionless,
     Property::Reliable,
     Property::FlowControl,
@@ -65,6 +68,7 @@ pub const PROPERTIES: [Property; 15] = [
     Property::Pollable,
     Property::FixedOnceSent,
     Property::ToldWhenReaderDiesHolding,
+    Property::OneSendReachesMany,
 ];
 
 /// The boundaries a mechanism crosses, or not: a table of their own.
@@ -114,6 +118,7 @@ impl Property {
             Property::Pollable => "pollable",
             Property::FixedOnceSent => "fixed_once_sent",
             Property::ToldWhenReaderDiesHolding => "told_when_reader_dies_holding",
+            Property::OneSendReachesMany => "one_send_reaches_many",
             Property::CrossesIpcNamespace => "crosses_ipc_namespace",
             Property::CrossesNetworkNamespace => "crosses_network_namespace",
             Property::CrossesMountNamespace => "crosses_mount_namespace",
@@ -141,6 +146,7 @@ impl Property {
             Property::Pollable => "pollable",
             Property::FixedOnceSent => "fixed once sent",
             Property::ToldWhenReaderDiesHolding => "told if reader dies holding",
+            Property::OneSendReachesMany => "one send reaches many",
             Property::CrossesIpcNamespace => "IPC ns",
             Property::CrossesNetworkNamespace => "network ns",
             Property::CrossesMountNamespace => "mount ns",

@@ -189,6 +189,11 @@ fn pattern_figures(row: &Row) -> Result<(), Invalid> {
         }
         Load::Senders => at_least_one("senders", row.senders, row),
         Load::Subscribers => at_least_one("subscribers", row.subscribers, row),
+        Load::Groups => at_least_one("groups", row.groups, row).and(at_least_one(
+            "group_size",
+            row.group_size,
+            row,
+        )),
     }
 }
 

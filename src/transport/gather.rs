@@ -102,7 +102,7 @@ impl Channel for SendOnly {
 
 /// Fills `buf` from a byte stream. Returns 0 at the end of the stream
 /// before any byte, and what it has when the stream ends within a message.
-fn read_message(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
+pub(super) fn read_message(fd: &OwnedFd, buf: &mut [u8]) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         match retry(|| nix::unistd::read(fd, &mut buf[done..]))? {

@@ -43,6 +43,7 @@ use std::path::{Path, PathBuf};
 use crate::results::Wait;
 
 pub use broadcast::{Broadcast, Publisher, Unicast};
+
 pub use gather::{FanIn, Gather, SendOnly};
 pub use lending::Lending;
 pub use stream::FdStream;
@@ -444,6 +445,20 @@ pub trait Transport: Sync {
         (!self.carries_payload())
             .then_some("it moves a signal, not a message: a subscriber would have nothing to check")
     }
+    /// Why the mechanism offers no channel for hackbench's groups, if it
+    /// does not: several sender processes writing into it and one
+    /// receiver process reading it, each holding a descriptor.
+    fn groups_refused(&self) -> Option<&'static str> {
+        Some("no channel that several processes write into and one reads, handed over as descriptors, is arranged in ipcbench for it")
+    }
+    /// One receiver's channel of a `groups` case (see `groups_refused`).
+    fn group_channel(&self) -> io::Result<GroupChannel> {
+        Err(unsupported(
+            self.groups_refused()
+                .unwrap_or("no group channel")
+                .to_string(),
+        ))
+    }
     /// Why the mechanism has no native broadcast (one write that every
     /// subscriber reads), or None when `broadcast` makes one. Without one,
     /// fan-out sends each message once per subscriber, each over a channel
@@ -468,6 +483,54 @@ pub trait Transport: Sync {
             "{} has no broadcast",
             self.name()
         )))
+    }
+}
+
+/// One receiver's channel in hackbench's groups: its senders each hold
+/// `write`, the receiver holds `read`.
+pub struct GroupChannel {
+    pub read: OwnedFd,
+    pub write: OwnedFd,
+    /// Whether each read returns one message (a seqpacket socket) rather
+    /// than bytes of a stream, which the receiver cuts into messages.
+    pub packets: bool,
+    /// Which of hackbench's own channels it is, when it is one.
+    pub hackbench: Option<Hackbench>,
+}
+
+/// hackbench's two channels (`perf bench sched messaging`, and `-p`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hackbench {
+    StreamSockets,
+    Pipes,
+}
+
+impl GroupChannel {
+    /// A connected Unix socket pair of `kind`: hackbench's channel.
+    pub fn socket_pair(kind: nix::sys::socket::SockType) -> io::Result<GroupChannel> {
+        use nix::sys::socket::{socketpair, AddressFamily, SockFlag};
+        let (read, write) = socketpair(AddressFamily::Unix, kind, None, SockFlag::SOCK_CLOEXEC)?;
+        let stream = kind == nix::sys::socket::SockType::Stream;
+        Ok(GroupChannel {
+            read,
+            write,
+            packets: !stream,
+            hackbench: stream.then_some(Hackbench::StreamSockets),
+        })
+    }
+}
+
+/// Writes one whole message into a group channel's write end.
+pub fn write_whole(fd: &OwnedFd, msg: &[u8]) -> io::Result<()> {
+    stream::write_all(fd, msg)
+}
+
+/// Reads one whole message from a group channel's read end: a packet, or
+/// `buf.len()` bytes of a stream (fewer where it ends, 0 at its end).
+pub fn read_whole(fd: &OwnedFd, buf: &mut [u8], packets: bool) -> io::Result<usize> {
+    match packets {
+        true => packets::recv_packet(fd, buf, &mut wait::Waiter::Block),
+        false => gather::read_message(fd, buf),
     }
 }
 

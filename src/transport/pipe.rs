@@ -44,6 +44,20 @@ impl Transport for Pipe {
         Ok(Box::new(FdStream::new(rx, tx)))
     }
     /// One pipe whose write end every sender inherits.
+    fn groups_refused(&self) -> Option<&'static str> {
+        None
+    }
+    /// hackbench's `-p`: one pipe per receiver, every sender of the group
+    /// holding its write end.
+    fn group_channel(&self) -> io::Result<super::GroupChannel> {
+        let (read, write) = pipe2(OFlag::O_CLOEXEC)?;
+        Ok(super::GroupChannel {
+            read,
+            write,
+            packets: false,
+            hackbench: Some(super::Hackbench::Pipes),
+        })
+    }
     fn fan_in(&self, _at: &Rendezvous, _senders: u32) -> io::Result<FanIn> {
         let (rx, tx) = pipe2(OFlag::O_CLOEXEC)?;
         Ok(FanIn {

@@ -25,6 +25,13 @@ impl Transport for Socketpair {
     fn nature(&self) -> super::Nature {
         super::Nature::kernel(super::Object::UnixStream, super::Reach::Inherited)
     }
+    fn groups_refused(&self) -> Option<&'static str> {
+        None
+    }
+    /// hackbench's default: a Unix stream socket pair per receiver.
+    fn group_channel(&self) -> io::Result<super::GroupChannel> {
+        super::GroupChannel::socket_pair(nix::sys::socket::SockType::Stream)
+    }
     fn prepare(&self, _at: &Rendezvous) -> io::Result<Prepared> {
         let (ours, theirs) = UnixStream::pair()?;
         Ok(Prepared {

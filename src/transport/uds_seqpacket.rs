@@ -45,6 +45,13 @@ impl Transport for UdsSeqpacket {
     fn check_size(&self, size: usize) -> Result<(), OverLimit> {
         check_fits(SockType::SeqPacket, size)
     }
+    fn groups_refused(&self) -> Option<&'static str> {
+        None
+    }
+    /// A seqpacket socket pair per receiver: each read one message.
+    fn group_channel(&self) -> io::Result<super::GroupChannel> {
+        super::GroupChannel::socket_pair(SockType::SeqPacket)
+    }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
         let path = at.socket(SOCKET)?;
         let listener = seqpacket()?;

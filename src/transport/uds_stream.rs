@@ -27,6 +27,13 @@ impl Transport for UdsStream {
     fn nature(&self) -> super::Nature {
         super::Nature::kernel(super::Object::UnixStream, super::Reach::Path)
     }
+    fn groups_refused(&self) -> Option<&'static str> {
+        None
+    }
+    /// hackbench's default: a Unix stream socket pair per receiver.
+    fn group_channel(&self) -> io::Result<super::GroupChannel> {
+        super::GroupChannel::socket_pair(nix::sys::socket::SockType::Stream)
+    }
     fn prepare(&self, at: &Rendezvous) -> io::Result<Prepared> {
         let path = at.socket(SOCKET)?;
         let listener = UnixListener::bind(&path)?;
