@@ -156,30 +156,19 @@ fn socket_of(ends: Result<(OwnedFd, OwnedFd), Stuck>) -> Result<(usize, String),
 }
 
 fn posix_queue() -> Result<(usize, String), Stuck> {
-    use nix::mqueue::{mq_close, mq_open, mq_receive, mq_send, mq_unlink, MQ_OFlag, MqAttr};
-    use nix::sys::stat::Mode;
-    let name = format!("/{}", super::helper::unique("mq-many"));
-    let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_RDWR | MQ_OFlag::O_NONBLOCK;
-    let attr = MqAttr::new(0, 4, 64, 0);
-    let q = mq_open(
-        name.as_str(),
-        flags,
-        Mode::S_IRUSR | Mode::S_IWUSR,
-        Some(&attr),
-    );
-    let _ = mq_unlink(name.as_str());
-    let q = q.map_err(super::call("mq_open"))?;
-    let n = two_readers(
-        |_| match mq_receive(&q, &mut [0u8; 64], &mut 0) {
-            Ok(_) => Ok(true),
-            Err(e) if would_block(e) => Ok(false),
-            Err(e) => Err(super::call("mq_receive")(e)),
-        },
-        || mq_send(&q, MESSAGE, 0).map_err(super::call("mq_send")),
-    );
-    let _ = mq_close(q);
+    use nix::mqueue::{mq_receive, mq_send};
+    let n = super::semantics::with_mq(64, |q| {
+        two_readers(
+            |_| match mq_receive(q, &mut [0u8; 64], &mut 0) {
+                Ok(_) => Ok(true),
+                Err(e) if would_block(e) => Ok(false),
+                Err(e) => Err(super::call("mq_receive")(e)),
+            },
+            || mq_send(q, MESSAGE, 0).map_err(super::call("mq_send")),
+        )
+    })?;
     Ok((
-        n?,
+        n,
         "one mq_send(), two threads in mq_receive() on one queue".into(),
     ))
 }

@@ -146,7 +146,10 @@ fn boundaries(object: Object) -> Finding {
 }
 
 /// A POSIX queue of one message of `size`, for the experiment in `f`.
-fn with_mq<T>(size: i64, f: impl FnOnce(&nix::mqueue::MqdT) -> nix::Result<T>) -> Result<T, Stuck> {
+pub(super) fn with_mq<T, E: Into<Stuck>>(
+    size: i64,
+    f: impl FnOnce(&nix::mqueue::MqdT) -> Result<T, E>,
+) -> Result<T, Stuck> {
     let name = format!("/{}", unique("mq"));
     let attr = MqAttr::new(0, 4, size, 0);
     let flags = MQ_OFlag::O_CREAT | MQ_OFlag::O_EXCL | MQ_OFlag::O_RDWR | MQ_OFlag::O_NONBLOCK;
@@ -158,7 +161,7 @@ fn with_mq<T>(size: i64, f: impl FnOnce(&nix::mqueue::MqdT) -> nix::Result<T>) -
     );
     let _ = mq_unlink(name.as_str());
     let q = q.map_err(call("mq_open"))?;
-    let out = f(&q).map_err(Stuck::from);
+    let out = f(&q).map_err(Into::into);
     let _ = mq_close(q);
     out
 }
@@ -199,12 +202,12 @@ fn max_message(object: Object) -> Finding {
             Finding::new(Measured::Number(n as u64), format!("binary search on a fresh socket pair: {n} bytes accepted, {} refused with {refused:?} (bounded by the send buffer SO_SNDBUF, net.core.wmem_default = {})", n + 1, sysctl("net.core.wmem_default").map_or("?".into(), |v| v.to_string())))
         }
         Object::PosixQueue => {
-            let fits = |n: usize| with_mq(n as i64, |_| Ok(())).is_ok();
+            let fits = |n: usize| with_mq(n as i64, |_| Ok::<(), Stuck>(())).is_ok();
             if !fits(1) {
                 return Finding::undecided("mq_open refused even 1-byte messages");
             }
             let n = largest(1, CEILING, fits);
-            let refused = with_mq(n as i64 + 1, |_| Ok(()))
+            let refused = with_mq(n as i64 + 1, |_| Ok::<(), Stuck>(()))
                 .err()
                 .map_or(String::new(), |e| format!("with {}-byte messages, {e}", n + 1));
             Finding::new(Measured::Number(n as u64), format!("binary search over mq_open's message size: {n} bytes accepted; {refused} (fs.mqueue.msgsize_max = {}; above it, EINVAL without CAP_SYS_RESOURCE)", sysctl("fs.mqueue.msgsize_max").map_or("?".into(), |v| v.to_string())))
