@@ -52,6 +52,15 @@ fn assert_consistent(row: &Value) {
         n,
         "{row}"
     );
+    // Each subscriber's CPU is in the row: under cross, the publisher
+    // keeps the first and the subscribers take the others in turn.
+    let cpus = row["member_cpus"].as_array().unwrap();
+    assert_eq!(cpus.len() as u64, n, "{row}");
+    assert!(
+        cpus.iter()
+            .all(|c| *c != row["cpus"][0] || row["cpus"][0] == row["cpus"][1]),
+        "{row}"
+    );
     let native = row["mechanism"] == "shm-broadcast";
     let sends = row["sends_per_message"].as_u64().unwrap();
     assert_eq!(sends, if native { 1 } else { n }, "{row}");

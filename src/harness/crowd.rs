@@ -140,16 +140,28 @@ impl Placed {
     }
 }
 
+/// How many members a case starts, and what they are called.
+fn members(case: &Case) -> Option<(usize, &'static str)> {
+    match (case.spec.senders, case.spec.subscribers, case.spec.groups) {
+        (Some(n), _, _) => Some((n as usize, "senders")),
+        (_, Some(n), _) => Some((n as usize, "subscribers")),
+        (_, _, Some((g, s, _))) => Some((2 * g as usize * s as usize, "members")),
+        _ => None,
+    }
+}
+
+/// The CPU each member runs on, in their order (none when unpinned).
+pub fn member_cpus(case: &Case, cpus: Option<(usize, usize)>) -> Vec<usize> {
+    let placed = Placed::new(case.placement, cpus, &case.settings.cpus);
+    let n = members(case).map_or(0, |(n, _)| n);
+    (0..n as u32).filter_map(|i| placed.of(i)).collect()
+}
+
 /// Says so when the members outnumber the CPUs they run on: they then
 /// take turns, and the figures measure the scheduler as much as the
 /// transport.
 pub fn crowding(case: &Case, cpus: Option<(usize, usize)>) -> Option<String> {
-    let (n, role) = match (case.spec.senders, case.spec.subscribers, case.spec.groups) {
-        (Some(n), _, _) => (n as usize, "senders"),
-        (_, Some(n), _) => (n as usize, "subscribers"),
-        (_, _, Some((g, s, _))) => (2 * g as usize * s as usize, "members"),
-        _ => return None,
-    };
+    let (n, role) = members(case)?;
     let placed = Placed::new(case.placement, cpus, &case.settings.cpus).0;
     let (shared, on) = match placed.len() {
         0 => (case.settings.cpus.len(), "the CPUs the scheduler picks"),

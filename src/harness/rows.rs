@@ -51,6 +51,7 @@ pub fn run_case(case: &Case) -> Row {
                 row.note = Some(join_note(row.note.take(), memory_found(asked, &found)));
                 row.memory_nodes = Some(found);
             }
+            row.member_cpus = super::crowd::member_cpus(case, cpus);
             if let Some(crowded) = super::crowd::crowding(case, cpus) {
                 row.note = Some(join_note(row.note.take(), crowded));
             }

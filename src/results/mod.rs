@@ -463,6 +463,11 @@ pub struct Row {
     /// How to read this row when it differs from the others.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// The CPU each of a case's several peer processes was pinned to, in
+    /// their order (fan-in's senders, fan-out's subscribers, the groups'
+    /// members); empty when unpinned or when there is one peer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub member_cpus: Vec<usize>,
     /// CPUs the parent and the peer were pinned to (empty: unpinned).
     #[serde(default)]
     pub cpus: Vec<usize>,
@@ -597,6 +602,7 @@ impl Row {
             failure: None,
             note: None,
             cpus: Vec::new(),
+            member_cpus: Vec::new(),
             timed_by: None,
             rtt_ns: None,
             rtt_curve_ns: Vec::new(),
