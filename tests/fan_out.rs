@@ -393,3 +393,53 @@ fn more_subscribers_than_rlimit_nproc_allows_are_refused() {
         "{said:?}"
     );
 }
+
+/// A subscriber that stops (SIGSTOP: alive, reading nothing) holds the
+/// publisher back; the watchdog calls the case hung after --timeout, fails
+/// its row, and no subscriber is left, the stopped one included.
+#[test]
+fn a_stalled_subscriber_is_caught_by_the_watchdog() {
+    let watch = IpcWatch::start();
+    let sb = Sandbox::new();
+    let out = sb.out();
+    let run = sb.spawn(&[
+        "run",
+        "-m",
+        "shm-broadcast",
+        "--patterns",
+        "fan-out",
+        "--subscribers",
+        "3",
+        "-s",
+        "64",
+        "--pin",
+        "same",
+        "--duration",
+        "5s",
+        "--timeout",
+        "1s",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let mut victim = None;
+    wait_until("subscriber 1", Duration::from_secs(20), || {
+        victim = subscriber(run.id(), 1);
+        victim.is_some()
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    kill(Pid::from_raw(victim.unwrap() as i32), Signal::SIGSTOP).unwrap();
+    let o = run.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r = sb.result();
+    let row = fan_out_rows(&r)[0];
+    assert_eq!(row["status"], "failed", "{row}");
+    assert_eq!(row["failure"]["failure"]["kind"], "hung", "{row}");
+    assert!(sb.processes().is_empty());
+    sb.assert_nothing_left();
+    watch.assert_nothing_new();
+}
