@@ -212,22 +212,46 @@ fn cell(row: Option<&Row>, metric: &Metric, range: (f64, f64), lower_is_better: 
     }
 }
 
-/// The loaded workloads at their smallest message size, per placement:
-/// the highest offered rate each transport sustained, and how fan-in
-/// scaled from the fewest senders to the most.
+/// The loaded workloads, per placement: at their smallest message size,
+/// the highest offered rate each transport sustained and how fan-in
+/// scaled from the fewest senders to the most; at every size, how long
+/// a fan-out took to reach every subscriber.
 pub fn load_sentences(report: &Report, placement: Placement) -> Vec<String> {
     let rows: Vec<&Row> = report.ok(placement).collect();
     Pattern::ALL
         .into_iter()
-        .filter_map(|pattern| {
-            let (size, at) = at_smallest_size(&rows, pattern).filter(|(s, _)| *s > 0)?;
+        .flat_map(|pattern| {
+            let Some((size, at)) = at_smallest_size(&rows, pattern).filter(|(s, _)| *s > 0) else {
+                return Vec::new();
+            };
             match pattern.describe().load {
-                Load::OfferedRate => saturation(size, &at),
-                Load::Senders => scaling(size, &at),
-                Load::Subscribers => broadcast(size, &at),
-                Load::Groups => None,
-                Load::None => None,
+                Load::OfferedRate => saturation(size, &at).into_iter().collect(),
+                Load::Senders => scaling(size, &at).into_iter().collect(),
+                Load::Subscribers => every_size(&rows, pattern),
+                Load::Groups | Load::None => Vec::new(),
             }
+        })
+        .collect()
+}
+
+/// A fan-out sentence for each message size its rows have.
+fn every_size(rows: &[&Row], pattern: Pattern) -> Vec<String> {
+    let mut sizes: Vec<u64> = rows
+        .iter()
+        .filter(|r| r.pattern == pattern)
+        .map(|r| r.size_bytes)
+        .collect();
+    sizes.sort_unstable();
+    sizes.dedup();
+    sizes
+        .into_iter()
+        .filter_map(|size| {
+            let at: Vec<&Row> = rows
+                .iter()
+                .copied()
+                .filter(|r| r.pattern == pattern && r.size_bytes == size)
+                .collect();
+            broadcast(size, &at)
         })
         .collect()
 }
