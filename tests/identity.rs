@@ -19,13 +19,15 @@ fn committed() -> Vec<PathBuf> {
         "sample-fan-in",
         "baseline",
         "sample-axes",
+        "sample-fan-out",
+        "sample-groups",
     ]
     .iter()
     .map(|n| Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("results/{n}.json")))
     .collect()
 }
 
-/// A fresh run along every axis: 112 cases in about 20 s.
+/// A fresh run along every axis.
 fn every_axis(sb: &Sandbox) -> PathBuf {
     let out = sb.dir.path().join("every-axis.json");
     let args = [
@@ -35,7 +37,7 @@ fn every_axis(sb: &Sandbox) -> PathBuf {
         "-s",
         "64",
         "--patterns",
-        "latency,throughput,rate,fan-in",
+        "latency,throughput,rate,fan-in,fan-out,groups",
         "--waits",
         "block,spin",
         "--isolation",
@@ -46,6 +48,14 @@ fn every_axis(sb: &Sandbox) -> PathBuf {
         "1k",
         "--senders",
         "1,2",
+        "--subscribers",
+        "1,2",
+        "--groups",
+        "1,2",
+        "--group-size",
+        "2",
+        "--loops",
+        "20",
         "-n",
         "100",
         "--out",
@@ -145,17 +155,11 @@ fn every_case_has_one_name_everywhere_and_no_two_share_one() {
         let csv = stdout(&sb, &["export", f, "--format", "csv"]);
         let mut reader = csv::Reader::from_reader(csv.as_bytes());
         let header = reader.headers().unwrap().clone();
-        let axes = [
-            "transport",
-            "pattern",
-            "placement",
-            "cpus",
-            "size_bytes",
-            "offered_per_s",
-            "senders",
-            "wait",
-            "isolation",
-        ];
+        // The human columns that name a case, then every axis's own.
+        let axes: Vec<&str> = ["pattern", "placement"]
+            .into_iter()
+            .chain(ipcbench::results::case::columns())
+            .collect();
         let at: Vec<usize> = axes
             .iter()
             .map(|a| {
@@ -210,20 +214,29 @@ fn report_labels_apart(sb: &Sandbox, file: &Path) {
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     let page =
         scraper::Html::parse_document(&std::fs::read_to_string(dir.join("index.html")).unwrap());
-    let row = scraper::Selector::parse("#results-table tbody tr").unwrap();
     let cell = scraper::Selector::parse("td").unwrap();
-    let keys: Vec<String> = page
-        .select(&row)
-        .map(|tr| {
-            tr.select(&cell)
-                .take(2)
-                .map(|td| td.text().collect::<String>())
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect();
-    let n = keys.len();
-    one_each("report rows", file, keys.clone(), n);
+    // Each table's rows by the cells that name them: the results table's
+    // transport and pattern; the load table's transport, pattern, size and
+    // load (every placement side by side).
+    let keys_of = |table: &str, cells: usize| -> Vec<String> {
+        let row = scraper::Selector::parse(&format!("#{table} tbody tr")).unwrap();
+        page.select(&row)
+            .map(|tr| {
+                tr.select(&cell)
+                    .take(cells)
+                    .map(|td| td.text().collect::<String>())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect()
+    };
+    let mut keys = Vec::new();
+    for (table, cells) in [("results-table", 2), ("load-table", 4)] {
+        let these = keys_of(table, cells);
+        let n = these.len();
+        one_each(table, file, these.clone(), n);
+        keys.extend(these);
+    }
     let doc: Value = serde_json::from_str(&std::fs::read_to_string(file).unwrap()).unwrap();
     let qualified = rows(&doc).iter().any(|r| {
         r["wait"].as_str().is_some_and(|w| w != "block")

@@ -160,6 +160,9 @@ impl<'a> Case<'a> {
             },
             spin_budget_ns: (self.spec.wait == Wait::Hybrid)
                 .then(|| crate::transport::wait::HYBRID_SPIN.as_nanos() as u64),
+            // A pair of a sweep names its case even when the case cannot
+            // run: without it, every pair's unsupported row would be one.
+            cpus: self.pair.map_or_else(Vec::new, |(a, b)| vec![a, b]),
             ..Row::new(
                 self.transport.name(),
                 self.placement,
