@@ -14,15 +14,6 @@ use serde_json::Value;
 
 const MECHANISMS: &str = "shm-broadcast,pipe,uds-stream,uds-dgram,posix-mq";
 
-/// The pid of the subscriber told it is number `n`.
-fn subscriber(pid: u32, n: u32) -> Option<u32> {
-    let marker = format!("\"member\":{n}");
-    children(pid).into_iter().map(|c| c.0).find(|c| {
-        String::from_utf8_lossy(&std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default())
-            .contains(&marker)
-    })
-}
-
 fn fan_out_rows(r: &Value) -> Vec<&Value> {
     rows(r)
         .iter()
@@ -184,7 +175,7 @@ fn a_subscriber_killed_mid_case_fails_its_row_alone() {
         ]);
         let mut victim = None;
         wait_until("subscriber 2", Duration::from_secs(20), || {
-            victim = subscriber(run.id(), 2);
+            victim = member(run.id(), 2);
             victim.is_some()
         });
         std::thread::sleep(some_moment(
@@ -423,7 +414,7 @@ fn a_stalled_subscriber_is_caught_by_the_watchdog() {
     ]);
     let mut victim = None;
     wait_until("subscriber 1", Duration::from_secs(20), || {
-        victim = subscriber(run.id(), 1);
+        victim = member(run.id(), 1);
         victim.is_some()
     });
     std::thread::sleep(Duration::from_millis(300));

@@ -1160,15 +1160,6 @@ for n in range(40):
     watch.assert_nothing_new();
 }
 
-/// The fan-in sender `n` of the run `pid`, once it runs.
-fn sender(pid: u32, n: u32) -> Option<u32> {
-    let marker = format!("\"member\":{n}");
-    children(pid).into_iter().map(|c| c.0).find(|c| {
-        String::from_utf8_lossy(&std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default())
-            .contains(&marker)
-    })
-}
-
 #[test]
 fn a_fan_in_blames_the_sender_that_died() {
     for mechanism in ["pipe", "uds-dgram"] {
@@ -1193,7 +1184,7 @@ fn a_fan_in_blames_the_sender_that_died() {
         ]);
         let mut victim = None;
         wait_until("sender 3", Duration::from_secs(20), || {
-            victim = sender(child.id(), 3);
+            victim = member(child.id(), 3);
             victim.is_some()
         });
         std::thread::sleep(Duration::from_millis(300));

@@ -27,15 +27,25 @@ pub struct Member {
 }
 
 impl Member {
-    /// Starts one member told `start`, pinned to `cpu`, inheriting `fds`,
-    /// reading `stdin`; known to the janitor by its case's tag.
+    /// Starts member `member`, meeting at `at` with `token`, pinned to
+    /// `cpu`, inheriting `fds`, reading `stdin`; known to the janitor by
+    /// its case's tag.
     pub fn start(
         case: &Case,
-        (at, fds): (&Rendezvous, &[OwnedFd]),
-        (start, cpu): (PeerStart, Option<usize>),
+        (at, fds, token): (&Rendezvous, &[OwnedFd], &str),
+        (member, cpu): (u32, Option<usize>),
         stdin: Stdio,
         progress: &Arc<AtomicU64>,
     ) -> io::Result<Member> {
+        let start = PeerStart {
+            case: case.spec.clone(),
+            dir: at.dir.to_path_buf(),
+            tag: at.tag.to_string(),
+            token: token.to_string(),
+            child_cpu: None,
+            pinner: None,
+            member: Some(member),
+        };
         let mut child = super::spawn_peer(case, (at, None), fds, (start, cpu), stdin)?;
         super::janitor::peer(child.id(), at.tag);
         let control: OwnedFd = child.stdout.take().expect("peer stdout is piped").into();

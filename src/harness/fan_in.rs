@@ -29,23 +29,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::case::{CaseSpec, PeerStart};
+use super::case::CaseSpec;
 use super::crowd::{finish, Member, Placed};
 use super::latencies::Latencies;
-use super::message::{parse, sent_at, zeroed, ErrorCounts, Message, Verifier, DATA, END, WARM};
+use super::message::{
+    first_seq, parse, sender_of, sent_at, with_unreadable, zeroed, ErrorCounts, Message, Verifier,
+    DATA, END, WARM,
+};
 use super::workload::{stop_if_asked, PeerReport, Timed};
 use super::{Case, CaseError};
 use crate::results::failure::Failure;
 use crate::sys::affinity;
 use crate::timer::monotonic_ns;
 use crate::transport::{Channel, FanIn, Gather, Rendezvous};
-
-/// Sender i numbers its messages from `i << SENDER_SHIFT`.
-const SENDER_SHIFT: u32 = 48;
-
-fn first_seq(sender: u32) -> u64 {
-    (sender as u64) << SENDER_SHIFT
-}
 
 /// Runs a fan-in case: starts the senders, receives, and stops, reaps and
 /// removes everything whatever happened. The report is all senders' (their
@@ -155,18 +151,9 @@ fn spawn_senders(
     let n = spec.spec.senders.unwrap_or(1);
     let mut senders = Vec::new();
     for i in 0..n {
-        let start = PeerStart {
-            case: spec.spec.clone(),
-            dir: at.dir.to_path_buf(),
-            tag: at.tag.to_string(),
-            token: token.to_string(),
-            child_cpu: None,
-            pinner: None,
-            member: Some(i),
-        };
         let started = gun.try_clone().and_then(|stdin| {
-            let placed = (start, cpus.of(i));
-            Member::start(spec, (at, fds), placed, Stdio::from(stdin), progress)
+            let placed = (i, cpus.of(i));
+            Member::start(spec, (at, fds, token), placed, Stdio::from(stdin), progress)
         });
         match started {
             Ok(member) => senders.push((member, at.tag.to_string())),
@@ -220,7 +207,7 @@ fn receive_all(
         let now = monotonic_ns();
         let msg = &buf[..n.min(size)];
         let whose = parse(msg)
-            .map(|h| (h, (h.seq >> SENDER_SHIFT) as usize))
+            .map(|h| (h, sender_of(h.seq) as usize))
             .filter(|&(_, s)| s < ended.len());
         let Some((header, sender)) = whose else {
             unreadable += 1;
@@ -274,15 +261,7 @@ impl Gathered {
         for (i, (v, r)) in self.verifiers.into_iter().zip(reports).enumerate() {
             errors.add(&v.finish(first_seq(i as u32) + r.sent));
         }
-        // A message too damaged to tell whose it was stands for one of the
-        // missing: it arrived, damaged.
-        errors.lost = errors.lost.saturating_sub(self.unreadable);
-        let damaged = std::mem::take(&mut errors.corrupted) + self.unreadable;
-        if shared_stream {
-            errors.torn = damaged;
-        } else {
-            errors.corrupted = damaged;
-        }
+        let errors = with_unreadable(errors, self.unreadable, shared_stream);
         let all = PeerReport {
             cpu_ns: reports.iter().map(|r| r.cpu_ns).sum(),
             sent: reports.iter().map(|r| r.sent).sum(),
@@ -304,7 +283,7 @@ impl Gathered {
             errors,
             schedule: None,
             fan_out: None,
-            beside: None,
+            groups: None,
         };
         (timed, all)
     }

@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 
-use super::case::{CaseSpec, PeerStart};
+use super::case::CaseSpec;
 use super::crowd::{finish, Member, Placed};
 use super::latencies::Latencies;
 use super::message::{parse, sent_at, zeroed, ErrorCounts, Message, Verifier, DATA, END, SYNC};
@@ -234,17 +234,9 @@ fn spawn_subscribers(
             size: spec.spec.size,
             host: std::net::Ipv4Addr::LOCALHOST,
         };
-        let start = PeerStart {
-            case: spec.spec.clone(),
-            dir: door.dir.clone(),
-            tag: door.tag.clone(),
-            token: door.token.clone(),
-            child_cpu: None,
-            pinner: None,
-            member: Some(i),
-        };
-        let placed = (start, cpus.of(i));
-        match Member::start(spec, (&at, &door.fds), placed, Stdio::null(), progress) {
+        let placed = (i, cpus.of(i));
+        let meet = (&at, &door.fds[..], &door.token[..]);
+        match Member::start(spec, meet, placed, Stdio::null(), progress) {
             Ok(member) => members.push((member, door.tag.clone())),
             Err(e) => {
                 let doing = format!("starting subscriber {i} of {n}");
@@ -459,7 +451,7 @@ impl Published {
             errors,
             schedule: None,
             fan_out: Some(fanned),
-            beside: None,
+            groups: None,
         };
         (timed, all)
     }
@@ -487,10 +479,7 @@ impl FannedOut {
                 "{} sends per message: one channel per subscriber",
                 self.sends
             );
-            row.note = Some(match row.note.take() {
-                Some(n) => format!("{n}; {note}"),
-                None => note,
-            });
+            row.note = Some(super::rows::join_note(row.note.take(), note));
         }
     }
 }

@@ -22,9 +22,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::case::{CaseSpec, PeerStart};
+use super::case::CaseSpec;
 use super::crowd::{finish, Member, Placed};
-use super::message::{parse, zeroed, ErrorCounts, Message, Verifier, DATA};
+use super::message::{
+    first_seq, parse, sender_of, with_unreadable, zeroed, ErrorCounts, Message, Verifier, DATA,
+};
 use super::workload::{stop_if_asked, PeerReport, Timed};
 use super::{Case, CaseError};
 use crate::results::failure::Failure;
@@ -32,9 +34,6 @@ use crate::results::Row;
 use crate::sys::{affinity, process_cpu_time};
 use crate::timer::monotonic_ns;
 use crate::transport::{GroupChannel, Hackbench, Rendezvous};
-
-/// Sender k numbers its messages from `k << SENDER_SHIFT`.
-const SENDER_SHIFT: u32 = 48;
 
 /// The case's shape: (groups, senders per group, loops).
 fn shape(case: &CaseSpec) -> (u32, u32, u64) {
@@ -75,11 +74,20 @@ pub fn execute(
     crate::sys::interrupt::reset_case();
     let _ = affinity::pin_to(&case.settings.cpus);
     let (mut timed, report) = outcome?;
-    // perf gets ten times ipcbench's own total, and five seconds at least.
-    let ours = Duration::from_nanos(report.elapsed_ns.unwrap_or(0));
-    let limit = (ours * 10).max(Duration::from_secs(5));
-    timed.beside = hackbench.and_then(|mode| perf_beside(&case.spec, mode, limit));
+    if let Some(grouped) = timed.groups.as_mut() {
+        // perf gets ten times ipcbench's own total, and five seconds at least.
+        let limit = (grouped.total * 10).max(Duration::from_secs(5));
+        grouped.beside = hackbench.and_then(|mode| perf_beside(&case.spec, mode, limit));
+    }
     Ok((timed, report))
+}
+
+/// What a groups case adds to its row.
+pub struct Grouped {
+    /// From the start signal to the last member reaped, as perf counts.
+    total: Duration,
+    /// perf's own figure on the same shape, or why there is none.
+    beside: Option<Beside>,
 }
 
 /// `perf bench sched messaging`'s own figure on the case's shape.
@@ -201,6 +209,7 @@ fn spawn_members(
 ) -> (Vec<(Member, String)>, Result<(), Failure>) {
     let (groups, size, _) = shape(&case.spec);
     let count = 2 * groups * size;
+    let token = if packets { "packets" } else { "stream" };
     let mut members = Vec::new();
     for i in 0..count {
         let fds: Vec<OwnedFd> = match role(&case.spec, i) {
@@ -213,18 +222,15 @@ fn spawn_members(
                     .collect()
             }
         };
-        let start = PeerStart {
-            case: case.spec.clone(),
-            dir: at.dir.to_path_buf(),
-            tag: at.tag.to_string(),
-            token: if packets { "packets" } else { "stream" }.to_string(),
-            child_cpu: None,
-            pinner: None,
-            member: Some(i),
-        };
         let started = gun.try_clone().and_then(|stdin| {
-            let placed = (start, cpus.of(i));
-            Member::start(case, (at, &fds), placed, Stdio::from(stdin), progress)
+            let placed = (i, cpus.of(i));
+            Member::start(
+                case,
+                (at, &fds, token),
+                placed,
+                Stdio::from(stdin),
+                progress,
+            )
         });
         match started {
             Ok(member) => members.push((member, at.tag.to_string())),
@@ -262,7 +268,6 @@ fn timed(
         cpu_ns: reports.iter().map(|r| r.cpu_ns).sum(),
         received: messages,
         sent: expected,
-        elapsed_ns: Some(reaped.saturating_sub(start)),
         ..PeerReport::default()
     };
     let timed = Timed {
@@ -275,17 +280,23 @@ fn timed(
         errors,
         schedule: None,
         fan_out: None,
-        beside: None,
+        groups: Some(Grouped {
+            total: Duration::from_nanos(reaped.saturating_sub(start)),
+            beside: None,
+        }),
     };
     (timed, all)
 }
 
-/// The row's groups figures: perf's way of counting the total time, the
-/// rate, and perf's own figure beside them where it ran.
-pub fn fill(row: &mut Row, m: &Timed, members: &PeerReport) {
-    row.total_ns = members.elapsed_ns;
-    row.msgs_per_s = Some(m.messages as f64 / m.elapsed.as_secs_f64());
-    if let Some(b) = &m.beside {
+impl Grouped {
+    /// The row's groups figures: perf's way of counting the total time,
+    /// the rate, and perf's own figure beside them where it ran.
+    pub fn fill(&self, row: &mut Row, m: &Timed) {
+        row.total_ns = Some(self.total.as_nanos() as u64);
+        row.msgs_per_s = Some(m.messages as f64 / m.elapsed.as_secs_f64());
+        // This process only starts and waits; the members' CPU is summed.
+        row.cpu_busy = None;
+        let Some(b) = &self.beside else { return };
         let said = match &b.total {
             Ok(ns) => format!(
                 "`{}`, run right after, unpinned: total {:.3} s",
@@ -295,13 +306,8 @@ pub fn fill(row: &mut Row, m: &Timed, members: &PeerReport) {
             Err(why) => format!("`{}` gave no figure: {why}", b.command),
         };
         row.perf_total_ns = b.total.as_ref().ok().copied();
-        row.note = Some(match row.note.take() {
-            Some(n) => format!("{n}; {said}"),
-            None => said,
-        });
+        row.note = Some(super::rows::join_note(row.note.take(), said));
     }
-    // This process only starts and waits; the members' CPU is summed.
-    row.cpu_busy = None;
 }
 
 /// A member's whole part, once it holds its descriptors: say ready, wait
@@ -334,7 +340,7 @@ pub fn member(
 fn send(case: &CaseSpec, id: u32, receivers: &[OwnedFd]) -> io::Result<PeerReport> {
     let (_, _, loops) = shape(case);
     let mut out = Message::try_new(case.size)?;
-    let first = u64::from(id) << SENDER_SHIFT;
+    let first = first_seq(id);
     for l in 0..loops {
         stop_if_asked()?;
         out.build(first + l, case.verify);
@@ -354,7 +360,7 @@ fn receive(case: &CaseSpec, group: u32, fd: &OwnedFd, packets: bool) -> io::Resu
     let (_, size, loops) = shape(case);
     let first_sender = group * size;
     let mut verifiers: Vec<Verifier> = (0..size)
-        .map(|k| Verifier::from_seq(case.verify, u64::from(first_sender + k) << SENDER_SHIFT))
+        .map(|k| Verifier::from_seq(case.verify, first_seq(first_sender + k)))
         .collect();
     let mut buf = zeroed(case.size)?;
     let (mut received, mut unreadable) = (0u64, 0u64);
@@ -371,7 +377,7 @@ fn receive(case: &CaseSpec, group: u32, fd: &OwnedFd, packets: bool) -> io::Resu
         let msg = &buf[..n.min(case.size)];
         let whose = parse(msg)
             .filter(|h| h.flags == DATA)
-            .map(|h| (h.seq >> SENDER_SHIFT) as u32)
+            .map(|h| sender_of(h.seq) as u32)
             .and_then(|s| s.checked_sub(first_sender))
             .filter(|&k| k < size);
         match whose {
@@ -386,17 +392,9 @@ fn receive(case: &CaseSpec, group: u32, fd: &OwnedFd, packets: bool) -> io::Resu
     for v in verifiers {
         errors.add(&v.finish(loops));
     }
-    // A message too damaged to tell whose was one of the missing ones,
-    // torn by another sender's write into the same stream.
-    errors.lost = errors.lost.saturating_sub(unreadable);
-    let damaged = std::mem::take(&mut errors.corrupted) + unreadable;
-    match packets {
-        true => errors.corrupted = damaged,
-        false => errors.torn = damaged,
-    }
     Ok(PeerReport {
         received,
-        errors,
+        errors: with_unreadable(errors, unreadable, !packets),
         stream_window_ns: first.map(|f| (f, last)),
         ..PeerReport::default()
     })

@@ -171,6 +171,37 @@ pub fn parse(msg: &[u8]) -> Option<Header> {
     })
 }
 
+/// Sender `i` of several (a fan-in's, a group's) numbers its messages from
+/// `first_seq(i)`, so that a receiver tells whose each one is.
+const SENDER_SHIFT: u32 = 48;
+
+pub fn first_seq(sender: u32) -> u64 {
+    u64::from(sender) << SENDER_SHIFT
+}
+
+/// Whose a message numbered `seq` is (see [`first_seq`]).
+pub fn sender_of(seq: u64) -> u64 {
+    seq >> SENDER_SHIFT
+}
+
+/// Several senders' counts once the `unreadable` messages are in: each,
+/// too damaged to tell whose it was, stands for one of the missing (it
+/// arrived, damaged); where the senders share one byte stream, the damage
+/// is another sender's write tearing it.
+pub fn with_unreadable(
+    mut errors: ErrorCounts,
+    unreadable: u64,
+    shared_stream: bool,
+) -> ErrorCounts {
+    errors.lost = errors.lost.saturating_sub(unreadable);
+    let damaged = std::mem::take(&mut errors.corrupted) + unreadable;
+    match shared_stream {
+        true => errors.torn = damaged,
+        false => errors.corrupted = damaged,
+    }
+    errors
+}
+
 /// Counts what went wrong in a stream of received data messages.
 ///
 /// A sequence number above the expected one marks the skipped ones missing;

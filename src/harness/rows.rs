@@ -68,7 +68,8 @@ pub fn run_case(case: &Case) -> Row {
     }
 }
 
-fn join_note(note: Option<String>, more: String) -> String {
+/// A row's note with `more` after what it said already.
+pub(super) fn join_note(note: Option<String>, more: String) -> String {
     match note {
         Some(n) => format!("{n}; {more}"),
         None => more,
@@ -253,8 +254,8 @@ fn fill(row: &mut Row, case: &Case, m: &Timed, peer: &PeerReport) {
     if let Some(fanned) = &m.fan_out {
         fanned.fill(row, m, peer);
     }
-    if case.spec.pattern == Pattern::Groups {
-        super::groups::fill(row, m, peer);
+    if let Some(grouped) = &m.groups {
+        grouped.fill(row, m);
     }
 }
 

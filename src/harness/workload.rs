@@ -148,7 +148,7 @@ impl PeerTimed {
             errors: self.errors,
             schedule: None,
             fan_out: None,
-            beside: None,
+            groups: None,
         }
     }
 }
@@ -167,8 +167,8 @@ pub struct Timed {
     pub schedule: Option<Schedule>,
     /// `fan-out`: what the subscribers' reports add.
     pub fan_out: Option<super::fan_out::FannedOut>,
-    /// `groups`: perf's own figure on the same shape, or why there is none.
-    pub beside: Option<super::groups::Beside>,
+    /// `groups`: the total time, and perf's own figure beside it.
+    pub groups: Option<super::groups::Grouped>,
 }
 
 /// Parent side. `progress` counts data messages done so far: the watchdog
@@ -267,7 +267,7 @@ impl Ends {
             errors: self.replies.finish(seq),
             schedule: Some(timed.schedule),
             fan_out: None,
-            beside: None,
+            groups: None,
         })
     }
 
@@ -331,7 +331,7 @@ impl Ends {
             errors,
             schedule: None,
             fan_out: None,
-            beside: None,
+            groups: None,
         })
     }
 }

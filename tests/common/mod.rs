@@ -179,6 +179,16 @@ pub fn children(pid: u32) -> Vec<(u32, char)> {
     out
 }
 
+/// The peer of the run `pid` started as member `n` of several (a fan-in's
+/// sender, a fan-out's subscriber), once it runs.
+pub fn member(pid: u32, n: u32) -> Option<u32> {
+    let marker = format!("\"member\":{n}");
+    children(pid).into_iter().map(|c| c.0).find(|c| {
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{c}/cmdline")).unwrap_or_default())
+            .contains(&marker)
+    })
+}
+
 pub fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
     let until = Instant::now() + limit;
     while !cond() {
