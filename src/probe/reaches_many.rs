@@ -255,6 +255,7 @@ fn native(t: &dyn Transport) -> Result<(usize, String), Stuck> {
         let inherited = Inherited { fds, token, member };
         subscribers.push(t.join_broadcast(&at, inherited)?);
     }
+    made.publisher.subscribers_joined()?;
     let mut msg = [0u8; 64];
     msg[..MESSAGE.len()].copy_from_slice(MESSAGE);
     let n = native_readers(subscribers, || {

@@ -84,16 +84,24 @@ pub enum Group {
     Claimed,
     Kernel,
     Library,
+    Middleware,
 }
 
 impl Group {
-    pub const ALL: [Group; 3] = [Group::Claimed, Group::Kernel, Group::Library];
+    pub const ALL: [Group; 4] = [
+        Group::Claimed,
+        Group::Kernel,
+        Group::Library,
+        Group::Middleware,
+    ];
 
     pub fn of(row: &Row) -> Group {
         if CLAIMED_TABLE_ROWS.contains(&row.mechanism.as_str()) {
             Group::Claimed
         } else if row.family == Family::Library {
             Group::Library
+        } else if row.family == Family::Middleware {
+            Group::Middleware
         } else {
             Group::Kernel
         }
@@ -104,6 +112,7 @@ impl Group {
             Group::Claimed => "the claimed table's transports",
             Group::Kernel => "other kernel mechanisms",
             Group::Library => "libraries and runtimes",
+            Group::Middleware => "middleware",
         }
     }
 
@@ -112,6 +121,7 @@ impl Group {
             Group::Claimed => "claimed",
             Group::Kernel => "kernel",
             Group::Library => "library",
+            Group::Middleware => "middleware",
         }
     }
 }

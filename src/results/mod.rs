@@ -387,6 +387,9 @@ pub enum Family {
     Kernel,
     /// A library's or a language runtime's channel over kernel objects.
     Library,
+    /// A messaging library or bus that applications pick as their IPC
+    /// (ZeroMQ, iceoryx2), with its own threads, brokers or services.
+    Middleware,
 }
 
 impl Family {

@@ -33,6 +33,7 @@ mod uds_seqpacket;
 mod uds_stream;
 mod vmsplice;
 pub mod wait;
+mod zeromq;
 
 use crate::results::failure::OverLimit;
 use std::ffi::OsString;
@@ -587,6 +588,7 @@ pub fn all() -> &'static [&'static dyn Transport] {
         },
         &ipc_channel::IpcChannel,
         &interprocess::Interprocess,
+        &zeromq::Zeromq,
     ]
 }
 
