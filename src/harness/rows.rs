@@ -99,9 +99,6 @@ fn memory_found(asked: usize, found: &[usize]) -> String {
 /// Why a lending transport runs no open loop.
 const LENT_OPEN_LOOP: &str = "its messages are lent, and the open loop sends and receives on two threads at once, which ipcbench's loan API does not split in halves";
 
-/// Why a lending transport runs no fan-out.
-const LENT_FAN_OUT: &str = "its messages are lent, and fan-out's subscribers receive and answer by copy, which would not measure the path that lends";
-
 /// Why `transport` cannot run `pattern` at all, if it cannot.
 pub fn refusal(transport: &dyn Transport, pattern: Pattern) -> Option<String> {
     let runner = Runner::of(transport);
@@ -109,7 +106,6 @@ pub fn refusal(transport: &dyn Transport, pattern: Pattern) -> Option<String> {
         (Some(why), _) => Some(why),
         (None, Pattern::FanIn) => transport.fan_in_refused().map(str::to_string),
         (None, Pattern::Rate) if transport.nature().lends => Some(LENT_OPEN_LOOP.into()),
-        (None, Pattern::FanOut) if transport.nature().lends => Some(LENT_FAN_OUT.into()),
         (None, Pattern::FanOut) => transport.fan_out_refused().map(str::to_string),
         (None, Pattern::Groups) => transport.groups_refused().map(str::to_string),
         (None, _) => None,

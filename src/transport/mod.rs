@@ -10,6 +10,7 @@ mod cma;
 mod eventfd_shm;
 mod fifo;
 pub mod gather;
+mod iceoryx2;
 mod interprocess;
 mod ipc_channel;
 pub mod lending;
@@ -589,6 +590,7 @@ pub fn all() -> &'static [&'static dyn Transport] {
         &ipc_channel::IpcChannel,
         &interprocess::Interprocess,
         &zeromq::Zeromq,
+        &iceoryx2::Iceoryx2,
     ]
 }
 

@@ -74,9 +74,7 @@ impl Socket {
     }
 
     fn connect(self, endpoint: &str) -> io::Result<Socket> {
-        self.socket
-            .set_linger(CONNECTED_LINGER_MS)
-            .map_err(errno)?;
+        self.socket.set_linger(CONNECTED_LINGER_MS).map_err(errno)?;
         self.socket.set_reconnect_ivl(RECONNECT_MS).map_err(errno)?;
         self.socket.connect(endpoint).map_err(errno)?;
         Ok(self)
@@ -119,7 +117,7 @@ struct Pair {
 }
 
 impl Pair {
-    fn new(tx: Socket, rx: Socket) -> Box<dyn Channel> {
+    fn boxed(tx: Socket, rx: Socket) -> Box<dyn Channel> {
         Box::new(Pair {
             tx,
             rx,
@@ -212,7 +210,7 @@ impl Transport for Zeromq {
             let context = zmq::Context::new();
             let tx = Socket::new(&context, zmq::PUSH)?.bind(&out)?;
             let rx = Socket::new(&context, zmq::PULL)?.bind(&back)?;
-            Ok(Pair::new(tx, rx))
+            Ok(Pair::boxed(tx, rx))
         };
         Ok(Prepared {
             child_fds: Vec::new(),
@@ -224,7 +222,7 @@ impl Transport for Zeromq {
         let context = zmq::Context::new();
         let rx = Socket::new(&context, zmq::PULL)?.connect(&endpoint(at, OUT)?)?;
         let tx = Socket::new(&context, zmq::PUSH)?.connect(&endpoint(at, BACK)?)?;
-        Ok(Pair::new(tx, rx))
+        Ok(Pair::boxed(tx, rx))
     }
     /// PUSH/PULL from N processes is libzmq's fan-in, and it ran here
     /// across CPUs; on one CPU the senders stalled in zmq_send, never
@@ -252,13 +250,17 @@ impl Transport for Zeromq {
             publisher: Box::new(publishing),
         })
     }
-    fn join_broadcast(&self, at: &Rendezvous, inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+    fn join_broadcast(
+        &self,
+        at: &Rendezvous,
+        inherited: Inherited,
+    ) -> io::Result<Box<dyn Channel>> {
         let context = zmq::Context::new();
         let sub = Socket::new(&context, zmq::SUB)?.connect(&endpoint(at, PUBLISH)?)?;
         sub.socket.set_subscribe(b"").map_err(errno)?;
         let answers = endpoint(at, &answers_name(inherited.member))?;
         let push = Socket::new(&context, zmq::PUSH)?.connect(&answers)?;
-        Ok(Pair::new(push, sub))
+        Ok(Pair::boxed(push, sub))
     }
 }
 
