@@ -22,15 +22,19 @@ fn start_long_run(sb: &Sandbox, extra: &[&str]) -> (std::process::Child, u32) {
     let child = sb.spawn(&args);
     let pid = child.id();
     let mut peer = 0;
-    wait_until("the peer process", Duration::from_secs(10), || {
-        // A live peer: a child that has just exited (the `node --version`
-        // check, reaped within milliseconds) shows as a zombie meanwhile.
-        peer = children(pid)
-            .into_iter()
-            .find(|c| c.1 != 'Z')
-            .map_or(0, |c| c.0);
-        peer != 0
-    });
+    wait_until(
+        &format!("{extra:?}'s peer"),
+        Duration::from_secs(10),
+        || {
+            // A live peer: a child that has just exited (the `node --version`
+            // check, reaped within milliseconds) shows as a zombie meanwhile.
+            peer = children(pid)
+                .into_iter()
+                .find(|c| c.1 != 'Z')
+                .map_or(0, |c| c.0);
+            peer != 0
+        },
+    );
     // Let the case get under way.
     std::thread::sleep(Duration::from_millis(200));
     (child, peer)

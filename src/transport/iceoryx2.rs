@@ -8,7 +8,7 @@
 //! sample where it lies. A received sample is read-only, so an echo is
 //! built in a fresh loan (one copy), as an iceoryx2 application answers.
 //!
-//! Every run's iceoryx2 is its own: the configuration's global prefix is
+//! Every case's iceoryx2 is its own: the configuration's global prefix is
 //! made from the case's tag and its root path lies in the case's private
 //! folder, so that every segment and file carries ipcbench's names, no
 //! user's own iceoryx2 deployment is touched, and what the case made is
@@ -41,9 +41,24 @@ type Service = ipc::Service;
 /// the harness's signals.
 const LOOK_EVERY: Duration = Duration::from_millis(50);
 
-/// The global prefix of every name a case's iceoryx2 makes.
+/// The global prefix of every name a case's iceoryx2 makes: short, since
+/// its event sockets are named `<root>/<prefix><30 digits>.event` and a
+/// socket's path holds at most 107 bytes; "ipcbench" and 48 bits of the
+/// case's unique tag.
 fn prefix(tag: &str) -> String {
-    format!("{tag}_")
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(tag.as_bytes());
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("ipcbench{hex}_")
+}
+
+/// Where a case's iceoryx2 keeps its files: in the case's private folder.
+fn root(at: &Rendezvous) -> io::Result<std::path::PathBuf> {
+    let root = at.dir.join("iox2");
+    // The longest name iceoryx2 binds a socket to, as it names it.
+    let event = format!("{}{}.event", prefix(at.tag), "0".repeat(30));
+    super::socket_path_fits(&root.join(event))?;
+    Ok(root)
 }
 
 /// One process's iceoryx2 node, configured for the case alone.
@@ -51,7 +66,7 @@ fn node(at: &Rendezvous) -> io::Result<Node<Service>> {
     quiet();
     let mut config = Config::default();
     config.global.prefix = FileName::new(prefix(at.tag).as_bytes()).map_err(other)?;
-    let root = at.dir.join("iceoryx2");
+    let root = root(at)?;
     let root = Path::new(root.as_os_str().as_encoded_bytes()).map_err(other)?;
     config.global.set_root_path(&root);
     NodeBuilder::new()

@@ -109,6 +109,21 @@ fn endpoint(at: &Rendezvous, name: &str) -> io::Result<String> {
     Ok(format!("ipc://{}", at.socket(name)?.display()))
 }
 
+/// A connecting end's check that it can reach the folder the endpoints
+/// are in. libzmq's connect never fails: it retries in the background
+/// forever, so a peer that cannot see or enter the folder (another mount
+/// namespace, another user) would wait rather than say why.
+fn reachable(at: &Rendezvous) -> io::Result<()> {
+    use nix::unistd::{access, AccessFlags};
+    let all = AccessFlags::R_OK | AccessFlags::W_OK | AccessFlags::X_OK;
+    access(at.dir, all).map_err(|e| {
+        io::Error::new(
+            io::Error::from(e).kind(),
+            format!("{e}: the folder of the endpoints, {}", at.dir.display()),
+        )
+    })
+}
+
 /// One end: a socket to send on, one to receive from.
 struct Pair {
     tx: Socket,
@@ -219,6 +234,7 @@ impl Transport for Zeromq {
         })
     }
     fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
+        reachable(at)?;
         let context = zmq::Context::new();
         let rx = Socket::new(&context, zmq::PULL)?.connect(&endpoint(at, OUT)?)?;
         let tx = Socket::new(&context, zmq::PUSH)?.connect(&endpoint(at, BACK)?)?;
