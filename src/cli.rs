@@ -200,7 +200,7 @@ pub struct RunArgs {
     #[arg(short, long, default_value = "all")]
     pub mechanisms: String,
 
-    /// Message sizes in bytes, header included [default: 64,1KiB,4KiB,64KiB,1MiB]
+    /// Message sizes in bytes, header included [default: 64,4KiB,64KiB,1MiB]
     #[arg(short, long, value_delimiter = ',', value_parser = options::parse_size, allow_hyphen_values = true)]
     pub sizes: Vec<usize>,
 
@@ -256,7 +256,7 @@ pub struct RunArgs {
     #[arg(short = 'n', long, conflicts_with = "duration", value_parser = options::parse_iterations, allow_hyphen_values = true)]
     pub iterations: Option<u64>,
 
-    /// Timed length of each case [default: 500ms]
+    /// Timed length of each case [default: 400ms]
     #[arg(short, long, value_parser = options::parse_positive_duration, allow_hyphen_values = true)]
     pub duration: Option<std::time::Duration>,
 

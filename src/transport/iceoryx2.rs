@@ -43,18 +43,19 @@ const LOOK_EVERY: Duration = Duration::from_millis(50);
 
 /// The global prefix of every name a case's iceoryx2 makes: short, since
 /// its event sockets are named `<root>/<prefix><30 digits>.event` and a
-/// socket's path holds at most 107 bytes; "ipcbench" and 48 bits of the
+/// socket's path holds at most 107 bytes; "ipcbench" and 40 bits of the
 /// case's unique tag.
 fn prefix(tag: &str) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(tag.as_bytes());
-    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    let hex: String = digest[..5].iter().map(|b| format!("{b:02x}")).collect();
     format!("ipcbench{hex}_")
 }
 
-/// Where a case's iceoryx2 keeps its files: in the case's private folder.
+/// Where a case's iceoryx2 keeps its files: the case's private folder
+/// itself, every byte of the socket path counting.
 fn root(at: &Rendezvous) -> io::Result<std::path::PathBuf> {
-    let root = at.dir.join("iox2");
+    let root = at.dir.to_path_buf();
     // The longest name iceoryx2 binds a socket to, as it names it.
     let event = format!("{}{}.event", prefix(at.tag), "0".repeat(30));
     super::socket_path_fits(&root.join(event))?;
@@ -189,6 +190,12 @@ struct Sending {
 
 impl Sending {
     fn loan(&mut self, len: usize) -> io::Result<&mut [u8]> {
+        // Its samples are sized when the publisher is made (the case's
+        // message size; a static allocation): a larger one is refused.
+        let most = self.publisher.initial_max_slice_len();
+        if len > most {
+            return Err(super::too_large(len, most));
+        }
         let uninit = self.publisher.loan_slice_uninit(len).map_err(other)?;
         // SAFETY: the sample's bytes lie in a shared-memory segment that
         // mmap gave initialised (zero-filled, or written by an earlier
