@@ -110,8 +110,23 @@ struct Services {
     wake: event::PortFactory<Service>,
 }
 
+/// Who makes a line's services: the parent, before its peers start; a
+/// peer only opens them, so that one that cannot see them (another mount
+/// namespace) says so rather than make its own and wait for ever.
+#[derive(Clone, Copy, PartialEq)]
+enum Side {
+    Makes,
+    Opens,
+}
+
 impl Services {
-    fn open(node: &Node<Service>, name: &str, size: usize, readers: usize) -> io::Result<Services> {
+    fn open(
+        node: &Node<Service>,
+        line: (&str, usize),
+        size: usize,
+        side: Side,
+    ) -> io::Result<Services> {
+        let (name, readers) = line;
         let service = ServiceName::new(name).map_err(other)?;
         let data = node
             .service_builder(&service)
@@ -119,18 +134,21 @@ impl Services {
             .max_publishers(1)
             .max_subscribers(readers)
             .max_nodes(readers + 1)
-            .subscriber_max_buffer_size(buffer_for(size))
-            .enable_safe_overflow(false)
-            .open_or_create()
-            .map_err(other)?;
+            .subscriber_max_buffer_size(buffer_for(size));
+        let data = match side {
+            Side::Makes => data.enable_safe_overflow(false).create().map_err(other)?,
+            Side::Opens => data.open().map_err(other)?,
+        };
         let wake = node
             .service_builder(&service)
             .event()
             .max_notifiers(1)
             .max_listeners(readers)
-            .max_nodes(readers + 1)
-            .open_or_create()
-            .map_err(other)?;
+            .max_nodes(readers + 1);
+        let wake = match side {
+            Side::Makes => wake.create().map_err(other)?,
+            Side::Opens => wake.open().map_err(other)?,
+        };
         Ok(Services { data, wake })
     }
 
@@ -280,8 +298,12 @@ impl Ends {
         segments: Option<Segments>,
     ) -> io::Result<Ends> {
         let node = node(at)?;
-        let outgoing = Services::open(&node, out.0, at.size, out.1)?;
-        let incoming = Services::open(&node, inn.0, at.size, inn.1)?;
+        let side = match segments {
+            Some(_) => Side::Makes,
+            None => Side::Opens,
+        };
+        let outgoing = Services::open(&node, out, at.size, side)?;
+        let incoming = Services::open(&node, inn, at.size, side)?;
         Ok(Ends {
             out: outgoing.sender(at.size)?,
             inn: incoming.receiver(at.size)?,
@@ -368,6 +390,18 @@ impl Transport for Iceoryx2 {
         super::Nature {
             protocol: Some("iceoryx2's publish-subscribe services"),
             lends: true,
+            facts: &[
+                super::Fact {
+                    property: crate::results::probe::Property::Connectionless,
+                    holds: true,
+                    why: "a publisher opens the service by its name and publishes whether or not any subscriber exists; nothing is accepted or connected",
+                },
+                super::Fact {
+                    property: crate::results::probe::Property::KeptWithoutReceiver,
+                    holds: false,
+                    why: "a sample published while no subscriber is there reaches nobody: the services keep no history (history size 0, iceoryx2's default)",
+                },
+            ],
             ..super::Nature::kernel(super::Object::Ring, super::Reach::Name)
         }
     }
@@ -455,9 +489,10 @@ impl Publishing {
     fn new(at: &Rendezvous, subscribers: u32) -> io::Result<Publishing> {
         let segments = Segments(prefix(at.tag));
         let node = node(at)?;
-        let published = Services::open(&node, PUBLISHED, at.size, subscribers as usize)?;
+        let line = (PUBLISHED, subscribers as usize);
+        let published = Services::open(&node, line, at.size, Side::Makes)?;
         let lines = (0..subscribers)
-            .map(|i| Services::open(&node, &answers_of(i), at.size, 1))
+            .map(|i| Services::open(&node, (&answers_of(i), 1), at.size, Side::Makes))
             .collect::<io::Result<Vec<_>>>()?;
         let answers = lines
             .iter()

@@ -109,6 +109,30 @@ fn endpoint(at: &Rendezvous, name: &str) -> io::Result<String> {
     Ok(format!("ipc://{}", at.socket(name)?.display()))
 }
 
+/// How long a peer waits for the parent's endpoint to appear: the parent
+/// binds as soon as the peer runs, before it waits for it to be ready.
+const BIND_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Waits for the parent's socket file at `path`, so that a peer whose view
+/// of the folder is another (a mount namespace of its own) says so rather
+/// than let libzmq retry for ever.
+fn bound(path: &std::path::Path) -> io::Result<()> {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        if start.elapsed() > BIND_WITHIN || crate::sys::interrupt::aborted() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "ENOENT: {} did not appear within {BIND_WITHIN:?}",
+                    path.display()
+                ),
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Ok(())
+}
+
 /// A connecting end's check that it can reach the folder the endpoints
 /// are in. libzmq's connect never fails: it retries in the background
 /// forever, so a peer that cannot see or enter the folder (another mount
@@ -235,6 +259,7 @@ impl Transport for Zeromq {
     }
     fn join(&self, at: &Rendezvous, _inherited: Inherited) -> io::Result<Box<dyn Channel>> {
         reachable(at)?;
+        bound(&at.socket(OUT)?)?;
         let context = zmq::Context::new();
         let rx = Socket::new(&context, zmq::PULL)?.connect(&endpoint(at, OUT)?)?;
         let tx = Socket::new(&context, zmq::PUSH)?.connect(&endpoint(at, BACK)?)?;
