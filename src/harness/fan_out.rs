@@ -484,10 +484,6 @@ impl FannedOut {
     }
 }
 
-/// A subscriber's whole workload, once it has joined and said ready: it
-/// answers every data message until the second SYNC, timing the delivery
-/// of those after the first; then it takes the stream, answering nothing,
-/// until END. Every data message is checked.
 /// The next message into `buf` (its length), or None for a data message
 /// of the stream on a lending channel, which is checked where it lies and
 /// handed back: there the stream measures the path that lends. Every other
@@ -513,14 +509,34 @@ fn next_message(
     Ok(Some(n))
 }
 
+/// What a subscriber received, and the window of the stream it took.
+#[derive(Default)]
+struct Received {
+    count: u64,
+    first: Option<u64>,
+    last: u64,
+}
+
+impl Received {
+    /// A data message of the stream, there at `now`.
+    fn streamed(&mut self, now: u64) {
+        self.first.get_or_insert(now);
+        self.last = now;
+        self.count += 1;
+    }
+}
+
+/// A subscriber's whole workload, once it has joined and said ready: it
+/// answers every data message until the second SYNC, timing the delivery
+/// of those after the first; then it takes the stream, answering nothing,
+/// until END. Every data message is checked.
 pub fn subscribe(ch: &mut dyn Channel, case: &CaseSpec) -> io::Result<PeerReport> {
     let size = case.size;
     let mut buf = zeroed(size)?;
     let mut verifier = Verifier::new(case.verify);
     let mut deliveries = new_histogram();
     let mut syncs = 0;
-    let mut received = 0u64;
-    let (mut first, mut last) = (None, 0u64);
+    let mut received = Received::default();
     let (mut cpu0, mut t0) = (process_cpu_time(), Instant::now());
     loop {
         if crate::sys::interrupt::interrupted() {
@@ -532,10 +548,7 @@ pub fn subscribe(ch: &mut dyn Channel, case: &CaseSpec) -> io::Result<PeerReport
         let streaming = syncs >= 2;
         let Some(n) = next_message(ch, &mut buf, (streaming, &mut verifier))? else {
             // A lent message of the stream, checked where it lay.
-            let now = monotonic_ns();
-            first.get_or_insert(now);
-            last = now;
-            received += 1;
+            received.streamed(monotonic_ns());
             continue;
         };
         let now = monotonic_ns();
@@ -553,14 +566,14 @@ pub fn subscribe(ch: &mut dyn Channel, case: &CaseSpec) -> io::Result<PeerReport
                 let sent = parse(msg).map_or(0, |h| h.seq);
                 return Ok(PeerReport {
                     errors: verifier.finish(sent),
-                    received,
+                    received: received.count,
                     cpu_ns: process_cpu_time().saturating_sub(cpu0).as_nanos() as u64,
                     elapsed_ns: Some(t0.elapsed().as_nanos() as u64),
                     deliveries_ns: deliveries
                         .iter_recorded()
                         .map(|v| (v.value_iterated_to(), v.count_at_value()))
                         .collect(),
-                    stream_window_ns: first.map(|f| (f, last)),
+                    stream_window_ns: received.first.map(|f| (f, received.last)),
                     ..PeerReport::default()
                 });
             }
@@ -576,13 +589,9 @@ pub fn subscribe(ch: &mut dyn Channel, case: &CaseSpec) -> io::Result<PeerReport
                         if let Some(sent) = sent_at(msg).filter(|_| intact) {
                             deliveries.saturating_record(now.saturating_sub(sent));
                         }
-                        received += 1;
+                        received.count += 1;
                     }
-                    _ => {
-                        first.get_or_insert(now);
-                        last = now;
-                        received += 1;
-                    }
+                    _ => received.streamed(now),
                 }
             }
         }

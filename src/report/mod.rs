@@ -97,13 +97,12 @@ impl Group {
 
     pub fn of(row: &Row) -> Group {
         if CLAIMED_TABLE_ROWS.contains(&row.mechanism.as_str()) {
-            Group::Claimed
-        } else if row.family == Family::Library {
-            Group::Library
-        } else if row.family == Family::Middleware {
-            Group::Middleware
-        } else {
-            Group::Kernel
+            return Group::Claimed;
+        }
+        match row.family {
+            Family::Kernel => Group::Kernel,
+            Family::Library => Group::Library,
+            Family::Middleware => Group::Middleware,
         }
     }
 

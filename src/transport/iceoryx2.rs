@@ -223,6 +223,13 @@ impl Sending {
         Ok(self.loaned.insert(sample).payload_mut())
     }
 
+    /// `msg` copied into a fresh loan and published: the fan-out
+    /// publisher's send (the harness built the message apart) and an echo's.
+    fn send_copy(&mut self, msg: &[u8]) -> io::Result<()> {
+        self.loan(msg.len())?.copy_from_slice(msg);
+        self.publish(msg.len())
+    }
+
     fn publish(&mut self, len: usize) -> io::Result<()> {
         let sample = self
             .loaned
@@ -265,6 +272,16 @@ impl Receiving {
             listener.timed_wait(|_| {}, LOOK_EVERY).map_err(other)?;
         })?;
         Ok(self.taken.insert(sample).payload())
+    }
+
+    /// The next sample copied into `buf` (as much as it holds) and handed
+    /// back; returns its whole length: a fan-out publisher's answer.
+    fn recv_copy(&mut self, buf: &mut [u8], waiter: &mut Waiter) -> io::Result<usize> {
+        let msg = self.take(waiter)?;
+        let (len, n) = (msg.len(), msg.len().min(buf.len()));
+        buf[..n].copy_from_slice(&msg[..n]);
+        self.taken = None;
+        Ok(len)
     }
 }
 
@@ -337,10 +354,7 @@ impl Lending for Ends {
             .taken
             .take()
             .ok_or_else(|| io::Error::other("echo without a taken message"))?;
-        let len = taken.payload().len();
-        self.out.loan(len)?.copy_from_slice(taken.payload());
-        drop(taken);
-        self.out.publish(len)
+        self.out.send_copy(taken.payload())
     }
     fn alter_published(&mut self) -> io::Result<()> {
         Err(unsupported(
@@ -513,17 +527,10 @@ impl super::Publisher for Publishing {
     /// The message is copied into a loan (the harness built it apart);
     /// each subscriber reads the one sample where it lies.
     fn publish(&mut self, msg: &[u8]) -> io::Result<()> {
-        self.out.loan(msg.len())?.copy_from_slice(msg);
-        self.out.publish(msg.len())
+        self.out.send_copy(msg)
     }
     fn answer(&mut self, i: usize, buf: &mut [u8]) -> io::Result<usize> {
-        let line = &mut self.answers[i];
-        let msg = line.take(&mut self.waiter)?;
-        let n = msg.len().min(buf.len());
-        buf[..n].copy_from_slice(&msg[..n]);
-        let len = msg.len();
-        line.taken = None;
-        Ok(len)
+        self.answers[i].recv_copy(buf, &mut self.waiter)
     }
     fn sends_per_message(&self) -> u32 {
         1
@@ -538,7 +545,7 @@ impl super::Publisher for Publishing {
 /// Removes every shared-memory segment whose name starts with `prefix`:
 /// what a case's iceoryx2 leaves (its global management segment, even
 /// after a clean exit) or a killed process could not remove.
-pub fn remove_segments(prefix: &str) {
+fn remove_segments(prefix: &str) {
     let Ok(entries) = std::fs::read_dir("/dev/shm") else {
         return;
     };

@@ -279,9 +279,10 @@ impl Transport for Zeromq {
         let answers = (0..subscribers)
             .map(|i| endpoint(at, &answers_name(i)))
             .collect::<io::Result<_>>()?;
-        let publishing = Publishing::Unbound {
+        let publishing = Publishing {
             publish: endpoint(at, PUBLISH)?,
             answers,
+            bound: None,
             waiter: Waiter::Block,
         };
         Ok(Broadcast {
@@ -312,46 +313,43 @@ fn answers_name(subscriber: u32) -> String {
 /// An XPUB that every subscriber's SUB connects to, and one PULL per
 /// subscriber for its answers; bound once the publisher runs on its CPU
 /// (in `subscribers_joined`, before anything is published).
-enum Publishing {
-    Unbound {
-        publish: String,
-        answers: Vec<String>,
-        waiter: Waiter,
-    },
-    Bound {
-        xpub: Socket,
-        answers: Vec<Socket>,
-        waiter: Waiter,
-    },
+struct Publishing {
+    publish: String,
+    answers: Vec<String>,
+    bound: Option<Bound>,
+    waiter: Waiter,
+}
+
+struct Bound {
+    xpub: Socket,
+    answers: Vec<Socket>,
 }
 
 impl Publishing {
-    fn bind(publish: &str, answers: &[String]) -> io::Result<(Socket, Vec<Socket>)> {
+    fn bind(&self) -> io::Result<Bound> {
         let context = zmq::Context::new();
         let mut xpub = Socket::new(&context, zmq::XPUB)?;
         // Every subscription is passed up, not only a topic's first: how
         // the publisher learns that each subscriber is there.
         xpub.socket.set_xpub_verbose(true).map_err(errno)?;
         no_drop(&mut xpub.socket)?;
-        let answers = answers
+        let answers = self
+            .answers
             .iter()
             .map(|a| Socket::new(&context, zmq::PULL)?.bind(a))
             .collect::<io::Result<_>>()?;
-        Ok((xpub.bind(publish)?, answers))
+        Ok(Bound {
+            xpub: xpub.bind(&self.publish)?,
+            answers,
+        })
     }
+}
 
-    fn bound(&mut self) -> io::Result<(&Socket, &mut [Socket], &mut Waiter)> {
-        match self {
-            Publishing::Bound {
-                xpub,
-                answers,
-                waiter,
-            } => Ok((xpub, answers, waiter)),
-            Publishing::Unbound { .. } => Err(io::Error::other(
-                "the publisher was used before its subscribers joined",
-            )),
-        }
-    }
+/// The bound sockets, which publishing and answers need.
+fn sockets(bound: &mut Option<Bound>) -> io::Result<&mut Bound> {
+    bound
+        .as_mut()
+        .ok_or_else(|| io::Error::other("the publisher was used before its subscribers joined"))
 }
 
 /// A PUB drops what a slow subscriber has no room for; with
@@ -378,43 +376,30 @@ fn no_drop(xpub: &mut zmq::Socket) -> io::Result<()> {
 
 impl Publisher for Publishing {
     fn publish(&mut self, msg: &[u8]) -> io::Result<()> {
-        self.bound()?.0.send(msg)
+        sockets(&mut self.bound)?.xpub.send(msg)
     }
     fn answer(&mut self, i: usize, buf: &mut [u8]) -> io::Result<usize> {
-        let (_, answers, waiter) = self.bound()?;
-        answers[i].recv(buf, waiter)
+        sockets(&mut self.bound)?.answers[i].recv(buf, &mut self.waiter)
     }
     fn sends_per_message(&self) -> u32 {
         1
     }
     fn wait_with(&mut self, wait: Wait) -> io::Result<()> {
-        let (Publishing::Unbound { waiter, .. } | Publishing::Bound { waiter, .. }) = self;
-        *waiter = Waiter::without_fd(wait)?;
+        self.waiter = Waiter::without_fd(wait)?;
         Ok(())
     }
     /// Binds, then waits for every subscriber's subscription: a SUB
     /// connects in the background, and what is published before it
     /// subscribed is not its to receive (ZeroMQ's slow joiner).
     fn subscribers_joined(&mut self) -> io::Result<()> {
-        if let Publishing::Unbound {
-            publish,
-            answers,
-            waiter,
-        } = self
-        {
-            let (xpub, answers) = Publishing::bind(publish, answers)?;
-            let waiter = std::mem::replace(waiter, Waiter::Block);
-            *self = Publishing::Bound {
-                xpub,
-                answers,
-                waiter,
-            };
+        if self.bound.is_none() {
+            self.bound = Some(self.bind()?);
         }
-        let (xpub, answers, _) = self.bound()?;
+        let bound = sockets(&mut self.bound)?;
         let mut buf = [0u8; 64];
         let mut subscribed = 0;
-        while subscribed < answers.len() {
-            let n = xpub.recv(&mut buf, &mut Waiter::Block)?;
+        while subscribed < bound.answers.len() {
+            let n = bound.xpub.recv(&mut buf, &mut Waiter::Block)?;
             subscribed += usize::from(n >= 1 && buf[0] == 1);
         }
         Ok(())
